@@ -1,0 +1,36 @@
+"""Where the workbench reads and writes: cache, offline mirror, catalog of dataset cards.
+
+Everything is resolved at call time from the environment so that tests and notebooks can move any
+of these folders without reloading the package.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+CACHE_ENV = "WORKBENCH_CACHE"
+MIRROR_ENV = "WORKBENCH_DATA_MIRROR"
+CATALOG_ENV = "WORKBENCH_CATALOG"
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """User cache: `WORKBENCH_CACHE`, else the OS cache dir (e.g. ~/.cache/workbench)."""
+    root = os.environ.get(CACHE_ENV)
+    return Path(root).expanduser() if root else Path(platformdirs.user_cache_dir("workbench"))
+
+
+def mirror_root() -> Path | None:
+    """Offline mirror of raw GitHub files (`WORKBENCH_DATA_MIRROR`), or None when unset."""
+    root = os.environ.get(MIRROR_ENV)
+    return Path(root).expanduser() if root else None
+
+
+def catalog_dir() -> Path:
+    """Folder of dataset cards: `WORKBENCH_CATALOG`, else `datasets/` of the source checkout."""
+    root = os.environ.get(CATALOG_ENV)
+    return Path(root).expanduser() if root else _REPO_ROOT / "datasets"

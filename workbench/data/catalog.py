@@ -1,0 +1,158 @@
+"""The catalog: load a dataset's subset as a Panel, or one of its tables, through the cache.
+
+`load_panel("m4", "Hourly")` fetches and verifies the card's files, runs the card's reader and
+caches the parsed panel as parquet keyed by the files' hashes, the reader and its options, so a
+warm load is a single parquet read and a changed card never serves a stale panel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from workbench.config import cache_dir
+from workbench.data.cards import DatasetCard, FileSpec, all_cards, get_card
+from workbench.data.fetch import fetch_file, verify_file
+from workbench.data.panel import Panel
+from workbench.data.readers import get_reader
+from workbench.errors import DataFormatError
+
+# bump when a reader's output changes for the same bytes, so cached panels are rebuilt
+READER_VERSION = 1
+
+
+def list_datasets() -> list[str]:
+    return sorted(all_cards())
+
+
+def fetch_files(specs: list[FileSpec], progress: bool = False, desc: str = "") -> dict[str, Path]:
+    """Fetch and verify files; a progress bar over files when there are many."""
+    it = tqdm(specs, desc=desc or "fetch", unit="file", disable=not progress or len(specs) < 2, leave=False)
+    return {spec.key: fetch_file(spec, progressbar=progress) for spec in it}
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def data_hash(specs: list[FileSpec]) -> str:
+    """One content hash for a set of files: what experiment keys record as the data identity."""
+    return _digest({s.key: s.expected_hash for s in specs})
+
+
+def load_panel(
+    name: str, subset: str | None = None, split: str = "train", *, progress: bool = False
+) -> Panel:
+    """Load one split of one subset as a validated Panel (parsed once, then read from cache)."""
+    card = get_card(name)
+    subset = subset or next(iter(card.subsets))
+    sub = card.subset(subset)
+    specs = card.split_files(subset, split)
+    options = {**sub.options, **sub.splits[split].options}
+    digest = _digest(
+        {
+            "reader": card.reader,
+            "version": READER_VERSION,
+            "options": options,
+            "files": [(s.key, s.expected_hash) for s in specs],
+        }
+    )[:16]
+    cached = cache_dir() / "panels" / card.name / subset / f"{split}-{digest}.parquet"
+    if cached.exists():
+        try:
+            return Panel.read_parquet(cached)
+        except Exception:  # a damaged cache entry is rebuilt, never trusted
+            cached.unlink(missing_ok=True)
+    files = fetch_files(specs, progress=progress, desc=f"{name}/{subset}/{split}")
+    frame = get_reader(card.reader)(files, options)
+    panel = Panel.from_long(
+        frame,
+        source=f"{name}/{subset}/{split} ({', '.join(files)})"
+        if len(files) <= 3
+        else f"{name}/{subset}/{split}",
+        allow_missing=sub.allow_missing,
+        keep_row_order=sub.keep_row_order,
+        name=f"{name}/{subset}",
+        freq=sub.freq,
+        season_length=sub.season_length,
+        horizon=sub.horizon,
+        attrs={
+            "dataset": name,
+            "subset": subset,
+            "split": split,
+            "data_hash": data_hash(specs),
+            "ds_kind": options.get("ds_kind", "time"),
+        },
+    )
+    _check_declared(card, subset, split, panel)
+    panel.to_parquet(cached)
+    return panel
+
+
+def _check_declared(card: DatasetCard, subset: str, split: str, panel: Panel) -> None:
+    """The facts a card declares must hold, or the reader (or the card) is wrong."""
+    sub = card.subsets[subset]
+    if sub.n_series is not None and panel.n_series != sub.n_series:
+        raise DataFormatError(
+            f"{card.name}/{subset}/{split}: read {panel.n_series} series, the card declares {sub.n_series}"
+        )
+    if split == "train" and sub.n_rows is not None and len(panel) != sub.n_rows:
+        raise DataFormatError(
+            f"{card.name}/{subset}/{split}: read {len(panel)} rows, the card declares {sub.n_rows}"
+        )
+    if split == "test" and sub.horizon is not None and panel.attrs.get("ds_kind") == "step":
+        lengths = panel.lengths()
+        if (lengths != sub.horizon).any():
+            uid = lengths.index[(lengths != sub.horizon).argmax()]
+            raise DataFormatError(
+                f"{card.name}/{subset}/test: series {uid!r} has {lengths[uid]} test values, horizon is {sub.horizon}"
+            )
+
+
+def load_holdout(name: str, subset: str, *, progress: bool = False) -> tuple[Panel, Panel]:
+    """(train, test) of a competition subset, the test's `ds` continuing each train series."""
+    train = load_panel(name, subset, "train", progress=progress)
+    test = load_panel(name, subset, "test", progress=progress)
+    if test.attrs.get("ds_kind") == "step":
+        last = train.df.groupby("unique_id")["ds"].max()
+        df = test.df.copy()
+        df["ds"] = df["ds"] + df["unique_id"].map(last).to_numpy()
+        test = replace(test, df=df, attrs={**test.attrs, "ds_kind": "time"})
+    return train, test
+
+
+def load_table(name: str, table: str, *, progress: bool = False) -> pd.DataFrame:
+    """An auxiliary table of a dataset (labels, submitted forecasts, published results)."""
+    card = get_card(name)
+    spec = card.table(table)
+    files = fetch_files(card.select_files(spec.files), progress=progress, desc=f"{name}/{table}")
+    return get_reader(spec.reader, table=True)(files, spec.options)
+
+
+def fetch_dataset(name: str, *, progress: bool = True, mirrored_only: bool = False) -> dict[str, Path]:
+    """Fetch every file of a card (or only those the offline mirror carries)."""
+    card = get_card(name)
+    specs = [f for f in card.files if f.in_mirror_manifest or not mirrored_only]
+    return fetch_files(specs, progress=progress, desc=name)
+
+
+def verify_dataset(name: str, *, progress: bool = True) -> list[dict[str, str]]:
+    """Re-hash every cached file of a card: one row (file, status, detail) per file."""
+    card = get_card(name)
+    rows = []
+    for spec in tqdm(card.files, desc=f"verify {name}", unit="file", disable=not progress, leave=False):
+        try:
+            status, detail = verify_file(spec)
+        except Exception as exc:
+            status, detail = (
+                ("unavailable" if "SourceUnavailable" in type(exc).__name__ else "error"),
+                str(exc),
+            )
+        rows.append({"dataset": name, "file": spec.key, "status": status, "detail": detail})
+    return rows

@@ -1,0 +1,261 @@
+"""Panel: many time series in one canonical long frame plus the metadata a benchmark needs.
+
+Long format (`unique_id`, `ds`, `y`, optional extra columns), sorted by series then time, is what
+pandas, statsforecast and DuckDB read natively; conversions to darts `TimeSeries`, padded numpy
+arrays (for vectorised kernels) and Dask frames (one series never split across partitions) live
+here so that every model wrapper converts the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import DataFormatError
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+
+REQUIRED = ("unique_id", "ds", "y")
+_META_KEY = b"workbench.panel"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A validated collection of series; build it with `Panel.from_long` or a catalog loader."""
+
+    df: pd.DataFrame
+    freq: str | None = None
+    season_length: int = 1
+    horizon: int | None = None
+    name: str = ""
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_long(
+        cls,
+        df: pd.DataFrame,
+        *,
+        id_col: str = "unique_id",
+        time_col: str = "ds",
+        target_col: str = "y",
+        source: str = "",
+        allow_missing: bool = False,
+        keep_row_order: bool = False,
+        **meta: Any,
+    ) -> Panel:
+        """Validate and normalise a long frame; errors name `source` and the culprit.
+
+        `keep_row_order` keeps each series' rows as given instead of sorting and de-duplicating by
+        time: NAB's files repeat and even step back in time (a daylight-saving hour), and its scores
+        are defined per row, so reordering would change the benchmark."""
+        where = source or meta.get("name") or "panel"
+        missing = [c for c in (id_col, time_col, target_col) if c not in df.columns]
+        if missing:
+            raise DataFormatError(f"{where}: missing column(s) {missing}; found columns {list(df.columns)}")
+        out = df.rename(columns={id_col: "unique_id", time_col: "ds", target_col: "y"})
+        out = out[["unique_id", "ds", "y"] + [c for c in out.columns if c not in REQUIRED]]
+        out["unique_id"] = out["unique_id"].astype(str)
+        if out["unique_id"].isna().any():
+            raise DataFormatError(f"{where}: rows with an empty unique_id")
+        if not pd.api.types.is_numeric_dtype(out["y"]):
+            coerced = pd.to_numeric(out["y"], errors="coerce")
+            bad = out.loc[coerced.isna() & out["y"].notna()]
+            if len(bad):
+                row = bad.iloc[0]
+                raise DataFormatError(
+                    f"{where}: non-numeric y {row['y']!r} in series {row['unique_id']!r} at ds={row['ds']}"
+                )
+            out["y"] = coerced
+        out["y"] = out["y"].astype("float64")
+        if out["ds"].isna().any():
+            uid = out.loc[out["ds"].isna(), "unique_id"].iloc[0]
+            raise DataFormatError(f"{where}: missing or unparseable timestamp in series {uid!r}")
+        if not allow_missing and out["y"].isna().any():
+            nan_rows = out.loc[out["y"].isna()]
+            ids = nan_rows["unique_id"].unique()
+            raise DataFormatError(
+                f"{where}: {len(nan_rows)} missing value(s) in y, first in series {ids[0]!r} "
+                f"at ds={nan_rows['ds'].iloc[0]} ({len(ids)} series affected); "
+                "pass allow_missing=True to keep them"
+            )
+        if keep_row_order:
+            out = out.sort_values("unique_id", kind="stable").reset_index(drop=True)
+            return cls(df=out, **meta)
+        out = out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+        dup = out.duplicated(["unique_id", "ds"])
+        if dup.any():
+            row = out.loc[dup].iloc[0]
+            raise DataFormatError(
+                f"{where}: duplicate timestamp ds={row['ds']} in series {row['unique_id']!r}"
+            )
+        return cls(df=out, **meta)
+
+    @classmethod
+    def from_wide(
+        cls,
+        df: pd.DataFrame,
+        *,
+        time_col: str | None = None,
+        value_cols: list[str] | None = None,
+        source: str = "",
+        allow_missing: bool = False,
+        **meta: Any,
+    ) -> Panel:
+        """One column per series (and an optional time column; else integer positions 0..n-1)."""
+        where = source or meta.get("name") or "panel"
+        if time_col is not None and time_col not in df.columns:
+            raise DataFormatError(f"{where}: missing time column {time_col!r}; found {list(df.columns)}")
+        cols = value_cols or [c for c in df.columns if c != time_col]
+        absent = [c for c in cols if c not in df.columns]
+        if absent:
+            raise DataFormatError(f"{where}: missing column(s) {absent}; found {list(df.columns)}")
+        ds = df[time_col] if time_col else pd.Series(np.arange(len(df)), index=df.index)
+        long = pd.DataFrame(
+            {
+                "unique_id": np.repeat(np.asarray(cols, dtype=object).astype(str), len(df)),
+                "ds": np.tile(ds.to_numpy(), len(cols)),
+                "y": np.concatenate([pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in cols])
+                if cols
+                else np.array([], dtype=float),
+            }
+        )
+        return cls.from_long(long, source=source, allow_missing=allow_missing, **meta)
+
+    # ---- facts ---------------------------------------------------------------------------
+    @property
+    def ids(self) -> np.ndarray:
+        return self.df["unique_id"].unique()
+
+    @property
+    def n_series(self) -> int:
+        return int(self.df["unique_id"].nunique())
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def lengths(self) -> pd.Series:
+        """Number of rows per series, in id order."""
+        return self.df.groupby("unique_id", sort=True).size()
+
+    def series(self, uid: str) -> pd.DataFrame:
+        return self.df.loc[self.df["unique_id"] == uid]
+
+    def select(self, ids: list[str] | np.ndarray) -> Panel:
+        return replace(self, df=self.df.loc[self.df["unique_id"].isin(ids)].reset_index(drop=True))
+
+    def summary(self) -> dict[str, Any]:
+        lengths = self.lengths()
+        return {
+            "name": self.name,
+            "n_series": self.n_series,
+            "n_rows": len(self),
+            "min_length": int(lengths.min()) if len(lengths) else 0,
+            "median_length": float(lengths.median()) if len(lengths) else 0.0,
+            "max_length": int(lengths.max()) if len(lengths) else 0,
+            "missing": int(self.df["y"].isna().sum()),
+            "freq": self.freq,
+            "season_length": self.season_length,
+            "horizon": self.horizon,
+        }
+
+    # ---- conversions ---------------------------------------------------------------------
+    def to_numpy(
+        self, pad: Literal["left", "right"] = "left", fill: float = np.nan
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(values[n_series, max_len], lengths, ids); left padding aligns the series' ends,
+        which is what forecasting kernels need (the last observation sits in the last column)."""
+        ids, starts, lengths = np.unique(
+            self.df["unique_id"].to_numpy(), return_index=True, return_counts=True
+        )
+        order = np.argsort(starts)
+        ids, starts, lengths = ids[order], starts[order], lengths[order]
+        width = int(lengths.max()) if len(lengths) else 0
+        out = np.full((len(ids), width), fill, dtype=float)
+        y = self.df["y"].to_numpy()
+        pos_in_series = np.arange(len(y)) - np.repeat(starts, lengths)
+        rows = np.repeat(np.arange(len(ids)), lengths)
+        cols = pos_in_series + (np.repeat(width - lengths, lengths) if pad == "left" else 0)
+        out[rows, cols] = y
+        return out, lengths, ids
+
+    def to_darts(self) -> list:
+        """One darts `TimeSeries` per series (static covariate `unique_id` kept for round trips)."""
+        from darts import TimeSeries
+
+        series = []
+        for uid, g in self.df.groupby("unique_id", sort=True):
+            if pd.api.types.is_datetime64_any_dtype(g["ds"]):
+                ts = TimeSeries.from_times_and_values(
+                    pd.DatetimeIndex(g["ds"].to_numpy(), freq=self.freq), g["y"].to_numpy()
+                )
+            else:
+                ts = TimeSeries.from_times_and_values(
+                    pd.RangeIndex(int(g["ds"].iloc[0]), int(g["ds"].iloc[-1]) + 1), g["y"].to_numpy()
+                )
+            series.append(ts.with_static_covariates(pd.DataFrame({"unique_id": [uid]})))
+        return series
+
+    @classmethod
+    def from_darts(cls, series: list, **meta: Any) -> Panel:
+        frames = []
+        for i, ts in enumerate(series):
+            sc = ts.static_covariates
+            uid = str(sc["unique_id"].iloc[0]) if sc is not None and "unique_id" in sc else str(i)
+            frames.append(pd.DataFrame({"unique_id": uid, "ds": ts.time_index, "y": ts.values()[:, 0]}))
+        return cls.from_long(pd.concat(frames, ignore_index=True), **meta)
+
+    def to_dask(self, npartitions: int | None = None, series_per_partition: int = 1000) -> dd.DataFrame:
+        """Dask frame indexed by `unique_id`, every series wholly inside one partition."""
+        import dask.dataframe as dd
+
+        n = npartitions or max(1, -(-self.n_series // series_per_partition))
+        ids = np.sort(self.ids)
+        bounds = [ids[int(i)] for i in np.linspace(0, len(ids) - 1, n + 1).round()]
+        divisions = sorted(set(bounds))
+        frame = self.df.set_index("unique_id")
+        ddf = dd.from_pandas(frame, npartitions=1, sort=True)
+        return ddf.repartition(divisions=divisions) if len(divisions) > 1 else ddf
+
+    # ---- persistence ---------------------------------------------------------------------
+    def meta(self) -> dict[str, Any]:
+        return {
+            "freq": self.freq,
+            "season_length": self.season_length,
+            "horizon": self.horizon,
+            "name": self.name,
+            "attrs": self.attrs,
+        }
+
+    def to_parquet(self, path: Path) -> None:
+        """Atomic write (temporary name, then rename) with the metadata in the schema."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(self.df, preserve_index=False)
+        schema_meta = dict(table.schema.metadata or {})
+        schema_meta[_META_KEY] = json.dumps(self.meta(), default=str).encode()
+        table = table.replace_schema_metadata(schema_meta)
+        tmp = path.with_name(f".{path.name}.{id(table)}.tmp")
+        try:
+            pq.write_table(table, tmp)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def read_parquet(cls, path: Path) -> Panel:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        raw = (table.schema.metadata or {}).get(_META_KEY)
+        meta = json.loads(raw) if raw else {}
+        return cls(df=table.to_pandas(), **meta)

@@ -1,0 +1,533 @@
+"""Readers: turn a card's verified files into a long frame (`unique_id`, `ds`, `y`, ...).
+
+Each reader is a plain function `(files, options) -> DataFrame` registered by name; a card names
+its reader, so a new file format is one function here and nothing else. `files` maps each file's
+card key to its local path. Readers raise DataFormatError naming the file when its content is not
+what the format promises; validation common to all panels lives in `Panel.from_long`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Callable
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import DataFormatError, UnknownNameError
+
+Files = dict[str, Path]
+Reader = Callable[[Files, dict[str, Any]], pd.DataFrame]
+
+PANEL_READERS: dict[str, Reader] = {}
+TABLE_READERS: dict[str, Reader] = {}
+
+
+def panel_reader(name: str) -> Callable[[Reader], Reader]:
+    def register(fn: Reader) -> Reader:
+        PANEL_READERS[name] = fn
+        return fn
+
+    return register
+
+
+def table_reader(name: str) -> Callable[[Reader], Reader]:
+    def register(fn: Reader) -> Reader:
+        TABLE_READERS[name] = fn
+        return fn
+
+    return register
+
+
+def get_reader(name: str, table: bool = False) -> Reader:
+    registry = TABLE_READERS if table else PANEL_READERS
+    if name not in registry:
+        raise UnknownNameError("table reader" if table else "reader", name, list(registry))
+    return registry[name]
+
+
+def _read_csv(path: Path, key: str, **kwargs: Any) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError, OSError) as exc:
+        raise DataFormatError(f"{key}: cannot parse as CSV ({exc})") from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# M4: one row per series, first column the id, values padded with trailing empties
+# ---------------------------------------------------------------------------------------------
+@panel_reader("m4_wide")
+def read_m4_wide(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """M4 train/test CSVs. No timestamps are published with them in the mirror (M4-info.csv is
+    not mirrored), so `ds` counts observations from 1; in a test file it counts forecast steps."""
+    frames = []
+    for key, path in files.items():
+        raw = _read_csv(path, key, dtype={0: str})
+        ids = raw.iloc[:, 0].to_numpy(dtype=str)
+        values = raw.iloc[:, 1:].to_numpy(dtype=float)
+        present = ~np.isnan(values)
+        lengths = present.sum(axis=1)
+        # observed values must be contiguous from the first column: anything else is a broken row
+        contiguous = present[:, 0] | (lengths == 0)
+        last = np.where(lengths > 0, values.shape[1] - 1 - np.argmax(present[:, ::-1], axis=1), -1)
+        bad = np.flatnonzero(~contiguous | (last + 1 != lengths) | (lengths == 0))
+        if len(bad):
+            raise DataFormatError(f"{key}: series {ids[bad[0]]!r} has gaps or no values ({len(bad)} rows)")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unique_id": np.repeat(ids, lengths),
+                    "ds": np.concatenate([np.arange(1, n + 1) for n in lengths]).astype("int64"),
+                    "y": values[present],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mcomp / Tcomp R data (M1, M3, tourism): lists of series with `x` (train) and `xx` (test)
+# ---------------------------------------------------------------------------------------------
+@lru_cache(maxsize=4)
+def _read_rda(path: str, mtime_ns: int) -> dict[str, Any]:
+    import rdata
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rdata warns once per series about the Mdata R class
+        return rdata.read_rda(path)
+
+
+def _rda_object(files: Files, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    (key, path), *_ = files.items()
+    try:
+        objects = _read_rda(str(path), path.stat().st_mtime_ns)
+    except Exception as exc:
+        raise DataFormatError(f"{key}: cannot read as R data ({type(exc).__name__}: {exc})") from exc
+    name = options.get("object") or next(iter(objects))
+    if name not in objects:
+        raise DataFormatError(f"{key}: no R object {name!r}; found {list(objects)}")
+    return key, objects[name]
+
+
+def _scalar(value: Any) -> Any:
+    arr = np.asarray(value).ravel()
+    return arr[0].item() if arr.size else None
+
+
+_PER_YEAR = {"YEARLY": 1, "QUARTERLY": 4, "MONTHLY": 12}
+
+
+def _ts_periods(index: pd.Index, per_year: int) -> np.ndarray:
+    """R `ts` times (year + fraction) as whole periods since year 0 (exact, via Fraction)."""
+    return np.array([int(round(Fraction(t) * per_year)) for t in index], dtype="int64")
+
+
+def _periods_to_stamps(periods: np.ndarray, per_year: int) -> np.ndarray:
+    years, sub = np.divmod(periods, per_year)
+    months = 1 + sub * (12 // per_year)
+    return pd.to_datetime({"year": years, "month": months, "day": 1}).to_numpy()
+
+
+@panel_reader("mcomp_rda")
+def read_mcomp_rda(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """options: `period` (YEARLY/QUARTERLY/MONTHLY/OTHER) and `part` (`x` train or `xx` test).
+
+    Yearly, quarterly and monthly series get first-of-period timestamps when every series of the
+    subset starts in a real calendar year; some M1/M3 series are dated from year 1, and then the
+    whole subset keeps integer period counts (year * periods_per_year + period) instead, so a
+    subset never mixes kinds of `ds`."""
+    key, collection = _rda_object(files, options)
+    period, part = options["period"], options.get("part", "x")
+    per_year = _PER_YEAR.get(period, 1)
+    ids, times, values = [], [], []
+    for sid, s in collection.items():
+        if _scalar(s["period"]) != period:
+            continue
+        x = s[part]
+        if not isinstance(x, pd.Series):
+            raise DataFormatError(f"{key}: series {sid} has no time-series component {part!r}")
+        ids.append(np.full(len(x), str(sid), dtype=object))
+        times.append(_ts_periods(x.index, per_year))
+        values.append(x.to_numpy(dtype=float))
+    if not ids:
+        raise DataFormatError(f"{key}: no series with period {period!r}")
+    ds = np.concatenate(times)
+    calendar = period in _PER_YEAR and options.get("calendar", True) and ds.min() // per_year >= 1800
+    return pd.DataFrame(
+        {
+            "unique_id": np.concatenate(ids),
+            "ds": _periods_to_stamps(ds, per_year) if calendar else ds,
+            "y": np.concatenate(values),
+        }
+    )
+
+
+@table_reader("mcomp_info")
+def read_mcomp_info(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """One row per series: id, period, type (category), n, h, description."""
+    _, collection = _rda_object(files, options)
+    rows = [
+        {
+            "unique_id": str(sid),
+            "st": _scalar(s.get("st")),
+            "period": _scalar(s["period"]),
+            "type": _scalar(s.get("type")),
+            "n": int(_scalar(s["n"])),
+            "h": int(_scalar(s["h"])),
+            "description": _scalar(s.get("description")),
+        }
+        for sid, s in collection.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+@table_reader("m3_forecasts")
+def read_m3_forecasts(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """The 24 submitted M3 forecast sets: long (method, unique_id, step, y_hat), empties dropped."""
+    key, methods = _rda_object(files, options)
+    frames = []
+    for method, table in methods.items():
+        if not isinstance(table, pd.DataFrame):
+            raise DataFormatError(f"{key}: forecasts of {method} are not a table")
+        values = table.to_numpy(dtype=float)
+        rows, steps = np.nonzero(~np.isnan(values))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "method": str(method),
+                    "unique_id": table.index.to_numpy(dtype=str)[rows],
+                    "step": steps + 1,
+                    "y_hat": values[rows, steps],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Wide CSVs: one time column and one column per series (ETT, exchange rate, ILINet, darts sets)
+# ---------------------------------------------------------------------------------------------
+def _item_name(key: str, options: dict[str, Any]) -> str:
+    item = key
+    for prefix in options.get("strip_prefix", []):
+        item = item.removeprefix(prefix)
+    for suffix in options.get("strip_suffix", []):
+        item = item.removesuffix(suffix)
+    return item
+
+
+def _parse_time(col: pd.Series, key: str, fmt: str | None) -> pd.Series:
+    try:
+        return pd.to_datetime(col, format=fmt)
+    except (ValueError, TypeError) as exc:
+        raise DataFormatError(f"{key}: cannot parse time column {col.name!r} ({exc})") from exc
+
+
+def _read_wide_file(key: str, path: Path, options: dict[str, Any]) -> pd.DataFrame:
+    csv_kwargs = {k: options[k] for k in ("sep", "header", "names", "compression") if k in options}
+    raw = _read_csv(path, key, **csv_kwargs)
+    raw.columns = [str(c) for c in raw.columns]
+    time_col = options.get("time_col")
+    exclude = set(options.get("exclude_cols", []))
+    value_cols = [str(c) for c in options.get("value_cols", [])] or [
+        c for c in raw.columns if c != time_col and c not in exclude
+    ]
+    needed = [*value_cols, *([time_col] if time_col else [])]
+    missing = [c for c in needed if c not in raw.columns]
+    if missing:
+        raise DataFormatError(f"{key}: missing column(s) {missing}; found {list(raw.columns)}")
+    ds = (
+        _parse_time(raw[time_col], key, options.get("time_format"))
+        if time_col
+        else pd.Series(np.arange(len(raw), dtype="int64"))
+    )
+    n = len(raw)
+    return pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.array(value_cols, dtype=object), n),
+            "ds": np.tile(ds.to_numpy(), len(value_cols)),
+            "y": np.concatenate([pd.to_numeric(raw[c], errors="coerce").to_numpy(float) for c in value_cols]),
+        }
+    )
+
+
+@panel_reader("wide_csv")
+def read_wide_csv(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """options: time_col, time_format, value_cols | exclude_cols, sep, header, names, compression.
+    With several files, ids become `<item>/<column>` and an `item` column names the file."""
+    frames = []
+    for key, path in files.items():
+        frame = _read_wide_file(key, path, options)
+        if len(files) > 1 or options.get("item_column"):
+            item = _item_name(key, options)
+            frame.insert(3, "item", item)
+            frame["unique_id"] = item + "/" + frame["unique_id"].astype(str)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+@table_reader("point_labels")
+def read_point_labels(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """Per-timestamp label columns of labelled CSVs (SKAB `anomaly`/`changepoint`, UCR `label`)."""
+    label_cols = options["label_cols"]
+    frames = []
+    for key, path in files.items():
+        merged = {**options, "value_cols": label_cols}
+        frame = _read_wide_file(key, path, merged)
+        wide = frame.pivot(index="ds", columns="unique_id", values="y").reset_index()
+        wide.columns.name = None
+        wide.insert(0, "item", _item_name(key, options))
+        frames.append(wide)
+    return pd.concat(frames, ignore_index=True)
+
+
+@panel_reader("long_table")
+def read_long_table(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """A user's own long table (CSV or parquet): options id_col, time_col, target_col, time_format."""
+    frames = []
+    for key, path in files.items():
+        raw = pd.read_parquet(path) if path.suffix == ".parquet" else _read_csv(path, key)
+        id_col = options.get("id_col", "unique_id")
+        time_col = options.get("time_col", "ds")
+        target_col = options.get("target_col", "y")
+        missing = [c for c in (id_col, time_col, target_col) if c not in raw.columns]
+        if missing:
+            raise DataFormatError(f"{key}: missing column(s) {missing}; found {list(raw.columns)}")
+        raw = raw.rename(columns={id_col: "unique_id", time_col: "ds", target_col: "y"})
+        if options.get("parse_time", True) and not pd.api.types.is_numeric_dtype(raw["ds"]):
+            raw["ds"] = _parse_time(raw["ds"], key, options.get("time_format"))
+        frames.append(raw)
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Monash forecasting archive .tsf
+# ---------------------------------------------------------------------------------------------
+TSF_FREQ = {
+    "yearly": ("YS", 1),
+    "quarterly": ("QS", 4),
+    "monthly": ("MS", 12),
+    "weekly": ("7D", 52),
+    "daily": ("D", 7),
+    "hourly": ("h", 24),
+    "half_hourly": ("30min", 48),
+    "10_minutes": ("10min", 144),
+    "minutely": ("min", 1440),
+    "4_seconds": ("4s", 1),
+}
+
+
+def parse_tsf(path: Path, key: str = "") -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Parse a .tsf file into (long frame, header) where header has frequency, horizon, ...
+
+    Series attributes other than the start timestamp become extra columns."""
+    key = key or str(path)
+    attributes: list[tuple[str, str]] = []
+    header: dict[str, Any] = {}
+    ids, starts, values, extra = [], [], [], []
+    in_data = False
+    with open(path, encoding="latin-1") as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if not in_data:
+                if not line.startswith("@"):
+                    raise DataFormatError(f"{key}:{lineno}: expected an @ header line, got {line[:40]!r}")
+                tag, _, rest = line[1:].partition(" ")
+                tag = tag.lower()
+                if tag == "attribute":
+                    name, _, kind = rest.partition(" ")
+                    attributes.append((name, kind.strip()))
+                elif tag == "data":
+                    in_data = True
+                else:
+                    header[tag] = rest.strip()
+                continue
+            parts = line.split(":")
+            if len(parts) != len(attributes) + 1:
+                raise DataFormatError(
+                    f"{key}:{lineno}: expected {len(attributes)} attributes and values, got {len(parts) - 1}"
+                )
+            attrs = dict(zip([a for a, _ in attributes], parts[:-1], strict=True))
+            try:
+                series = np.array([np.nan if v == "?" else float(v) for v in parts[-1].split(",")])
+            except ValueError as exc:
+                raise DataFormatError(f"{key}:{lineno}: non-numeric value ({exc})") from exc
+            kinds = dict(attributes)
+            sid = next((attrs[a] for a, k in attributes if k == "string"), str(len(ids)))
+            start = next((attrs[a] for a, k in attributes if k == "date"), None)
+            ids.append(sid)
+            starts.append(start)
+            values.append(series)
+            extra.append({a: v for a, v in attrs.items() if kinds[a] not in ("date",) and v != sid})
+    if not in_data:
+        raise DataFormatError(f"{key}: no @data section (truncated file?)")
+    freq_name = header.get("frequency", "")
+    freq, season = TSF_FREQ.get(freq_name, (None, 1))
+    frames = []
+    for sid, start, series, attrs in zip(ids, starts, values, extra, strict=True):
+        if start is not None and freq is not None:
+            t0 = pd.Timestamp(re.sub(r"(\d{2})-(\d{2})-(\d{2})$", r"\1:\2:\3", start))
+            ds = pd.date_range(t0, periods=len(series), freq=freq)
+        else:
+            ds = np.arange(len(series), dtype="int64")
+        frame = pd.DataFrame({"unique_id": sid, "ds": ds, "y": series})
+        for a, v in attrs.items():
+            frame[a] = v
+        frames.append(frame)
+    meta = {
+        "freq": freq,
+        "season_length": season,
+        "horizon": int(header["horizon"]) if "horizon" in header else None,
+        "missing": header.get("missing", "false") == "true",
+        "equallength": header.get("equallength", "false") == "true",
+        "frequency": freq_name,
+        "relation": header.get("relation", ""),
+    }
+    return pd.concat(frames, ignore_index=True), meta
+
+
+@panel_reader("tsf")
+def read_tsf(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    return pd.concat([parse_tsf(path, key)[0] for key, path in files.items()], ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# NAB: one CSV per series (timestamp, value), JSON labels, published detector results
+# ---------------------------------------------------------------------------------------------
+def _nab_id(key: str, prefix: str) -> str:
+    return key.removeprefix(prefix)
+
+
+@panel_reader("nab")
+def read_nab(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """ids are NAB's own relative names (`realTweets/Twitter_volume_AAPL.csv`), as in its labels."""
+    frames = []
+    for key, path in files.items():
+        raw = _read_csv(path, key)
+        missing = [c for c in ("timestamp", "value") if c not in raw.columns]
+        if missing:
+            raise DataFormatError(f"{key}: missing column(s) {missing}; found {list(raw.columns)}")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unique_id": _nab_id(key, "data/"),
+                    "ds": _parse_time(raw["timestamp"], key, "%Y-%m-%d %H:%M:%S"),
+                    "y": raw["value"].to_numpy(float),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_json(key: str, path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except ValueError as exc:
+        raise DataFormatError(f"{key}: invalid JSON ({exc})") from exc
+
+
+@table_reader("nab_windows")
+def read_nab_windows(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """Anomaly windows: (unique_id, start, end), one row per window."""
+    (key, path), *_ = files.items()
+    rows = [
+        {"unique_id": uid, "start": pd.Timestamp(start), "end": pd.Timestamp(end)}
+        for uid, windows in _read_json(key, path).items()
+        for start, end in windows
+    ]
+    return pd.DataFrame(rows, columns=["unique_id", "start", "end"])
+
+
+@table_reader("nab_labels")
+def read_nab_labels(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """Labelled anomaly points: (unique_id, timestamp), one row per label."""
+    (key, path), *_ = files.items()
+    rows = [
+        {"unique_id": uid, "timestamp": pd.Timestamp(t)}
+        for uid, stamps in _read_json(key, path).items()
+        for t in stamps
+    ]
+    return pd.DataFrame(rows, columns=["unique_id", "timestamp"])
+
+
+@table_reader("nab_results")
+def read_nab_results(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """Published raw detector outputs: one row per (detector, series, timestamp)."""
+    frames = []
+    for key, path in files.items():
+        _, detector, category, fname = key.split("/", 3)
+        raw = _read_csv(path, key)
+        raw.insert(0, "unique_id", f"{category}/{fname.removeprefix(detector + '_')}")
+        raw.insert(0, "detector", detector)
+        raw["timestamp"] = _parse_time(raw["timestamp"], key, "%Y-%m-%d %H:%M:%S")
+        frames.append(raw)
+    return pd.concat(frames, ignore_index=True)
+
+
+@table_reader("nab_final_results")
+def read_nab_final_results(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """The committed scoreboard: (detector, profile, score)."""
+    (key, path), *_ = files.items()
+    data = _read_json(key, path)
+    return pd.DataFrame(
+        [
+            {"detector": d, "profile": p, "score": float(s)}
+            for d, scores in data.items()
+            for p, s in scores.items()
+        ]
+    )
+
+
+@table_reader("json_records")
+def read_json_records(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """A nested JSON object flattened into rows (NAB profiles and thresholds)."""
+    (key, path), *_ = files.items()
+    data = _read_json(key, path)
+    names = options.get("index_names", ["key"])
+    rows = [
+        {**dict(zip(names, k, strict=True)), **(v if isinstance(v, dict) else {"value": v})}
+        for k, v in _flatten(data, len(names))
+    ]
+    return pd.json_normalize(rows)
+
+
+def _flatten(data: dict, depth: int, prefix: tuple = ()) -> list[tuple[tuple, dict]]:
+    if depth == 1:
+        return [((*prefix, k), v) for k, v in data.items()]
+    return [item for k, v in data.items() for item in _flatten(v, depth - 1, (*prefix, k))]
+
+
+@table_reader("csv")
+def read_plain_csv(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """Plain CSV tables concatenated, with a `file` column naming the source key."""
+    frames = []
+    for key, path in files.items():
+        frame = _read_csv(path, key, **{k: v for k, v in options.items() if k in ("sep", "header", "names")})
+        frame.insert(0, "file", key)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+@table_reader("xlsx")
+def read_xlsx(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """Every sheet of an Excel workbook, stacked with a `sheet` column (M4's official tables)."""
+    frames = []
+    for key, path in files.items():
+        try:
+            sheets = pd.read_excel(path, sheet_name=options.get("sheet"), header=options.get("header", 0))
+        except Exception as exc:
+            raise DataFormatError(f"{key}: cannot read as Excel ({type(exc).__name__}: {exc})") from exc
+        if isinstance(sheets, pd.DataFrame):
+            sheets = {options.get("sheet"): sheets}
+        for sheet, frame in sheets.items():
+            frame.insert(0, "sheet", sheet)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
