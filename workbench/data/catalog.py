@@ -46,9 +46,7 @@ def data_hash(specs: list[FileSpec]) -> str:
     return _digest({s.key: s.expected_hash for s in specs})
 
 
-def load_panel(
-    name: str, subset: str | None = None, split: str = "train", *, progress: bool = False
-) -> Panel:
+def load_panel(name: str, subset: str | None = None, split: str = "train", *, progress: bool = False) -> Panel:
     """Load one split of one subset as a validated Panel (parsed once, then read from cache)."""
     card = get_card(name)
     subset = subset or next(iter(card.subsets))
@@ -73,9 +71,7 @@ def load_panel(
     frame = get_reader(card.reader)(files, options)
     panel = Panel.from_long(
         frame,
-        source=f"{name}/{subset}/{split} ({', '.join(files)})"
-        if len(files) <= 3
-        else f"{name}/{subset}/{split}",
+        source=f"{name}/{subset}/{split} ({', '.join(files)})" if len(files) <= 3 else f"{name}/{subset}/{split}",
         allow_missing=sub.allow_missing,
         keep_row_order=sub.keep_row_order,
         name=f"{name}/{subset}",
@@ -103,9 +99,7 @@ def _check_declared(card: DatasetCard, subset: str, split: str, panel: Panel) ->
             f"{card.name}/{subset}/{split}: read {panel.n_series} series, the card declares {sub.n_series}"
         )
     if split == "train" and sub.n_rows is not None and len(panel) != sub.n_rows:
-        raise DataFormatError(
-            f"{card.name}/{subset}/{split}: read {len(panel)} rows, the card declares {sub.n_rows}"
-        )
+        raise DataFormatError(f"{card.name}/{subset}/{split}: read {len(panel)} rows, the card declares {sub.n_rows}")
     if split == "test" and sub.horizon is not None and panel.attrs.get("ds_kind") == "step":
         lengths = panel.lengths()
         if (lengths != sub.horizon).any():

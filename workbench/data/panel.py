@@ -92,9 +92,7 @@ class Panel:
         dup = out.duplicated(["unique_id", "ds"])
         if dup.any():
             row = out.loc[dup].iloc[0]
-            raise DataFormatError(
-                f"{where}: duplicate timestamp ds={row['ds']} in series {row['unique_id']!r}"
-            )
+            raise DataFormatError(f"{where}: duplicate timestamp ds={row['ds']} in series {row['unique_id']!r}")
         return cls(df=out, **meta)
 
     @classmethod
@@ -171,9 +169,7 @@ class Panel:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values[n_series, max_len], lengths, ids); left padding aligns the series' ends,
         which is what forecasting kernels need (the last observation sits in the last column)."""
-        ids, starts, lengths = np.unique(
-            self.df["unique_id"].to_numpy(), return_index=True, return_counts=True
-        )
+        ids, starts, lengths = np.unique(self.df["unique_id"].to_numpy(), return_index=True, return_counts=True)
         order = np.argsort(starts)
         ids, starts, lengths = ids[order], starts[order], lengths[order]
         width = int(lengths.max()) if len(lengths) else 0

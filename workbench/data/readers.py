@@ -125,7 +125,7 @@ _PER_YEAR = {"YEARLY": 1, "QUARTERLY": 4, "MONTHLY": 12}
 
 def _ts_periods(index: pd.Index, per_year: int) -> np.ndarray:
     """R `ts` times (year + fraction) as whole periods since year 0 (exact, via Fraction)."""
-    return np.array([int(round(Fraction(t) * per_year)) for t in index], dtype="int64")
+    return np.array([round(Fraction(t) * per_year) for t in index], dtype="int64")
 
 
 def _periods_to_stamps(periods: np.ndarray, per_year: int) -> np.ndarray:
@@ -478,11 +478,7 @@ def read_nab_final_results(files: Files, options: dict[str, Any]) -> pd.DataFram
     (key, path), *_ = files.items()
     data = _read_json(key, path)
     return pd.DataFrame(
-        [
-            {"detector": d, "profile": p, "score": float(s)}
-            for d, scores in data.items()
-            for p, s in scores.items()
-        ]
+        [{"detector": d, "profile": p, "score": float(s)} for d, scores in data.items() for p, s in scores.items()]
     )
 
 

@@ -1,0 +1,159 @@
+"""`workbench` command line: the catalog today; evaluation, sweeps and reports build on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from workbench import __version__
+from workbench.errors import WorkbenchError
+
+app = typer.Typer(help="Time-series research workbench.", no_args_is_help=True, add_completion=False)
+datasets_app = typer.Typer(help="The dataset catalog: list, inspect, fetch, verify.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+console = Console()
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def version() -> None:
+    """Print the workbench version."""
+    console.print(__version__)
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """One line per dataset: subsets, files, licence."""
+    from workbench.data import all_cards
+
+    table = Table(title="Workbench dataset catalog")
+    for col in ("dataset", "title", "subsets", "files", "mirrored", "licence"):
+        table.add_column(col, overflow="fold")
+    for name, card in sorted(all_cards().items()):
+        mirrored = sum(f.in_mirror_manifest for f in card.files)
+        table.add_row(name, card.title, ", ".join(card.subsets), str(len(card.files)), str(mirrored), card.licence[:40])
+    console.print(table)
+
+
+@datasets_app.command("info")
+def datasets_info(name: str) -> None:
+    """Everything the card says about one dataset."""
+    from workbench.data import get_card
+
+    try:
+        card = get_card(name)
+    except WorkbenchError as exc:
+        _fail(exc)
+    console.print(f"[bold]{card.name}[/]: {card.title}")
+    if card.description:
+        console.print(card.description)
+    console.print(f"[bold]licence:[/] {card.licence}\n[bold]citation:[/] {card.citation}\n[bold]card:[/] {card.path}")
+    subsets = Table(title="subsets")
+    for col in ("subset", "freq", "season", "horizon", "series", "splits"):
+        subsets.add_column(col)
+    for sname, sub in card.subsets.items():
+        subsets.add_row(
+            sname,
+            str(sub.freq),
+            str(sub.season_length),
+            str(sub.horizon),
+            str(sub.n_series),
+            ", ".join(sub.splits),
+        )
+    console.print(subsets)
+    if card.tables:
+        tables = Table(title="tables")
+        tables.add_column("table")
+        tables.add_column("description", overflow="fold")
+        for tname, spec in card.tables.items():
+            tables.add_row(tname, spec.description)
+        console.print(tables)
+    files = Table(title="files")
+    for col in ("file", "hash", "bytes"):
+        files.add_column(col, overflow="fold")
+    for f in card.files:
+        files.add_row(f.key, f"{f.hash_algorithm}:{f.expected_hash[:16]}…", str(f.bytes or ""))
+    console.print(files)
+
+
+@datasets_app.command("fetch")
+def datasets_fetch(
+    names: Annotated[list[str] | None, typer.Argument(help="Datasets to fetch (default: all).")] = None,
+    mirrored_only: Annotated[bool, typer.Option(help="Only files the offline mirror carries.")] = False,
+) -> None:
+    """Fetch and verify a dataset's files into the cache (mirror first, then the URL)."""
+    from workbench.data import fetch_dataset, list_datasets
+
+    try:
+        for name in names or list_datasets():
+            paths = fetch_dataset(name, mirrored_only=mirrored_only)
+            console.print(f"[green]✓[/] {name}: {len(paths)} file(s) verified in cache")
+    except WorkbenchError as exc:
+        _fail(exc)
+
+
+@datasets_app.command("verify")
+def datasets_verify(
+    names: Annotated[list[str] | None, typer.Argument(help="Datasets to verify (default: all).")] = None,
+) -> None:
+    """Re-hash every file (fetching those absent); exit 1 if any file is corrupt."""
+    from workbench.data import list_datasets, verify_dataset
+
+    try:
+        rows = [row for name in (names or list_datasets()) for row in verify_dataset(name)]
+    except WorkbenchError as exc:
+        _fail(exc)
+    table = Table(title="verification")
+    for col in ("dataset", "file", "status", "detail"):
+        table.add_column(col, overflow="fold")
+    colour = {"ok": "green", "corrupt": "red", "unavailable": "yellow", "error": "red"}
+    for r in rows:
+        detail = r["detail"] if r["status"] == "ok" else r["detail"][:160]
+        table.add_row(r["dataset"], r["file"], f"[{colour[r['status']]}]{r['status']}[/]", detail)
+    console.print(table)
+    counts = {s: sum(r["status"] == s for r in rows) for s in colour}
+    console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    if counts["corrupt"] or counts["error"]:
+        raise typer.Exit(code=1)
+
+
+@datasets_app.command("summary")
+def datasets_summary(
+    names: Annotated[list[str] | None, typer.Argument(help="Datasets to summarise (default: all).")] = None,
+    output: Annotated[Path, typer.Option(help="CSV written with the table.")] = Path("results/datasets_summary.csv"),
+) -> None:
+    """Load every subset of the catalog and print sizes and lengths (the quick-start job)."""
+    from workbench.data.summary import summarize_catalog
+
+    try:
+        frame = summarize_catalog(names)
+    except WorkbenchError as exc:
+        _fail(exc)
+    table = Table(title="catalog summary")
+    cols = ["dataset", "subset", "split", "status", "n_series", "n_rows", "min_length", "max_length", "horizon"]
+    for col in cols:
+        table.add_column(col, justify="right" if col.startswith(("n_", "m", "h")) else "left")
+    for _, r in frame.iterrows():
+        cells = [
+            "" if c not in r or r[c] != r[c] else str(int(r[c]) if isinstance(r[c], float) else r[c]) for c in cols
+        ]
+        table.add_row(*cells)
+    console.print(table)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_suffix(".tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(output)
+    n_ok, n_na = (frame["status"] == "ok").sum(), (frame["status"] == "unavailable").sum()
+    console.print(f"{n_ok} splits loaded, {n_na} unavailable here (no mirror copy, no network); table: {output}")
+
+
+if __name__ == "__main__":
+    app()
