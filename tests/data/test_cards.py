@@ -10,8 +10,20 @@ from workbench.errors import DataFormatError, UnknownNameError
 
 
 def test_when_catalog_loads_then_expected_datasets_are_declared():
-    assert {"m4", "m3", "m1", "tourism", "nab", "ett", "exchange_rate", "ilinet", "skab", "classics",
-            "monash_sample", "ucr_anomaly"} <= set(all_cards())
+    assert {
+        "m4",
+        "m3",
+        "m1",
+        "tourism",
+        "nab",
+        "ett",
+        "exchange_rate",
+        "ilinet",
+        "skab",
+        "classics",
+        "monash_sample",
+        "ucr_anomaly",
+    } <= set(all_cards())
 
 
 def test_when_card_pins_sha256_then_it_equals_the_manifest(manifest):
@@ -40,8 +52,12 @@ def test_when_m4_is_declared_then_all_six_frequencies_exist():
     m4 = get_card("m4")
     assert set(m4.subsets) == {"Hourly", "Daily", "Weekly", "Monthly", "Quarterly", "Yearly"}
     assert {k: (s.horizon, s.season_length) for k, s in m4.subsets.items()} == {
-        "Hourly": (48, 24), "Daily": (14, 1), "Weekly": (13, 1),
-        "Monthly": (18, 12), "Quarterly": (8, 4), "Yearly": (6, 1),
+        "Hourly": (48, 24),
+        "Daily": (14, 1),
+        "Weekly": (13, 1),
+        "Monthly": (18, 12),
+        "Quarterly": (8, 4),
+        "Yearly": (6, 1),
     }
 
 
@@ -75,5 +91,5 @@ def test_when_card_split_names_missing_file_then_card_is_refused(tmp_path):
         "files:\n- url: https://example.org/x.csv\n  sha256: " + "a" * 64 + "\n"
         "subsets:\n  s:\n    splits:\n      train:\n        files: [y.csv]\n"
     )
-    with pytest.raises(DataFormatError, match="no file matches 'y.csv'"):
+    with pytest.raises(DataFormatError, match=r"no file matches 'y\.csv'"):
         load_card(bad)

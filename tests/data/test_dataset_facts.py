@@ -31,7 +31,9 @@ def test_when_m4_hourly_loads_then_known_values_are_in_place():
     assert h1["y"].iloc[:3].tolist() == [605.0, 586.0, 586.0]
 
 
-@pytest.mark.parametrize(("subset", "n_series", "horizon"), [("Daily", 4227, 14), ("Quarterly", 24000, 8), ("Yearly", 23000, 6)])
+@pytest.mark.parametrize(
+    ("subset", "n_series", "horizon"), [("Daily", 4227, 14), ("Quarterly", 24000, 8), ("Yearly", 23000, 6)]
+)
 def test_when_m4_test_set_loads_alone_then_it_has_all_series(subset, n_series, horizon):
     test = load_panel("m4", subset, "test")
     assert test.n_series == n_series
@@ -73,7 +75,9 @@ def test_when_m1_loads_then_it_has_1001_series():
     assert sizes == {"yearly": 181, "quarterly": 203, "monthly": 617}
 
 
-@pytest.mark.parametrize(("subset", "n_series", "horizon"), [("monthly", 366, 24), ("quarterly", 427, 8), ("yearly", 518, 4)])
+@pytest.mark.parametrize(
+    ("subset", "n_series", "horizon"), [("monthly", 366, 24), ("quarterly", 427, 8), ("yearly", 518, 4)]
+)
 def test_when_tourism_loads_then_sizes_and_horizons_match(subset, n_series, horizon):
     train, test = load_holdout("tourism", subset)
     assert train.n_series == n_series
