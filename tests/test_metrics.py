@@ -1,0 +1,147 @@
+"""Metrics: properties that must hold for any input, and agreement with utilsforecast."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import utilsforecast.losses as uf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from workbench import metrics as M
+from workbench.errors import UnknownNameError
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+positive = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False)
+
+
+def _panel(n=20, h=6, t=30, seed=0):
+    rng = np.random.default_rng(seed)
+    past = rng.normal(100, 10, size=(n, t))
+    y = rng.normal(100, 10, size=(n, h))
+    f = y + rng.normal(0, 5, size=(n, h))
+    return past, y, f
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(float, (3, 5), elements=finite), arrays(float, (3, 5), elements=finite))
+def test_when_any_forecast_is_scored_then_smape_lies_in_0_200_and_is_symmetric(y, f):
+    s = M.smape(y, f)
+    assert np.all((s >= 0) & (s <= 200 + 1e-9))
+    np.testing.assert_allclose(s, M.smape(f, y))
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(float, (2, 4), elements=finite))
+def test_when_forecast_is_perfect_then_errors_are_zero(y):
+    for name in ("smape", "mae", "mse", "rmse"):
+        np.testing.assert_array_equal(M.get_metric(name).fn(y, y.copy()), 0.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(float, (2, 4), elements=positive), arrays(float, (2, 4), elements=positive), st.floats(0.1, 100))
+def test_when_data_is_rescaled_then_scale_free_metrics_do_not_move(y, f, c):
+    past = np.abs(y) + np.arange(4)  # any non-constant history
+    for name in ("smape", "mape", "wape", "mase", "rmsse"):
+        fn = M.get_metric(name).fn
+        a = fn(y, f, y_past=past, season_length=1)
+        b = fn(c * y, c * f, y_past=c * past, season_length=1)
+        np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
+def test_when_mase_is_computed_then_it_uses_the_seasonal_naive_scale_of_the_past():
+    past = np.array([[1.0, 2, 3, 4, 5, 6]])
+    # lag-2 differences of the past are all 2 → scale 2; MAE 4 → MASE 2
+    assert M.mase(np.array([[10.0]]), np.array([[6.0]]), y_past=past, season_length=2)[0] == pytest.approx(2.0)
+
+
+def test_when_horizons_are_ragged_then_nan_cells_are_ignored():
+    y = np.array([[1.0, 2.0, np.nan], [1.0, 1.0, 1.0]])
+    f = np.array([[2.0, 2.0, 99.0], [1.0, 1.0, 4.0]])
+    np.testing.assert_allclose(M.mae(y, f), [0.5, 1.0])
+
+
+def _long(y, f, past):
+    n, h = y.shape
+    test = pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.arange(n), h),
+            "ds": np.tile(np.arange(past.shape[1], past.shape[1] + h), n),
+            "y": y.ravel(),
+            "model": f.ravel(),
+        }
+    )
+    train = pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.arange(n), past.shape[1]),
+            "ds": np.tile(np.arange(past.shape[1]), n),
+            "y": past.ravel(),
+        }
+    )
+    return test, train
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "factor"),
+    [("mae", uf.mae, 1), ("mse", uf.mse, 1), ("rmse", uf.rmse, 1), ("mape", uf.mape, 100), ("smape", uf.smape, 200)],
+)
+def test_when_compared_with_utilsforecast_then_point_metrics_agree(ours, theirs, factor):
+    past, y, f = _panel(seed=3)
+    test, _ = _long(y, f, past)
+    expected = theirs(test, ["model"])["model"].to_numpy() * factor
+    np.testing.assert_allclose(M.get_metric(ours).fn(y, f), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("ours", "theirs"), [("mase", uf.mase), ("rmsse", uf.rmsse)])
+@pytest.mark.parametrize("m", [1, 4])
+def test_when_compared_with_utilsforecast_then_scaled_metrics_agree(ours, theirs, m):
+    past, y, f = _panel(seed=4)
+    test, train = _long(y, f, past)
+    expected = theirs(test, ["model"], seasonality=m, train_df=train)["model"].to_numpy()
+    np.testing.assert_allclose(M.get_metric(ours).fn(y, f, y_past=past, season_length=m), expected, rtol=1e-12)
+
+
+def test_when_compared_with_utilsforecast_then_quantile_metrics_agree():
+    past, y, f = _panel(seed=5)
+    qs = np.array([0.1, 0.5, 0.9])
+    q_pred = f[..., None] + np.array([-8.0, 0.0, 8.0])
+    test, _ = _long(y, f, past)
+    cols = [f"q{int(q * 100)}" for q in qs]
+    for j, c in enumerate(cols):
+        test[c] = q_pred[..., j].ravel()
+    # mean pinball over quantiles per series
+    expected = np.mean(
+        [uf.quantile_loss(test, {"model": c}, q=q)["model"].to_numpy() for c, q in zip(cols, qs, strict=True)], axis=0
+    )
+    np.testing.assert_allclose(M.quantile_loss(y, q_pred=q_pred, quantiles=qs), expected, rtol=1e-12)
+
+
+def test_when_interval_is_central_then_coverage_and_msis_follow_their_definitions():
+    y = np.array([[0.0, 5.0, 10.0, 20.0]])
+    q_pred = np.array([[[1.0, 9.0]] * 4])
+    qs = [0.025, 0.975]
+    assert M.coverage(y, q_pred=q_pred, quantiles=qs)[0] == pytest.approx(0.25)  # only 5 is inside
+    past = np.array([0.0, 1.0, 2.0])  # scale 1
+    # width 8 each; penalties 2/0.05 * (1 - 0), 2/0.05 * (10 - 9) and 2/0.05 * (20 - 9)
+    expected = (4 * 8 + 40 * 1 + 40 * 1 + 40 * 11) / 4
+    assert M.msis(y, q_pred=q_pred, quantiles=qs, y_past=past)[0] == pytest.approx(expected)
+
+
+def test_when_aggregating_then_the_named_rule_is_applied():
+    v = np.array([1.0, 4.0])
+    assert M.aggregate(v, "mean") == 2.5
+    assert M.aggregate(v, "pooled", weights=np.array([3.0, 1.0])) == pytest.approx(1.75)
+    assert M.aggregate(v, "gmean_rel", baseline=np.array([2.0, 2.0])) == pytest.approx(1.0)
+    with pytest.raises(UnknownNameError, match="Did you mean 'mean'"):
+        M.aggregate(v, "mena")
+
+
+def test_when_owa_is_computed_then_it_averages_relative_smape_and_mase():
+    assert M.owa(10.0, 2.0, 20.0, 1.0) == pytest.approx(0.5 * (0.5 + 2.0))
+
+
+def test_when_metric_name_is_unknown_then_error_suggests_it():
+    with pytest.raises(UnknownNameError, match="Did you mean 'smape'"):
+        M.get_metric("smap")
