@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,8 @@ from workbench.errors import WorkbenchError
 app = typer.Typer(help="Time-series research workbench.", no_args_is_help=True, add_completion=False)
 datasets_app = typer.Typer(help="The dataset catalog: list, inspect, fetch, verify.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
-console = Console()
+# piped output (CI logs, `| less`) gets a wide table rather than 80 folded columns
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 def _fail(exc: Exception) -> None:
