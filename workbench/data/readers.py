@@ -527,3 +527,25 @@ def read_xlsx(files: Files, options: dict[str, Any]) -> pd.DataFrame:
             frame.insert(0, "sheet", sheet)
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+@table_reader("m4_point_scores")
+def read_m4_point_scores(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """The official per-frequency sMAPE/MASE/OWA table (sheet `Point Forecasts-Frequency` of
+    `Evaluation and Ranks.xlsx`), tidy: (method, metric, frequency, value)."""
+    (key, path), *_ = files.items()
+    try:
+        raw = pd.read_excel(path, sheet_name=options.get("sheet", "Point Forecasts-Frequency"), header=None)
+    except Exception as exc:
+        raise DataFormatError(f"{key}: cannot read the point-forecast sheet ({exc})") from exc
+    metrics = raw.iloc[0].ffill()
+    freqs = raw.iloc[1]
+    rows = [
+        {"method": str(r.iloc[0]), "metric": str(metrics.iloc[j]), "frequency": str(freqs.iloc[j]), "value": r.iloc[j]}
+        for _, r in raw.iloc[2:].iterrows()
+        for j in range(1, raw.shape[1])
+        if pd.notna(r.iloc[0])
+    ]
+    out = pd.DataFrame(rows)
+    out["value"] = pd.to_numeric(out["value"], errors="coerce")
+    return out

@@ -1,0 +1,69 @@
+"""Evaluate a model on a task, window by window, into per-series metric rows.
+
+This is the sequential reference path; the Dask engine maps the same unit of work over chunks of
+series and writes the same rows to the results store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.data import Panel
+from workbench.errors import DataFormatError
+from workbench.forecasters import make_forecaster
+from workbench.metrics import aggregate, get_metric
+from workbench.tasks import Task
+
+
+def _aligned(truth: Panel, forecast: pd.DataFrame, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    merged = truth.df[["unique_id", "ds", "y"]].merge(forecast, on=["unique_id", "ds"], how="left")
+    missing = merged["y_hat"].isna()
+    if missing.any():
+        row = merged.loc[missing].iloc[0]
+        raise DataFormatError(f"{model}: no forecast for series {row['unique_id']!r} at ds={row['ds']}")
+    ids = merged["unique_id"].unique()
+    h = merged.groupby("unique_id", sort=False).size().max()
+    pos = merged.groupby("unique_id", sort=False).cumcount().to_numpy()
+    row = pd.Index(ids).get_indexer(merged["unique_id"])
+    y, f = np.full((len(ids), h), np.nan), np.full((len(ids), h), np.nan)
+    y[row, pos], f[row, pos] = merged["y"].to_numpy(), merged["y_hat"].to_numpy()
+    return ids, y, f
+
+
+def score_window(task: Task, past: Panel, truth: Panel, forecast: pd.DataFrame, model: str) -> pd.DataFrame:
+    """Per-series values of every task metric; scales come from `past` only."""
+    ids, y, f = _aligned(truth, forecast, model)
+    values, _, past_ids = past.to_numpy(pad="left")
+    past_rows = values[pd.Index(past_ids).get_indexer(ids)]
+    frames = []
+    for name in task.metrics:
+        v = get_metric(name).fn(y, f, y_past=past_rows, season_length=task.m)
+        frames.append(pd.DataFrame({"unique_id": ids, "metric": name, "value": v}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def evaluate(task: Task, model: str, **params: Any) -> pd.DataFrame:
+    """Per-series metric rows (task_key, model, window, unique_id, metric, value) for all windows."""
+    frames = []
+    for window in task.windows():
+        forecaster = make_forecaster(model, **params).fit(window.past)
+        forecast = forecaster.predict(task.h)
+        scores = score_window(task, window.past, window.truth, forecast, model)
+        scores.insert(0, "window", window.index)
+        frames.append(scores)
+    out = pd.concat(frames, ignore_index=True)
+    out.insert(0, "model", model)
+    out.insert(0, "task_key", task.key())
+    return out
+
+
+def summarize(scores: pd.DataFrame, how: str = "mean") -> pd.DataFrame:
+    """One value per (model, metric), with the aggregation recorded beside it."""
+    rows = [
+        {"model": m, "metric": k, "value": aggregate(g["value"].to_numpy(), how), "aggregation": how}  # type: ignore[arg-type]
+        for (m, k), g in scores.groupby(["model", "metric"], sort=False)
+    ]
+    return pd.DataFrame(rows)
