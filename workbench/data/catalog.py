@@ -21,7 +21,7 @@ from workbench.data.cards import DatasetCard, FileSpec, all_cards, get_card
 from workbench.data.fetch import fetch_file, verify_file
 from workbench.data.panel import Panel
 from workbench.data.readers import get_reader
-from workbench.errors import DataFormatError
+from workbench.errors import DataFormatError, SourceUnavailableError
 
 # bump when a reader's output changes for the same bytes, so cached panels are rebuilt
 READER_VERSION = 1
@@ -143,10 +143,9 @@ def verify_dataset(name: str, *, progress: bool = True) -> list[dict[str, str]]:
     for spec in tqdm(card.files, desc=f"verify {name}", unit="file", disable=not progress, leave=False):
         try:
             status, detail = verify_file(spec)
+        except SourceUnavailableError as exc:
+            status, detail = "unavailable", str(exc)
         except Exception as exc:
-            status, detail = (
-                ("unavailable" if "SourceUnavailable" in type(exc).__name__ else "error"),
-                str(exc),
-            )
+            status, detail = "error", f"{type(exc).__name__}: {exc}"
         rows.append({"dataset": name, "file": spec.key, "status": status, "detail": detail})
     return rows
