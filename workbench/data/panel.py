@@ -25,6 +25,21 @@ REQUIRED = ("unique_id", "ds", "y")
 _META_KEY = b"workbench.panel"
 
 
+def wide_to_long(df: pd.DataFrame, value_cols: list[str], ds: np.ndarray) -> pd.DataFrame:
+    """Stack one-column-per-series data into (unique_id, ds, y); non-numeric cells become NaN so
+    that validation, not the stacking, decides whether missing values are allowed."""
+    n = len(df)
+    return pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.asarray(value_cols, dtype=object).astype(str), n),
+            "ds": np.tile(ds, len(value_cols)),
+            "y": np.concatenate([pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in value_cols])
+            if value_cols
+            else np.array([], dtype=float),
+        }
+    )
+
+
 @dataclass(frozen=True)
 class Panel:
     """A validated collection of series; build it with `Panel.from_long` or a catalog loader."""
@@ -115,15 +130,7 @@ class Panel:
         if absent:
             raise DataFormatError(f"{where}: missing column(s) {absent}; found {list(df.columns)}")
         ds = df[time_col] if time_col else pd.Series(np.arange(len(df)), index=df.index)
-        long = pd.DataFrame(
-            {
-                "unique_id": np.repeat(np.asarray(cols, dtype=object).astype(str), len(df)),
-                "ds": np.tile(ds.to_numpy(), len(cols)),
-                "y": np.concatenate([pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in cols])
-                if cols
-                else np.array([], dtype=float),
-            }
-        )
+        long = wide_to_long(df, cols, ds.to_numpy())
         return cls.from_long(long, source=source, allow_missing=allow_missing, **meta)
 
     # ---- facts ---------------------------------------------------------------------------

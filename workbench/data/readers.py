@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.data.panel import wide_to_long
 from workbench.errors import DataFormatError, UnknownNameError
 
 Files = dict[str, Path]
@@ -247,14 +248,7 @@ def _read_wide_file(key: str, path: Path, options: dict[str, Any]) -> pd.DataFra
         if time_col
         else pd.Series(np.arange(len(raw), dtype="int64"))
     )
-    n = len(raw)
-    return pd.DataFrame(
-        {
-            "unique_id": np.repeat(np.array(value_cols, dtype=object), n),
-            "ds": np.tile(ds.to_numpy(), len(value_cols)),
-            "y": np.concatenate([pd.to_numeric(raw[c], errors="coerce").to_numpy(float) for c in value_cols]),
-        }
-    )
+    return wide_to_long(raw, value_cols, ds.to_numpy())
 
 
 @panel_reader("wide_csv")
