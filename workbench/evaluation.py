@@ -24,12 +24,9 @@ def _aligned(truth: Panel, forecast: pd.DataFrame, model: str) -> tuple[np.ndarr
     if missing.any():
         row = merged.loc[missing].iloc[0]
         raise DataFormatError(f"{model}: no forecast for series {row['unique_id']!r} at ds={row['ds']}")
-    ids = merged["unique_id"].unique()
-    h = merged.groupby("unique_id", sort=False).size().max()
-    pos = merged.groupby("unique_id", sort=False).cumcount().to_numpy()
-    row = pd.Index(ids).get_indexer(merged["unique_id"])
-    y, f = np.full((len(ids), h), np.nan), np.full((len(ids), h), np.nan)
-    y[row, pos], f[row, pos] = merged["y"].to_numpy(), merged["y_hat"].to_numpy()
+    # merged keeps the truth's sorted order, so both arrays share the same rows
+    y, _, ids = Panel(df=merged[["unique_id", "ds", "y"]]).to_numpy(pad="right")
+    f, _, _ = Panel(df=merged[["unique_id", "ds"]].assign(y=merged["y_hat"])).to_numpy(pad="right")
     return ids, y, f
 
 
