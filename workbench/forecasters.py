@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data import Panel
-from workbench.errors import UnknownNameError
+from workbench.errors import DataFormatError, UnknownNameError
 from workbench.tasks import future_ds
 
 FORECASTERS: dict[str, type[Forecaster]] = {}
@@ -51,7 +51,15 @@ class _ArrayForecaster(Forecaster):
     """Vectorised over the left-padded array of all series: one numpy call per panel."""
 
     def predict(self, h: int) -> pd.DataFrame:
-        values, lengths, _ = self.past_.to_numpy(pad="left")
+        values, lengths, ids = self.past_.to_numpy(pad="left")
+        width = values.shape[1]
+        inside = ~np.isnan(values) | (np.arange(width)[None, :] < (width - lengths)[:, None])
+        if not inside.all():
+            bad = ids[np.flatnonzero(~inside.all(axis=1))]
+            raise DataFormatError(
+                f"{self.name}: series {bad[0]!r} has missing values inside its history "
+                f"({len(bad)} series in all); fill or drop them before forecasting"
+            )
         out = future_ds(self.past_, h)
         out["y_hat"] = self.forecast_array(values, lengths, h).ravel()
         return out
@@ -82,3 +90,7 @@ class SeasonalNaive(_ArrayForecaster):
         short = lengths < m  # less than one season of history: fall back to the last value
         out[short] = values[short, -1:]
         return out
+
+
+# registers naive2, ses, holt, damped, theta and comb (imported last: they subclass _ArrayForecaster)
+import workbench.classic.forecasters  # noqa: E402, F401
