@@ -29,3 +29,4 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find workbench -name '*.nbi' -o -name '*.nbc' | xargs rm -f  # numba's compiled-kernel cache

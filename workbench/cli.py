@@ -157,5 +157,73 @@ def datasets_summary(
     console.print(f"{n_ok} splits loaded, {n_na} unavailable here (no mirror copy, no network); table: {output}")
 
 
+def _parse_params(values: list[str] | None) -> dict:
+    """`-p name=value` pairs; values are YAML (`-p frequencies=[Hourly]`, `-p rescore_official=false`)."""
+    import yaml
+
+    params = {}
+    for item in values or []:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"expected name=value, got {item!r}")
+        params[name.strip()] = yaml.safe_load(raw)
+    return params
+
+
+@app.command("reproduce")
+def reproduce_paper(
+    paper: Annotated[str, typer.Argument(help="Paper id (a folder of papers/ with paper.yaml).")],
+    output: Annotated[Path, typer.Option(help="Folder for <id>.csv, the executed notebook and its HTML.")] = Path(
+        "results/papers"
+    ),
+    full: Annotated[
+        bool, typer.Option("--full", help="The paper's full-size parameters (e.g. all M4 frequencies).")
+    ] = False,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Notebook parameter name=value (YAML).")
+    ] = None,
+    html: Annotated[bool, typer.Option(help="Also render the executed notebook to HTML.")] = True,
+) -> None:
+    """Run a paper's reproduction notebook and print claimed vs reproduced, one row per claim.
+
+    Exit status 1 when any available cell is a mismatch; unavailable cells are listed, not failed."""
+    from workbench.papers import reproduce
+
+    try:
+        result = reproduce(paper, output, parameters=_parse_params(param), full=full, html=html)
+    except WorkbenchError as exc:
+        _fail(exc)
+    report = result.report
+    shown = report[report["status"] != "unavailable"]
+    table = Table(title=f"{paper}: claimed vs reproduced ({len(shown)} available cells)")
+    for col in ("subset", "method", "metric", "claimed", "reproduced", "status"):
+        table.add_column(col, justify="right" if col in ("claimed", "reproduced") else "left", no_wrap=True)
+    colour = {"match": "green", "mismatch": "bold red"}
+    for _, r in shown.iterrows():
+        table.add_row(
+            r["subset"],
+            r["method"],
+            r["metric"],
+            f"{r['claimed']:.3f}",
+            f"{r['reproduced']:.3f}",
+            f"[{colour[r['status']]}]{r['status']}[/]",
+        )
+    console.print(table)
+    unavailable = report[report["status"] == "unavailable"]
+    if len(unavailable):
+        reasons = unavailable.groupby("subset")["note"].first()
+        console.print(f"{len(unavailable)} cells unavailable:")
+        for subset, note in reasons.items():
+            console.print(f"  {subset}: {note[:160]}")
+    counts = result.counts
+    console.print(
+        f"{counts['match']} match, {counts['mismatch']} mismatch, {counts['unavailable']} unavailable "
+        f"in {result.seconds:.0f} s. Report: {result.csv} (notebook {result.notebook}"
+        + (f", HTML {result.html})" if result.html else ")")
+    )
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
 if __name__ == "__main__":
     app()

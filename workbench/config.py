@@ -34,3 +34,13 @@ def catalog_dir() -> Path:
     """Folder of dataset cards: `WORKBENCH_CATALOG`, else `datasets/` of the source checkout."""
     root = os.environ.get(CATALOG_ENV)
     return Path(root).expanduser() if root else _REPO_ROOT / "datasets"
+
+
+PAPERS_ENV = "WORKBENCH_PAPERS"
+
+
+def papers_dir() -> Path:
+    """Folder of paper reproductions (`<id>/paper.yaml`, `<id>/reproduce.ipynb`): `WORKBENCH_PAPERS`,
+    else `papers/` of the source checkout."""
+    root = os.environ.get(PAPERS_ENV)
+    return Path(root).expanduser() if root else _REPO_ROOT / "papers"

@@ -543,3 +543,56 @@ def read_m4_point_scores(files: Files, options: dict[str, Any]) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out["value"] = pd.to_numeric(out["value"], errors="coerce")
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# M4 submissions: one CSV (id, F1..F48, "NA" past the horizon) inside a RAR archive
+# ---------------------------------------------------------------------------------------------
+def _archive_members(key: str, path: Path) -> list[tuple[str, bytes]]:
+    """Every regular file of an archive (RAR, 7z, zip, tar) through libarchive."""
+    try:
+        import libarchive
+    except (ImportError, OSError) as exc:
+        raise DataFormatError(
+            f"{key}: reading this archive needs the libarchive C library and its Python binding "
+            f"(Debian/Ubuntu: apt install libarchive13; conda: conda install libarchive; then pip install "
+            f"libarchive-c): {exc}"
+        ) from exc
+    members = []
+    try:
+        with libarchive.file_reader(str(path)) as archive:
+            for entry in archive:
+                if entry.isfile:
+                    members.append((entry.pathname, b"".join(entry.get_blocks())))
+    except libarchive.ArchiveError as exc:
+        raise DataFormatError(f"{key}: cannot unpack the archive ({exc})") from exc
+    if not members:
+        raise DataFormatError(f"{key}: the archive holds no file")
+    return members
+
+
+@table_reader("m4_submission")
+def read_m4_submission(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """Official M4 point forecasts, long: (unique_id, step, y_hat); steps past a series' horizon
+    (the "NA" padding of the shorter frequencies) are dropped."""
+    import io
+
+    frames = []
+    for key, path in files.items():
+        for name, payload in _archive_members(key, path):
+            raw = _read_csv(io.BytesIO(payload), f"{key}:{name}", dtype={0: str})  # type: ignore[arg-type]
+            if raw.columns[0] != "id" or not all(c == f"F{i}" for i, c in enumerate(raw.columns[1:], 1)):
+                raise DataFormatError(f"{key}:{name}: expected columns id, F1, F2, ...; got {list(raw.columns[:4])}")
+            values = raw.iloc[:, 1:].to_numpy(dtype=float)
+            present = ~np.isnan(values)
+            rows, cols = np.nonzero(present)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "unique_id": raw["id"].to_numpy(dtype=str)[rows],
+                        "step": (cols + 1).astype("int64"),
+                        "y_hat": values[rows, cols],
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)

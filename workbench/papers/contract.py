@@ -1,0 +1,174 @@
+"""The reproduction contract shared by every paper.
+
+`papers/<id>/paper.yaml` holds the citation and the claims, each typed from the paper with its source
+and tolerance. A paper's notebook computes *reproduced* values; `compare` lines them up with the
+claims into one row per (claim, route) with a status:
+
+- `match`: |reproduced - claimed| <= tolerance;
+- `mismatch`: a value was reproduced and it is further away than that;
+- `unavailable`: nothing was reproduced (data not downloadable here, frequency not run, ...), with
+  the reason in `note`. An unavailable cell is never counted as passed.
+
+A route names how a value was obtained when a claim is checked more than one way (for M4: the
+workbench's own benchmark forecasts, and the organisers' forecast files rescored).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from workbench.config import papers_dir
+from workbench.errors import DataFormatError, UnknownNameError
+
+COLUMNS = [
+    "paper",
+    "table",
+    "dataset",
+    "subset",
+    "method",
+    "metric",
+    "claimed",
+    "reproduced",
+    "tolerance",
+    "status",
+    "note",
+]
+# float noise allowance when a value sits exactly on the tolerance edge
+_EPS = 1e-9
+
+
+class Claim(BaseModel):
+    """One published number."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    table: str
+    dataset: str
+    subset: str
+    method: str
+    metric: str
+    value: float
+    tolerance: float
+    source: str
+
+
+class Paper(BaseModel):
+    """A paper's card: who wrote it, where its numbers come from, and the numbers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    title: str
+    citation: str
+    url: str | None = None
+    code: str | None = None
+    notebook: str = "reproduce.ipynb"
+    parameters: dict = {}
+    full_parameters: dict = {}
+    claims: tuple[Claim, ...]
+
+
+def known_papers() -> list[str]:
+    root = papers_dir()
+    return sorted(p.parent.name for p in root.glob("*/paper.yaml")) if root.exists() else []
+
+
+def paper_path(paper_id: str) -> Path:
+    path = papers_dir() / paper_id / "paper.yaml"
+    if not path.exists():
+        raise UnknownNameError("paper", paper_id, known_papers())
+    return path
+
+
+def load_paper(paper_id: str) -> Paper:
+    path = paper_path(paper_id)
+    try:
+        return Paper.model_validate(yaml.safe_load(path.read_text()))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise DataFormatError(f"{path}: not a valid paper card ({exc})") from exc
+
+
+Status = Literal["match", "mismatch", "unavailable"]
+
+
+def compare(paper: Paper, reproduced: pd.DataFrame, not_run_note: str = "not run") -> pd.DataFrame:
+    """Claimed-vs-reproduced rows.
+
+    `reproduced` has columns dataset, subset, method, metric, route, value, note; `value` NaN means
+    unavailable and `note` says why. The route is appended to the method name unless it is the
+    primary one (empty string). Claims with no reproduced row get `not_run_note`.
+    """
+    need = {"dataset", "subset", "method", "metric", "route", "value", "note"}
+    missing = need - set(reproduced.columns)
+    if missing:
+        raise DataFormatError(f"reproduced values lack column(s) {sorted(missing)}")
+    keyed = reproduced.set_index(["dataset", "subset", "method", "metric"]).sort_index()
+    rows = []
+    for claim in paper.claims:
+        key = (claim.dataset, claim.subset, claim.method, claim.metric)
+        hits = keyed.loc[[key]] if key in keyed.index else None
+        if hits is None or hits.empty:
+            rows.append(_row(paper, claim, claim.method, float("nan"), not_run_note))
+            continue
+        for _, hit in hits.iterrows():
+            method = claim.method if not hit["route"] else f"{claim.method} [{hit['route']}]"
+            rows.append(_row(paper, claim, method, float(hit["value"]), str(hit["note"] or "")))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _row(paper: Paper, claim: Claim, method: str, value: float, note: str) -> dict:
+    if pd.isna(value):
+        status: Status = "unavailable"
+    elif abs(value - claim.value) <= claim.tolerance + _EPS:
+        status = "match"
+    else:
+        status = "mismatch"
+        note = note or f"off by {value - claim.value:+.4g}"
+    return {
+        "paper": paper.id,
+        "table": claim.table,
+        "dataset": claim.dataset,
+        "subset": claim.subset,
+        "method": method,
+        "metric": claim.metric,
+        "claimed": claim.value,
+        "reproduced": value,
+        "tolerance": claim.tolerance,
+        "status": status,
+        "note": note,
+    }
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: Path) -> Path:
+    """Write to a temporary name in the same folder, then rename: a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            frame.to_csv(handle, index=False)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the report the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_report(path: Path) -> pd.DataFrame:
+    """Read a claimed-vs-reproduced CSV back, checking it has the contract's columns."""
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataFormatError(f"{path}: not a reproduction report, missing column(s) {missing}")
+    frame["note"] = frame["note"].fillna("")
+    return frame
