@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The CPU wheel of torch 2.13.0 first, where the machine has it, so pip never pulls a CUDA build.
 TORCH  := torch==2.13.0
 
-.PHONY: run test lint bench clean
+.PHONY: run run-full test lint bench clean clean-kernels
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/workbench datasets summary
+	$(BIN)/workbench reproduce m4
+
+run-full: $(STAMP)
+	$(BIN)/workbench reproduce m4 --full
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -26,7 +29,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/m4_suite.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
-	find workbench -name '*.nbi' -o -name '*.nbc' | xargs rm -f  # numba's compiled-kernel cache
+	$(MAKE) clean-kernels
+
+clean-kernels:  # numba's on-disk cache of compiled kernels
+	find workbench -name '*.nbi' -delete -o -name '*.nbc' -delete

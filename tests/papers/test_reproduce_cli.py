@@ -1,0 +1,74 @@
+"""`workbench reproduce`: real papermill execution of the real notebook, in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from workbench.config import papers_dir
+
+pytestmark = pytest.mark.usefixtures("mirror")
+WORKBENCH = [sys.executable, "-m", "workbench.cli"]
+
+
+def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*WORKBENCH, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
+def test_when_m4_is_reproduced_then_report_notebook_and_html_are_written(tmp_path):
+    result = _run(["reproduce", "m4", "--output", str(tmp_path)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = pd.read_csv(tmp_path / "m4.csv")
+    assert (tmp_path / "m4.ipynb").exists() and (tmp_path / "m4.html").stat().st_size > 0
+    available = report[report["status"] != "unavailable"]
+    assert set(available["status"]) == {"match"}
+    assert len(available[available["subset"].isin(["Hourly", "Weekly"])]) == 48 + 24
+    assert "0 mismatch" in result.stdout and str(tmp_path / "m4.csv") in result.stdout
+    assert not list(tmp_path.glob(".m4.csv.*")), "temporary report left behind"
+
+
+def test_when_a_claim_disagrees_then_it_is_reported_as_mismatch_and_exit_is_1(tmp_path):
+    papers = tmp_path / "papers"
+    shutil.copytree(papers_dir() / "m4", papers / "m4")
+    card = yaml.safe_load((papers / "m4" / "paper.yaml").read_text())
+    for claim in card["claims"]:
+        if (claim["subset"], claim["method"], claim["metric"]) == ("Weekly", "SES", "sMAPE"):
+            claim["value"] = 9.5  # the official value is 9.012
+    (papers / "m4" / "paper.yaml").write_text(yaml.safe_dump(card))
+    out = tmp_path / "out"
+    result = _run(
+        ["reproduce", "m4", "--output", str(out), "--no-html", "-p", "frequencies=[Weekly]"],
+        env={"WORKBENCH_PAPERS": str(papers)},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = pd.read_csv(out / "m4.csv").set_index(["subset", "method", "metric"])
+    assert report.loc[("Weekly", "SES", "sMAPE"), "status"] == "mismatch"
+    assert report.loc[("Weekly", "SES", "sMAPE"), "claimed"] == 9.5
+    assert report.loc[("Weekly", "Theta", "sMAPE"), "status"] == "match"
+    assert set(report.loc["Hourly"]["status"]) == {"unavailable", "match"}  # Hourly only rescored
+    assert not (out / "m4.html").exists()
+
+
+def test_when_a_notebook_parameter_is_wrong_then_exit_2_names_the_failing_cell(tmp_path):
+    result = _run(["reproduce", "m4", "--output", str(tmp_path), "--no-html", "-p", "frequencies=[Hourlyy]"])
+    assert result.returncode == 2
+    assert "unknown M4 frequency or method ['Hourlyy']" in " ".join(result.stdout.split())
+    assert not (tmp_path / "m4.csv").exists()
+
+
+def test_when_paper_is_unknown_then_exit_2():
+    result = _run(["reproduce", "m5", "--output", str(Path(os.devnull).parent)])
+    assert result.returncode == 2 and "Did you mean 'm4'" in result.stdout
