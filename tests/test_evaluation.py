@@ -117,3 +117,11 @@ def test_when_naive_benchmarks_run_on_m4_then_official_scores_are_reproduced(mod
         ]
         claimed = rows["value"].item()
         assert abs(round(scores[metric], 3) - claimed) < 5e-4, (metric, scores[metric], claimed)
+
+
+@pytest.mark.usefixtures("mirror")
+def test_when_a_rolling_task_sets_a_season_length_then_every_window_carries_it():
+    task = Task(dataset="m4", subset="Hourly", protocol="rolling", n_windows=2, season_length=168)
+    assert {w.past.season_length for w in task.windows()} == {168}
+    scores = summarize(evaluate(task, "seasonal_naive")).set_index("metric")["value"]
+    assert np.isfinite(scores).all()

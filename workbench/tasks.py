@@ -81,7 +81,7 @@ class Task(BaseModel):
                 test = replace(test, df=test.df.groupby("unique_id").head(self.horizon).reset_index(drop=True))
             yield Window(0, _with(train, self), _with(test, self))
             return
-        full = load_panel(self.dataset, self.subset, "train")
+        full = _with(load_panel(self.dataset, self.subset, "train"), self)
         yield from rolling_windows(
             full, self.h, self.n_windows, self.step or self.h, self.train_length if self.window == "sliding" else None
         )
