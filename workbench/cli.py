@@ -214,7 +214,7 @@ def reproduce_paper(
         reasons = unavailable.groupby("subset")["note"].first()
         console.print(f"{len(unavailable)} cells unavailable:")
         for subset, note in reasons.items():
-            console.print(f"  {subset}: {note[:160]}")
+            console.print(f"  {subset}: {note.split(' https://')[0][:160]}")
     counts = result.counts
     console.print(
         f"{counts['match']} match, {counts['mismatch']} mismatch, {counts['unavailable']} unavailable "
