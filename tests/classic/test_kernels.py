@@ -15,10 +15,9 @@ from workbench.classic.ets import (
     ALPHA0,
     PHI0,
     ets_mse,
-    final_state,
-    fitted_one_step,
     forecast_path,
     initial_states,
+    run_filter,
     start_parameters,
 )
 from workbench.classic.nelder_mead import nmmin_ets
@@ -93,7 +92,7 @@ def test_when_parameters_leave_the_bounds_then_the_objective_is_infinite():
 def test_when_mse_is_evaluated_then_it_is_the_mean_squared_one_step_error():
     y = _seasonal(80, 1, seed=3)
     par = np.array([0.4, 0.1, 0.9, 95.0, 0.5])
-    errors = y - fitted_one_step(par, y, True, True)
+    errors = y - run_filter(par, y, True, True)[0]
     assert ets_mse(par, y, True, True) == pytest.approx(np.mean(errors**2), rel=1e-12)
 
 
@@ -118,7 +117,7 @@ def test_when_fitted_then_parameters_are_admissible_and_mse_not_worse_than_start
         assert 1e-4 <= par[1] <= par[0]
     if damped:
         assert 0.8 <= par[2] <= 0.98
-    level, slope = final_state(par, y, trend, damped)
+    _, level, slope = run_filter(par, y, trend, damped)
     assert np.isfinite(level) and np.isfinite(slope)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from workbench.classic.ets import final_state, forecast_path, start_parameters
+from workbench.classic.ets import forecast_path, ols_line, run_filter, start_parameters
 from workbench.classic.nelder_mead import nmmin_ets
 from workbench.classic.seasonality import deseasonalise
 
@@ -40,7 +40,7 @@ def ets_forecast(y: np.ndarray, h: int, trend: bool, damped: bool) -> np.ndarray
     par, _, _, fail = nmmin_ets(start_parameters(y, trend, damped), y, trend, damped)
     if fail == 2:
         return np.full(h, y[n - 1])
-    level, slope = final_state(par, y, trend, damped)
+    _, level, slope = run_filter(par, y, trend, damped)
     phi = 1.0
     if damped:
         phi = par[2]
@@ -51,16 +51,7 @@ def ets_forecast(y: np.ndarray, h: int, trend: bool, damped: bool) -> np.ndarray
 def theta_classic(des: np.ndarray, h: int) -> np.ndarray:
     """Theta.classic on an adjusted series: 0.5 SES(theta line) + 0.5 OLS line, negatives set to 0."""
     n = des.shape[0]
-    t_mean = (n + 1) / 2.0
-    y_mean = des.mean()
-    sxy = 0.0
-    sxx = 0.0
-    for i in range(n):
-        dt = (i + 1) - t_mean
-        sxy += dt * (des[i] - y_mean)
-        sxx += dt * dt
-    slope = sxy / sxx if sxx > 0 else 0.0
-    intercept = y_mean - slope * t_mean
+    intercept, slope = ols_line(des)
     theta_line = np.empty(n)
     for i in range(n):
         theta_line[i] = 2.0 * des[i] - (intercept + slope * (i + 1))

@@ -59,6 +59,17 @@ def _admissible(alpha: float, beta: float, phi: float, trend: bool, damped: bool
     return not (trend and (beta < alpha * (phi - 1.0) or beta > (1.0 + phi) * (2.0 - alpha)))
 
 
+@njit(cache=True, inline="always")
+def _step(level: float, slope: float, y: float, alpha: float, beta: float, phi: float, trend: bool):
+    """One observation through etscalc's `update`: (one-step forecast, new level, new slope)."""
+    phib = phi * slope if trend else 0.0
+    q = level + phib
+    new_level = q + alpha * (y - q)
+    if trend:
+        slope = phib + (beta / alpha) * ((new_level - level) - phib)
+    return q, new_level, slope
+
+
 @njit(cache=True)
 def ets_mse(par: np.ndarray, y: np.ndarray, trend: bool, damped: bool) -> float:
     """In-sample one-step MSE, accumulated as etscalc does (a running mean); +Inf outside the bounds."""
@@ -68,16 +79,27 @@ def ets_mse(par: np.ndarray, y: np.ndarray, trend: bool, damped: bool) -> float:
     amse = 0.0
     denom = 0.0
     for i in range(y.shape[0]):
-        phib = phi * slope if trend else 0.0
-        q = level + phib
+        q, level, slope = _step(level, slope, y[i], alpha, beta, phi, trend)
         err = y[i] - q
         denom += 1.0
         amse = (amse * (denom - 1.0) + err * err) / denom
-        new_level = q + alpha * (y[i] - q)
-        if trend:
-            slope = phib + (beta / alpha) * ((new_level - level) - phib)
-        level = new_level
     return amse
+
+
+@njit(cache=True)
+def ols_line(y: np.ndarray) -> tuple[float, float]:
+    """Intercept and slope of the least-squares line of y on t = 1..n (R's `lsfit` / `lm`)."""
+    n = y.shape[0]
+    t_mean = (n + 1) / 2.0
+    y_mean = y.mean()
+    sxy = 0.0
+    sxx = 0.0
+    for i in range(n):
+        dt = (i + 1) - t_mean
+        sxy += dt * (y[i] - y_mean)
+        sxx += dt * dt
+    slope = sxy / sxx if sxx > 0 else 0.0
+    return y_mean - slope * t_mean, slope
 
 
 @njit(cache=True)
@@ -86,16 +108,7 @@ def initial_states(y: np.ndarray, trend: bool) -> tuple[float, float]:
     maxn = min(10, y.shape[0])
     if not trend:
         return y[:maxn].mean(), 0.0
-    t_mean = (maxn + 1) / 2.0
-    y_mean = y[:maxn].mean()
-    sxy = 0.0
-    sxx = 0.0
-    for i in range(maxn):
-        dt = (i + 1) - t_mean
-        sxy += dt * (y[i] - y_mean)
-        sxx += dt * dt
-    slope = sxy / sxx if sxx > 0 else 0.0
-    level = y_mean - slope * t_mean
+    level, slope = ols_line(y[:maxn])
     if abs(level + slope) < 1e-8:
         level = level * (1 + 1e-3)
         slope = slope * (1 - 1e-3)
@@ -114,33 +127,13 @@ def start_parameters(y: np.ndarray, trend: bool, damped: bool) -> np.ndarray:
 
 
 @njit(cache=True)
-def final_state(par: np.ndarray, y: np.ndarray, trend: bool, damped: bool) -> tuple[float, float]:
-    """Level and slope after the last observation (pegelsresid's last state)."""
+def run_filter(par: np.ndarray, y: np.ndarray, trend: bool, damped: bool) -> tuple[np.ndarray, float, float]:
+    """In-sample one-step forecasts (R's `fitted()`) and the level and slope after the last observation."""
     alpha, beta, phi, level, slope = _unpack(par, trend, damped)
+    fitted = np.empty(y.shape[0])
     for i in range(y.shape[0]):
-        phib = phi * slope if trend else 0.0
-        q = level + phib
-        new_level = q + alpha * (y[i] - q)
-        if trend:
-            slope = phib + (beta / alpha) * ((new_level - level) - phib)
-        level = new_level
-    return level, slope
-
-
-@njit(cache=True)
-def fitted_one_step(par: np.ndarray, y: np.ndarray, trend: bool, damped: bool) -> np.ndarray:
-    """In-sample one-step forecasts (R's `fitted()`)."""
-    alpha, beta, phi, level, slope = _unpack(par, trend, damped)
-    out = np.empty(y.shape[0])
-    for i in range(y.shape[0]):
-        phib = phi * slope if trend else 0.0
-        q = level + phib
-        out[i] = q
-        new_level = q + alpha * (y[i] - q)
-        if trend:
-            slope = phib + (beta / alpha) * ((new_level - level) - phib)
-        level = new_level
-    return out
+        fitted[i], level, slope = _step(level, slope, y[i], alpha, beta, phi, trend)
+    return fitted, level, slope
 
 
 @njit(cache=True)
