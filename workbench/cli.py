@@ -16,6 +16,8 @@ from workbench.errors import WorkbenchError
 app = typer.Typer(help="Time-series research workbench.", no_args_is_help=True, add_completion=False)
 datasets_app = typer.Typer(help="The dataset catalog: list, inspect, fetch, verify.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
+results_app = typer.Typer(help="The results store: SQL and the leaderboard.", no_args_is_help=True)
+app.add_typer(results_app, name="results")
 # piped output (CI logs, `| less`) gets a wide table rather than 80 folded columns
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -223,6 +225,91 @@ def reproduce_paper(
     )
     if not result.ok:
         raise typer.Exit(code=1)
+
+
+@app.command("run")
+def run_sweep(
+    config: Annotated[Path, typer.Argument(help="Sweep file (YAML): tasks, models, chunk_size, seed, ...")],
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (default: dask config / DASK_SCHEDULER_ADDRESS).")
+    ] = None,
+    store: Annotated[Path | None, typer.Option(help="Results folder (default: the file's, or ./results).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Workers of the embedded LocalCluster (default: cores).")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="Recompute units that ended in error or timeout.")] = False,
+) -> None:
+    """Evaluate a task × model grid on Dask; a rerun resumes where a previous one stopped."""
+    from workbench.engine import evaluate
+    from workbench.engine.sweep import load_sweep
+
+    try:
+        sweep = load_sweep(config)
+        summary = evaluate(
+            sweep.tasks,
+            sweep.models,
+            scheduler=scheduler,
+            store=store or sweep.store,
+            chunk_size=sweep.chunk_size,
+            seed=sweep.seed,
+            save_forecasts=sweep.save_forecasts,
+            timeout_s=sweep.timeout_s,
+            retry_failed=retry_failed,
+            n_workers=workers,
+        )
+    except WorkbenchError as exc:
+        _fail(exc)
+    counts = ", ".join(f"{n} {s}" for s, n in summary.counts().items()) or "nothing to compute"
+    console.print(
+        f"run {summary.run_id}: {summary.n_units} units, {summary.n_skipped} already complete, "
+        f"{summary.n_computed} computed ({counts}) in {summary.seconds:.1f} s; store {summary.store.root}"
+    )
+    failed = summary.records[summary.records["status"] != "ok"] if summary.n_computed else summary.records
+    for _, r in failed.head(10).iterrows():
+        console.print(f"  [red]{r['status']}[/] {r['subset']} {r['model']} chunks {r['chunks']}: {r['error']}")
+    if summary.n_computed and len(failed):
+        raise typer.Exit(code=1)
+
+
+def _print_frame(frame, title: str) -> None:
+    table = Table(title=title)
+    for col in frame.columns:
+        table.add_column(str(col), justify="right" if frame[col].dtype.kind in "fiu" else "left")
+    for _, row in frame.iterrows():
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+    console.print(table)
+
+
+@results_app.command("sql")
+def results_sql(
+    query: Annotated[str, typer.Argument(help="SQL over the views metrics, units, runs, forecasts.")],
+    store: Annotated[Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")] = None,
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+) -> None:
+    """Answer SQL over the results store with DuckDB."""
+    from workbench.results import sql
+
+    try:
+        frame = sql(query, store)
+    except WorkbenchError as exc:
+        _fail(exc)
+    if csv:
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        _print_frame(frame, f"{len(frame)} rows")
+
+
+@results_app.command("leaderboard")
+def results_leaderboard(
+    store: Annotated[Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")] = None,
+    metric: Annotated[list[str] | None, typer.Option(help="Only these metrics.")] = None,
+) -> None:
+    """Mean of per-series metric values per dataset, subset, model and metric."""
+    from workbench.results import leaderboard
+
+    try:
+        frame = leaderboard(store, tuple(metric) if metric else None)
+    except WorkbenchError as exc:
+        _fail(exc)
+    _print_frame(frame, "leaderboard (mean of per-series values)")
 
 
 if __name__ == "__main__":

@@ -76,14 +76,26 @@ class Task(BaseModel):
 
     def windows(self) -> Iterator[Window]:
         if self.protocol == "holdout":
-            train, test = load_holdout(self.dataset, self.subset)
+            yield from self.windows_of(*load_holdout(self.dataset, self.subset))
+        else:
+            yield from self.windows_of(load_panel(self.dataset, self.subset, "train"))
+
+    def windows_of(self, train: Panel, test: Panel | None = None) -> Iterator[Window]:
+        """The task's windows over given panels (any subset of the series: the engine's chunks).
+        `test` (ds continuing train) is needed by the holdout protocol only."""
+        if self.protocol == "holdout":
+            if test is None:
+                raise ValueError("the holdout protocol needs the test panel")
             if self.horizon is not None and self.horizon != train.horizon:
                 test = replace(test, df=test.df.groupby("unique_id").head(self.horizon).reset_index(drop=True))
             yield Window(0, _with(train, self), _with(test, self))
             return
-        full = _with(load_panel(self.dataset, self.subset, "train"), self)
         yield from rolling_windows(
-            full, self.h, self.n_windows, self.step or self.h, self.train_length if self.window == "sliding" else None
+            _with(train, self),
+            self.h,
+            self.n_windows,
+            self.step or self.h,
+            self.train_length if self.window == "sliding" else None,
         )
 
 

@@ -1,0 +1,218 @@
+"""The client side of a run: expand the grid, skip what is done, map the rest on Dask, record the run.
+
+The client only ever holds unit descriptions and their small records: chunk files are cut on a
+worker, and each unit reads its own chunk and writes its own results. Killing the client loses
+nothing that was committed; rerunning the same grid recomputes only what is missing or corrupt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import dask
+import pandas as pd
+from tqdm.auto import tqdm
+
+from workbench import __version__
+from workbench.engine.store import ResultsStore
+from workbench.engine.units import ChunkRef, ModelSpec, Unit
+from workbench.engine.worker import prepare_chunks, run_unit
+from workbench.forecasters import FORECASTERS, make_forecaster
+from workbench.tasks import Task
+
+PACKAGES = ("numpy", "pandas", "numba", "dask", "distributed", "statsforecast", "darts", "torch", "pyarrow")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    store: ResultsStore
+    records: pd.DataFrame
+    n_units: int
+    n_skipped: int
+    seconds: float
+
+    @property
+    def n_computed(self) -> int:
+        return len(self.records)
+
+    def counts(self) -> dict[str, int]:
+        if self.records.empty:
+            return {}
+        return self.records["status"].value_counts().to_dict()
+
+    def metrics(self) -> pd.DataFrame:
+        return self.store.metrics()
+
+
+def as_model_specs(models: Iterable[str | dict | ModelSpec]) -> list[ModelSpec]:
+    """Names, {name, params} dicts or specs; every name is checked against the registry up front."""
+    specs = []
+    for m in models:
+        spec = m if isinstance(m, ModelSpec) else ModelSpec(name=m) if isinstance(m, str) else ModelSpec(**m)
+        make_forecaster(spec.name, **spec.params)  # unknown names and bad parameters fail before any work
+        specs.append(spec)
+    return specs
+
+
+def is_global(spec: ModelSpec) -> bool:
+    return bool(getattr(FORECASTERS[spec.name], "is_global", False))
+
+
+@contextlib.contextmanager
+def connect(client: Any = None, scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
+    """An existing client; else a scheduler address (argument, dask's `scheduler-address` config or
+    DASK_SCHEDULER_ADDRESS); else an embedded LocalCluster with one single-threaded worker per core."""
+    from distributed import Client, LocalCluster
+
+    if client is not None:
+        yield client
+        return
+    address = scheduler or dask.config.get("scheduler-address", None)
+    if address:
+        with Client(address, timeout="30s") as c:
+            yield c
+        return
+    workers = n_workers or os.cpu_count() or 1
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as c,
+    ):
+        yield c
+
+
+def plan_units(tasks: list[tuple[Task, list[ChunkRef]]], models: list[ModelSpec], seed: int = 0) -> list[Unit]:
+    """Local models: one unit per (task, model, chunk); global models: one per (task, model, window)."""
+    units = []
+    for task, chunks in tasks:
+        n_windows = 1 if task.protocol == "holdout" else task.n_windows
+        for spec in models:
+            if is_global(spec):
+                units += [Unit(task, spec, tuple(chunks), seed, window=w) for w in range(n_windows)]
+            else:
+                units += [Unit(task, spec, (c,), seed) for c in chunks]
+    return units
+
+
+def evaluate(
+    tasks: Task | Iterable[Task],
+    models: str | Iterable[str | dict | ModelSpec],
+    *,
+    client: Any = None,
+    scheduler: str | None = None,
+    store: str | Path | ResultsStore | None = None,
+    chunk_size: int = 500,
+    seed: int = 0,
+    save_forecasts: bool = False,
+    timeout_s: float | None = None,
+    retry_failed: bool = False,
+    n_workers: int | None = None,
+    progress: bool = True,
+    chunks: dict[str, list[ChunkRef]] | None = None,
+) -> RunSummary:
+    """Evaluate every task × model on Dask; results go to the store, a summary comes back.
+
+    `chunks` maps a task key to ready-made chunk files (synthetic panels); other tasks are cut from
+    the catalog on a worker. Rerunning the same grid skips complete units (`retry_failed` recomputes
+    units that ended in error or timeout)."""
+    task_list = [tasks] if isinstance(tasks, Task) else list(tasks)
+    specs = as_model_specs([models] if isinstance(models, str | dict | ModelSpec) else models)
+    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    started = time.perf_counter()
+    started_at = datetime.now(UTC).isoformat()
+    with connect(client, scheduler, n_workers) as c:
+        dashboard = getattr(c, "dashboard_link", None)
+        if progress and dashboard:
+            print(f"Dask dashboard: {dashboard}")
+        prepared = []
+        for task in task_list:
+            refs = (chunks or {}).get(task.key())
+            if refs is None:
+                refs = c.submit(prepare_chunks, task, chunk_size, pure=False).result()
+            prepared.append((task, refs))
+        units = plan_units(prepared, specs, seed)
+        keys = [u.key for u in units]
+        if len(set(keys)) != len(keys):
+            raise ValueError("the grid holds the same unit twice (a task or model listed twice?)")
+        done = store.complete(keys, retry_failed=retry_failed)
+        todo = [u for u in units if u.key not in done]
+        records = []
+        if todo:
+            futures = c.map(
+                run_unit,
+                todo,
+                store_root=str(store.root),
+                run_id=run_id,
+                save_forecasts=save_forecasts,
+                timeout_s=timeout_s,
+                key=[f"unit-{u.key}-{run_id}" for u in todo],
+                pure=False,
+            )
+            from distributed import as_completed
+
+            bar = tqdm(total=len(todo), desc="units", unit="unit", disable=not progress)
+            for future in as_completed(futures):
+                records.append(future.result())
+                bar.update()
+                if records[-1]["status"] != "ok":
+                    bar.set_postfix_str(f"{sum(r['status'] != 'ok' for r in records)} failed")
+            bar.close()
+    frame = pd.DataFrame(records)
+    summary = RunSummary(run_id, store, frame, len(units), len(done), time.perf_counter() - started)
+    store.write_run(_run_record(summary, prepared, specs, seed, started_at, chunk_size))
+    return summary
+
+
+def _run_record(summary: RunSummary, prepared, specs, seed, started_at, chunk_size) -> dict:
+    return {
+        "run_id": summary.run_id,
+        "started_at": started_at,
+        "finished_at": datetime.now(UTC).isoformat(),
+        "seconds": round(summary.seconds, 3),
+        "workbench_version": __version__,
+        "git_commit": _git_commit(),
+        "packages": {p: _version(p) for p in PACKAGES},
+        "python": platform.python_version(),
+        "host": socket.gethostname(),
+        "seed": seed,
+        "chunk_size": chunk_size,
+        "tasks": [t.model_dump(mode="json") | {"key": t.key()} for t, _ in prepared],
+        "data_hashes": sorted({c.data_hash for _, refs in prepared for c in refs}),
+        "models": [s.label for s in specs],
+        "units": summary.n_units,
+        "skipped": summary.n_skipped,
+        "computed": summary.n_computed,
+        "status_counts": summary.counts(),
+        "unit_seconds": round(float(summary.records["duration_s"].sum()), 3) if summary.n_computed else 0.0,
+    }
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git_commit() -> str | None:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None

@@ -1,0 +1,72 @@
+"""Sweep files: a YAML grid of tasks × models that `workbench run` evaluates.
+
+    tasks:
+      - {dataset: m4, subset: Hourly}
+      - {dataset: m4, subset: Weekly, protocol: rolling, n_windows: 3}
+    models:
+      - theta
+      - {name: seasonal_naive, params: {season_length: 168}}
+    chunk_size: 200        # series per unit for local models
+    seed: 0
+    save_forecasts: false
+    timeout_s: null        # per unit
+    store: results         # or WORKBENCH_RESULTS
+
+The whole file is validated (fields, dataset and subset names, metric names, model names and their
+parameters) before any unit runs, and errors name the entry at fault.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from workbench.engine.runner import as_model_specs
+from workbench.engine.units import ModelSpec
+from workbench.errors import DataFormatError, WorkbenchError
+from workbench.tasks import Task
+
+
+class Sweep(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tasks: tuple[Task, ...] = Field(min_length=1)
+    models: tuple[ModelSpec, ...] = Field(min_length=1)
+    chunk_size: int = Field(500, ge=1)
+    seed: int = 0
+    save_forecasts: bool = False
+    timeout_s: float | None = Field(None, gt=0)
+    store: str | None = None
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _names_to_specs(cls, value):
+        if not isinstance(value, list | tuple):
+            raise ValueError("models must be a list of names or {name, params} entries")
+        return [{"name": v} if isinstance(v, str) else v for v in value]
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise WorkbenchError(f"{path}: cannot read the sweep file ({exc})") from exc
+    except yaml.YAMLError as exc:
+        raise DataFormatError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise DataFormatError(f"{path}: a sweep file is a mapping with `tasks` and `models`")
+    try:
+        sweep = Sweep.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
+        raise DataFormatError(f"{path}: {problems}") from exc
+    try:
+        as_model_specs(sweep.models)
+    except WorkbenchError as exc:
+        raise DataFormatError(f"{path}: {exc}") from exc
+    except TypeError as exc:
+        raise DataFormatError(f"{path}: bad model parameters ({exc})") from exc
+    return sweep

@@ -1,0 +1,194 @@
+"""What runs on a Dask worker: cutting a dataset into chunk files, and computing one unit.
+
+Both functions take and return small objects only: a worker reads its own slice of the panel from
+parquet and writes its results to the store itself, so neither the series nor the per-series rows
+ever travel through the client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import socket
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workbench.config import cache_dir
+from workbench.data import Panel, get_card, load_holdout, load_panel
+from workbench.engine.store import ResultsStore, _atomic_write
+from workbench.engine.units import ChunkRef, Unit
+from workbench.evaluation import score_window
+from workbench.forecasters import make_forecaster
+from workbench.tasks import Task
+
+
+def _write_chunks(folder: Path, train: Panel, test: Panel | None, chunk_size: int, data_hash: str) -> list[ChunkRef]:
+    ids = np.sort(train.df["unique_id"].unique())
+    refs = []
+    for index, start in enumerate(range(0, len(ids), chunk_size)):
+        chunk_ids = ids[start : start + chunk_size]
+        lo, hi = chunk_ids[0], chunk_ids[-1]
+        part = train.df[(train.df["unique_id"] >= lo) & (train.df["unique_id"] <= hi)]
+        train_path = folder / f"train-{index:05d}.parquet"
+        Panel(df=part.reset_index(drop=True), **_meta(train)).to_parquet(train_path)
+        test_path = None
+        if test is not None:
+            tpart = test.df[(test.df["unique_id"] >= lo) & (test.df["unique_id"] <= hi)]
+            test_path = folder / f"test-{index:05d}.parquet"
+            Panel(df=tpart.reset_index(drop=True), **_meta(test)).to_parquet(test_path)
+        refs.append(
+            ChunkRef(index, len(chunk_ids), str(train_path), test_path and str(test_path), data_hash, str(lo), str(hi))
+        )
+    return refs
+
+
+def _meta(panel: Panel) -> dict:
+    return dict(panel.meta())
+
+
+def prepare_chunks(task: Task, chunk_size: int) -> list[ChunkRef]:
+    """Cut the task's dataset into chunk files once per (data, chunk size); later calls reuse them."""
+    card = get_card(task.dataset)
+    card.subset(task.subset)
+    if task.protocol == "holdout":
+        train, test = load_holdout(task.dataset, task.subset)
+        data_hash = f"{train.attrs.get('data_hash', '')}+{test.attrs.get('data_hash', '')}"
+    else:
+        train, test = load_panel(task.dataset, task.subset, "train"), None
+        data_hash = str(train.attrs.get("data_hash", ""))
+    folder = cache_dir() / "chunks" / f"{task.dataset}-{task.subset}-{task.protocol}-{data_hash[:24]}-{chunk_size}"
+    index = folder / "index.json"
+    if index.exists():
+        try:
+            return [ChunkRef(**row) for row in json.loads(index.read_text())]
+        except (json.JSONDecodeError, TypeError):
+            pass  # a broken index is rebuilt below
+    refs = _write_chunks(folder, train, test, chunk_size, data_hash)
+    text = json.dumps([r.__dict__ for r in refs])
+    _atomic_write(index, lambda tmp: Path(tmp).write_text(text))
+    return refs
+
+
+def _read(chunks: tuple[ChunkRef, ...], split: str) -> Panel:
+    panels = [Panel.read_parquet(Path(getattr(c, split))) for c in chunks]
+    if len(panels) == 1:
+        return panels[0]
+    first = panels[0]
+    return Panel(df=pd.concat([p.df for p in panels], ignore_index=True), **_meta(first))
+
+
+def compute_unit(unit: Unit, save_forecasts: bool = False) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Metric rows (and forecasts) of one unit, computed in this process."""
+    task, spec = unit.task, unit.model
+    train = _read(unit.chunks, "train")
+    # test chunks come from load_holdout: their ds already continue each train series
+    test = _read(unit.chunks, "test") if task.protocol == "holdout" else None
+    frames, forecasts = [], []
+    for window in task.windows_of(train, test):
+        if unit.window is not None and window.index != unit.window:
+            continue
+        params = dict(spec.params)
+        forecaster = make_forecaster(spec.name, **params).fit(window.past)
+        forecast = forecaster.predict(task.h)
+        scores = score_window(task, window.past, window.truth, forecast, spec.label)
+        scores.insert(0, "window", window.index)
+        frames.append(scores)
+        if save_forecasts:
+            forecasts.append(forecast.assign(window=window.index))
+    metrics = pd.concat(frames, ignore_index=True)
+    _label(metrics, unit)
+    out_forecasts = None
+    if save_forecasts:
+        out_forecasts = pd.concat(forecasts, ignore_index=True)
+        _label(out_forecasts, unit)
+    return metrics, out_forecasts
+
+
+def _label(frame: pd.DataFrame, unit: Unit) -> None:
+    frame.insert(0, "model", unit.model.label)
+    frame.insert(0, "subset", unit.task.subset)
+    frame.insert(0, "dataset", unit.task.dataset)
+    frame.insert(0, "task_key", unit.task.key())
+    frame["unit"] = unit.key
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_unit(
+    unit: Unit, store_root: str, run_id: str, save_forecasts: bool = False, timeout_s: float | None = None
+) -> dict:
+    """Compute one unit and commit it to the store; never raises for a model's or a series' fault.
+
+    A unit that exceeds `timeout_s` is recorded as `timeout` and left to finish in the background
+    (a Python thread cannot be stopped); its late result is discarded.
+    """
+    _single_threaded_kernels()
+    start = time.perf_counter()
+    result: dict = {}
+
+    def work() -> None:
+        try:
+            result["value"] = compute_unit(unit, save_forecasts)
+        except BaseException as exc:  # a model's fault is recorded, not raised
+            result["error"] = f"{type(exc).__name__}: {exc}"
+            result["trace"] = traceback.format_exc(limit=6)
+
+    if timeout_s:
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        thread.join(timeout_s)
+        timed_out = thread.is_alive()
+    else:
+        work()
+        timed_out = False
+    record = {
+        "key": unit.key,
+        "run_id": run_id,
+        "task_key": unit.task.key(),
+        "task": unit.task.model_dump(mode="json"),
+        "dataset": unit.task.dataset,
+        "subset": unit.task.subset,
+        "model": unit.model.label,
+        "model_name": unit.model.name,
+        "params": unit.model.params,
+        "chunks": [c.index for c in unit.chunks],
+        "n_series": sum(c.n_series for c in unit.chunks),
+        "window": unit.window,
+        "seed": unit.seed,
+        "data_hash": sorted({c.data_hash for c in unit.chunks}),
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "duration_s": round(time.perf_counter() - start, 4),
+        "error": "",
+    }
+    metrics = pd.DataFrame()
+    forecasts = None
+    if timed_out:
+        record["status"] = "timeout"
+        record["error"] = f"exceeded {timeout_s} s"
+    elif "error" in result:
+        record["status"] = "error"
+        record["error"] = result["error"]
+        record["trace"] = result["trace"]
+    else:
+        record["status"] = "ok"
+        metrics, forecasts = result["value"]
+    return ResultsStore(store_root).write_unit(unit.key, metrics, forecasts, record)
+
+
+def _single_threaded_kernels() -> None:
+    """Dask parallelises over units; numba's own threads inside each worker would oversubscribe."""
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+    except Exception:
+        pass
