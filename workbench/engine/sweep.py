@@ -63,6 +63,8 @@ def load_sweep(path: str | Path) -> Sweep:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
         raise DataFormatError(f"{path}: {problems}") from exc
+    except WorkbenchError as exc:  # an unknown dataset or subset, raised while validating a task
+        raise DataFormatError(f"{path}: {exc}") from exc
     try:
         as_model_specs(sweep.models)
     except WorkbenchError as exc:
