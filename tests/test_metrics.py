@@ -145,3 +145,18 @@ def test_when_owa_is_computed_then_it_averages_relative_smape_and_mase():
 def test_when_metric_name_is_unknown_then_error_suggests_it():
     with pytest.raises(UnknownNameError, match="Did you mean 'smape'"):
         M.get_metric("smap")
+
+
+def test_when_history_is_padded_or_gapped_then_the_scale_matches_the_per_series_definition():
+    from workbench.metrics import seasonal_naive_scale
+
+    rng = np.random.default_rng(5)
+    rows = [rng.uniform(1, 10, n) for n in (30, 12, 5, 50)]
+    padded = np.full((4, 50), np.nan)
+    for i, r in enumerate(rows):
+        padded[i, 50 - len(r) :] = r
+    padded[3, 20] = np.nan  # a gap inside: the value is dropped before differencing
+    expected = [np.mean(np.abs(r[7:] - r[:-7]) ** 2) if len(r) > 7 else np.nan for r in rows[:3]]
+    gapped = np.delete(rows[3], 20)
+    expected.append(np.mean(np.abs(gapped[7:] - gapped[:-7]) ** 2))
+    np.testing.assert_allclose(seasonal_naive_scale(padded, 4, 7, power=2), expected)

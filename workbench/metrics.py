@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numba import njit
 
 from workbench.errors import UnknownNameError
 
@@ -45,16 +46,56 @@ def _past_rows(y_past: ArrayLike | None, n: int) -> list[np.ndarray]:
 
 def seasonal_naive_scale(y_past: ArrayLike | None, n: int, season_length: int, power: int = 1) -> np.ndarray:
     """mean_{j=m+1..T} |x_j - x_{j-m}|**power per series (NaN when T <= m)."""
-    scales = np.full(n, np.nan)
-    for i, x in enumerate(_past_rows(y_past, n)):
-        if len(x) > season_length:
-            scales[i] = np.mean(np.abs(x[season_length:] - x[:-season_length]) ** power)
+    if isinstance(y_past, np.ndarray) and y_past.ndim == 2 and len(y_past) == n:
+        scales, gapped = _padded_scales(np.ascontiguousarray(y_past, dtype=np.float64), season_length, power)
+        rows = np.flatnonzero(gapped)
+    else:
+        scales, rows = np.full(n, np.nan), np.arange(n)
+    if len(rows):
+        # series with missing values inside: drop them first, then difference (as before any padding)
+        past = _past_rows(y_past, n)
+        for i in rows:
+            x = past[i]
+            scales[i] = (
+                np.mean(np.abs(x[season_length:] - x[:-season_length]) ** power) if len(x) > season_length else np.nan
+            )
     return scales
 
 
+@njit(cache=True)
+def _padded_scales(a: np.ndarray, m: int, power: int) -> tuple[np.ndarray, np.ndarray]:
+    """One pass per row of a padded array; flags rows whose values are not contiguous."""
+    n, width = a.shape
+    out = np.full(n, np.nan)
+    gapped = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        first, last, count = -1, -1, 0
+        for j in range(width):
+            if not np.isnan(a[i, j]):
+                if first < 0:
+                    first = j
+                last = j
+                count += 1
+        if count and last - first + 1 != count:
+            gapped[i] = True
+            continue
+        total = 0.0
+        pairs = 0
+        for j in range(max(first, 0) + m, last + 1):
+            d = abs(a[i, j] - a[i, j - m])
+            total += d if power == 1 else d**power
+            pairs += 1
+        if pairs:
+            out[i] = total / pairs
+    return out, gapped
+
+
 def _mean(a: np.ndarray) -> np.ndarray:
+    nan = np.isnan(a)
+    if not nan.any():
+        return a.mean(axis=1)
     with np.errstate(invalid="ignore"):
-        valid = ~np.isnan(a)
+        valid = ~nan
         return np.where(valid.any(axis=1), np.nansum(a, axis=1) / np.maximum(valid.sum(axis=1), 1), np.nan)
 
 
@@ -82,9 +123,9 @@ def smape(y_true, y_pred, **_) -> np.ndarray:
     """M4's sMAPE: 200 |y - f| / (|y| + |f|), in percent; 0 when both are 0."""
     yt, yp = _as_2d(y_true), _as_2d(y_pred)
     denom = np.abs(yt) + np.abs(yp)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(denom == 0, 0.0, 200 * np.abs(yt - yp) / denom)
-    terms[np.isnan(yt) | np.isnan(yp)] = np.nan
+    num = 200 * np.abs(yt - yp)
+    # 0/0 (both zero) counts as 0; a NaN input keeps a NaN denominator, so the term stays NaN
+    terms = np.divide(num, denom, out=np.zeros_like(num), where=denom != 0)
     return _mean(terms)
 
 
