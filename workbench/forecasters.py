@@ -52,10 +52,9 @@ class _ArrayForecaster(Forecaster):
 
     def predict(self, h: int) -> pd.DataFrame:
         values, lengths, ids = self.past_.to_numpy(pad="left")
-        width = values.shape[1]
-        inside = ~np.isnan(values) | (np.arange(width)[None, :] < (width - lengths)[:, None])
-        if not inside.all():
-            bad = ids[np.flatnonzero(~inside.all(axis=1))]
+        if self.past_.df["y"].isna().any():  # only then can a NaN sit inside a series' history
+            present = (~np.isnan(values)).sum(axis=1)
+            bad = ids[np.flatnonzero(present != lengths)]
             raise DataFormatError(
                 f"{self.name}: series {bad[0]!r} has missing values inside its history "
                 f"({len(bad)} series in all); fill or drop them before forecasting"

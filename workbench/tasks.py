@@ -143,7 +143,7 @@ def rolling_windows(
 
 def future_ds(past: Panel, h: int) -> pd.DataFrame:
     """The h timestamps after each series' last one (integer steps, or the panel's frequency)."""
-    last = past.df.groupby("unique_id", sort=True)["ds"].last()
+    last = past.last_ds().sort_index()
     ids = np.repeat(last.index.to_numpy(), h)
     steps = np.tile(np.arange(1, h + 1), len(last))
     if pd.api.types.is_datetime64_any_dtype(past.df["ds"]):

@@ -50,6 +50,8 @@ class Panel:
     horizon: int | None = None
     name: str = ""
     attrs: dict[str, Any] = field(default_factory=dict)
+    # id layout computed once per Panel (a Panel's frame is never modified in place)
+    _layout_cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -171,22 +173,50 @@ class Panel:
         }
 
     # ---- conversions ---------------------------------------------------------------------
+    def layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """(ids in order of appearance, lengths, start row of each series, row order or None).
+
+        Factorised once per Panel by hashing (no string sort): every array view of the panel
+        (`to_numpy`, `scatter`, the last timestamps) reuses it."""
+        if "layout" not in self._layout_cache:
+            codes, ids = pd.factorize(self.df["unique_id"].to_numpy(), sort=False)
+            ids = np.asarray(ids, dtype=object)
+            lengths = np.bincount(codes, minlength=len(ids))
+            # rows of a series are contiguous in a validated panel; regroup them if someone split one
+            order = np.argsort(codes, kind="stable") if len(codes) > 1 and np.any(np.diff(codes) < 0) else None
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+            self._layout_cache["layout"] = (ids, lengths, starts, order)
+        return self._layout_cache["layout"]
+
+    def scatter(self, values: np.ndarray, pad: Literal["left", "right"] = "left", fill: float = np.nan) -> np.ndarray:
+        """Per-row `values` (aligned with `df`) laid out as a padded (n_series, max_len) array."""
+        ids, lengths, starts, order = self.layout()
+        values = np.asarray(values, dtype=float)
+        if order is not None:
+            values = values[order]
+        width = int(lengths.max()) if len(lengths) else 0
+        out = np.full((len(ids), width), fill, dtype=float)
+        pos_in_series = np.arange(len(values)) - np.repeat(starts, lengths)
+        rows = np.repeat(np.arange(len(ids)), lengths)
+        cols = pos_in_series + (np.repeat(width - lengths, lengths) if pad == "left" else 0)
+        out[rows, cols] = values
+        return out
+
+    def last_ds(self) -> pd.Series:
+        """Each series' last timestamp, indexed by id in order of appearance."""
+        ids, lengths, starts, order = self.layout()
+        ds = self.df["ds"].to_numpy()
+        if order is not None:
+            ds = ds[order]
+        return pd.Series(ds[starts + lengths - 1], index=pd.Index(ids, name="unique_id"))
+
     def to_numpy(
         self, pad: Literal["left", "right"] = "left", fill: float = np.nan
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values[n_series, max_len], lengths, ids); left padding aligns the series' ends,
         which is what forecasting kernels need (the last observation sits in the last column)."""
-        ids, starts, lengths = np.unique(self.df["unique_id"].to_numpy(), return_index=True, return_counts=True)
-        order = np.argsort(starts)
-        ids, starts, lengths = ids[order], starts[order], lengths[order]
-        width = int(lengths.max()) if len(lengths) else 0
-        out = np.full((len(ids), width), fill, dtype=float)
-        y = self.df["y"].to_numpy()
-        pos_in_series = np.arange(len(y)) - np.repeat(starts, lengths)
-        rows = np.repeat(np.arange(len(ids)), lengths)
-        cols = pos_in_series + (np.repeat(width - lengths, lengths) if pad == "left" else 0)
-        out[rows, cols] = y
-        return out, lengths, ids
+        ids, lengths, _, _ = self.layout()
+        return self.scatter(self.df["y"].to_numpy(), pad, fill), lengths.copy(), ids.copy()
 
     def to_darts(self) -> list:
         """One darts `TimeSeries` per series (static covariate `unique_id` kept for round trips)."""
