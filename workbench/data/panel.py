@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from workbench.atomic import atomic_write
 from workbench.errors import DataFormatError
 
 if TYPE_CHECKING:
@@ -271,18 +272,11 @@ class Panel:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(self.df, preserve_index=False)
         schema_meta = dict(table.schema.metadata or {})
         schema_meta[_META_KEY] = json.dumps(self.meta(), default=str).encode()
         table = table.replace_schema_metadata(schema_meta)
-        tmp = path.with_name(f".{path.name}.{id(table)}.tmp")
-        try:
-            pq.write_table(table, tmp)
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
     @classmethod
     def read_parquet(cls, path: Path) -> Panel:

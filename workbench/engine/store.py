@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from workbench.atomic import atomic_write
 from workbench.data.hashing import sha256_file
 
 RESULTS_ENV = "WORKBENCH_RESULTS"
@@ -31,21 +31,6 @@ DONE = ("ok", "error", "timeout")
 
 def results_root(root: str | Path | None = None) -> Path:
     return Path(root or os.environ.get(RESULTS_ENV) or "results").expanduser().resolve()
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ResultsStore:
@@ -72,21 +57,21 @@ class ResultsStore:
         """Parquet files first, the record (with their hashes) last: the record is the commit."""
         record = dict(record)
         mpath = self.metrics_path(key)
-        _atomic_write(mpath, lambda tmp: metrics.to_parquet(tmp, index=False))
+        atomic_write(mpath, lambda tmp: metrics.to_parquet(tmp, index=False))
         record["metrics_sha256"] = sha256_file(mpath)
         record["n_rows"] = len(metrics)
         if forecasts is not None:
             fpath = self.forecasts_path(key)
-            _atomic_write(fpath, lambda tmp: forecasts.to_parquet(tmp, index=False))
+            atomic_write(fpath, lambda tmp: forecasts.to_parquet(tmp, index=False))
             record["forecasts_sha256"] = sha256_file(fpath)
         text = json.dumps(record, default=str, sort_keys=True)
-        _atomic_write(self.record_path(key), lambda tmp: Path(tmp).write_text(text))
+        atomic_write(self.record_path(key), lambda tmp: Path(tmp).write_text(text))
         return record
 
     def write_run(self, record: dict) -> Path:
         path = self.root / "runs" / f"{record['run_id']}.json"
         text = json.dumps(record, default=str, sort_keys=True, indent=1)
-        _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
         return path
 
     # ---- reading -------------------------------------------------------------------------------

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from workbench.atomic import atomic_write
 from workbench.config import cache_dir
 from workbench.data import Panel, get_card, load_holdout, load_panel
-from workbench.engine.store import ResultsStore, _atomic_write
+from workbench.engine.store import ResultsStore
 from workbench.engine.units import ChunkRef, Unit
 from workbench.evaluation import score_window
 from workbench.forecasters import make_forecaster
@@ -71,7 +72,7 @@ def prepare_chunks(task: Task, chunk_size: int) -> list[ChunkRef]:
             pass  # a broken index is rebuilt below
     refs = _write_chunks(folder, train, test, chunk_size, data_hash)
     text = json.dumps([r.__dict__ for r in refs])
-    _atomic_write(index, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(index, lambda tmp: Path(tmp).write_text(text))
     return refs
 
 

@@ -15,8 +15,6 @@ workbench's own benchmark forecasts, and the organisers' forecast files rescored
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +22,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from workbench.atomic import atomic_write
 from workbench.config import papers_dir
 from workbench.errors import DataFormatError, UnknownNameError
 
@@ -147,21 +146,8 @@ def _row(paper: Paper, claim: Claim, method: str, value: float, note: str) -> di
 
 
 def write_csv_atomic(frame: pd.DataFrame, path: Path) -> Path:
-    """Write to a temporary name in the same folder, then rename: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            frame.to_csv(handle, index=False)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the report the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write the report under a temporary name, then rename: a reader never sees half a file."""
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def read_report(path: Path) -> pd.DataFrame:
