@@ -172,6 +172,12 @@ def _parse_params(values: list[str] | None) -> dict:
     return params
 
 
+def _status_cell(row, colour: dict) -> str:
+    if row["status"] == "mismatch" and str(row["note"]).startswith("known discrepancy"):
+        return f"[{colour['known']}]mismatch (known)[/]"
+    return f"[{colour[row['status']]}]{row['status']}[/]"
+
+
 @app.command("reproduce")
 def reproduce_paper(
     paper: Annotated[str, typer.Argument(help="Paper id (a folder of papers/ with paper.yaml).")],
@@ -200,7 +206,7 @@ def reproduce_paper(
     table = Table(title=f"{paper}: claimed vs reproduced ({len(shown)} available cells)")
     for col in ("subset", "method", "metric", "claimed", "reproduced", "status"):
         table.add_column(col, justify="right" if col in ("claimed", "reproduced") else "left", no_wrap=True)
-    colour = {"match": "green", "mismatch": "bold red"}
+    colour = {"match": "green", "mismatch": "bold red", "known": "yellow"}
     for _, r in shown.iterrows():
         table.add_row(
             r["subset"],
@@ -208,7 +214,7 @@ def reproduce_paper(
             r["metric"],
             f"{r['claimed']:.3f}",
             f"{r['reproduced']:.3f}",
-            f"[{colour[r['status']]}]{r['status']}[/]",
+            _status_cell(r, colour),
         )
     console.print(table)
     unavailable = report[report["status"] == "unavailable"]
@@ -219,7 +225,8 @@ def reproduce_paper(
             console.print(f"  {subset}: {note.split(' https://')[0][:160]}")
     counts = result.counts
     console.print(
-        f"{counts['match']} match, {counts['mismatch']} mismatch, {counts['unavailable']} unavailable "
+        f"{counts['match']} match, {counts['mismatch']} mismatch ({counts['known']} known discrepancies), "
+        f"{counts['unavailable']} unavailable "
         f"in {result.seconds:.0f} s. Report: {result.csv} (notebook {result.notebook}"
         + (f", HTML {result.html})" if result.html else ")")
     )
