@@ -18,20 +18,30 @@ from workbench.errors import DataFormatError, UnknownNameError
 from workbench.tasks import future_ds
 
 FORECASTERS: dict[str, type[Forecaster]] = {}
+# library adapters: "statsforecast.AutoETS" -> FAMILIES["statsforecast"](model="AutoETS", ...)
+FAMILIES: dict[str, type[Forecaster]] = {}
 
 
 class Forecaster(ABC):
     """Fit on the past, predict h steps. `name` registers the class."""
 
     name: ClassVar[str] = ""
+    family: ClassVar[str] = ""  # set by library adapters that resolve "<family>.<Class>" names
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.name:
+        if isinstance(cls.name, str) and cls.name:
             FORECASTERS[cls.name] = cls
+        if cls.family:
+            FAMILIES[cls.family] = cls
 
     def __init__(self, **params: Any) -> None:
         self.params = params
+
+    @property
+    def is_global(self) -> bool:
+        """Global models learn across series: the engine hands them a whole window, not a chunk."""
+        return False
 
     def fit(self, past: Panel) -> Forecaster:
         self.past_ = past
@@ -42,9 +52,14 @@ class Forecaster(ABC):
 
 
 def make_forecaster(name: str, **params: Any) -> Forecaster:
-    if name not in FORECASTERS:
-        raise UnknownNameError("model", name, list(FORECASTERS))
-    return FORECASTERS[name](**params)
+    """A registered name (`theta`), or a library model as `<family>.<Class>` (`statsforecast.AutoETS`)."""
+    if name in FORECASTERS:
+        return FORECASTERS[name](**params)
+    family, dot, cls = name.partition(".")
+    if dot and family in FAMILIES:
+        return FAMILIES[family](model=cls, **params)
+    known = list(FORECASTERS) + [f"{f}.<Class>" for f in FAMILIES]
+    raise UnknownNameError("model", name, known)
 
 
 class _ArrayForecaster(Forecaster):
@@ -91,5 +106,7 @@ class SeasonalNaive(_ArrayForecaster):
         return out
 
 
-# registers naive2, ses, holt, damped, theta and comb (imported last: they subclass _ArrayForecaster)
-import workbench.classic.forecasters  # noqa: E402, F401
+# registers naive2, ses, holt, damped, theta, comb and the library adapters (imported last: they
+# subclass the classes above)
+import workbench.classic.forecasters  # noqa: E402
+import workbench.models.statsforecast_models  # noqa: E402, F401

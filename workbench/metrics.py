@@ -134,6 +134,20 @@ def mase(y_true, y_pred, *, y_past=None, season_length: int = 1, **_) -> np.ndar
     return mae(yt, y_pred) / seasonal_naive_scale(y_past, len(yt), season_length)
 
 
+def mase_monash(y_true, y_pred, *, y_past=None, season_length: int = 1, **_) -> np.ndarray:
+    """MASE as the Monash archive computes it (`utils/error_calculator.R`): the seasonal lag falls back
+    to 1 when the history is not longer than it, and series with an infinite or undefined value are
+    NaN (the archive drops them from its mean)."""
+    yt = _as_2d(y_true)
+    scale = seasonal_naive_scale(y_past, len(yt), season_length)
+    if season_length > 1 and np.isnan(scale).any():
+        scale = np.where(np.isnan(scale), seasonal_naive_scale(y_past, len(yt), 1), scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = mae(yt, y_pred) / scale
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
 def rmsse(y_true, y_pred, *, y_past=None, season_length: int = 1, **_) -> np.ndarray:
     yt = _as_2d(y_true)
     return np.sqrt(mse(yt, y_pred) / seasonal_naive_scale(y_past, len(yt), season_length, power=2))
@@ -222,6 +236,7 @@ METRICS: dict[str, Metric] = {
     for m in (
         Metric("smape", smape),
         Metric("mase", mase, needs_past=True),
+        Metric("mase_monash", mase_monash, needs_past=True),
         Metric("mae", mae),
         Metric("mse", mse),
         Metric("rmse", rmse),

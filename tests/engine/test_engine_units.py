@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,7 +109,7 @@ class _GlobalMean(Forecaster):
     """Forecasts every series with the mean of all series' last values: it needs the whole panel."""
 
     name = "test_global_mean"
-    is_global: ClassVar[bool] = True
+    is_global = True
 
     def predict(self, h):
         out = future_ds(self.past_, h)

@@ -21,6 +21,7 @@ LOWER_ALPHA, UPPER_ALPHA = 1e-4, 0.9999
 LOWER_BETA, UPPER_BETA = 1e-4, 0.9999
 LOWER_PHI, UPPER_PHI = 0.8, 0.98
 ALPHA0 = LOWER_ALPHA + 0.5 * (UPPER_ALPHA - LOWER_ALPHA)
+ALPHA0_NEW = LOWER_ALPHA + 0.2 * (UPPER_ALPHA - LOWER_ALPHA)
 PHI0 = LOWER_PHI + 0.99 * (UPPER_PHI - LOWER_PHI)
 
 
@@ -116,14 +117,15 @@ def initial_states(y: np.ndarray, trend: bool) -> tuple[float, float]:
 
 
 @njit(cache=True)
-def start_parameters(y: np.ndarray, trend: bool, damped: bool) -> np.ndarray:
+def start_parameters(y: np.ndarray, trend: bool, damped: bool, alpha0: float = ALPHA0) -> np.ndarray:
+    """forecast 8.2 starts alpha at 0.5 (`ALPHA0`); forecast >= 8.3 at 0.2 (`ALPHA0_NEW`)."""
     level, slope = initial_states(y, trend)
     if not trend:
-        return np.array([ALPHA0, level])
-    beta0 = LOWER_BETA + 0.1 * (min(UPPER_BETA, ALPHA0) - LOWER_BETA)
+        return np.array([alpha0, level])
+    beta0 = LOWER_BETA + 0.1 * (min(UPPER_BETA, alpha0) - LOWER_BETA)
     if damped:
-        return np.array([ALPHA0, beta0, PHI0, level, slope])
-    return np.array([ALPHA0, beta0, level, slope])
+        return np.array([alpha0, beta0, PHI0, level, slope])
+    return np.array([alpha0, beta0, level, slope])
 
 
 @njit(cache=True)

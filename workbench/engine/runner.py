@@ -29,7 +29,7 @@ from workbench import __version__
 from workbench.engine.store import ResultsStore
 from workbench.engine.units import ChunkRef, ModelSpec, Unit
 from workbench.engine.worker import prepare_chunks, run_unit
-from workbench.forecasters import FORECASTERS, make_forecaster
+from workbench.forecasters import make_forecaster
 from workbench.tasks import Task
 
 PACKAGES = ("numpy", "pandas", "numba", "dask", "distributed", "statsforecast", "darts", "torch", "pyarrow")
@@ -68,7 +68,7 @@ def as_model_specs(models: Iterable[str | dict | ModelSpec]) -> list[ModelSpec]:
 
 
 def is_global(spec: ModelSpec) -> bool:
-    return bool(getattr(FORECASTERS[spec.name], "is_global", False))
+    return bool(make_forecaster(spec.name, **spec.params).is_global)
 
 
 @contextlib.contextmanager

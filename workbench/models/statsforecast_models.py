@@ -1,0 +1,111 @@
+"""statsforecast models by class name: `statsforecast.AutoETS`, `statsforecast.AutoARIMA`, ...
+
+Any class of `statsforecast.models` with its keyword arguments; `season_length` defaults to the
+panel's when the class takes one. Quantiles (`quantiles=[0.1, 0.9]`) come from the model's
+prediction intervals where it has them. A series on which the model fails is forecast by the
+declared `fallback` model (default: none, the failure is raised and the unit is recorded as failed);
+the series that fell back are listed in the forecast's `fallback` column.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import UnknownNameError
+from workbench.forecasters import Forecaster, make_forecaster
+
+
+def _model_class(name: str):
+    import statsforecast.models as sfm
+
+    cls = getattr(sfm, name, None)
+    if not inspect.isclass(cls) or name.startswith("_"):
+        known = [
+            n for n, c in vars(sfm).items() if inspect.isclass(c) and hasattr(c, "forecast") and not n.startswith("_")
+        ]
+        raise UnknownNameError("statsforecast model", name, known)
+    return cls
+
+
+class StatsForecastModel(Forecaster):
+    family = "statsforecast"
+
+    def __init__(self, model: str, quantiles: list[float] | None = None, fallback: str | None = None, **kwargs: Any):
+        super().__init__(model=model, quantiles=quantiles, fallback=fallback, **kwargs)
+        self.name = f"statsforecast.{model}"  # type: ignore[misc]  # the instance's name in messages
+        self.cls = _model_class(model)
+        self.kwargs = kwargs
+        self.quantiles = sorted(quantiles or [])
+        self.fallback = fallback
+        if fallback:
+            make_forecaster(fallback)  # an unknown fallback fails now, not mid-run
+        try:
+            inspect.signature(self.cls).bind_partial(**kwargs)
+        except TypeError as exc:
+            raise TypeError(f"statsforecast.{model}: {exc}") from exc
+
+    def _instance(self):
+        kwargs = dict(self.kwargs)
+        accepted = inspect.signature(self.cls).parameters
+        if "season_length" in accepted and "season_length" not in kwargs:
+            kwargs["season_length"] = int(self.past_.season_length or 1)
+        kwargs["alias"] = "model"  # one fixed column name whatever the class
+        return self.cls(**kwargs)
+
+    def _levels(self) -> list[int]:
+        levels = {round(100 * abs(1 - 2 * q)) for q in self.quantiles if q != 0.5}
+        return sorted(levels)
+
+    def _run(self, df: pd.DataFrame, h: int) -> pd.DataFrame:
+        from statsforecast import StatsForecast
+
+        freq = self.past_.freq if pd.api.types.is_datetime64_any_dtype(df["ds"]) else 1
+        sf = StatsForecast(models=[self._instance()], freq=freq, n_jobs=1)
+        levels = self._levels()
+        out = sf.forecast(df=df, h=h, level=levels or None)
+        result = out[["unique_id", "ds"]].copy()
+        result["y_hat"] = out["model"].to_numpy()
+        for q in self.quantiles:
+            if q == 0.5:
+                result["q0.5"] = result["y_hat"]
+                continue
+            level = round(100 * abs(1 - 2 * q))
+            side = "lo" if q < 0.5 else "hi"
+            result[f"q{q:g}"] = out[f"model-{side}-{level}"].to_numpy()
+        return result
+
+    def predict(self, h: int) -> pd.DataFrame:
+        df = self.past_.df[["unique_id", "ds", "y"]]
+        try:
+            result = self._run(df, h)
+            result["fallback"] = ""
+        except Exception:
+            if not self.fallback:
+                raise
+            result = self._per_series(df, h)
+        result["unique_id"] = result["unique_id"].astype(str)
+        return result.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+    def _per_series(self, df: pd.DataFrame, h: int) -> pd.DataFrame:
+        """Series one by one; those that fail get the fallback model, named in `fallback`."""
+        from workbench.data import Panel
+
+        frames = []
+        for _, g in df.groupby("unique_id", sort=True):
+            try:
+                frame = self._run(g, h)
+                frame["fallback"] = ""
+            except Exception as exc:
+                single = Panel(
+                    df=g.reset_index(drop=True), freq=self.past_.freq, season_length=self.past_.season_length
+                )
+                frame = make_forecaster(self.fallback).fit(single).predict(h)
+                for q in self.quantiles:
+                    frame[f"q{q:g}"] = np.nan
+                frame["fallback"] = f"{self.fallback} ({type(exc).__name__})"
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
