@@ -2,9 +2,10 @@
 
 Any class of `statsforecast.models` with its keyword arguments; `season_length` defaults to the
 panel's when the class takes one. Quantiles (`quantiles=[0.1, 0.9]`) come from the model's
-prediction intervals where it has them. A series on which the model fails is forecast by the
-declared `fallback` model (default: none, the failure is raised and the unit is recorded as failed);
-the series that fell back are listed in the forecast's `fallback` column.
+prediction intervals where it has them. `log=True` fits on log y and back-transforms (R's
+`lambda = 0`). A series on which the model fails is forecast by the declared `fallback` model
+(default: none; the failure is raised and the engine records the unit as failed); the series that
+fell back are named in the forecast's `fallback` column.
 """
 
 from __future__ import annotations
@@ -34,8 +35,16 @@ def _model_class(name: str):
 class StatsForecastModel(Forecaster):
     family = "statsforecast"
 
-    def __init__(self, model: str, quantiles: list[float] | None = None, fallback: str | None = None, **kwargs: Any):
-        super().__init__(model=model, quantiles=quantiles, fallback=fallback, **kwargs)
+    def __init__(
+        self,
+        model: str,
+        quantiles: list[float] | None = None,
+        fallback: str | None = None,
+        log: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(model=model, quantiles=quantiles, fallback=fallback, log=log, **kwargs)
+        self.log = log
         self.name = f"statsforecast.{model}"  # type: ignore[misc]  # the instance's name in messages
         self.cls = _model_class(model)
         self.kwargs = kwargs
@@ -66,7 +75,14 @@ class StatsForecastModel(Forecaster):
         freq = self.past_.freq if pd.api.types.is_datetime64_any_dtype(df["ds"]) else 1
         sf = StatsForecast(models=[self._instance()], freq=freq, n_jobs=1)
         levels = self._levels()
+        if self.log:  # R's lambda = 0: fit on log y, back-transform by exp (no bias adjustment)
+            if (df["y"] <= 0).any():
+                raise ValueError("log transform needs positive values")
+            df = df.assign(y=np.log(df["y"].to_numpy()))
         out = sf.forecast(df=df, h=h, level=levels or None)
+        if self.log:
+            value_cols = [c for c in out.columns if c.startswith("model")]
+            out[value_cols] = np.exp(out[value_cols].to_numpy())
         result = out[["unique_id", "ds"]].copy()
         result["y_hat"] = out["model"].to_numpy()
         for q in self.quantiles:

@@ -59,6 +59,8 @@ class Claim(BaseModel):
     value: float
     tolerance: float
     source: str
+    # tolerance as a fraction of the claimed value (e.g. 0.01 = within 1%) instead of absolute
+    relative: bool = False
     # a documented reason why this cell cannot be reproduced from public data; the cell is still
     # compared and reported as a mismatch, but does not fail the run
     known_discrepancy: str | None = None
@@ -129,13 +131,15 @@ def compare(paper: Paper, reproduced: pd.DataFrame, not_run_note: str = "not run
 
 
 def _row(paper: Paper, claim: Claim, method: str, value: float, note: str) -> dict:
+    tolerance = claim.tolerance * abs(claim.value) if claim.relative else claim.tolerance
     if pd.isna(value):
         status: Status = "unavailable"
-    elif abs(value - claim.value) <= claim.tolerance + _EPS:
+    elif abs(value - claim.value) <= tolerance + _EPS:
         status = "match"
     else:
         status = "mismatch"
-        note = note or f"off by {value - claim.value:+.4g}"
+        relative = f" ({100 * (value / claim.value - 1):+.2f}%)" if claim.value else ""
+        note = note or f"off by {value - claim.value:+.4g}{relative}"
         if claim.known_discrepancy:
             note = f"{KNOWN} {claim.known_discrepancy} ({note})"
     return {
@@ -147,7 +151,7 @@ def _row(paper: Paper, claim: Claim, method: str, value: float, note: str) -> di
         "metric": claim.metric,
         "claimed": claim.value,
         "reproduced": value,
-        "tolerance": claim.tolerance,
+        "tolerance": tolerance,
         "status": status,
         "note": note,
     }
