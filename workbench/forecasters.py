@@ -18,7 +18,7 @@ from workbench.errors import DataFormatError, UnknownNameError
 from workbench.tasks import future_ds
 
 FORECASTERS: dict[str, type[Forecaster]] = {}
-# library adapters: "statsforecast.AutoETS" -> FAMILIES["statsforecast"](model="AutoETS", ...)
+# library adapters: "statsforecast.AutoETS" -> FAMILIES["statsforecast"](model_class="AutoETS", ...)
 FAMILIES: dict[str, type[Forecaster]] = {}
 
 
@@ -57,7 +57,7 @@ def make_forecaster(name: str, **params: Any) -> Forecaster:
         return FORECASTERS[name](**params)
     family, dot, cls = name.partition(".")
     if dot and family in FAMILIES:
-        return FAMILIES[family](model=cls, **params)
+        return FAMILIES[family](model_class=cls, **params)
     known = list(FORECASTERS) + [f"{f}.<Class>" for f in FAMILIES]
     raise UnknownNameError("model", name, known)
 

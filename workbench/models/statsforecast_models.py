@@ -37,16 +37,16 @@ class StatsForecastModel(Forecaster):
 
     def __init__(
         self,
-        model: str,
+        model_class: str,
         quantiles: list[float] | None = None,
         fallback: str | None = None,
         log: bool = False,
         **kwargs: Any,
     ):
-        super().__init__(model=model, quantiles=quantiles, fallback=fallback, log=log, **kwargs)
+        super().__init__(model_class=model_class, quantiles=quantiles, fallback=fallback, log=log, **kwargs)
         self.log = log
-        self.name = f"statsforecast.{model}"  # type: ignore[misc]  # the instance's name in messages
-        self.cls = _model_class(model)
+        self.name = f"statsforecast.{model_class}"  # type: ignore[misc]  # the instance's name in messages
+        self.cls = _model_class(model_class)
         self.kwargs = kwargs
         self.quantiles = sorted(quantiles or [])
         self.fallback = fallback
@@ -55,7 +55,7 @@ class StatsForecastModel(Forecaster):
         try:
             inspect.signature(self.cls).bind_partial(**kwargs)
         except TypeError as exc:
-            raise TypeError(f"statsforecast.{model}: {exc}") from exc
+            raise TypeError(f"statsforecast.{model_class}: {exc}") from exc
 
     def _instance(self):
         kwargs = dict(self.kwargs)
