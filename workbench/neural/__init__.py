@@ -1,0 +1,1 @@
+"""Native PyTorch models and the trainer they share."""

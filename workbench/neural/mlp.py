@@ -1,0 +1,83 @@
+"""A global MLP forecaster on the native trainer: the simplest neural baseline worth having.
+
+Every series contributes sliding windows of `lags` inputs and `h` targets, each window scaled by the
+mean absolute value of its inputs (so series of any level share one model); the last window of each
+series is held out for early stopping. One model is trained across all series of the window it is
+given, which is why the engine hands it a whole (task, window) rather than a chunk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from workbench.forecasters import _ArrayForecaster
+from workbench.neural.trainer import Trainer, seed_everything
+
+
+def windows(values: np.ndarray, lengths: np.ndarray, lags: int, h: int, per_series: int) -> tuple[np.ndarray, ...]:
+    """(x, y) training windows and (x, y) validation windows (the last of each series), scaled."""
+    xs, ys, xv, yv = [], [], [], []
+    width = values.shape[1]
+    for row, n in zip(values, lengths, strict=True):
+        x = row[width - n :]
+        starts = range(max(0, n - lags - h - per_series), n - lags - h + 1)
+        for k, s in enumerate(reversed(starts)):
+            window, target = x[s : s + lags], x[s + lags : s + lags + h]
+            scale = np.abs(window).mean() or 1.0
+            (xv if k == 0 else xs).append(window / scale)
+            (yv if k == 0 else ys).append(target / scale)
+
+    def stack(a: list, cols: int) -> np.ndarray:
+        return np.asarray(a, dtype=np.float32).reshape(-1, cols)
+
+    return stack(xs, lags), stack(ys, h), stack(xv, lags), stack(yv, h)
+
+
+class MLP(_ArrayForecaster):
+    """`mlp`: lags -> hidden -> hidden -> h, ReLU; params lags (default 2h), hidden, epochs, lr, seed."""
+
+    name = "mlp"
+    is_global = True
+
+    def forecast_array(self, values: np.ndarray, lengths: np.ndarray, h: int) -> np.ndarray:
+        p = self.params
+        lags = int(p.get("lags") or 2 * h)
+        hidden = int(p.get("hidden", 64))
+        trainer = Trainer(
+            max_epochs=int(p.get("epochs", 30)),
+            lr=float(p.get("lr", 1e-3)),
+            batch_size=int(p.get("batch_size", 256)),
+            patience=int(p.get("patience", 5)),
+            seed=int(p.get("seed", 0)),
+            device=p.get("device"),
+            progress=bool(p.get("progress", False)),
+        )
+        x, y, xv, yv = windows(values, lengths, lags, h, int(p.get("windows_per_series", 20)))
+        if not len(x) and not len(xv):
+            raise ValueError(f"mlp: no series is longer than lags + h = {lags + h}; lower `lags`")
+        if not len(x):  # one window per series: train on it, no separate validation
+            x, y, xv, yv = xv, yv, None, None
+        seed_everything(trainer.seed)  # the initial weights are part of what the seed fixes
+        model = nn.Sequential(
+            nn.Linear(lags, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, h)
+        )
+        self.result_ = trainer.fit(model, x, y, xv, yv)
+        last = _last_inputs(values, lengths, lags)
+        scale = np.abs(last).mean(axis=1, keepdims=True)
+        scale[scale == 0] = 1.0
+        return trainer.predict(self.result_.model, last / scale) * scale
+
+    def history(self) -> pd.DataFrame:
+        return pd.DataFrame(self.result_.history)
+
+
+def _last_inputs(values: np.ndarray, lengths: np.ndarray, lags: int) -> np.ndarray:
+    """The last `lags` values of each series, left-padded with its first value when shorter."""
+    out = values[:, -lags:].copy() if values.shape[1] >= lags else np.pad(values, ((0, 0), (lags - values.shape[1], 0)))
+    for i, n in enumerate(lengths):
+        if n < lags:
+            first = values[i, values.shape[1] - n]
+            out[i, : lags - n] = first
+    return out
