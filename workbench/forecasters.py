@@ -109,6 +109,7 @@ class SeasonalNaive(_ArrayForecaster):
 # registers naive2, ses, holt, damped, theta, comb and the library adapters (imported last: they
 # subclass the classes above)
 import workbench.classic.forecasters  # noqa: E402
+import workbench.foundation.chronos  # noqa: E402
 import workbench.models.darts_models  # noqa: E402
 import workbench.models.statsforecast_models  # noqa: E402
 import workbench.neural.mlp  # noqa: E402, F401

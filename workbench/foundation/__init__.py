@@ -1,0 +1,1 @@
+"""Adapters for pretrained (foundation) forecasting models; each needs the `foundation` extra."""
