@@ -1,0 +1,78 @@
+"""TimesFM 2.5 (google-research/timesfm): zero-shot point and quantile forecasts behind the registry.
+
+`make_forecaster("timesfm", model="google/timesfm-2.5-200m-pytorch")` loads weights from a hub id or
+a local folder; a compiled model object can be passed as `model_object=` (a small test model). The
+model's quantile head gives the deciles 0.1..0.9; asked-for quantiles must be among them. Quantiles
+are sorted per step (a quantile head is not guaranteed monotone); `y_hat` is the model's point
+forecast.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import SourceUnavailableError, WorkbenchError
+from workbench.forecasters import Forecaster
+from workbench.tasks import future_ds
+
+DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def forecast_config(max_context: int, horizon: int):
+    import timesfm
+
+    return timesfm.ForecastConfig(
+        max_context=max_context,
+        max_horizon=128 * math.ceil(horizon / 128),
+        normalize_inputs=True,
+        use_continuous_quantile_head=True,
+    )
+
+
+def load_model(model: str, max_context: int, horizon: int) -> Any:
+    try:
+        import timesfm
+    except ImportError as exc:
+        raise WorkbenchError("timesfm needs the foundation extra: pip install 'workbench[foundation]'") from exc
+    try:
+        loaded = timesfm.TimesFM_2p5_200M_torch.from_pretrained(model, torch_compile=False)
+    except Exception as exc:
+        raise SourceUnavailableError(
+            f"timesfm: cannot load weights {model!r} ({type(exc).__name__}: {exc}). Without internet, download "
+            "the model folder elsewhere and pass its local path as `model`."
+        ) from exc
+    loaded.compile(forecast_config(max_context, horizon))
+    return loaded
+
+
+class TimesFM(Forecaster):
+    """Params: model (hub id or path), quantiles (among the deciles), max_context (default 1024),
+    model_object (a compiled TimesFM model)."""
+
+    name = "timesfm"
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.quantiles = sorted(params.get("quantiles", (0.1, 0.5, 0.9)))
+        bad = [q for q in self.quantiles if q not in DECILES]
+        if bad:
+            raise ValueError(f"timesfm gives the deciles {DECILES}; cannot give quantiles {bad}")
+        self._model = params.get("model_object")
+
+    def predict(self, h: int) -> pd.DataFrame:
+        max_context = int(self.params.get("max_context", 1024))
+        if self._model is None:
+            self._model = load_model(self.params.get("model", "google/timesfm-2.5-200m-pytorch"), max_context, h)
+        values, lengths, _ = self.past_.to_numpy(pad="left")
+        inputs = [row[len(row) - n :][-max_context:] for row, n in zip(values, lengths, strict=True)]
+        point, quantiles = self._model.forecast(horizon=h, inputs=inputs)
+        deciles = np.sort(np.asarray(quantiles)[:, :h, 1:], axis=-1)  # index 0 is the mean
+        out = future_ds(self.past_, h)
+        out["y_hat"] = np.asarray(point)[:, :h].ravel()
+        for q in self.quantiles:
+            out[f"q{q:g}"] = deciles[:, :, DECILES.index(q)].ravel()
+        return out
