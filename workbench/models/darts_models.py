@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import UnknownNameError
-from workbench.forecasters import Forecaster, make_forecaster
+from workbench.models.adapter import LibraryAdapter
 
 
 def _model_class(name: str):
@@ -31,32 +31,18 @@ def _model_class(name: str):
     return cls
 
 
-class DartsModel(Forecaster):
+class DartsModel(LibraryAdapter):
     family = "darts"
 
-    def __init__(
-        self,
-        model_class: str,
-        quantiles: list[float] | None = None,
-        num_samples: int = 200,
-        fallback: str | None = None,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            model_class=model_class, quantiles=quantiles, num_samples=num_samples, fallback=fallback, **kwargs
-        )
-        self.name = f"darts.{model_class}"  # type: ignore[misc]
-        self.cls = _model_class(model_class)
-        self.kwargs = kwargs
-        self.quantiles = sorted(quantiles or [])
+    def __init__(self, model_class: str, num_samples: int = 200, **kwargs: Any):
+        quantiles, fallback = kwargs.pop("quantiles", None), kwargs.pop("fallback", None)
+        super().__init__(model_class, quantiles=quantiles, fallback=fallback, num_samples=num_samples, **kwargs)
         self.num_samples = num_samples
-        self.fallback = fallback
-        if fallback:
-            make_forecaster(fallback)
-        try:
-            inspect.signature(self.cls).bind_partial(**kwargs)
-        except TypeError as exc:
-            raise TypeError(f"darts.{model_class}: {exc}") from exc
+        self.kwargs = kwargs
+        self.check_arguments(kwargs)
+
+    def resolve(self, name: str) -> type:
+        return _model_class(name)
 
     @property
     def is_global(self) -> bool:
@@ -104,10 +90,4 @@ class DartsModel(Forecaster):
         except Exception as exc:
             if not self.fallback:
                 raise
-            from workbench.data import Panel
-
-            single = Panel(df=self.past_.df[self.past_.df["unique_id"] == uid].reset_index(drop=True),
-                           freq=self.past_.freq, season_length=self.past_.season_length)  # fmt: skip
-            frame = make_forecaster(self.fallback).fit(single).predict(h)
-            frame["fallback"] = f"{self.fallback} ({type(exc).__name__})"
-            return frame
+            return self.fallback_forecast(self.past_.df[self.past_.df["unique_id"] == uid], h, exc)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import UnknownNameError
-from workbench.forecasters import Forecaster, make_forecaster
+from workbench.models.adapter import LibraryAdapter
 
 
 def _model_class(name: str):
@@ -32,30 +32,18 @@ def _model_class(name: str):
     return cls
 
 
-class StatsForecastModel(Forecaster):
+class StatsForecastModel(LibraryAdapter):
     family = "statsforecast"
 
-    def __init__(
-        self,
-        model_class: str,
-        quantiles: list[float] | None = None,
-        fallback: str | None = None,
-        log: bool = False,
-        **kwargs: Any,
-    ):
-        super().__init__(model_class=model_class, quantiles=quantiles, fallback=fallback, log=log, **kwargs)
+    def __init__(self, model_class: str, log: bool = False, **kwargs: Any):
+        quantiles, fallback = kwargs.pop("quantiles", None), kwargs.pop("fallback", None)
+        super().__init__(model_class, quantiles=quantiles, fallback=fallback, log=log, **kwargs)
         self.log = log
-        self.name = f"statsforecast.{model_class}"  # type: ignore[misc]  # the instance's name in messages
-        self.cls = _model_class(model_class)
         self.kwargs = kwargs
-        self.quantiles = sorted(quantiles or [])
-        self.fallback = fallback
-        if fallback:
-            make_forecaster(fallback)  # an unknown fallback fails now, not mid-run
-        try:
-            inspect.signature(self.cls).bind_partial(**kwargs)
-        except TypeError as exc:
-            raise TypeError(f"statsforecast.{model_class}: {exc}") from exc
+        self.check_arguments(kwargs)
+
+    def resolve(self, name: str) -> type:
+        return _model_class(name)
 
     def _instance(self):
         kwargs = dict(self.kwargs)
@@ -108,20 +96,12 @@ class StatsForecastModel(Forecaster):
 
     def _per_series(self, df: pd.DataFrame, h: int) -> pd.DataFrame:
         """Series one by one; those that fail get the fallback model, named in `fallback`."""
-        from workbench.data import Panel
-
         frames = []
         for _, g in df.groupby("unique_id", sort=True):
             try:
                 frame = self._run(g, h)
                 frame["fallback"] = ""
             except Exception as exc:
-                single = Panel(
-                    df=g.reset_index(drop=True), freq=self.past_.freq, season_length=self.past_.season_length
-                )
-                frame = make_forecaster(self.fallback).fit(single).predict(h)
-                for q in self.quantiles:
-                    frame[f"q{q:g}"] = np.nan
-                frame["fallback"] = f"{self.fallback} ({type(exc).__name__})"
+                frame = self.fallback_forecast(g, h, exc)
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
