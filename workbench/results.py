@@ -23,8 +23,9 @@ _UNIT_COLUMNS = [
 def connect(store: str | Path | ResultsStore | None = None) -> duckdb.DuckDBPyConnection:
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     con = duckdb.connect()
+    records = store.records()  # hashes every unit once; both views and the units table use it
     for kind in ("metrics", "forecasts"):
-        files = [str(p) for p in store.valid_files(kind)]
+        files = [str(p) for p in store.valid_files(kind, records)]
         if files:
             listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             con.execute(f"CREATE VIEW {kind} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
@@ -35,7 +36,6 @@ def connect(store: str | Path | ResultsStore | None = None) -> duckdb.DuckDBPyCo
                 "NULL::VARCHAR AS unique_id, NULL::VARCHAR AS metric, NULL::DOUBLE AS value, "
                 "NULL::VARCHAR AS unit WHERE false"
             )
-    records = store.records()
     if records.empty:
         units = pd.DataFrame(columns=_UNIT_COLUMNS)
     else:

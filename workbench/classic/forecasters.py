@@ -57,25 +57,24 @@ class Comb(_M4Benchmark):
     name = method = "comb"
 
 
-class MonashSES(_ArrayForecaster):
+class _Monash(_ArrayForecaster):
+    theta = False
+
+    def forecast_array(self, values, lengths, h):
+        from workbench.classic.monash import monash_panel
+
+        m = int(self.params.get("season_length") or self.past_.season_length or 1)
+        return monash_panel(np.ascontiguousarray(values), lengths.astype(np.int64), m, h, self.theta)
+
+
+class MonashSES(_Monash):
     """`ses()` of R forecast 8.12 on the raw series, as the Monash archive's baselines ran it."""
 
     name = "monash_ses"
 
-    def forecast_array(self, values, lengths, h):
-        from workbench.classic.monash import monash_panel
 
-        m = int(self.params.get("season_length") or self.past_.season_length or 1)
-        return monash_panel(np.ascontiguousarray(values), lengths.astype(np.int64), m, h, False)
-
-
-class MonashTheta(_ArrayForecaster):
+class MonashTheta(_Monash):
     """`thetaf()` of R forecast 8.12 (SES with drift on the seasonally adjusted series)."""
 
     name = "monash_theta"
-
-    def forecast_array(self, values, lengths, h):
-        from workbench.classic.monash import monash_panel
-
-        m = int(self.params.get("season_length") or self.past_.season_length or 1)
-        return monash_panel(np.ascontiguousarray(values), lengths.astype(np.int64), m, h, True)
+    theta = True

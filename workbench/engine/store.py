@@ -122,9 +122,10 @@ class ResultsStore:
                 continue
         return pd.DataFrame(rows)
 
-    def valid_files(self, kind: str = "metrics") -> list[Path]:
-        """Parquet files of intact units only: what SQL queries read."""
-        records = self.records()
+    def valid_files(self, kind: str = "metrics", records: pd.DataFrame | None = None) -> list[Path]:
+        """Parquet files of intact units only: what SQL queries read. Pass `records` already read
+        to spare re-hashing every unit."""
+        records = self.records() if records is None else records
         if records.empty:
             return []
         sha = f"{kind}_sha256"

@@ -21,7 +21,7 @@ import pandas as pd
 
 from workbench.atomic import atomic_write
 from workbench.config import cache_dir
-from workbench.data import Panel, get_card, load_holdout, load_panel
+from workbench.data import Panel, load_holdout, load_panel
 from workbench.engine.store import ResultsStore
 from workbench.engine.units import ChunkRef, Unit
 from workbench.evaluation import score_window
@@ -55,8 +55,6 @@ def _meta(panel: Panel) -> dict:
 
 def prepare_chunks(task: Task, chunk_size: int) -> list[ChunkRef]:
     """Cut the task's dataset into chunk files once per (data, chunk size); later calls reuse them."""
-    card = get_card(task.dataset)
-    card.subset(task.subset)
     if task.protocol == "holdout":
         train, test = load_holdout(task.dataset, task.subset)
         data_hash = f"{train.attrs.get('data_hash', '')}+{test.attrs.get('data_hash', '')}"

@@ -15,6 +15,7 @@ import pandas as pd
 
 from workbench.classic.benchmarks import METHODS, m4_benchmarks
 from workbench.data import get_card, load_panel, load_table
+from workbench.papers.submissions import steps_to_array
 
 DATASET = "m3"
 CATEGORIES = {"YEARLY": "yearly", "QUARTERLY": "quarterly", "MONTHLY": "monthly", "OTHER": "other"}
@@ -41,16 +42,6 @@ def _test(category: str) -> tuple[np.ndarray, np.ndarray]:
     return y, ids
 
 
-def forecasts_array(table: pd.DataFrame, ids: np.ndarray, h: int) -> np.ndarray:
-    """One method's rows as (n_series, h), NaN where the method gave no forecast."""
-    row = pd.Index(ids).get_indexer(table["unique_id"].to_numpy())
-    step = table["step"].to_numpy()
-    keep = (row >= 0) & (step <= h)
-    out = np.full((len(ids), h), np.nan)
-    out[row[keep], step[keep] - 1] = table["y_hat"].to_numpy()[keep]
-    return out
-
-
 def rescore_submissions(methods: Iterable[str] | None = None) -> pd.DataFrame:
     """Published-style, Hyndman and AutoBox values of the submitted sets, per category and ALL."""
     submitted = load_table(DATASET, "forecasts")
@@ -61,7 +52,7 @@ def rescore_submissions(methods: Iterable[str] | None = None) -> pd.DataFrame:
         table = submitted[submitted["method"] == method]
         pooled_sum, pooled_n, per_series, missing = 0.0, 0, [], 0
         for category, (y, ids) in truth.items():
-            f = forecasts_array(table, ids, y.shape[1])
+            f = steps_to_array(table, ids, y.shape[1])
             cover = ~np.isnan(f) | np.isnan(y)
             missing += int((~cover.all(axis=1)).sum())
             paper = smape_paper(y, f)
@@ -96,7 +87,7 @@ def own_vs_submitted() -> pd.DataFrame:
         ours, _ = m4_benchmarks(values, lengths, m, y.shape[1], methods=tuple(OWN_VS_SUBMITTED))
         for name, theirs in OWN_VS_SUBMITTED.items():
             mine = float(np.nanmean(smape_paper(y, ours[:, METHODS.index(name)])))
-            given = forecasts_array(submitted[submitted["method"] == theirs], ids, y.shape[1])
+            given = steps_to_array(submitted[submitted["method"] == theirs], ids, y.shape[1])
             sub = float(np.nanmean(smape_paper(y, given)))
             rows.append({"category": category, "workbench": name, "submitted": theirs, "workbench_smape": mine,
                          "submitted_smape": sub, "difference": mine - sub})  # fmt: skip

@@ -22,6 +22,8 @@ from workbench.classic.benchmarks import METHODS, m4_benchmarks
 from workbench.data import get_card, load_panel, load_table
 from workbench.errors import DataFormatError, SourceUnavailableError
 from workbench.metrics import mase, smape
+from workbench.metrics import owa as metric_owa
+from workbench.papers.submissions import steps_to_array
 
 DATASET = "m4"
 FREQUENCIES = ("Yearly", "Quarterly", "Monthly", "Weekly", "Daily", "Hourly")
@@ -90,7 +92,7 @@ def per_series_scores(data: FrequencyData, forecasts: np.ndarray) -> tuple[np.nd
 
 def owa(smape_value: float, mase_value: float, smape_naive2: float, mase_naive2: float) -> float:
     """OWA as the official table computes it: from 3-decimal sMAPE and MASE."""
-    return 0.5 * (round(smape_value, 3) / round(smape_naive2, 3) + round(mase_value, 3) / round(mase_naive2, 3))
+    return metric_owa(*(round(v, 3) for v in (smape_value, mase_value, smape_naive2, mase_naive2)))
 
 
 def _rows(frequency: str, route: str, scores: dict[str, tuple[np.ndarray, np.ndarray | None]], note: str) -> list:
@@ -122,11 +124,7 @@ def own_forecasts(data: FrequencyData, methods: Sequence[str]) -> dict[str, np.n
 
 def official_forecasts(table: pd.DataFrame, data: FrequencyData) -> np.ndarray:
     """The rows of an official forecast file for this frequency's series, as (n_series, h)."""
-    row = pd.Index(data.ids).get_indexer(table["unique_id"].to_numpy())
-    step = table["step"].to_numpy()
-    keep = (row >= 0) & (step <= data.horizon)
-    out = np.full((len(data.ids), data.horizon), np.nan)
-    out[row[keep], step[keep] - 1] = table["y_hat"].to_numpy()[keep]
+    out = steps_to_array(table, data.ids, data.horizon)
     incomplete = np.flatnonzero(np.isnan(out).any(axis=1))
     if len(incomplete):
         raise DataFormatError(
