@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The CPU wheel of torch 2.13.0 first, where the machine has it, so pip never pulls a CUDA build.
 TORCH  := torch==2.13.0
 
-.PHONY: run run-full test lint bench clean clean-kernels
+.PHONY: run run-full test lint bench clean clean-kernels toto-env
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,22 @@ run: $(STAMP)
 run-full: $(STAMP)
 	$(BIN)/workbench reproduce m4 --full
 
-test: $(STAMP)
+# toto-ts pins torch 2.7, numpy 1.26 and pandas 2.2: it gets an environment of its own that sees the
+# main one's packages and adds toto-ts and its inference-time modules without their pins.
+TOTO_VENV  := .venv-toto
+TOTO_STAMP := $(TOTO_VENV)/.installed
+TOTO_PKGS  := toto-ts==0.2.0 jaxtyping wadler-lindig rotary-embedding-torch gluonts==0.16.2 lightning
+
+$(TOTO_STAMP): $(STAMP)
+	$(PYTHON) -m venv $(TOTO_VENV)
+	echo "import site; site.addsitedir('$(CURDIR)/$(VENV)/lib/python3.11/site-packages')" \
+		> $(TOTO_VENV)/lib/python3.11/site-packages/zz_workbench_main.pth
+	$(TOTO_VENV)/bin/pip install -q --no-deps $(TOTO_PKGS)
+	touch $(TOTO_STAMP)
+
+toto-env: $(TOTO_STAMP)
+
+test: $(STAMP) $(TOTO_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -32,7 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/m4_suite.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOTO_VENV) .pytest_cache .ruff_cache
 	$(MAKE) clean-kernels
 
 clean-kernels:  # numba's on-disk cache of compiled kernels

@@ -1,0 +1,149 @@
+"""Toto (Datadog, `toto-ts`): zero-shot probabilistic forecasts for observability metrics.
+
+`toto-ts` pins old releases of torch, numpy, pandas and transformers, so it is never a dependency of
+the main environment. It is imported lazily here and lives in an environment of its own: `make
+toto-env` builds `.venv-toto`, which sees the main environment's packages and adds `toto-ts` and its
+few inference-time modules without their pins (`docs`: README, "Foundation models").
+
+`make_forecaster("toto", model="Datadog/Toto-Open-Base-1.0")` loads weights from a hub id or a local
+folder holding `model.safetensors` and `config.json`; a ready `Toto` module can be passed as
+`module=`. Toto decodes autoregressively and samples trajectories; quantiles are taken over
+`num_samples` trajectories (seeded, so a forecast is repeatable) and `y_hat` is their median;
+`num_samples=0` asks for Toto's mean path only (a point forecast, no quantiles, no sampling).
+Each series is one univariate batch item, left-padded to the longest context with the padding mask
+off, so no series sees another.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import SourceUnavailableError, WorkbenchError
+from workbench.forecasters import Forecaster
+from workbench.tasks import future_ds
+
+DEFAULT_MODEL = "Datadog/Toto-Open-Base-1.0"
+DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
+NEEDS = (
+    "toto needs `toto-ts` in an environment of its own (it pins torch 2.7, numpy 1.26 and pandas 2.2): "
+    "run `make toto-env` and use .venv-toto/bin/python"
+)
+
+
+def _toto_modules() -> tuple[Any, Any, Any]:
+    try:
+        from toto.data.util.dataset import MaskedTimeseries
+        from toto.inference.forecaster import TotoForecaster
+        from toto.model.toto import Toto
+    except ImportError as exc:
+        raise WorkbenchError(f"{NEEDS} ({type(exc).__name__}: {exc})") from exc
+    return Toto, TotoForecaster, MaskedTimeseries
+
+
+def load_module(model: str, device: str | None = None) -> Any:
+    """A Toto module from a hub id or a local folder, with an error that says what to do.
+
+    Goes through `Toto.load_from_checkpoint` on a folder rather than `Toto.from_pretrained`: the
+    latter passes keyword arguments that huggingface_hub 1.0 and later no longer accept."""
+    toto_cls, _, _ = _toto_modules()
+    try:
+        folder = Path(model)
+        if not folder.is_dir():
+            from huggingface_hub import snapshot_download
+
+            folder = Path(snapshot_download(model, allow_patterns=["model.safetensors", "config.json"]))
+        module = toto_cls.load_from_checkpoint(str(folder), map_location=device or "cpu", strict=False)
+    except Exception as exc:
+        raise SourceUnavailableError(
+            f"toto: cannot load weights {model!r} ({type(exc).__name__}: {exc}). Without internet, download "
+            "the model folder (model.safetensors + config.json) elsewhere and pass its local path as `model`."
+        ) from exc
+    return module.eval()
+
+
+def _interval_seconds(freq: str | None) -> int:
+    """Seconds between observations; Toto takes it as an input feature, 1 h when unknown."""
+    if not freq:
+        return 3600
+    try:
+        return max(int(pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).total_seconds()), 1)
+    except (ValueError, TypeError):
+        return 86400 * 30 if freq.upper().startswith(("M", "Q", "Y", "A")) else 3600
+
+
+class TotoModel(Forecaster):
+    """Params: model (hub id or path), quantiles, num_samples (default 256; 0 = mean path only),
+    samples_per_batch,
+    context_length (default 4096, Toto's training context), batch_size, seed, device, module (a
+    loaded `toto.model.toto.Toto`, e.g. a small test model)."""
+
+    name = "toto"
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.quantiles = sorted({*params.get("quantiles", DEFAULT_QUANTILES), 0.5})
+        self._module = params.get("module")
+        _toto_modules()  # fail at construction, not inside a worker, when toto-ts is absent
+
+    @property
+    def module(self) -> Any:
+        if self._module is None:
+            self._module = load_module(self.params.get("model", DEFAULT_MODEL), self.params.get("device"))
+        return self._module
+
+    def predict(self, h: int) -> pd.DataFrame:
+        import torch
+
+        _, forecaster_cls, masked_cls = _toto_modules()
+        values, lengths, _ = self.past_.to_numpy(pad="left")
+        context = int(self.params.get("context_length", 4096))
+        batch = int(self.params.get("batch_size", 32))
+        num_samples = int(self.params.get("num_samples", 256))
+        interval = _interval_seconds(self.past_.freq)
+        module = self.module
+        device = next(module.parameters()).device
+        forecaster = forecaster_cls(module.model)
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(int(self.params.get("seed", 0)))
+        try:
+            parts = []
+            for start in range(0, len(values), batch):
+                rows = values[start : start + batch, -context:]
+                n = np.minimum(lengths[start : start + batch], rows.shape[1])
+                mask = np.arange(rows.shape[1])[None, :] >= (rows.shape[1] - n)[:, None]
+                series = torch.tensor(np.where(mask, rows, 0.0), dtype=torch.float32, device=device)[:, None, :]
+                inputs = masked_cls(
+                    series=series,
+                    padding_mask=torch.tensor(mask, device=device)[:, None, :],
+                    id_mask=torch.zeros_like(series, dtype=torch.int),
+                    timestamp_seconds=torch.zeros_like(series, dtype=torch.int),
+                    time_interval_seconds=torch.full((len(rows), 1), interval, dtype=torch.int, device=device),
+                )
+                with torch.no_grad():
+                    out = forecaster.forecast(
+                        inputs,
+                        prediction_length=h,
+                        num_samples=num_samples or None,
+                        samples_per_batch=int(self.params.get("samples_per_batch", min(num_samples, 64) or 1)),
+                    )
+                if not num_samples:
+                    parts.append(out.mean[:, 0, :, None].float().cpu().numpy())
+                    continue
+                levels = torch.tensor(self.quantiles, dtype=out.samples.dtype, device=out.samples.device)
+                q = out.samples[:, 0].quantile(levels, dim=-1)  # (quantiles, series, h)
+                parts.append(q.permute(1, 2, 0).float().cpu().numpy())
+        finally:
+            torch.random.set_rng_state(generator_state)
+        q = np.sort(np.concatenate(parts, axis=0), axis=-1)
+        out_frame = future_ds(self.past_, h)
+        if not num_samples:
+            out_frame["y_hat"] = q[:, :, 0].ravel()
+            return out_frame
+        for i, level in enumerate(self.quantiles):
+            out_frame[f"q{level:g}"] = q[:, :, i].ravel()
+        out_frame["y_hat"] = out_frame["q0.5"]
+        return out_frame
