@@ -9,7 +9,9 @@ undefined MASE are left out of the mean.
 Models: SES = `monash_ses`, Theta = `monash_theta` (forecast 8.12's `ses` / `thetaf`, compiled in
 `workbench.classic.monash`); ETS = statsforecast's AutoETS and ARIMA = statsforecast's AutoARIMA with
 a log transform (the archive's `auto.arima(x, lambda = 0)`), falling back to seasonal naive where
-it fails, as the archive does. Both are ports of R's functions, not R itself: hence their wider
+it fails, as the archive does; on M4 Weekly and Hourly the archive ran DHR-ARIMA instead, which is
+`monash_dhr_arima` (`workbench.models.monash_dhr`, with the archive's own fallback). AutoETS and
+AutoARIMA are ports of R's functions, not R itself: hence their wider
 tolerance.
 """
 
@@ -52,11 +54,17 @@ METHODS = ("SES", "Theta", "ETS", "(DHR-)ARIMA")
 # non-seasonal (thetaf needs n > 2m, ets refuses m > 24). Inferred: thetaf with m = 1 reproduces the
 # archive's M4 Hourly Theta (11.524) to 3 decimals, with m = 24 it gives 2.455.
 MODEL_SEASON = {"hourly": 1}
+# Where the archive ran `dhr_arima` instead of `arima` (experiments/fixed_horizon.R: M4 Weekly and
+# Hourly), with the msts periods of the frequency (`workbench.models.monash_dhr` says what that does).
+DHR_PERIODS = {"weekly": (365.25 / 7,), "hourly": (24.0, 168.0, 8766.0)}
 
 
-def model_spec(method: str, lag: int, model_season: int | None = None) -> dict:
+def model_spec(
+    method: str, lag: int, model_season: int | None = None, dhr_periods: tuple[float, ...] | None = None
+) -> dict:
     """The workbench model standing for one of the archive's methods (`model_season`: the season
-    length the archive's models saw, when it differs from the MASE lag)."""
+    length the archive's models saw, when it differs from the MASE lag; `dhr_periods`: the msts
+    periods where the archive ran DHR-ARIMA)."""
     m = lag if model_season is None else model_season
     if method == "SES":
         return {"name": "monash_ses"}
@@ -65,6 +73,8 @@ def model_spec(method: str, lag: int, model_season: int | None = None) -> dict:
     if method == "ETS":
         # R's ets refuses seasonal models with m > 24 and fits a non-seasonal one instead
         return {"name": "statsforecast.AutoETS", "params": {"season_length": m if m <= 24 else 1}}
+    if method == "(DHR-)ARIMA" and dhr_periods:
+        return {"name": "monash_dhr_arima", "params": {"periods": list(dhr_periods)}}
     if method == "(DHR-)ARIMA":
         return {
             "name": "statsforecast.AutoARIMA",
@@ -90,8 +100,9 @@ def reproduce(
     rows = []
     for dataset in datasets:
         task = task_for(dataset)
-        season = MODEL_SEASON.get(DATASETS[dataset][1].lower())
-        specs = [ModelSpec(**model_spec(m, task.m, season)) for m in methods]
+        freq = DATASETS[dataset][1].lower()
+        season, periods = MODEL_SEASON.get(freq), DHR_PERIODS.get(freq)
+        specs = [ModelSpec(**model_spec(m, task.m, season, periods)) for m in methods]
         try:
             summary = evaluate(task, specs, store=store, progress=progress, **engine)  # type: ignore[arg-type]
         except SourceUnavailableError as exc:
