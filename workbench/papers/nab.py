@@ -196,3 +196,32 @@ def rerun_scoreboard(complete: dict[str, np.ndarray]) -> pd.DataFrame:
     nab = load()
     null = complete.get("null", nab.published_scores("null"))
     return scoreboard(nab, complete, null)
+
+
+def _spread(items: list[str], n: int | None) -> tuple[str, ...] | None:
+    """`n` items spread evenly over the sorted list (None: all)."""
+    if n is None or n >= len(items):
+        return None
+    picks = np.linspace(0, len(items) - 1, n).round().astype(int)
+    return tuple(sorted(items)[i] for i in sorted(set(picks)))
+
+
+def beyond_tasks(skab_subsets: Iterable[str] = ("valve1",), max_items: int | None = None) -> list:
+    """The detection tasks of the beyond-NAB scoreboard: NAB's corpus and SKAB's experiments."""
+    from workbench.anomaly.task import DetectionTask
+    from workbench.data.catalog import load_panel
+
+    tasks = [DetectionTask(dataset="nab", subsets=("all",), items=_spread(load().corpus.files, max_items))]
+    subsets = tuple(skab_subsets)
+    if subsets:
+        items = sorted({i for s in subsets for i in load_panel("skab", s).df["item"].unique()})
+        tasks.append(
+            DetectionTask(
+                dataset="skab",
+                subsets=subsets,
+                labels="points",
+                labels_table="labels",
+                items=_spread(items, max_items),
+            )
+        )
+    return tasks
