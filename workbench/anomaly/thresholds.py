@@ -96,6 +96,7 @@ def choose_threshold(
 def tune(scores: np.ndarray, labels: np.ndarray, metric: str, n_candidates: int = 200, groups=None) -> float:
     """The candidate threshold with the best metric (ties: the highest threshold, the fewest alarms)."""
     fn = THRESHOLDED[metric]
-    candidates = np.unique(np.quantile(scores, np.linspace(0, 1, n_candidates)))[::-1]
+    # observed scores only: a threshold between two scores detects the same rows as the upper one
+    candidates = np.unique(np.quantile(scores, np.linspace(0, 1, n_candidates), method="inverted_cdf"))[::-1]
     values = [fn(labels, scores >= c, groups) for c in candidates]
     return float(candidates[int(np.argmax(values))])
