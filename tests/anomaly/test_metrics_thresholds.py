@@ -25,9 +25,17 @@ def test_when_points_are_adjusted_then_the_whole_event_counts_and_the_score_is_h
     assert point_adjusted_f1(Y, P) > point_f1(Y, P)
 
 
-def test_when_events_are_counted_then_recall_is_per_event_and_precision_per_alarm_run():
-    # 1 of 2 events found; 1 of 2 alarm runs touches an event
+def test_when_events_are_counted_then_recall_is_per_event_and_precision_per_row():
+    # 1 of 2 events found; 1 of 2 detected rows is inside an event
     assert event_f1(Y, P) == pytest.approx(0.5)
+    p = P.copy()
+    p[2:6] = 1  # the whole first event: same event recall, better precision
+    assert event_f1(Y, p) == pytest.approx(2 * (4 / 5) * 0.5 / (4 / 5 + 0.5))
+
+
+def test_when_everything_is_flagged_then_event_f1_is_held_down_by_precision():
+    everything = np.ones_like(Y)
+    assert event_f1(Y, everything) == pytest.approx(2 * Y.mean() / (Y.mean() + 1))
 
 
 def test_when_an_event_spans_two_series_then_groups_split_it():
