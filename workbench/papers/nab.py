@@ -19,12 +19,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from workbench.anomaly.detectors import make_detector
 from workbench.anomaly.nab import NabCorpus, nab_profiles, normalise, probationary_length
+
+if TYPE_CHECKING:
+    from workbench.anomaly.task import DetectionTask
 
 DATASET = "nab"
 SUBSET = "v1.1 scoreboard"
@@ -219,7 +223,7 @@ def _spread(items: list[str], n: int | None) -> tuple[str, ...] | None:
     return tuple(sorted(items)[i] for i in sorted(set(picks)))
 
 
-def beyond_tasks(skab_subsets: Iterable[str] = ("valve1",), max_items: int | None = None) -> list:
+def beyond_tasks(skab_subsets: Iterable[str] = ("valve1",), max_items: int | None = None) -> list[DetectionTask]:
     """The detection tasks of the beyond-NAB scoreboard: NAB's corpus and SKAB's experiments."""
     from workbench.anomaly.task import DetectionTask
     from workbench.data.catalog import load_panel
