@@ -1,0 +1,155 @@
+"""DetectionTask: a frozen, hashable statement of a detection benchmark, and the data it names.
+
+A task names the dataset subset(s), where the labels come from (NAB windows, or point labels turned
+into windows), the probationary fraction, the NAB profiles, the threshold strategy of the point-wise
+metrics and the calibration split that strategy may read. `load()` returns `DetectionData`: the
+series in row order grouped into *items* (a NAB file; a SKAB experiment with its 8 sensor channels),
+a 0/1 label per item row, and the windows the NAB scorer needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from workbench.anomaly.errors import LabelError
+from workbench.anomaly.metrics import get_detection_metric
+from workbench.anomaly.nab import PROBATIONARY_PERCENT, STANDARD_PROFILES, NabCorpus
+from workbench.anomaly.thresholds import ThresholdStrategy
+
+METRICS = ("point_f1", "point_adjusted_f1", "event_f1", "auc_pr", "auc_roc")
+
+
+class DetectionTask(BaseModel):
+    """What a detection run is scored on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset: str
+    subsets: tuple[str, ...]
+    labels: Literal["windows", "points"] = "windows"
+    labels_table: str = "windows"
+    label_column: str = "anomaly"
+    probationary_percent: float = PROBATIONARY_PERCENT
+    profiles: tuple[str, ...] = tuple(STANDARD_PROFILES)
+    metrics: tuple[str, ...] = METRICS
+    threshold: ThresholdStrategy = ThresholdStrategy()
+    # the calibration split of the threshold strategy: every other item, in sorted order
+    calibration: Literal["every_other_item", "none"] = "every_other_item"
+    items: tuple[str, ...] | None = None  # restrict to these items (a quick slice)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            get_detection_metric(name)
+        return value
+
+    @field_validator("profiles")
+    @classmethod
+    def _profiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [p for p in value if p not in STANDARD_PROFILES]
+        if unknown:
+            raise ValueError(f"unknown NAB profile(s) {unknown}; known: {list(STANDARD_PROFILES)}")
+        return value
+
+    def key(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}/{'+'.join(self.subsets)}"
+
+    def load(self) -> DetectionData:
+        from workbench.data.catalog import load_panel, load_table
+
+        frames = []
+        for subset in self.subsets:
+            df = load_panel(self.dataset, subset).df
+            frames.append(df.assign(item=df["item"] if "item" in df.columns else df["unique_id"]))
+        frame = pd.concat(frames, ignore_index=True)
+        if self.items is not None:
+            unknown = sorted(set(self.items) - set(frame["item"]))
+            if unknown:
+                raise LabelError(f"{self.name}: item(s) {unknown[:5]} not in the data")
+            frame = frame[frame["item"].isin(self.items)].reset_index(drop=True)
+        table = load_table(self.dataset, self.labels_table)
+        if self.labels == "windows":
+            return DetectionData.from_windows(self, frame, table)
+        return DetectionData.from_points(self, frame, table)
+
+
+@dataclass
+class DetectionData:
+    """Items in row order: `frame` (item, unique_id, ds, y), `rows` (item, ds, label), `windows`."""
+
+    task: DetectionTask
+    frame: pd.DataFrame
+    rows: pd.DataFrame
+    windows: pd.DataFrame
+    corpus: NabCorpus
+
+    @property
+    def items(self) -> list[str]:
+        return self.corpus.files
+
+    @classmethod
+    def from_windows(cls, task: DetectionTask, frame: pd.DataFrame, windows: pd.DataFrame) -> DetectionData:
+        """NAB: one channel per item; a row is labelled when it lies inside a window."""
+        items = list(dict.fromkeys(frame["item"]))
+        rows = frame[["item", "ds"]].rename(columns={"item": "unique_id"})
+        if task.items is not None:
+            windows = windows[windows["unique_id"].isin(items)]
+        corpus = NabCorpus.build(rows, windows, task.probationary_percent, files=items)
+        rows = rows.rename(columns={"unique_id": "item"}).reset_index(drop=True)
+        rows["label"] = (corpus.window >= 0).astype(np.int8)
+        return cls(task, frame, rows, windows.reset_index(drop=True), corpus)
+
+    @classmethod
+    def from_points(cls, task: DetectionTask, frame: pd.DataFrame, labels: pd.DataFrame) -> DetectionData:
+        """SKAB-like: several channels per item on shared timestamps; windows = runs of labelled rows."""
+        first = frame.groupby("item", sort=False)["unique_id"].transform("first")
+        rows = frame.loc[frame["unique_id"] == first, ["item", "ds"]].reset_index(drop=True)
+        labels = labels[["item", "ds", task.label_column]].rename(columns={task.label_column: "label"})
+        merged = rows.merge(labels, on=["item", "ds"], how="left", validate="one_to_one")
+        if merged["label"].isna().any():
+            bad = merged.loc[merged["label"].isna()].iloc[0]
+            raise LabelError(f"{task.name}: no label for item {bad['item']!r} at {bad['ds']}")
+        merged["label"] = merged["label"].astype(np.int8)
+        windows = _runs_to_windows(merged)
+        corpus = NabCorpus.build(
+            merged[["item", "ds"]].rename(columns={"item": "unique_id"}),
+            windows,
+            task.probationary_percent,
+            files=list(dict.fromkeys(merged["item"])),
+        )
+        return cls(task, frame, merged, windows, corpus)
+
+    def calibration_mask(self) -> np.ndarray:
+        """Rows of the calibration split (every other item in sorted order), per row of `rows`."""
+        if self.task.calibration == "none":
+            return np.zeros(len(self.rows), bool)
+        chosen = set(sorted(self.items)[::2])
+        return self.rows["item"].isin(chosen).to_numpy()
+
+    def channels(self, item: str) -> dict[str, np.ndarray]:
+        """The values of each channel of one item, in row order."""
+        sub = self.frame[self.frame["item"] == item]
+        return {uid: g["y"].to_numpy(float) for uid, g in sub.groupby("unique_id", sort=False)}
+
+
+def _runs_to_windows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each run of consecutive labelled rows of an item becomes one window (start, end)."""
+    out = []
+    for item, g in rows.groupby("item", sort=False):
+        lab = g["label"].to_numpy(bool)
+        ds = g["ds"].to_numpy()
+        starts = np.flatnonzero(lab & ~np.r_[False, lab[:-1]])
+        ends = np.flatnonzero(lab & ~np.r_[lab[1:], False])
+        out += [{"unique_id": item, "start": ds[s], "end": ds[e]} for s, e in zip(starts, ends, strict=True)]
+    return pd.DataFrame(out, columns=["unique_id", "start", "end"])
