@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import warnings
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from workbench.errors import DataFormatError, WorkbenchError
 from workbench.ltsf.data import Borders, SplitRule, StandardScaler, Table, borders, load_table
@@ -50,15 +50,21 @@ class LTSFTask(BaseModel):
     test_batch_size: int | None = None
     drop_last_test: bool = False
 
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:  # one error type for every bad task, naming the field
+            raise LTSFConfigError(f"invalid LTSF task: {exc}") from exc
+
     @model_validator(mode="after")
     def _check(self) -> LTSFTask:
         for name in ("input_len", "horizon"):
             if getattr(self, name) < 1:
-                raise LTSFConfigError(f"LTSF task: {name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.drop_last_test and not self.test_batch_size:
-            raise LTSFConfigError("LTSF task: drop_last_test needs test_batch_size (the batch whose tail is dropped)")
+            raise ValueError("drop_last_test needs test_batch_size (the batch whose tail is dropped)")
         if self.test_batch_size is not None and self.test_batch_size < 1:
-            raise LTSFConfigError(f"LTSF task: test_batch_size must be >= 1, got {self.test_batch_size}")
+            raise ValueError(f"test_batch_size must be >= 1, got {self.test_batch_size}")
         return self
 
     @property

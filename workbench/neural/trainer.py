@@ -84,6 +84,8 @@ def batch_order(
             order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
         else:
             order = torch.randperm(n, generator=generator)
+            # a RandomSampler ends with a permutation for the n % n remaining samples: drawn, not used
+            torch.randperm(n, generator=generator)
     else:
         order = torch.arange(n)
     stop = (n // batch_size) * batch_size if drop_last else n
