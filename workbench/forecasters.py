@@ -110,6 +110,7 @@ class SeasonalNaive(_ArrayForecaster):
 # subclass the classes above)
 import workbench.classic.forecasters  # noqa: E402
 import workbench.foundation.chronos  # noqa: E402
+import workbench.ltsf.forecaster  # noqa: E402
 import workbench.models.darts_models  # noqa: E402
 import workbench.models.statsforecast_models  # noqa: E402
 import workbench.neural.mlp  # noqa: E402, F401

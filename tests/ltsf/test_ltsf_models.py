@@ -61,3 +61,29 @@ def test_when_repeat_forecasts_then_every_step_is_the_last_input():
 def test_when_a_model_name_is_unknown_then_the_error_lists_the_known_ones():
     with pytest.raises(UnknownNameError, match=r"'DLinaer'.*Did you mean 'DLinear'"):
         build_model("DLinaer", 48, 12)
+
+
+@pytest.mark.parametrize("name", ["linear", "nlinear", "dlinear"])
+def test_when_a_registered_ltsf_forecaster_runs_on_a_panel_then_it_beats_the_last_value(name):
+    import numpy as np
+
+    from workbench.data.synthetic import synthetic_panel
+    from workbench.forecasters import make_forecaster
+
+    train, test = synthetic_panel(6, seed=4, min_length=200, max_length=260)
+    model = make_forecaster(name, input_len=96, epochs=4, lr=0.01)
+    assert model.is_global
+    f = model.fit(train).predict(24)["y_hat"].to_numpy().reshape(6, 24)
+    y, _, _ = test.to_numpy(pad="right")
+    flat = np.repeat(train.to_numpy()[0][:, -1:], 24, axis=1)
+    assert np.abs(y[:, :24] - f).mean() < np.abs(y[:, :24] - flat).mean()
+
+
+def test_when_a_series_is_shorter_than_input_plus_horizon_then_the_forecaster_names_it():
+    from workbench.data.synthetic import synthetic_panel
+    from workbench.errors import DataFormatError
+    from workbench.forecasters import make_forecaster
+
+    train, _ = synthetic_panel(3, seed=1, min_length=50, max_length=60)
+    with pytest.raises(DataFormatError, match=r"series .* fewer than input_len 96"):
+        make_forecaster("dlinear", input_len=96).fit(train).predict(24)
