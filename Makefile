@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The CPU wheel of torch 2.13.0 first, where the machine has it, so pip never pulls a CUDA build.
 TORCH  := torch==2.13.0
 
-.PHONY: run run-full test lint bench clean clean-kernels
+.PHONY: run run-full reproduce-ltsf test lint bench clean clean-kernels
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ run: $(STAMP)
 
 run-full: $(STAMP)
 	$(BIN)/workbench reproduce m4 --full
+
+reproduce-ltsf: $(STAMP)  # LTSF-Linear Table 2; resumable: rerun after an interruption
+	$(BIN)/workbench reproduce ltsf_linear
 
 test: $(STAMP)
 	$(BIN)/ruff check .
