@@ -300,3 +300,15 @@ def repeat_claims(paper: Paper, dataset: str) -> dict[int, tuple[float, float]]:
     """{horizon: (MSE, MAE)} of the Repeat baseline's claims for one dataset (the input's fingerprint)."""
     values = {(c.subset, c.metric): c.value for c in paper.claims if c.dataset == dataset and c.method == "Repeat"}
     return {int(s[1:]): (values[(s, "MSE")], values[(s, "MAE")]) for s, m in values if m == "MSE"}
+
+
+def darts_cells(cells: Iterable[tuple[str, int, str]], device: str | None = None) -> pd.DataFrame:
+    """darts' DLinearModel / NLinearModel on (dataset, horizon, method) cells, same protocol and settings."""
+    from workbench.ltsf.darts_compare import run_darts
+
+    rows = []
+    for dataset, horizon, method in cells:
+        task = task_for(dataset, int(horizon), method)
+        config = config_for(dataset, int(horizon), method, device=device)
+        rows.append({"paper_dataset": dataset, **run_darts(task, f"{method}Model", config)})
+    return pd.DataFrame(rows)
