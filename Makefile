@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The CPU wheel of torch 2.13.0 first, where the machine has it, so pip never pulls a CUDA build.
 TORCH  := torch==2.13.0
 
-.PHONY: run run-full test lint bench clean clean-kernels toto-env
+.PHONY: run run-full reproduce-ltsf test lint bench clean clean-kernels toto-env
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ run: $(STAMP)
 
 run-full: $(STAMP)
 	$(BIN)/workbench reproduce m4 --full
+
+reproduce-ltsf: $(STAMP)  # LTSF-Linear Table 2; resumable: rerun after an interruption
+	$(BIN)/workbench reproduce ltsf_linear
 
 # toto-ts pins torch 2.7, numpy 1.26 and pandas 2.2: it gets an environment of its own that sees the
 # main one's packages and adds toto-ts and its inference-time modules without their pins.

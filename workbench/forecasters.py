@@ -112,6 +112,7 @@ import workbench.classic.forecasters  # noqa: E402
 import workbench.foundation.chronos  # noqa: E402
 import workbench.foundation.timesfm  # noqa: E402
 import workbench.foundation.toto  # noqa: E402
+import workbench.ltsf.forecaster  # noqa: E402
 import workbench.models.darts_models  # noqa: E402
 import workbench.models.monash_dhr  # noqa: E402
 import workbench.models.statsforecast_models  # noqa: E402

@@ -1,0 +1,36 @@
+"""Long-horizon forecasting (LTSF): the protocol of the LTSF benchmarks and the linear models.
+
+`LTSFTask` says what is evaluated (dataset, split rule, input length, horizon, how test windows are
+scored); `prepare` cuts, scales and windows the table; `run` trains one model and scores it.
+"""
+
+from workbench.ltsf.data import Borders, StandardScaler, Table, borders, load_table
+from workbench.ltsf.models import MODELS, DLinear, Linear, NLinear, Repeat, build_model
+from workbench.ltsf.protocol import LTSFConfigError, LTSFTask, Prepared, ProtocolWarning, check_protocol, prepare
+from workbench.ltsf.run import TrainConfig, run, scores
+from workbench.ltsf.windows import Windows, kept_windows
+
+__all__ = [
+    "MODELS",
+    "Borders",
+    "DLinear",
+    "LTSFConfigError",
+    "LTSFTask",
+    "Linear",
+    "NLinear",
+    "Prepared",
+    "ProtocolWarning",
+    "Repeat",
+    "StandardScaler",
+    "Table",
+    "TrainConfig",
+    "Windows",
+    "borders",
+    "build_model",
+    "check_protocol",
+    "kept_windows",
+    "load_table",
+    "prepare",
+    "run",
+    "scores",
+]

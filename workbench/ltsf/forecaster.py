@@ -1,0 +1,99 @@
+"""Linear, NLinear and DLinear as registered forecasters (`linear`, `nlinear`, `dlinear`).
+
+The same modules as the LTSF reproduction, behind the workbench's Forecaster interface so a sweep or
+the engine can run them on any panel: every series is one channel (the models are channel-
+independent), z-scored with the mean and standard deviation of its own past; windows of
+`input_len` inputs and `h` targets with stride 1 from every series; the last `val_fraction` of each
+series' windows held out for early stopping; Adam with the reference schedule, seeded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from workbench.errors import DataFormatError
+from workbench.forecasters import _ArrayForecaster
+from workbench.ltsf.models import build_model
+from workbench.neural.trainer import Pairs, Trainer, seed_everything
+
+
+def _windows(rows: list[np.ndarray], input_len: int, h: int, val_fraction: float) -> tuple[np.ndarray, ...]:
+    xs, ys, xv, yv = [], [], [], []
+    for row in rows:
+        view = np.lib.stride_tricks.sliding_window_view(row, input_len + h)
+        n_val = int(len(view) * val_fraction)
+        cut = len(view) - n_val
+        xs.append(view[:cut, :input_len])
+        ys.append(view[:cut, input_len:])
+        xv.append(view[cut:, :input_len])
+        yv.append(view[cut:, input_len:])
+    return tuple(np.concatenate(a).astype(np.float32)[..., None] for a in (xs, ys, xv, yv))
+
+
+class _LTSFForecaster(_ArrayForecaster):
+    """params: input_len (336), epochs (10), batch_size (32), lr (0.005), patience (3), seed (2021),
+    val_fraction (0.1), device (a GPU when present)."""
+
+    model_name = ""
+
+    @property
+    def is_global(self) -> bool:
+        return True
+
+    def forecast_array(self, values: np.ndarray, lengths: np.ndarray, h: int) -> np.ndarray:
+        p = self.params
+        input_len = int(p.get("input_len", 336))
+        width = values.shape[1]
+        rows = [values[i, width - n :] for i, n in enumerate(lengths)]
+        short = [i for i, n in enumerate(lengths) if n < input_len + h + 1]
+        if short:
+            uid = self.past_.to_numpy()[2][short[0]]
+            raise DataFormatError(
+                f"{self.name}: series {uid!r} has {lengths[short[0]]} points, fewer than input_len "
+                f"{input_len} + horizon {h} + 1 ({len(short)} series too short); lower `input_len`"
+            )
+        mean = np.array([r.mean() for r in rows])
+        std = np.array([r.std() or 1.0 for r in rows])
+        scaled = [(r - m) / s for r, m, s in zip(rows, mean, std, strict=True)]
+        x, y, xv, yv = _windows(scaled, input_len, h, float(p.get("val_fraction", 0.1)))
+        trainer = Trainer(
+            max_epochs=int(p.get("epochs", 10)),
+            batch_size=int(p.get("batch_size", 32)),
+            lr=float(p.get("lr", 0.005)),
+            patience=int(p.get("patience", 3)),
+            seed=int(p.get("seed", 2021)),
+            device=p.get("device"),
+            progress=bool(p.get("progress", False)),
+            lr_schedule=lambda e: 0.5 ** max(e - 1, 0),
+        )
+        seed_everything(trainer.seed)  # the initial weights are part of what the seed fixes
+        model = build_model(self.model_name, input_len, h)
+        val = Pairs.of(xv, yv) if len(xv) else None
+        self.result_ = trainer.fit_batches(model, Pairs.of(x, y), val)
+        last = np.stack([r[-input_len:] for r in scaled]).astype(np.float32)[..., None]
+        device = next(self.result_.model.parameters()).device
+        with torch.no_grad():
+            pred = self.result_.model(torch.as_tensor(last, device=device)).cpu().numpy()[..., 0]
+        return pred * std[:, None] + mean[:, None]
+
+
+class LinearForecaster(_LTSFForecaster):
+    """`linear`: one linear map from the last input_len values to the next h (Zeng et al. 2023)."""
+
+    name = "linear"
+    model_name = "Linear"
+
+
+class NLinearForecaster(_LTSFForecaster):
+    """`nlinear`: Linear on the input minus its last value, added back."""
+
+    name = "nlinear"
+    model_name = "NLinear"
+
+
+class DLinearForecaster(_LTSFForecaster):
+    """`dlinear`: Linear on a moving-average trend and on the remainder, summed."""
+
+    name = "dlinear"
+    model_name = "DLinear"
