@@ -276,6 +276,44 @@ def run_sweep(
         raise typer.Exit(code=1)
 
 
+@app.command("sweep")
+def sweep_notebooks(
+    config: Annotated[Path, typer.Argument(help="Notebook sweep file (YAML): notebook, parameters, grid, cells.")],
+    output: Annotated[Path | None, typer.Option(help="Folder for executed notebooks (default: the file's).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Notebooks run at once (default: the file's, or 1).")] = None,
+    executor: Annotated[str | None, typer.Option(help="`local` (process pool) or `dask`.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (executor dask).")] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="Results folder handed to notebooks that declare a `store` parameter.")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Fixed parameter name=value (YAML) for every cell.")
+    ] = None,
+) -> None:
+    """Execute a notebook over a parameter grid with papermill; complete cells are skipped on a rerun.
+
+    Exit status 1 when any cell failed (its executed notebook keeps the error); 2 on a bad sweep file."""
+    from workbench.sweeps import load_notebook_sweep, notebook_parameters, run_notebook_sweep
+
+    try:
+        overrides = _parse_params(param)
+        if store is not None:
+            sweep = load_notebook_sweep(config, output)
+            if "store" in notebook_parameters(sweep.notebook):
+                overrides["store"] = str(store.resolve())
+        sweep = load_notebook_sweep(config, output, overrides)
+        if executor not in (None, "local", "dask"):
+            raise typer.BadParameter(f"executor must be `local` or `dask`, got {executor!r}")
+        console.print(f"sweep {config}: {len(sweep.cells)} cells of {sweep.notebook.name} -> {sweep.output}")
+        summary = run_notebook_sweep(sweep, workers=workers, executor=executor, scheduler=scheduler)
+    except WorkbenchError as exc:
+        _fail(exc)
+    for i, line in enumerate(summary.lines()):
+        console.print(line if i == 0 else f"  [red]{line}[/]", soft_wrap=True)
+    if not summary.ok:
+        raise typer.Exit(code=1)
+
+
 def _print_frame(frame, title: str) -> None:
     table = Table(title=title)
     for col in frame.columns:
