@@ -314,6 +314,43 @@ def sweep_notebooks(
         raise typer.Exit(code=1)
 
 
+@app.command("report")
+def report(
+    results: Annotated[
+        Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file written.")] = Path("report.html"),
+    papers: Annotated[
+        Path | None, typer.Option(help="Folder of claimed-vs-reproduced CSVs (default: <results>/papers).")
+    ] = None,
+    metric: Annotated[str | None, typer.Option(help="Metric ranked and tested (default: mase, else smape).")] = None,
+    baseline: Annotated[str, typer.Option(help="Model the skill scores are relative to.")] = "seasonal_naive",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the skill intervals.")] = 1000,
+    png: Annotated[
+        Path | None, typer.Option(help="Also export every figure as PNG here (needs Chromium + Playwright).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report (opens offline) of a results store and the papers' reports."""
+    from workbench.engine.store import results_root
+    from workbench.report import build_report
+    from workbench.report.browser import export_pngs, find_chromium
+
+    root = results_root(results)
+    try:
+        page = build_report(
+            root, output, papers=papers or root / "papers", metric=metric, baseline=baseline, n_boot=n_boot
+        )
+    except (WorkbenchError, KeyError) as exc:
+        _fail(exc)
+    console.print(f"report: {page} ({page.stat().st_size / 1e6:.1f} MB, self-contained)")
+    if png is not None:
+        if find_chromium() is None:
+            console.print("[yellow]no Chromium/Playwright here: PNG export skipped[/]")
+        else:
+            paths = export_pngs(page, png)
+            console.print(f"{len(paths)} figure(s) exported as PNG to {png}")
+
+
 def _print_frame(frame, title: str) -> None:
     table = Table(title=title)
     for col in frame.columns:
