@@ -295,15 +295,15 @@ def sweep_notebooks(
     Exit status 1 when any cell failed (its executed notebook keeps the error); 2 on a bad sweep file."""
     from workbench.sweeps import load_notebook_sweep, notebook_parameters, run_notebook_sweep
 
+    if executor not in (None, "local", "dask"):
+        raise typer.BadParameter(f"executor must be `local` or `dask`, got {executor!r}")
     try:
         overrides = _parse_params(param)
-        if store is not None:
+        if store is not None:  # handed to notebooks that declare `store`, as an absolute path
             sweep = load_notebook_sweep(config, output)
             if "store" in notebook_parameters(sweep.notebook):
                 overrides["store"] = str(store.resolve())
         sweep = load_notebook_sweep(config, output, overrides)
-        if executor not in (None, "local", "dask"):
-            raise typer.BadParameter(f"executor must be `local` or `dask`, got {executor!r}")
         console.print(f"sweep {config}: {len(sweep.cells)} cells of {sweep.notebook.name} -> {sweep.output}")
         summary = run_notebook_sweep(sweep, workers=workers, executor=executor, scheduler=scheduler)
     except WorkbenchError as exc:

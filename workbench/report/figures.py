@@ -34,7 +34,16 @@ def cd_diagram(result: FriedmanResult, title: str = "Critical difference (Nemeny
     for i, group in enumerate(result.cliques()):
         lo, hi = ranks[group].min(), ranks[group].max()
         y = -0.35 - 0.15 * i
-        fig.add_shape(type="line", x0=lo, x1=hi, y0=y, y1=y, line={"width": 5, "color": "#d62728"})
+        fig.add_trace(  # end markers keep a group of equal ranks visible
+            go.Scatter(
+                x=[lo, hi],
+                y=[y, y],
+                mode="lines+markers",
+                line={"width": 5, "color": "#d62728"},
+                marker={"symbol": "line-ns-open", "size": 12, "color": "#d62728"},
+                hovertemplate=f"not significantly different: {', '.join(group)}<extra></extra>",
+            )
+        )
     fig.update_layout(
         title=f"{title}: Friedman χ²={result.statistic:.2f}, p={result.p_value:.2g}, "
         f"{result.n_problems} problems, α={result.alpha}",
@@ -72,7 +81,7 @@ def skill_figure(skill: pd.DataFrame, title: str = ""):
     fig.update_layout(
         title=title or f"Skill against {baseline} (1 - geometric mean relative error)",
         xaxis={"title": "skill", "zeroline": True},
-        height=120 + 30 * len(skill),
+        height=220 + 30 * len(skill),
     )
     return fig
 
