@@ -329,6 +329,9 @@ def report(
     png: Annotated[
         Path | None, typer.Option(help="Also export every figure as PNG here (needs Chromium + Playwright).")
     ] = None,
+    higher_is_better: Annotated[
+        bool, typer.Option("--higher-is-better", help="The metric is a score (e.g. a detection score).")
+    ] = False,
 ) -> None:
     """Write one self-contained HTML report (opens offline) of a results store and the papers' reports."""
     from workbench.engine.store import results_root
@@ -338,7 +341,13 @@ def report(
     root = results_root(results)
     try:
         page = build_report(
-            root, output, papers=papers or root / "papers", metric=metric, baseline=baseline, n_boot=n_boot
+            root,
+            output,
+            papers=papers or root / "papers",
+            metric=metric,
+            baseline=baseline,
+            n_boot=n_boot,
+            higher_is_better=higher_is_better,
         )
     except (WorkbenchError, KeyError) as exc:
         _fail(exc)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import papermill
 import pytest
-from conftest import NOTEBOOKS, REPO
+from nb_helpers import NOTEBOOKS, REPO
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from workbench.report.browser import chromium_page, find_chromium

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-from conftest import NOTEBOOKS, REPO, run_cli, write_sweep
+from nb_helpers import NOTEBOOKS, REPO, run_cli, write_sweep
 
 pytestmark = pytest.mark.usefixtures("mirror")
 STORED = sorted([*NOTEBOOKS.glob("*.ipynb"), *REPO.glob("papers/*/reproduce.ipynb")])

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import nbformat
-from conftest import REPO, WORKBENCH, run_cli, write_sweep
+from nb_helpers import REPO, WORKBENCH, run_cli, write_sweep
 
 from workbench.sweeps import load_notebook_sweep, run_notebook_sweep
 

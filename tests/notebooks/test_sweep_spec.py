@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import NOTEBOOKS, run_cli, write_notebook, write_sweep
+from nb_helpers import NOTEBOOKS, run_cli, write_notebook, write_sweep
 
 from workbench.errors import WorkbenchError
 from workbench.sweeps import SweepError, load_notebook_sweep, notebook_parameters

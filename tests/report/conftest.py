@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-MODELS = ["naive", "seasonal_naive", "ses", "theta"]
+from report_helpers import MODELS
 
 
 @pytest.fixture(scope="session")
@@ -41,14 +35,3 @@ def papers_folder(tmp_path_factory) -> Path:
     ]
     pd.DataFrame(rows, columns=COLUMNS).to_csv(folder / "toy.csv", index=False)
     return folder
-
-
-def run_cli(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "COLUMNS": "250",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
-    )

@@ -101,3 +101,18 @@ def test_when_win_rates_are_computed_then_pairs_sum_to_one():
     assert rates.loc["a", "b"] == pytest.approx((1 + 0.5 + 0 + 1) / 4)
     off = ~np.eye(3, dtype=bool)
     assert np.allclose((rates.to_numpy() + rates.to_numpy().T)[off], 1.0)
+
+
+def test_when_higher_is_better_then_ranks_skill_and_win_rates_flip():
+    scores = _rows({"seasonal_naive": [1.0, 2.0, 4.0], "better": [2.0, 4.0, 8.0], "worse": [0.5, 1.0, 2.0]}, "score")
+    ranks = compare.mean_ranks(scores, "score", higher_is_better=True).set_index("model")["mean_rank"]
+    assert ranks.to_dict() == {"better": 1.0, "seasonal_naive": 2.0, "worse": 3.0}
+    skill = compare.skill_scores(scores, "score", higher_is_better=True, n_boot=50).set_index("model")
+    assert skill.loc["better", "skill"] == pytest.approx(0.5) and skill.loc["better", "win_rate"] == 1.0
+    assert skill.loc["worse", "skill"] == pytest.approx(-1.0) and skill.loc["worse", "win_rate"] == 0.0
+    assert list(compare.friedman(scores, "score", higher_is_better=True).ranks.index) == [
+        "better",
+        "seasonal_naive",
+        "worse",
+    ]
+    assert compare.win_rates(scores, "score", higher_is_better=True).loc["better", "worse"] == 1.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ARTIFACTS, run_cli
+from report_helpers import ARTIFACTS, run_cli
 
 from workbench.report import build_report
 from workbench.report.browser import chromium_page, find_chromium

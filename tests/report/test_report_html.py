@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import run_cli
+from report_helpers import run_cli
 
 from workbench.data.hashing import sha256_file
 from workbench.engine import ResultsStore

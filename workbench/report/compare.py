@@ -36,12 +36,22 @@ def problem_matrix(metrics: pd.DataFrame, metric: str, models: list[str] | None 
     return wide
 
 
-def mean_ranks(metrics: pd.DataFrame, metric: str, by: list[str] | None = None) -> pd.DataFrame:
+def _losses(wide: pd.DataFrame, higher_is_better: bool) -> np.ndarray:
+    """Values oriented so that smaller is better (scores such as NAB's are negated)."""
+    values = wide.to_numpy()
+    return -values if higher_is_better else values
+
+
+def mean_ranks(
+    metrics: pd.DataFrame, metric: str, by: list[str] | None = None, higher_is_better: bool = False
+) -> pd.DataFrame:
     """Mean rank of each model (1 = best, ties averaged) over common problems, overall or per group."""
     wide = problem_matrix(metrics, metric)
     if wide.empty:
         return pd.DataFrame(columns=[*(by or []), "model", "mean_rank", "n_problems"])
-    ranks = pd.DataFrame(stats.rankdata(wide.to_numpy(), axis=1), index=wide.index, columns=wide.columns)
+    ranks = pd.DataFrame(
+        stats.rankdata(_losses(wide, higher_is_better), axis=1), index=wide.index, columns=wide.columns
+    )
     groups = [("all", ranks)] if not by else list(ranks.groupby(level=by))
     out = []
     for key, part in groups:
@@ -59,11 +69,13 @@ def skill_scores(
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    higher_is_better: bool = False,
 ) -> pd.DataFrame:
     """Per model: geometric mean relative error against `baseline`, skill = 1 - that, a percentile
     bootstrap interval over problems, and the win rate (share of problems with a smaller error than
     the baseline, ties counted half). Problems where either error is zero are left out (their log
-    ratio is undefined) and counted in `n_excluded`."""
+    ratio is undefined) and counted in `n_excluded`. For a score where higher is better the ratio
+    is inverted (baseline / model), so skill > 0 still means better than the baseline."""
     wide = problem_matrix(metrics, metric)
     if wide.empty or baseline not in wide:
         raise KeyError(f"baseline {baseline!r} has no {metric!r} values in these results")
@@ -76,7 +88,7 @@ def skill_scores(
             continue
         values = wide[model].to_numpy()
         usable = (values > 0) & (base > 0)
-        log_ratio = np.log(values[usable] / base[usable])
+        log_ratio = np.log(values[usable] / base[usable]) * (-1 if higher_is_better else 1)
         n = len(log_ratio)
         row = {
             "model": model,
@@ -84,7 +96,8 @@ def skill_scores(
             "metric": metric,
             "n_problems": n,
             "n_excluded": int((~usable).sum()),
-            "win_rate": float(np.mean(values < base) + 0.5 * np.mean(values == base)),
+            "win_rate": float(np.mean((values > base) if higher_is_better else (values < base)))
+            + 0.5 * float(np.mean(values == base)),
         }
         if n == 0:
             out.append({**row, "rel_error": np.nan, "skill": np.nan, "ci_low": np.nan, "ci_high": np.nan})
@@ -132,7 +145,7 @@ def nemenyi_cd(n_models: int, n_problems: int, alpha: float = 0.05) -> float:
     return float(q * math.sqrt(n_models * (n_models + 1) / (6 * n_problems)))
 
 
-def friedman(metrics: pd.DataFrame, metric: str, alpha: float = 0.05) -> FriedmanResult:
+def friedman(metrics: pd.DataFrame, metric: str, alpha: float = 0.05, higher_is_better: bool = False) -> FriedmanResult:
     """Do the models differ at all? Friedman's χ² over common problems (needs 3 models or more)."""
     wide = problem_matrix(metrics, metric)
     k, n = wide.shape[1], wide.shape[0]
@@ -141,7 +154,8 @@ def friedman(metrics: pd.DataFrame, metric: str, alpha: float = 0.05) -> Friedma
     if n < 2:
         raise ValueError(f"Friedman's test needs at least 2 common problems, got {n}")
     statistic, p_value = stats.friedmanchisquare(*(wide[c].to_numpy() for c in wide.columns))
-    ranks = pd.Series(stats.rankdata(wide.to_numpy(), axis=1).mean(axis=0), index=wide.columns).sort_values()
+    losses = _losses(wide, higher_is_better)
+    ranks = pd.Series(stats.rankdata(losses, axis=1).mean(axis=0), index=wide.columns).sort_values()
     return FriedmanResult(float(statistic), float(p_value), n, k, nemenyi_cd(k, n, alpha), alpha, ranks)
 
 
@@ -161,10 +175,10 @@ def cliques(ranks: pd.Series, cd: float) -> list[list[str]]:
     return groups
 
 
-def win_rates(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
+def win_rates(metrics: pd.DataFrame, metric: str, higher_is_better: bool = False) -> pd.DataFrame:
     """Model × model share of common problems where the row model beats the column model (ties half)."""
     wide = problem_matrix(metrics, metric)
-    values = wide.to_numpy()
+    values = _losses(wide, higher_is_better)
     k = values.shape[1]
     out = np.full((k, k), np.nan)
     for i in range(k):

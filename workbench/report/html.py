@@ -105,8 +105,11 @@ def build_report(
     n_boot: int = 1000,
     drill_series: int = 12,
     title: str = "Workbench report",
+    higher_is_better: bool = False,
 ) -> Path:
-    """Render the report of `results` (a store folder) and of the papers' CSVs in `papers`."""
+    """Render the report of `results` (a store folder) and of the papers' CSVs in `papers`.
+
+    `higher_is_better` flips ranks, skill and win rates for scores (detection scores such as NAB's)."""
     store = ResultsStore(results)
     records = store.records()
     metrics = store.metrics()
@@ -120,7 +123,8 @@ def build_report(
     )
     page.add("overview", "Overview", intro)
     if len(metrics):
-        _leaderboard_sections(page, store, metrics, _primary_metric(metrics, metric), baseline, n_boot)
+        metric = _primary_metric(metrics, metric)
+        _leaderboard_sections(page, store, metrics, metric, baseline, n_boot, higher_is_better)
         _drilldown_section(page, store, records, drill_series)
     else:
         page.add("leaderboard", "Leaderboard", "<p class='note'>No metric rows in this store yet.</p>")
@@ -133,11 +137,18 @@ def build_report(
 
 
 def _leaderboard_sections(
-    page: _Page, store: ResultsStore, metrics: pd.DataFrame, metric: str, baseline: str, n_boot: int
+    page: _Page,
+    store: ResultsStore,
+    metrics: pd.DataFrame,
+    metric: str,
+    baseline: str,
+    n_boot: int,
+    higher_is_better: bool = False,
 ) -> None:
+    hib = {"higher_is_better": higher_is_better}
     board = leaderboard_with_provenance(store)
-    ranks = compare.mean_ranks(metrics, metric)
-    by_task = compare.mean_ranks(metrics, metric, by=["dataset", "subset"])
+    ranks = compare.mean_ranks(metrics, metric, **hib)
+    by_task = compare.mean_ranks(metrics, metric, by=["dataset", "subset"], **hib)
     overall = board[board["metric"] == metric].pivot_table(
         index="model", columns=["dataset", "subset"], values="value", aggfunc="first"
     )
@@ -151,7 +162,7 @@ def _leaderboard_sections(
     page.add("leaderboard", f"Leaderboard ({metric}, by mean rank)", body)
 
     try:
-        skill = compare.skill_scores(metrics, metric, baseline, n_boot=n_boot)
+        skill = compare.skill_scores(metrics, metric, baseline, n_boot=n_boot, **hib)
         body = page.figure(figures.skill_figure(skill), "skill") + table(
             skill[["model", "skill", "ci_low", "ci_high", "rel_error", "win_rate", "n_problems", "n_excluded"]]
         )
@@ -161,7 +172,7 @@ def _leaderboard_sections(
     page.add("skill", f"Skill against {baseline}", body)
 
     try:
-        result = compare.friedman(metrics, metric)
+        result = compare.friedman(metrics, metric, **hib)
         cliques = "; ".join(", ".join(c) for c in result.cliques()) or "none"
         body = (
             f"<p>Friedman χ² = {result.statistic:.3f}, p = {result.p_value:.3g} over {result.n_problems} problems "
@@ -169,7 +180,7 @@ def _leaderboard_sections(
             f"{result.critical_difference:.3f}. Groups not significantly different: {html.escape(cliques)}.</p>"
         )
         body += page.figure(figures.cd_diagram(result), "cd-diagram")
-        body += page.figure(figures.win_rate_heatmap(compare.win_rates(metrics, metric)), "win-rates")
+        body += page.figure(figures.win_rate_heatmap(compare.win_rates(metrics, metric, **hib)), "win-rates")
         body += prov(f"{metric} per problem; scipy.stats.friedmanchisquare and studentized_range (Demšar 2006).")
     except ValueError as exc:
         body = f"<p class='note'>{html.escape(str(exc))}.</p>"
