@@ -254,9 +254,9 @@ def _provenance_section(page: _Page, store: ResultsStore, records: pd.DataFrame)
     units = units_table(records)
     body = (
         "<p>Every number above comes from the units below (one file per unit, hashed in its record) "
-        "and the runs that computed them.</p><h3>Runs</h3>"
+        "and the runs that computed them.</p><h3>Runs</h3><div class='scroll'>"
         + table(runs)
-        + "<h3>Units</h3><div class='scroll'>"
+        + "</div><h3>Units</h3><div class='scroll'>"
         + table(units)
         + "</div>"
     )
