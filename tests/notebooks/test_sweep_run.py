@@ -157,3 +157,19 @@ def test_when_run_on_a_dask_cluster_then_cells_run_on_worker_processes(tmp_path,
     assert {r["status"] for r in summary.results if r["index"] % 2 == 0} == {"ok"}
     ran_on = {int(r["worker"].rsplit(":", 1)[1]) for r in summary.results}
     assert ran_on <= worker_pids and os.getpid() not in ran_on
+
+
+def test_when_a_cell_exceeds_the_timeout_then_it_is_recorded_as_failed_and_the_rest_go_on(tmp_path, tiny_notebook):
+    path = write_sweep(
+        tmp_path / "s.yaml",
+        notebook="tiny.ipynb",
+        output=str(tmp_path / "out"),
+        cells=[{"x": 1, "sleep": 30.0}, {"x": 2}],
+        timeout_s=3,
+    )
+    start = time.monotonic()
+    summary = run_notebook_sweep(load_notebook_sweep(path), progress=False)
+    assert time.monotonic() - start < 25
+    assert [r["index"] for r in summary.failed] == [0]
+    assert "Timeout" in summary.failed[0]["error"] or "timed out" in summary.failed[0]["error"]
+    assert summary.results[1]["status"] == "ok"
