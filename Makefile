@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[dev,foundation]"
+# headless Chromium for the browser tests and PNG export (Playwright drives the system's browser);
+# only where none is installed and apt-get exists; without it those tests skip with the reason
+	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -q && apt-get install -y -q chromium || echo "chromium not installed: browser tests will skip"; \
+	fi
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -276,6 +276,90 @@ def run_sweep(
         raise typer.Exit(code=1)
 
 
+@app.command("sweep")
+def sweep_notebooks(
+    config: Annotated[Path, typer.Argument(help="Notebook sweep file (YAML): notebook, parameters, grid, cells.")],
+    output: Annotated[Path | None, typer.Option(help="Folder for executed notebooks (default: the file's).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Notebooks run at once (default: the file's, or 1).")] = None,
+    executor: Annotated[str | None, typer.Option(help="`local` (process pool) or `dask`.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (executor dask).")] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="Results folder handed to notebooks that declare a `store` parameter.")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Fixed parameter name=value (YAML) for every cell.")
+    ] = None,
+) -> None:
+    """Execute a notebook over a parameter grid with papermill; complete cells are skipped on a rerun.
+
+    Exit status 1 when any cell failed (its executed notebook keeps the error); 2 on a bad sweep file."""
+    from workbench.sweeps import load_notebook_sweep, notebook_parameters, run_notebook_sweep
+
+    if executor not in (None, "local", "dask"):
+        raise typer.BadParameter(f"executor must be `local` or `dask`, got {executor!r}")
+    try:
+        overrides = _parse_params(param)
+        if store is not None:  # handed to notebooks that declare `store`, as an absolute path
+            sweep = load_notebook_sweep(config, output)
+            if "store" in notebook_parameters(sweep.notebook):
+                overrides["store"] = str(store.resolve())
+        sweep = load_notebook_sweep(config, output, overrides)
+        console.print(f"sweep {config}: {len(sweep.cells)} cells of {sweep.notebook.name} -> {sweep.output}")
+        summary = run_notebook_sweep(sweep, workers=workers, executor=executor, scheduler=scheduler)
+    except WorkbenchError as exc:
+        _fail(exc)
+    for i, line in enumerate(summary.lines()):
+        console.print(line if i == 0 else f"  [red]{line}[/]", soft_wrap=True)
+    if not summary.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command("report")
+def report(
+    results: Annotated[
+        Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file written.")] = Path("report.html"),
+    papers: Annotated[
+        Path | None, typer.Option(help="Folder of claimed-vs-reproduced CSVs (default: <results>/papers).")
+    ] = None,
+    metric: Annotated[str | None, typer.Option(help="Metric ranked and tested (default: mase, else smape).")] = None,
+    baseline: Annotated[str, typer.Option(help="Model the skill scores are relative to.")] = "seasonal_naive",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the skill intervals.")] = 1000,
+    png: Annotated[
+        Path | None, typer.Option(help="Also export every figure as PNG here (needs Chromium + Playwright).")
+    ] = None,
+    higher_is_better: Annotated[
+        bool, typer.Option("--higher-is-better", help="The metric is a score (e.g. a detection score).")
+    ] = False,
+) -> None:
+    """Write one self-contained HTML report (opens offline) of a results store and the papers' reports."""
+    from workbench.engine.store import results_root
+    from workbench.report import build_report
+    from workbench.report.browser import export_pngs, find_chromium
+
+    root = results_root(results)
+    try:
+        page = build_report(
+            root,
+            output,
+            papers=papers or root / "papers",
+            metric=metric,
+            baseline=baseline,
+            n_boot=n_boot,
+            higher_is_better=higher_is_better,
+        )
+    except (WorkbenchError, KeyError) as exc:
+        _fail(exc)
+    console.print(f"report: {page} ({page.stat().st_size / 1e6:.1f} MB, self-contained)")
+    if png is not None:
+        if find_chromium() is None:
+            console.print("[yellow]no Chromium/Playwright here: PNG export skipped[/]")
+        else:
+            paths = export_pngs(page, png)
+            console.print(f"{len(paths)} figure(s) exported as PNG to {png}")
+
+
 def _print_frame(frame, title: str) -> None:
     table = Table(title=title)
     for col in frame.columns:

@@ -1,0 +1,122 @@
+"""The notebooks of notebooks/: stored clean, thin, and run top to bottom under papermill with tiny
+parameters; a sweep of benchmark.ipynb and an interactive-style run share the results store."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+from nb_helpers import NOTEBOOKS, REPO, run_cli, write_sweep
+
+pytestmark = pytest.mark.usefixtures("mirror")
+STORED = sorted([*NOTEBOOKS.glob("*.ipynb"), *REPO.glob("papers/*/reproduce.ipynb")])
+PLOTLY = "application/vnd.plotly.v1+json"
+TINY = {"dataset": "m3", "subset": "other", "models": ["naive", "seasonal_naive", "theta"], "n_boot": 50, "n_plot": 2}
+
+
+def _outputs(nb, kind: str | None = None) -> list:
+    outs = [o for c in nb.cells for o in c.get("outputs", [])]
+    return [o for o in outs if kind is None or kind in o.get("data", {})]
+
+
+def _stdout(nb) -> str:
+    return "".join(o.get("text", "") for o in _outputs(nb) if o.get("name") == "stdout")
+
+
+def test_the_notebooks_are_there():
+    assert {p.name for p in NOTEBOOKS.glob("*.ipynb")} >= {"explore.ipynb", "benchmark.ipynb", "report.ipynb"}
+
+
+@pytest.mark.parametrize("path", STORED, ids=[str(p.relative_to(REPO)) for p in STORED])
+def test_when_a_notebook_is_stored_then_it_has_no_outputs_and_one_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert not _outputs(nb), f"{path.name} is stored with outputs"
+    assert all(c.get("execution_count") is None for c in code), f"{path.name} is stored with execution counts"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged `parameters`"
+    for cell in code:  # thin: logic lives in workbench, so no definitions in notebooks
+        tree = ast.parse(
+            "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        )
+        defs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+        assert not defs, f"{path.name} defines {defs[0].name}; move it into the workbench package"
+        assert len(cell.source.splitlines()) <= 20, f"{path.name} has a long cell: keep notebooks thin"
+
+
+@pytest.fixture(scope="module")
+def swept_store(tmp_path_factory) -> Path:
+    """benchmark.ipynb run once through `workbench sweep`, writing to a fresh results store."""
+    root = tmp_path_factory.mktemp("swept")
+    store = root / "results"
+    sweep = write_sweep(
+        root / "bench.yaml",
+        notebook=str(NOTEBOOKS / "benchmark.ipynb"),
+        output=str(root / "out"),
+        parameters=TINY,
+        grid={"metric": ["mase"]},
+    )
+    result = run_cli(["sweep", str(sweep), "--store", str(store)], timeout=400)
+    assert result.returncode == 0, result.stdout + result.stderr
+    executed = list((root / "out").glob("*.ipynb"))
+    assert len(executed) == 1
+    nb = nbformat.read(executed[0], as_version=4)
+    assert nb.metadata["workbench"]["parameters"]["store"] == str(store.resolve())
+    assert "3 units, 0 already complete" in _stdout(nb)
+    assert _outputs(nb, PLOTLY), "no plotly figure in the swept benchmark notebook"
+    return store
+
+
+def test_when_benchmark_runs_interactively_after_a_sweep_then_it_reuses_the_swept_units(swept_store, tmp_path):
+    out = tmp_path / "benchmark.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "benchmark.ipynb"),
+        str(out),
+        parameters={**TINY, "store": str(swept_store)},
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    nb = nbformat.read(out, as_version=4)
+    assert "3 units, 3 already complete" in _stdout(nb)
+    figures = _outputs(nb, PLOTLY)
+    titles = [json.dumps(o["data"][PLOTLY]["layout"].get("title", {})) for o in figures]
+    assert any("Skill against seasonal_naive" in t for t in titles)
+    assert any("Critical difference" in t for t in titles)
+    assert any("m3/other" in t for t in titles), "no forecast drill-down figure"
+
+
+def test_when_report_notebook_runs_then_it_shows_the_store_and_writes_the_html(swept_store, tmp_path):
+    html = tmp_path / "report.html"
+    out = tmp_path / "report.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "report.ipynb"),
+        str(out),
+        parameters={"results": str(swept_store), "papers": str(tmp_path), "n_boot": 50, "output_html": str(html)},
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    nb = nbformat.read(out, as_version=4)
+    assert "3 models" in _stdout(nb)
+    assert len(_outputs(nb, PLOTLY)) >= 2
+    assert html.stat().st_size > 100_000 and "Friedman" in html.read_text()
+
+
+def test_when_explore_runs_then_it_summarises_and_plots_the_dataset(tmp_path):
+    out = tmp_path / "explore.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "explore.ipynb"),
+        str(out),
+        parameters={"dataset": "classics", "subset": "monthly_milk_incomplete", "max_series": 20, "n_sample": 1},
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    nb = nbformat.read(out, as_version=4)
+    assert "1 of 1 series have missing values" in _stdout(nb)
+    assert len(_outputs(nb, PLOTLY)) == 3  # lengths, strengths, sampled series

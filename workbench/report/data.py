@@ -1,0 +1,120 @@
+"""What the report reads: the results store's numbers with their provenance, forecasts to drill into,
+and the papers' claimed-vs-reproduced CSVs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.data.hashing import sha256_file
+from workbench.engine.store import ResultsStore
+from workbench.errors import DataFormatError
+from workbench.results import connect
+
+
+def leaderboard_with_provenance(store: ResultsStore) -> pd.DataFrame:
+    """Mean of per-series values per (dataset, subset, model, metric), each row naming its
+    aggregation, the runs and the number of units it was computed from."""
+    con = connect(store)
+    try:
+        return con.execute(
+            """
+            SELECT m.dataset, m.subset, m.model, m.metric, avg(m.value) AS value,
+                   count(DISTINCT m.unique_id) AS n_series, count(DISTINCT m."window") AS n_windows,
+                   'mean of per-series' AS aggregation, count(DISTINCT m.unit) AS n_units,
+                   string_agg(DISTINCT u.run_id, ' ') AS runs
+            FROM metrics m LEFT JOIN units u ON m.unit = u.key
+            GROUP BY ALL
+            ORDER BY m.dataset, m.subset, m.metric, value
+            """
+        ).df()
+    finally:
+        con.close()
+
+
+def runs_table(store: ResultsStore) -> pd.DataFrame:
+    """One row per run: when, which code (git commit, versions), which data, which models."""
+    runs = store.runs()
+    if runs.empty:
+        return runs
+    keep = [
+        c
+        for c in ("run_id", "started_at", "seconds", "workbench_version", "git_commit", "python", "host", "models")
+        if c in runs
+    ]
+    out = runs[keep].copy()
+    if "packages" in runs:
+        out["packages"] = runs["packages"].map(
+            lambda p: ", ".join(f"{k} {v}" for k, v in p.items() if v) if isinstance(p, dict) else ""
+        )
+    if "data_hashes" in runs:
+        short = lambda h: " ".join(x[:12] for x in h) if isinstance(h, list) else ""  # noqa: E731
+        out["data_hashes"] = runs["data_hashes"].map(short)
+    if "models" in out:
+        out["models"] = out["models"].map(lambda m: ", ".join(m) if isinstance(m, list) else m)
+    return out.sort_values("started_at", ignore_index=True) if "started_at" in out else out
+
+
+def units_table(records: pd.DataFrame) -> pd.DataFrame:
+    """One row per unit of work: its key, run, data hash, status and cost."""
+    if records.empty:
+        return records
+    keep = [
+        c
+        for c in ("key", "run_id", "dataset", "subset", "model", "status", "n_series", "duration_s", "worker", "error")
+        if c in records
+    ]
+    out = records[keep].copy()
+    if "data_hash" in records:
+        out["data_hash"] = records["data_hash"].map(lambda h: " ".join(str(x)[:12] for x in h) if len(h) else "")
+    return out.sort_values(["dataset", "subset", "model"], ignore_index=True)
+
+
+def drilldown_frames(
+    store: ResultsStore, records: pd.DataFrame, n_series: int = 12
+) -> list[tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """Per task with stored forecasts: (title, past, truth, forecasts) of its first `n_series` series
+    in the first window, the past and truth recomputed from the task itself."""
+    from workbench.tasks import Task
+
+    files = store.valid_files("forecasts", records)
+    if not files:
+        return []
+    forecasts = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    tasks = records.dropna(subset=["task_key"]).drop_duplicates("task_key").set_index("task_key")["task"]
+    out = []
+    for task_key, part in forecasts.groupby("task_key", sort=True):
+        task = Task(**tasks[task_key])
+        window_index = int(part["window"].min())
+        part = part[part["window"] == window_index]
+        ids = sorted(part["unique_id"].unique())[:n_series]
+        window = next(w for w in task.windows() if w.index == window_index)
+        past = window.past.df[window.past.df["unique_id"].isin(ids)]
+        truth = window.truth.df[window.truth.df["unique_id"].isin(ids)]
+        title = f"{task.dataset}/{task.subset} ({task.protocol}, h={task.h}, window {window_index}, task {task_key})"
+        out.append((title, past, truth, part[part["unique_id"].isin(ids)]))
+    return out
+
+
+def paper_reports(folder: str | Path | None) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
+    """Every claimed-vs-reproduced CSV in `folder`: (paper, table, provenance of the CSV)."""
+    from workbench.papers.contract import read_report
+
+    if folder is None or not Path(folder).is_dir():
+        return []
+    out = []
+    for csv in sorted(Path(folder).glob("*.csv")):
+        try:
+            frame = read_report(csv)
+        except DataFormatError:
+            continue  # other CSVs (a dataset summary) may live beside the reports
+        notebook = csv.with_suffix(".ipynb")
+        provenance = {
+            "csv": str(csv),
+            "csv_sha256": sha256_file(csv),
+            "notebook": str(notebook) if notebook.exists() else "",
+            "modified": pd.Timestamp(csv.stat().st_mtime, unit="s", tz="UTC").isoformat(timespec="seconds"),
+        }
+        out.append((csv.stem, frame, provenance))
+    return out
