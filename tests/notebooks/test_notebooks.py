@@ -120,3 +120,18 @@ def test_when_explore_runs_then_it_summarises_and_plots_the_dataset(tmp_path):
     nb = nbformat.read(out, as_version=4)
     assert "1 of 1 series have missing values" in _stdout(nb)
     assert len(_outputs(nb, PLOTLY)) == 3  # lengths, strengths, sampled series
+
+
+def test_when_anomaly_runs_then_it_scores_the_detectors_and_plots_their_scores(tmp_path):
+    out = tmp_path / "anomaly.ipynb"
+    store = tmp_path / "results"
+    params = {"categories": ["realKnownCause"], "max_items": 2, "detectors": ["windowedGaussian", "rolling_robust_z"],
+              "store": str(store), "n_plot": 1}  # fmt: skip
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "anomaly.ipynb"), str(out), parameters=params, cwd=str(NOTEBOOKS),
+        progress_bar=False, kernel_name="python3",
+    )  # fmt: skip
+    nb = nbformat.read(out, as_version=4)
+    assert "nab/all: 2 items, 2 detectors, failed: none" in _stdout(nb)
+    assert len(_outputs(nb, PLOTLY)) == 2  # the scoreboard and one item's scores
+    assert len(list((store / "units").glob("*.json"))) == 2  # one unit per detector, in the shared store

@@ -112,3 +112,14 @@ def test_when_an_example_sweep_is_loaded_then_it_validates_and_names_real_models
         p = cell.parameters
         as_model_specs(p["models"])
         Task(dataset=p["dataset"], subset=p["subset"], metrics=tuple(p["metrics"]))
+
+
+def test_when_the_detector_sweep_is_loaded_then_it_names_real_detectors_and_nab_categories():
+    from workbench.anomaly.detectors import make_detector
+
+    sweep = load_notebook_sweep(NOTEBOOKS / "sweeps" / "nab_detectors.yaml")
+    assert sweep.notebook == (NOTEBOOKS / "anomaly.ipynb").resolve()
+    categories = {c for cell in sweep.cells for c in cell.parameters["categories"]}
+    assert len(sweep.cells) == 6 and "realKnownCause" in categories
+    for spec in sweep.cells[0].parameters["detectors"]:
+        make_detector(spec) if isinstance(spec, str) else make_detector(spec["name"], **spec.get("params", {}))
