@@ -1,4 +1,4 @@
-"""The team report: one self-contained HTML file from a results store and the papers' reports.
+"""The report: one self-contained HTML file from a results store and the papers' reports.
 
 Everything a reader needs is inside the file: plotly.js is embedded once in a script tag and every
 figure is a div that calls it, so the page opens offline, by e-mail or from a CI artifact. Every
