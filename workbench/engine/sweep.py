@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench.engine.runner import as_model_specs
 from workbench.engine.units import ModelSpec
 from workbench.errors import DataFormatError, WorkbenchError
 from workbench.tasks import Task
+from workbench.yaml_files import load_yaml_model
 
 
 class Sweep(BaseModel):
@@ -50,21 +50,7 @@ class Sweep(BaseModel):
 
 def load_sweep(path: str | Path) -> Sweep:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise WorkbenchError(f"{path}: cannot read the sweep file ({exc})") from exc
-    except yaml.YAMLError as exc:
-        raise DataFormatError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise DataFormatError(f"{path}: a sweep file is a mapping with `tasks` and `models`")
-    try:
-        sweep = Sweep.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
-        raise DataFormatError(f"{path}: {problems}") from exc
-    except WorkbenchError as exc:  # an unknown dataset or subset, raised while validating a task
-        raise DataFormatError(f"{path}: {exc}") from exc
+    sweep = load_yaml_model(path, Sweep, DataFormatError, "a sweep file is a mapping with `tasks` and `models`")
     try:
         as_model_specs(sweep.models)
     except WorkbenchError as exc:

@@ -30,11 +30,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import __version__
 from workbench.errors import WorkbenchError
+from workbench.yaml_files import load_yaml_model
 
 
 class SweepError(WorkbenchError):
@@ -235,19 +235,8 @@ def load_notebook_sweep(
     """Read and validate a sweep file. `overrides` (e.g. `store` from the command line) join the fixed
     parameters; `output` replaces the file's output folder."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise SweepError(f"{path}: cannot read the sweep file ({exc})") from exc
-    except yaml.YAMLError as exc:
-        raise SweepError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise SweepError(f"{path}: a sweep file is a mapping with `notebook` and `grid` or `cells`")
-    try:
-        spec = SweepFile.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
-        raise SweepError(f"{path}: {problems}") from exc
+    expected = "a sweep file is a mapping with `notebook` and `grid` or `cells`"
+    spec = load_yaml_model(path, SweepFile, SweepError, expected)
     if overrides:
         spec = spec.model_copy(update={"parameters": {**spec.parameters, **overrides}})
     notebook = (path.parent / spec.notebook).resolve()
