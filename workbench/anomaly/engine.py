@@ -16,9 +16,7 @@ import os
 import socket
 import time
 import traceback
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,7 @@ from workbench.config import cache_dir
 from workbench.data.hashing import sha256_file
 from workbench.engine.runner import connect
 from workbench.engine.store import ResultsStore
-from workbench.engine.units import ModelSpec
+from workbench.engine.units import ModelSpec, new_run_id
 from workbench.errors import WorkbenchError
 
 
@@ -164,13 +162,12 @@ def detect_on_engine(
     data: DetectionData | None = None,
 ) -> EngineDetections:
     """Every detector on every item of `task`, one Dask task per (detector, chunk of items)."""
-    specs = [d if isinstance(d, ModelSpec) else ModelSpec(name=d) if isinstance(d, str) else ModelSpec(**d)
-             for d in detectors]  # fmt: skip
+    specs = [ModelSpec.of(d) for d in detectors]
     for spec in specs:  # unknown names fail before any work
         as_detector(spec.model_dump())
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     data = data if data is not None else task.load()
-    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    run_id = new_run_id()
     with connect(client, scheduler, n_workers) as c:
         chunks = c.submit(prepare_item_chunks, task, chunk_size, pure=False).result()
         units = [DetectionUnit(task, spec, chunk, seed) for spec in specs for chunk in chunks]

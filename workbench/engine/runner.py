@@ -13,7 +13,6 @@ import platform
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +26,7 @@ from tqdm.auto import tqdm
 
 from workbench import __version__
 from workbench.engine.store import ResultsStore
-from workbench.engine.units import ChunkRef, ModelSpec, Unit
+from workbench.engine.units import ChunkRef, ModelSpec, Unit, new_run_id
 from workbench.engine.worker import prepare_chunks, run_unit
 from workbench.forecasters import make_forecaster
 from workbench.tasks import Task
@@ -61,7 +60,7 @@ def as_model_specs(models: Iterable[str | dict | ModelSpec]) -> list[ModelSpec]:
     """Names, {name, params} dicts or specs; every name is checked against the registry up front."""
     specs = []
     for m in models:
-        spec = m if isinstance(m, ModelSpec) else ModelSpec(name=m) if isinstance(m, str) else ModelSpec(**m)
+        spec = ModelSpec.of(m)
         make_forecaster(spec.name, **spec.params)  # unknown names and bad parameters fail before any work
         specs.append(spec)
     return specs
@@ -130,7 +129,7 @@ def evaluate(
     task_list = [tasks] if isinstance(tasks, Task) else list(tasks)
     specs = as_model_specs([models] if isinstance(models, str | dict | ModelSpec) else models)
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
-    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    run_id = new_run_id()
     started = time.perf_counter()
     started_at = datetime.now(UTC).isoformat()
     with connect(client, scheduler, n_workers) as c:

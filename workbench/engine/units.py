@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -27,6 +29,11 @@ class ModelSpec(BaseModel):
     name: str
     params: dict[str, Any] = {}
 
+    @classmethod
+    def of(cls, model: str | dict | ModelSpec) -> ModelSpec:
+        """A spec from a name, a `{name, params}` mapping or a spec (the forms sweep files and calls use)."""
+        return model if isinstance(model, ModelSpec) else cls(name=model) if isinstance(model, str) else cls(**model)
+
     @property
     def label(self) -> str:
         """`theta`, or `seasonal_naive(season_length=168)` when parameters are given."""
@@ -38,6 +45,11 @@ class ModelSpec(BaseModel):
         return hashlib.sha256(json.dumps([self.name, self.params], sort_keys=True, default=str).encode()).hexdigest()[
             :16
         ]
+
+
+def new_run_id() -> str:
+    """A run's id: its UTC start time (sortable) and a random suffix (unique across processes)."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
