@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.data import Panel
-from workbench.errors import DataFormatError, UnknownNameError
+from workbench.errors import DataFormatError
+from workbench.registry import resolve
 from workbench.tasks import future_ds
 
 FORECASTERS: dict[str, type[Forecaster]] = {}
@@ -53,13 +54,7 @@ class Forecaster(ABC):
 
 def make_forecaster(name: str, **params: Any) -> Forecaster:
     """A registered name (`theta`), or a library model as `<family>.<Class>` (`statsforecast.AutoETS`)."""
-    if name in FORECASTERS:
-        return FORECASTERS[name](**params)
-    family, dot, cls = name.partition(".")
-    if dot and family in FAMILIES:
-        return FAMILIES[family](model_class=cls, **params)
-    known = list(FORECASTERS) + [f"{f}.<Class>" for f in FAMILIES]
-    raise UnknownNameError("model", name, known)
+    return resolve("model", name, FORECASTERS, FAMILIES, **params)
 
 
 class _ArrayForecaster(Forecaster):

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from workbench.anomaly.nab import check_scores
-from workbench.errors import UnknownNameError
+from workbench.registry import resolve
 
 DETECTORS: dict[str, type[Detector]] = {}
 # library adapters: "pyod.IForest" -> FAMILIES["pyod"](model_class="IForest", ...)
@@ -63,12 +63,7 @@ def make_detector(name: str, **params: Any) -> Detector:
     import workbench.anomaly.detectors.extra
     import workbench.anomaly.detectors.nab_baselines  # noqa: F401
 
-    if name in DETECTORS:
-        return DETECTORS[name](**params)
-    family, dot, cls = name.partition(".")
-    if dot and family in FAMILIES:
-        return FAMILIES[family](model_class=cls, **params)
-    raise UnknownNameError("detector", name, list(DETECTORS) + [f"{f}.<Class>" for f in FAMILIES])
+    return resolve("detector", name, DETECTORS, FAMILIES, **params)
 
 
 def known_detectors() -> list[str]:
