@@ -7,10 +7,9 @@ nothing after a cutoff can leak into a forecast or its score.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -18,14 +17,16 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from workbench.data import Panel, get_card, load_holdout, load_panel
 from workbench.errors import DataFormatError
+from workbench.keys import TaskIdentity
 from workbench.metrics import get_metric
 
 
-class Task(BaseModel):
+class Task(TaskIdentity, BaseModel):
     """What is evaluated. Protocols: `holdout` (the competition's own train/test) and `rolling`
     (origins stepping back from the end of the train split, expanding or sliding windows)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: ClassVar[str] = "forecast"
 
     dataset: str
     subset: str
@@ -70,9 +71,32 @@ class Task(BaseModel):
     def m(self) -> int:
         return self.season_length or get_card(self.dataset).subsets[self.subset].season_length
 
-    def key(self) -> str:
-        """Stable content hash: equal tasks share results, any change of field changes it."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+    def resolved(self) -> dict:
+        """The fields as used: the card's default horizon and season length filled in, the rolling
+        step resolved, and the data version the card declares (so the key says what was evaluated)."""
+        out = self.model_dump(mode="json")
+        out["horizon"] = self.h
+        out["season_length"] = self.m
+        if self.protocol == "rolling":
+            out["step"] = self.step or self.h
+        out["data_version"] = self.data_version
+        return out
+
+    @property
+    def data_version(self) -> str | None:
+        """Which copy of the data the card reads (e.g. Tcomp's R data), where the card says."""
+        sub = get_card(self.dataset).subset(self.subset)
+        return getattr(sub, "data_version", None) or getattr(get_card(self.dataset), "data_version", None)
+
+    def describe(self) -> str:
+        """`m4/Hourly holdout h=48 m=24`, `m4/Hourly rolling 3x48 step 48 expanding h=48 m=24`."""
+        if self.protocol == "holdout":
+            protocol = "holdout"
+        else:
+            protocol = f"rolling {self.n_windows}x{self.h} step {self.step or self.h} {self.window}"
+            if self.window == "sliding":
+                protocol += f" train {self.train_length}"
+        return f"{self.dataset}/{self.subset} {protocol} h={self.h} m={self.m}"
 
     def windows(self) -> Iterator[Window]:
         if self.protocol == "holdout":

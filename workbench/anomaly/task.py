@@ -9,9 +9,8 @@ a 0/1 label per item row, and the windows the NAB scorer needs.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,14 +20,16 @@ from workbench.anomaly.errors import LabelError
 from workbench.anomaly.metrics import get_detection_metric
 from workbench.anomaly.nab import PROBATIONARY_PERCENT, STANDARD_PROFILES, NabCorpus
 from workbench.anomaly.thresholds import ThresholdStrategy
+from workbench.keys import TaskIdentity
 
 METRICS = ("point_f1", "point_adjusted_f1", "event_f1", "auc_pr", "auc_roc")
 
 
-class DetectionTask(BaseModel):
+class DetectionTask(TaskIdentity, BaseModel):
     """What a detection run is scored on."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: ClassVar[str] = "detection"
 
     dataset: str
     subsets: tuple[str, ...]
@@ -58,8 +59,10 @@ class DetectionTask(BaseModel):
             raise ValueError(f"unknown NAB profile(s) {unknown}; known: {list(STANDARD_PROFILES)}")
         return value
 
-    def key(self) -> str:
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+    def describe(self) -> str:
+        """`nab/all detection (windows, probation 15%)`, with the item slice when there is one."""
+        items = f", {len(self.items)} items" if self.items is not None else ""
+        return f"{self.name} detection ({self.labels}, probation {self.probationary_percent:.0%}{items})"
 
     @property
     def name(self) -> str:

@@ -42,8 +42,25 @@ def _digest(payload: dict[str, Any]) -> str:
 
 
 def data_hash(specs: list[FileSpec]) -> str:
-    """One content hash for a set of files: what experiment keys record as the data identity."""
+    """One content hash for a set of files (their bytes only)."""
     return _digest({s.key: s.expected_hash for s in specs})
+
+
+def data_fingerprint(card: DatasetCard, subset: str, split: str) -> str:
+    """What a split's values depend on: the files' content hashes, the reader (and its version), its
+    options and the subset's declared metadata (frequency, season length, horizon, ...). Experiment
+    keys record this, so a changed reader option or default horizon never reuses old results; the
+    free-text description is left out, as it cannot change a number."""
+    sub = card.subset(subset)
+    return _digest(
+        {
+            "files": data_hash(card.split_files(subset, split)),
+            "reader": card.reader,
+            "reader_version": READER_VERSION,
+            "options": {**sub.options, **sub.splits[split].options},
+            "subset": sub.model_dump(mode="json", exclude={"description"}),
+        }
+    )
 
 
 def load_panel(name: str, subset: str | None = None, split: str = "train", *, progress: bool = False) -> Panel:
@@ -82,7 +99,7 @@ def load_panel(name: str, subset: str | None = None, split: str = "train", *, pr
             "dataset": name,
             "subset": subset,
             "split": split,
-            "data_hash": data_hash(specs),
+            "data_hash": data_fingerprint(card, subset, split),
             "ds_kind": options.get("ds_kind", "time"),
         },
     )

@@ -1,9 +1,10 @@
 """Units of work: what one Dask task computes, and the key that makes reruns resume.
 
 A local model's unit is (task, model, chunk of series), covering every window of the task; a global
-model's unit is (task, model, window) over all chunks, since it learns across series. The key hashes
-the task, the model spec, the data's content hash, the chunk, the workbench version and the seed, so
-a unit is recomputed exactly when something that could change its numbers changed.
+model's unit is (task, model, window) over all chunks, since it learns across series. The key
+(`workbench.keys`) hashes the resolved task, the model spec, the data fingerprint, the chunk, the
+code fingerprint of the model and the scoring core, and the seed, so a unit is recomputed exactly
+when something that could change its numbers changed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from workbench import __version__
+from workbench.keys import identity_key, unit_key, unit_payload
 from workbench.tasks import Task
 
 
@@ -72,17 +73,25 @@ class Unit:
     chunks: tuple[ChunkRef, ...]
     seed: int = 0
     window: int | None = None  # set for global models: one window over all chunks
+    code: str = ""  # code fingerprint of the model and the scoring core (set by the planner)
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
+    def payload(self) -> dict[str, Any]:
+        return unit_payload(
+            kind="forecast",
+            task=self.task,
+            model=self.model.key(),
+            data=sorted({c.data_hash for c in self.chunks}),
+            seed=self.seed,
+            part={"chunks": [(c.index, c.first_id, c.last_id, c.n_series) for c in self.chunks], "window": self.window},
+        )
+
+    @property
+    def identity(self) -> str:
+        """The key without the code fingerprint (what `reuse_across_code` matches on)."""
+        return identity_key(self.payload)
+
+    @property
     def key(self) -> str:
-        payload = {
-            "task": self.task.key(),
-            "model": self.model.key(),
-            "data": sorted({c.data_hash for c in self.chunks}),
-            "chunks": [(c.index, c.first_id, c.last_id, c.n_series) for c in self.chunks],
-            "window": self.window,
-            "version": __version__,
-            "seed": self.seed,
-        }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+        return unit_key(self.payload, self.code)

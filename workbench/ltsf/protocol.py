@@ -13,14 +13,14 @@ the training split or when test windows are dropped.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from workbench.errors import DataFormatError, WorkbenchError
+from workbench.keys import TaskIdentity
 from workbench.ltsf.data import Borders, SplitRule, StandardScaler, Table, borders, load_table
 from workbench.ltsf.windows import Windows, kept_windows
 
@@ -33,10 +33,11 @@ class LTSFConfigError(WorkbenchError, ValueError):
     """An LTSF task or model configuration that cannot be run."""
 
 
-class LTSFTask(BaseModel):
+class LTSFTask(TaskIdentity, BaseModel):
     """What an LTSF run evaluates (frozen, hashable, serialisable into provenance)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: ClassVar[str] = "ltsf"
 
     dataset: str
     subset: str
@@ -74,8 +75,14 @@ class LTSFTask(BaseModel):
             return f"paper-compatible: batches of {self.test_batch_size}, last incomplete batch dropped"
         return "all test windows"
 
-    def key(self) -> str:
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+    def describe(self) -> str:
+        """`ett/ETTh1 LTSF L=336 H=96 M ratio, all test windows`."""
+        mode = self.features if self.target is None else f"{self.features}:{self.target}"
+        rows = f" rows {self.rows[0]}-{self.rows[1]}" if self.rows else ""
+        return (
+            f"{self.dataset}/{self.subset} LTSF L={self.input_len} H={self.horizon} {mode} {self.split_rule}{rows}, "
+            f"{self.test_windows_rule}"
+        )
 
 
 @dataclass(frozen=True)

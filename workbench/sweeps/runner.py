@@ -7,7 +7,6 @@ small descriptions and collect small records; the executed notebooks and whateve
 
 from __future__ import annotations
 
-import contextlib
 import json
 import multiprocessing
 import time
@@ -22,6 +21,7 @@ from tqdm.auto import tqdm
 
 from workbench import __version__
 from workbench.atomic import atomic_write
+from workbench.engine.cluster import connect
 from workbench.sweeps.execute import CellResult, cell_complete, run_cell
 from workbench.sweeps.spec import NotebookSweep
 
@@ -66,25 +66,6 @@ def _cell_args(sweep: NotebookSweep, cell) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def _dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
-    """A client of the given scheduler (or dask's configured one), else a LocalCluster of `workers`
-    single-threaded worker processes (each runs one notebook at a time)."""
-    import dask
-    from distributed import Client, LocalCluster
-
-    address = scheduler or dask.config.get("scheduler-address", None)
-    if address:
-        with Client(address, timeout="30s") as client:
-            yield client
-        return
-    with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
-
-
 def _run_local(sweep: NotebookSweep, todo, workers: int) -> Iterator[CellResult]:
     if workers == 1:  # no pool: spares a process start per sweep, and keeps tracebacks simple
         for cell in todo:
@@ -100,7 +81,7 @@ def _run_local(sweep: NotebookSweep, todo, workers: int) -> Iterator[CellResult]
 def _run_dask(sweep: NotebookSweep, todo, workers: int, scheduler: str | None) -> Iterator[CellResult]:
     from distributed import as_completed as dask_completed
 
-    with _dask_client(scheduler, workers) as client:
+    with connect(scheduler=scheduler, n_workers=workers) as client:
         futures = [
             client.submit(run_cell, **_cell_args(sweep, cell), key=f"notebook-{cell.key}-{time.time_ns()}", pure=False)
             for cell in todo

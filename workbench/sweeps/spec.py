@@ -32,8 +32,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbench import __version__
 from workbench.errors import WorkbenchError
+from workbench.fingerprint import digest, package_fingerprint
 from workbench.yaml_files import load_yaml_model
 
 
@@ -155,11 +155,9 @@ def file_sha256(path: Path) -> str:
 
 
 def cell_key(notebook_sha256: str, parameters: dict[str, Any]) -> str:
-    """Hash of notebook content, parameters and workbench version: a change to any reruns the cell."""
-    payload = json.dumps(
-        {"notebook": notebook_sha256, "parameters": parameters, "version": __version__}, sort_keys=True, default=str
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    """Hash of notebook content, parameters and the whole workbench package's code fingerprint (a
+    notebook may call anything in it): a change to any reruns the cell."""
+    return digest({"notebook": notebook_sha256, "parameters": parameters, "code": package_fingerprint()}, 16)
 
 
 def cell_label(varying: dict[str, Any]) -> str:

@@ -1,0 +1,37 @@
+"""The one way the workbench gets a Dask client: forecasting, detection and notebook sweeps alike.
+
+An existing client is used as is; else a scheduler address (argument, dask's `scheduler-address`
+config or DASK_SCHEDULER_ADDRESS); else an embedded LocalCluster of single-threaded worker
+processes, one per core unless told otherwise (each unit or notebook is single-threaded, so one
+per core keeps the machine busy without oversubscribing it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import dask
+
+
+@contextlib.contextmanager
+def connect(client: Any = None, scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
+    """A Dask client for the duration of the block (closing only what it opened)."""
+    from distributed import Client, LocalCluster
+
+    if client is not None:
+        yield client
+        return
+    address = scheduler or dask.config.get("scheduler-address", None)
+    if address:
+        with Client(address, timeout="30s") as c:
+            yield c
+        return
+    workers = n_workers or os.cpu_count() or 1
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as c,
+    ):
+        yield c

@@ -1,0 +1,50 @@
+"""One key scheme for every kind of result: forecasting units, LTSF runs, detection units, sweep cells.
+
+A task (any of `Task`, `LTSFTask`, `DetectionTask`) is identified by its *resolved* fields: the
+horizon, season length and windows as used, not `None` for "the card's default", so changing a
+card's default horizon changes the key. A unit key hashes the resolved task, the model spec, the
+data fingerprint, the code fingerprint and the seed (plus which part of the data: a chunk, a
+window). The same payload without the code fingerprint is the unit's *identity*: what lets a run
+that explicitly asks for it (`reuse_across_code=True`) reuse a result made by other code, and say so.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from workbench.fingerprint import digest
+
+
+class TaskIdentity:
+    """Mixin for the frozen task models: `kind`, `resolved()`, `key()`, `describe()`."""
+
+    kind: ClassVar[str] = ""
+
+    def resolved(self) -> dict[str, Any]:
+        """The task's fields with every default resolved to the value used."""
+        return self.model_dump(mode="json")  # type: ignore[attr-defined]
+
+    def key(self) -> str:
+        """Stable content hash of the resolved task: equal tasks share results."""
+        return digest({"kind": self.kind, **self.resolved()}, 16)
+
+    def describe(self) -> str:
+        """A readable one-line description for leaderboards and reports."""
+        raise NotImplementedError
+
+
+def unit_payload(
+    *, kind: str, task: TaskIdentity, model: Any, data: Any, seed: int, part: Any = None
+) -> dict[str, Any]:
+    """Everything but the code that determines a unit's numbers."""
+    return {"kind": kind, "task": task.key(), "model": model, "data": data, "seed": seed, "part": part}
+
+
+def unit_key(payload: dict[str, Any], code: str) -> str:
+    """The unit's key: its payload and the code fingerprint."""
+    return digest({**payload, "code": code}, 24)
+
+
+def identity_key(payload: dict[str, Any]) -> str:
+    """The unit's key without the code: equal for the same work done by different code."""
+    return digest(payload, 24)
