@@ -84,6 +84,7 @@ class SubsetSpec(_Frozen):
     allow_missing: bool = False
     keep_row_order: bool = False
     description: str = ""
+    data_version: str | None = None  # which copy of the data this subset reads (overrides the card's)
     splits: dict[str, SplitSpec]
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -101,6 +102,7 @@ class DatasetCard(_Frozen):
     name: str
     title: str
     description: str = ""
+    data_version: str | None = None  # which copy of the data the card reads, e.g. an R package's version
     reader: str
     homepage: str = ""
     licence: str
