@@ -16,7 +16,7 @@ from workbench.errors import WorkbenchError
 app = typer.Typer(help="Time-series research workbench.", no_args_is_help=True, add_completion=False)
 datasets_app = typer.Typer(help="The dataset catalog: list, inspect, fetch, verify.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
-results_app = typer.Typer(help="The results store: SQL and the leaderboard.", no_args_is_help=True)
+results_app = typer.Typer(help="The results store: SQL, leaderboards, verify, gc.", no_args_is_help=True)
 app.add_typer(results_app, name="results")
 # piped output (CI logs, `| less`) gets a wide table rather than 80 folded columns
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -371,11 +371,16 @@ def _print_frame(frame, title: str) -> None:
 
 @results_app.command("sql")
 def results_sql(
-    query: Annotated[str, typer.Argument(help="SQL over the views metrics, units, runs, forecasts.")],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help="SQL over the views metrics, forecasts, detection_scores, detection_metrics, claims, units, runs."
+        ),
+    ],
     store: Annotated[Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")] = None,
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
-    """Answer SQL over the results store with DuckDB."""
+    """Answer SQL over the results store with DuckDB (no file is re-hashed; see `results verify`)."""
     from workbench.results import sql
 
     try:
@@ -392,15 +397,76 @@ def results_sql(
 def results_leaderboard(
     store: Annotated[Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")] = None,
     metric: Annotated[list[str] | None, typer.Option(help="Only these metrics.")] = None,
+    detection: Annotated[
+        bool, typer.Option("--detection", help="The detection leaderboard (detection_metrics, best first).")
+    ] = False,
+    allow_duplicates: Annotated[
+        bool, typer.Option("--allow-duplicates", help="Show a board over duplicated rows, with n_duplicates.")
+    ] = False,
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
-    """Mean of per-series metric values per dataset, subset, model and metric."""
-    from workbench.results import leaderboard
+    """One row per task, model and metric: the mean of the defined per-series values, with the number
+    of series, windows and undefined values. Never averages across tasks."""
+    from workbench.results import detection_leaderboard, leaderboard
 
+    board = detection_leaderboard if detection else leaderboard
     try:
-        frame = leaderboard(store, tuple(metric) if metric else None)
+        frame = board(store, tuple(metric) if metric else None, allow_duplicates=allow_duplicates)
     except WorkbenchError as exc:
         _fail(exc)
-    _print_frame(frame, "leaderboard (mean of per-series values)")
+    if csv:
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        _print_frame(frame, "detection leaderboard" if detection else "leaderboard (mean of per-series values)")
+
+
+@results_app.command("verify")
+def results_verify(
+    store: Annotated[Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")] = None,
+) -> None:
+    """Re-hash every committed unit's files. Exit 1 naming each damaged unit (missing file, hash
+    mismatch, unparseable or edited record); orphan files (harmless) are counted, `results gc` removes them."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    from workbench.engine.store import ResultsStore
+
+    s = ResultsStore(store)
+    if not s.root.is_dir():
+        _fail(WorkbenchError(f"results store {s.root}: no such folder"))
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress("[progress.description]{task.description}", *columns, console=console, transient=True) as bar:
+        task = bar.add_task("hashing", total=None)
+        report = s.verify(on_start=lambda total: bar.update(task, total=total), on_bytes=lambda n: bar.advance(task, n))
+    console.print(
+        f"{s.root}: {report.n_units} units, {report.n_files} files, {report.n_bytes / 1e6:.1f} MB hashed in "
+        f"{report.seconds:.2f} s ({report.mb_per_s:.0f} MB/s); {len(report.orphans)} orphan file(s)"
+    )
+    if report.damaged:
+        for key, why in sorted(report.damaged.items()):
+            console.print(f"[bold red]damaged[/] {key}: {why}", soft_wrap=True)
+        console.print(f"{len(report.damaged)} damaged unit(s): a resumed run recomputes them.")
+        raise typer.Exit(code=1)
+    console.print("every unit intact")
+
+
+@results_app.command("gc")
+def results_gc(
+    store: Annotated[Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")] = None,
+    min_age: Annotated[
+        float, typer.Option(help="Only files older than this many seconds (younger ones may be mid-commit).")
+    ] = 3600.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be removed.")] = False,
+) -> None:
+    """Remove orphan files: data files no committed record names, and unfinished temporaries."""
+    from workbench.engine.store import ResultsStore
+
+    s = ResultsStore(store)
+    if not s.root.is_dir():
+        _fail(WorkbenchError(f"results store {s.root}: no such folder"))
+    removed = s.gc(min_age_s=min_age, dry_run=dry_run)
+    for path in removed:
+        console.print(str(path.relative_to(s.root)), soft_wrap=True)
+    console.print(f"{len(removed)} orphan file(s) {'would be ' if dry_run else ''}removed from {s.root}")
 
 
 if __name__ == "__main__":
