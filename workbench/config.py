@@ -15,7 +15,17 @@ CACHE_ENV = "WORKBENCH_CACHE"
 MIRROR_ENV = "WORKBENCH_DATA_MIRROR"
 CATALOG_ENV = "WORKBENCH_CATALOG"
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_REPO_ROOT = _PACKAGE.parent
+# A built wheel carries copies of the checkout's top-level `datasets/` and `papers/` here (setup.py's
+# build_py); a source checkout and an editable install have no such folder and read the live ones.
+_BUNDLED = _PACKAGE / "_bundled"
+
+
+def _shipped(folder: str) -> Path:
+    """`folder` of the installed package's bundled copy when there is one, else of the source checkout."""
+    bundled = _BUNDLED / folder
+    return bundled if bundled.is_dir() else _REPO_ROOT / folder
 
 
 def cache_dir() -> Path:
@@ -31,9 +41,10 @@ def mirror_root() -> Path | None:
 
 
 def catalog_dir() -> Path:
-    """Folder of dataset cards: `WORKBENCH_CATALOG`, else `datasets/` of the source checkout."""
+    """Folder of dataset cards: `WORKBENCH_CATALOG`, else the installed package's copy of `datasets/`
+    (a wheel), else `datasets/` of the source checkout (editable install)."""
     root = os.environ.get(CATALOG_ENV)
-    return Path(root).expanduser() if root else _REPO_ROOT / "datasets"
+    return Path(root).expanduser() if root else _shipped("datasets")
 
 
 PAPERS_ENV = "WORKBENCH_PAPERS"
@@ -41,6 +52,6 @@ PAPERS_ENV = "WORKBENCH_PAPERS"
 
 def papers_dir() -> Path:
     """Folder of paper reproductions (`<id>/paper.yaml`, `<id>/reproduce.ipynb`): `WORKBENCH_PAPERS`,
-    else `papers/` of the source checkout."""
+    else the installed package's copy of `papers/` (a wheel), else `papers/` of the source checkout."""
     root = os.environ.get(PAPERS_ENV)
-    return Path(root).expanduser() if root else _REPO_ROOT / "papers"
+    return Path(root).expanduser() if root else _shipped("papers")
