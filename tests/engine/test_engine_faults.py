@@ -126,7 +126,8 @@ def test_when_a_unit_file_is_corrupt_or_half_written_then_it_is_recomputed(tmp_p
     corrupted.write_bytes(corrupted.read_bytes()[:-40])  # truncated parquet
     (store.root / "metrics" / f".{keys[1]}.parquet.abc.tmp").write_bytes(b"half")  # a write that never finished
     store.record_path(keys[2]).write_text('{"status": "ok", "key": ')  # a record cut short
-    assert len(store.valid_files()) == 2  # neither damaged unit is readable as valid
+    assert store.complete(keys) == {keys[1], keys[3]}  # neither damaged unit is reused
+    assert set(store.verify().damaged) == {keys[0], keys[2]}
     second = evaluate(task, "naive2", store=store, chunk_size=100, n_workers=2, progress=False)
     assert sorted(second.records["key"]) == sorted([keys[0], keys[2]])
     assert second.n_skipped == 2
