@@ -1,6 +1,8 @@
-"""Metrics: properties that must hold for any input, and agreement with utilsforecast."""
+"""Metrics: properties that must hold for any input, one shared signature, and agreement with utilsforecast."""
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import pandas as pd
@@ -115,18 +117,46 @@ def test_when_compared_with_utilsforecast_then_quantile_metrics_agree():
     expected = np.mean(
         [uf.quantile_loss(test, {"model": c}, q=q)["model"].to_numpy() for c, q in zip(cols, qs, strict=True)], axis=0
     )
-    np.testing.assert_allclose(M.quantile_loss(y, q_pred=q_pred, quantiles=qs), expected, rtol=1e-12)
+    np.testing.assert_allclose(M.quantile_loss(y, f, q_pred=q_pred, quantiles=qs), expected, rtol=1e-12)
 
 
 def test_when_interval_is_central_then_coverage_and_msis_follow_their_definitions():
     y = np.array([[0.0, 5.0, 10.0, 20.0]])
     q_pred = np.array([[[1.0, 9.0]] * 4])
     qs = [0.025, 0.975]
-    assert M.coverage(y, q_pred=q_pred, quantiles=qs)[0] == pytest.approx(0.25)  # only 5 is inside
+    assert M.coverage(y, None, q_pred=q_pred, quantiles=qs)[0] == pytest.approx(0.25)  # only 5 is inside
     past = np.array([0.0, 1.0, 2.0])  # scale 1
     # width 8 each; penalties 2/0.05 * (1 - 0), 2/0.05 * (10 - 9) and 2/0.05 * (20 - 9)
     expected = (4 * 8 + 40 * 1 + 40 * 1 + 40 * 11) / 4
-    assert M.msis(y, q_pred=q_pred, quantiles=qs, y_past=past)[0] == pytest.approx(expected)
+    assert M.msis(y, None, q_pred=q_pred, quantiles=qs, y_past=past)[0] == pytest.approx(expected)
+
+
+def test_when_a_metric_gets_a_misspelt_keyword_then_it_is_a_type_error():
+    past, y, f = _panel(seed=6)
+    q_pred, qs = f[..., None] + np.array([-8.0, 0.0, 8.0]), [0.1, 0.5, 0.9]
+    with pytest.raises(TypeError, match="quantile"):
+        M.crps(y, f, quantile=qs, q_pred=q_pred)
+    with pytest.raises(TypeError, match="seasonality"):
+        M.mase(y, f, y_past=past, seasonality=4)
+    with pytest.raises(TypeError, match="lvl"):
+        M.get_metric("coverage@80").fn(y, f, quantiles=qs, q_pred=q_pred, lvl=0.5)
+    for metric in M.METRICS.values():  # every metric, point ones too, refuses what it does not declare
+        with pytest.raises(TypeError):
+            metric.fn(y, f, y_past=past, season_lenght=1, quantiles=qs, q_pred=q_pred)
+
+
+def test_when_metrics_are_registered_then_they_share_one_explicit_signature():
+    shared = ["y_true", "y_pred", "y_past", "season_length", "quantiles", "q_pred"]
+    probabilistic = {"crps", "wql", "scaled_ql", "quantile_loss", "msis", "coverage"}
+    for metric in M.METRICS.values():
+        params = inspect.signature(metric.fn).parameters
+        kinds = {p.kind for p in params.values()}
+        assert inspect.Parameter.VAR_KEYWORD not in kinds and inspect.Parameter.VAR_POSITIONAL not in kinds
+        assert list(params)[: len(shared)] == shared, metric.name
+        assert all(params[k].kind is inspect.Parameter.KEYWORD_ONLY for k in shared[2:]), metric.name
+        assert set(params) - set(shared) == ({"level"} if metric.level is not None else set()), metric.name
+        assert metric.probabilistic == (metric.name in probabilistic), metric.name
+        assert metric.needs_past == (metric.name in {"mase", "mase_monash", "rmsse", "scaled_ql", "msis"}), metric.name
 
 
 def test_when_aggregating_then_the_named_rule_is_applied():

@@ -1,20 +1,57 @@
 """Forecast accuracy metrics: one signature, per-series values, aggregation named explicitly.
 
-Every metric is `fn(y_true, y_pred, *, y_past, season_length, quantiles, q_pred) -> ndarray[n_series]`
-over arrays shaped (n_series, horizon); NaN cells (ragged horizons) are ignored. Scales that need
-history (MASE, RMSSE, MSIS) are computed on `y_past`, the training part of each window only, given as
-a left- or right-padded 2-D array or a list of 1-D arrays. Aggregation across series is a separate,
-named step (`aggregate`) whose name is stored next to every value, because "the sMAPE of M4" (mean of
+Every metric is called the same way, with named arguments only and nothing else accepted (a misspelt
+keyword is a TypeError, not a silently ignored option):
+
+    fn(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> ndarray[n_series]
+
+over arrays shaped (n_series, horizon); NaN cells (ragged horizons) are ignored. Interval metrics
+(`msis`, `coverage`) also take `level` (default 0.95). Scales that need history (MASE, RMSSE, MSIS,
+scaled QL) are computed on `y_past`, the training part of each window only, given as a left- or
+right-padded 2-D array or a list of 1-D arrays. Aggregation across series is a separate, named step
+(`aggregate`) whose name is stored next to every value, because "the sMAPE of M4" (mean of
 per-series means) and a pooled sMAPE differ whenever horizons differ.
 
 sMAPE and MASE follow the M4 organisers' `smape_cal` / `mase_cal` exactly (sMAPE in percent, MASE
 scaled by the in-sample seasonal naive MAE with lag m = the series frequency).
+
+Probabilistic metrics read `q_pred` (n_series, horizon, n_quantiles) at the levels `quantiles`;
+`Metric.probabilistic` marks them and the scorer (`workbench.scoring`) stores the levels each value
+used in a `quantiles` column. A forecaster gives quantiles when asked: `quantiles=[0.1, ..., 0.9]`
+among its parameters. "QL" below is the quantile loss as gluonts and fev define it, twice the pinball
+loss: QL_q(y, x) = 2 |(y - x) (1{y <= x} - q)|, so that the mean over levels approximates CRPS.
+
+- `crps`: GIFT-Eval's and BOOM's CRPS, gluonts' `MeanWeightedSumQuantileLoss`: for each level q,
+  sum_t QL_q / sum_t |y|, then the mean over levels. Per series here; GIFT-Eval and BOOM pool it over
+  every series of a task (sums over the whole dataset), which `pooled_ratio` of the `numerator` /
+  `denominator` stored beside each value gives exactly (`crps_parts`).
+- `wql`: fev's WQL, mean(QL) / mean(|y|) over the cells evaluated. This equals `crps` per series and
+  equally when pooled over series (the denominator does not depend on q, so the mean over levels and
+  the ratio commute), also with NaN cells; it is kept under fev's name so that tables quoting either
+  benchmark read the same name.
+- `scaled_ql`: fev's SQL, mean over horizon and levels of QL divided by the in-sample seasonal naive
+  MAE (lag `season_length`). fev's QL carries the factor 2, so this is twice utilsforecast's
+  `scaled_mqloss` (M5's scaled pinball loss).
+- `quantile_loss`: the plain mean pinball loss over horizon and levels (utilsforecast's `mqloss`).
+- `msis`: M4's mean scaled interval score of the central `level` interval (quantiles (1-level)/2
+  and (1+level)/2 must be among the levels; gluonts' `MSIS(alpha=1-level)`).
+- `coverage`: share of actuals inside the central `level` interval, both ends included
+  (utilsforecast's `coverage`).
+Interval metrics at another level are named `msis@80`, `coverage@50` (level in percent).
+
+Undefined values are NaN, never dropped and never an infinity: crps / wql of a series whose absolute
+actuals sum to 0 (its numerator is still stored, so the pooled value counts its loss, as GIFT-Eval's does);
+scaled_ql / msis where the seasonal naive scale is 0 (a constant history) or undefined (history not
+longer than the season); any probabilistic value of a series with a missing quantile at an observed
+step (a series forecast by a fallback model without quantiles). gluonts gives inf there, fev inf
+(dropped from its mean) or a scale of 1 for too short histories, utilsforecast divides by |y| + eps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -100,26 +137,27 @@ def _mean(a: np.ndarray) -> np.ndarray:
 
 
 # ---- point metrics ---------------------------------------------------------------------------
-def mae(y_true, y_pred, **_) -> np.ndarray:
+# Every metric declares the whole shared signature, so any misspelt keyword is a TypeError.
+def mae(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     return _mean(np.abs(_as_2d(y_true) - _as_2d(y_pred)))
 
 
-def mse(y_true, y_pred, **_) -> np.ndarray:
+def mse(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     return _mean((_as_2d(y_true) - _as_2d(y_pred)) ** 2)
 
 
-def rmse(y_true, y_pred, **_) -> np.ndarray:
+def rmse(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     return np.sqrt(mse(y_true, y_pred))
 
 
-def mape(y_true, y_pred, **_) -> np.ndarray:
+def mape(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     """Percent; infinite where an actual is 0 and the forecast is not (left visible on purpose)."""
     yt, yp = _as_2d(y_true), _as_2d(y_pred)
     with np.errstate(divide="ignore", invalid="ignore"):
         return 100 * _mean(np.abs(yt - yp) / np.abs(yt))
 
 
-def smape(y_true, y_pred, **_) -> np.ndarray:
+def smape(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     """M4's sMAPE: 200 |y - f| / (|y| + |f|), in percent; 0 when both are 0."""
     yt, yp = _as_2d(y_true), _as_2d(y_pred)
     denom = np.abs(yt) + np.abs(yp)
@@ -129,12 +167,12 @@ def smape(y_true, y_pred, **_) -> np.ndarray:
     return _mean(terms)
 
 
-def mase(y_true, y_pred, *, y_past=None, season_length: int = 1, **_) -> np.ndarray:
+def mase(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     yt = _as_2d(y_true)
     return mae(yt, y_pred) / seasonal_naive_scale(y_past, len(yt), season_length)
 
 
-def mase_monash(y_true, y_pred, *, y_past=None, season_length: int = 1, **_) -> np.ndarray:
+def mase_monash(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     """MASE as the Monash archive computes it (`utils/error_calculator.R`): the seasonal lag falls back
     to 1 when the history is not longer than it, and series with an infinite or undefined value are
     NaN (the archive drops them from its mean)."""
@@ -148,12 +186,12 @@ def mase_monash(y_true, y_pred, *, y_past=None, season_length: int = 1, **_) -> 
     return out
 
 
-def rmsse(y_true, y_pred, *, y_past=None, season_length: int = 1, **_) -> np.ndarray:
+def rmsse(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     yt = _as_2d(y_true)
     return np.sqrt(mse(yt, y_pred) / seasonal_naive_scale(y_past, len(yt), season_length, power=2))
 
 
-def wape(y_true, y_pred, **_) -> np.ndarray:
+def wape(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     """sum |y - f| / sum |y| per series (pool with `aggregate(..., "pooled", weights=sum|y|)`)."""
     yt, yp = _as_2d(y_true), _as_2d(y_pred)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -161,74 +199,162 @@ def wape(y_true, y_pred, **_) -> np.ndarray:
 
 
 # ---- probabilistic metrics: q_pred has shape (n_series, horizon, n_quantiles) -------------------
-def _q(q_pred, quantiles) -> tuple[np.ndarray, np.ndarray]:
+def _q(y_true, q_pred, quantiles, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(y, q_pred, levels) checked against each other."""
     if q_pred is None or quantiles is None:
-        raise ValueError("this metric needs q_pred and quantiles")
+        raise ValueError(f"{metric} needs quantile forecasts: pass q_pred and quantiles")
+    yt = _as_2d(y_true)
     qp = np.asarray(q_pred, dtype=float)
-    qs = np.asarray(quantiles, dtype=float)
+    qs = np.asarray(quantiles, dtype=float).ravel()
     if qp.ndim == 2:
         qp = qp[None]
-    if qp.shape[-1] != len(qs):
-        raise ValueError(f"q_pred has {qp.shape[-1]} quantile columns, quantiles lists {len(qs)}")
-    return qp, qs
+    if qp.ndim != 3 or qp.shape[:2] != yt.shape:
+        raise ValueError(f"{metric}: q_pred has shape {qp.shape}; expected {(*yt.shape, len(qs))}")
+    if qp.shape[-1] != len(qs) or not len(qs):
+        raise ValueError(f"{metric}: q_pred has {qp.shape[-1]} quantile columns, quantiles lists {len(qs)}")
+    if np.any((qs <= 0) | (qs >= 1)):
+        raise ValueError(f"{metric}: quantile levels must lie strictly between 0 and 1; got {list(qs)}")
+    return yt, qp, qs
 
 
-def _pinball(y_true, q_pred, quantiles) -> np.ndarray:
-    qp, qs = _q(q_pred, quantiles)
-    diff = _as_2d(y_true)[..., None] - qp
-    return np.maximum(qs * diff, (qs - 1) * diff)  # (n, h, Q)
+def _missing_quantile(yt: np.ndarray, qp: np.ndarray) -> np.ndarray:
+    """Series with a quantile missing at an observed step: their value is undefined (NaN)."""
+    return (np.isnan(qp).any(axis=2) & ~np.isnan(yt)).any(axis=1)
 
 
-def quantile_loss(y_true, y_pred=None, *, q_pred=None, quantiles=None, **_) -> np.ndarray:
-    """Mean pinball loss over horizon and quantiles, per series."""
-    loss = _pinball(y_true, q_pred, quantiles)
-    return _mean(loss.mean(axis=2))
+def _ql_sum(yt: np.ndarray, qp: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """sum over the observed steps of QL_q (twice the pinball loss), per series and level: (n, Q)."""
+    diff = yt[..., None] - qp
+    ql = 2 * np.maximum(qs * diff, (qs - 1) * diff)
+    return np.nansum(ql, axis=1)
 
 
-def weighted_quantile_loss(y_true, y_pred=None, *, q_pred=None, quantiles=None, **_) -> np.ndarray:
-    """2 * sum pinball / sum |y|, averaged over quantiles: the usual CRPS approximation."""
-    loss = _pinball(y_true, q_pred, quantiles)
-    denom = np.nansum(np.abs(_as_2d(y_true)), axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return 2 * np.nansum(loss, axis=1).mean(axis=1) / denom
+def _observed(yt: np.ndarray) -> np.ndarray:
+    return (~np.isnan(yt)).sum(axis=1)
 
 
-def _interval(q_pred, quantiles, level: float) -> tuple[np.ndarray, np.ndarray]:
-    qp, qs = _q(q_pred, quantiles)
-    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
-    try:
-        lo = int(np.flatnonzero(np.isclose(qs, lo_q))[0])
-        hi = int(np.flatnonzero(np.isclose(qs, hi_q))[0])
-    except IndexError:
-        raise ValueError(f"a {level:.0%} interval needs quantiles {lo_q:g} and {hi_q:g}; got {list(qs)}") from None
-    return qp[..., lo], qp[..., hi]
+def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, NaN where den is 0 or NaN (never an infinity)."""
+    out = np.full(np.broadcast(num, den).shape, np.nan)
+    ok = np.isfinite(den) & (den != 0)
+    np.divide(num, den, out=out, where=ok)
+    return out
 
 
-def msis(y_true, y_pred=None, *, q_pred=None, quantiles=None, y_past=None, season_length=1, level=0.95, **_):
-    """M4's mean scaled interval score of the central `level` interval."""
-    yt = _as_2d(y_true)
-    lo, hi = _interval(q_pred, quantiles, level)
+def crps_parts(y_true, q_pred, quantiles) -> tuple[np.ndarray, np.ndarray]:
+    """Per-series (numerator, denominator) of `crps`: mean over levels of sum_t QL_q, and sum_t |y|.
+    Pooled over any set of series, sum(numerator) / sum(denominator) is GIFT-Eval's dataset CRPS."""
+    yt, qp, qs = _q(y_true, q_pred, quantiles, "crps")
+    num = _ql_sum(yt, qp, qs).mean(axis=1)  # 0 for a series without observed steps (an empty sum)
+    num[_missing_quantile(yt, qp)] = np.nan
+    return num, np.nansum(np.abs(yt), axis=1)
+
+
+def crps(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
+    """Quantile-weighted CRPS (GIFT-Eval / BOOM `mean_weighted_sum_quantile_loss`, gluonts'
+    `MeanWeightedSumQuantileLoss`): mean over levels q of sum_t QL_q / sum_t |y|, per series.
+    NaN where sum |y| is 0 (gluonts: inf); the module docstring gives the pooled form."""
+    num, den = crps_parts(y_true, q_pred, quantiles)
+    return _divide(num, den)
+
+
+def wql(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
+    """fev's weighted quantile loss, mean(QL) / mean(|y|) over the observed cells. Identical to
+    `crps` per series and pooled (sum(numerator) / sum(denominator) with `crps_parts`): the
+    denominator is the same for every level, so averaging over levels commutes with the ratio.
+    Both names are kept because fev / Chronos tables say WQL and GIFT-Eval / BOOM tables say CRPS."""
+    return crps(y_true, y_pred, quantiles=quantiles, q_pred=q_pred)
+
+
+def scaled_ql(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
+    """fev's scaled quantile loss (SQL): mean over horizon and levels of QL (twice the pinball loss)
+    divided by the in-sample seasonal naive MAE of the window's past (lag `season_length`).
+    NaN where that scale is 0 or undefined (fev: inf, dropped; or a scale of 1)."""
+    yt, qp, qs = _q(y_true, q_pred, quantiles, "scaled_ql")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_ql = _ql_sum(yt, qp, qs).mean(axis=1) / _observed(yt)
+    mean_ql[_missing_quantile(yt, qp)] = np.nan
+    return _divide(mean_ql, seasonal_naive_scale(y_past, len(yt), season_length))
+
+
+def quantile_loss(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
+    """Mean pinball loss over horizon and levels, per series (utilsforecast's `mqloss`; half of QL)."""
+    yt, qp, qs = _q(y_true, q_pred, quantiles, "quantile_loss")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = _ql_sum(yt, qp, qs).mean(axis=1) / (2 * _observed(yt))
+    out[_missing_quantile(yt, qp)] = np.nan
+    return out
+
+
+def interval_levels(level: float) -> tuple[float, float]:
+    """The quantile levels bounding the central `level` interval: 0.95 -> (0.025, 0.975)."""
+    if not 0 < level < 1:
+        raise ValueError(f"an interval level lies strictly between 0 and 1; got {level}")
+    lo = round((1 - level) / 2, 12)
+    return lo, round(1 - lo, 12)
+
+
+def _interval(y_true, q_pred, quantiles, level: float, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    yt, qp, qs = _q(y_true, q_pred, quantiles, metric)
+    lo_q, hi_q = interval_levels(level)
+    lo, hi = np.flatnonzero(np.isclose(qs, lo_q)), np.flatnonzero(np.isclose(qs, hi_q))
+    if not len(lo) or not len(hi):
+        raise ValueError(
+            f"{metric}: its {level:.0%} interval needs quantiles {lo_q:g} and {hi_q:g}; "
+            f"got {', '.join(f'{q:g}' for q in qs)}"
+        )
+    return yt, qp[..., lo[0]], qp[..., hi[0]]
+
+
+def msis(
+    y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None, level: float = 0.95
+) -> np.ndarray:
+    """M4's mean scaled interval score of the central `level` interval [lo, hi]:
+    mean_t (hi - lo) + 2/a (lo - y) 1{y < lo} + 2/a (y - hi) 1{y > hi}, a = 1 - level, divided by the
+    in-sample seasonal naive MAE. NaN where that scale is 0 or undefined (gluonts: inf)."""
+    yt, lo, hi = _interval(y_true, q_pred, quantiles, level, "msis")
     a = 1 - level
-    score = (hi - lo) + (2 / a) * (lo - yt) * (yt < lo) + (2 / a) * (yt - hi) * (yt > hi)
-    return _mean(score) / seasonal_naive_scale(y_past, len(yt), season_length)
+    with np.errstate(invalid="ignore"):
+        score = (hi - lo) + (2 / a) * (lo - yt) * (yt < lo) + (2 / a) * (yt - hi) * (yt > hi)
+    value = _mean(score)
+    value[_missing_quantile(yt, np.stack([lo, hi], axis=-1))] = np.nan
+    return _divide(value, seasonal_naive_scale(y_past, len(yt), season_length))
 
 
-def coverage(y_true, y_pred=None, *, q_pred=None, quantiles=None, level=0.95, **_) -> np.ndarray:
-    """Share of actuals inside the central `level` interval."""
-    yt = _as_2d(y_true)
-    lo, hi = _interval(q_pred, quantiles, level)
+def coverage(
+    y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None, level: float = 0.95
+) -> np.ndarray:
+    """Share of the observed actuals inside the central `level` interval, both ends included."""
+    yt, lo, hi = _interval(y_true, q_pred, quantiles, level, "coverage")
     inside = ((yt >= lo) & (yt <= hi)).astype(float)
     inside[np.isnan(yt)] = np.nan
-    return _mean(inside)
+    value = _mean(inside)
+    value[_missing_quantile(yt, np.stack([lo, hi], axis=-1))] = np.nan
+    return value
 
 
 # ---- registry and aggregation ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Metric:
+    """A metric function plus what the scorer must know about it: whether it reads quantile
+    forecasts, whether it needs the window's past, the interval `level` it scores (interval metrics:
+    it uses only the two bounding quantiles) and, where a pooled value is the peers' aggregate, the
+    per-series (numerator, denominator) function."""
+
     name: str
     fn: Callable[..., np.ndarray]
     probabilistic: bool = False
     needs_past: bool = False
+    level: float | None = None
+    parts: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+
+    def levels_used(self, quantiles: Sequence[float]) -> tuple[float, ...]:
+        """The quantile levels this metric reads from those a forecast has."""
+        if not self.probabilistic:
+            return ()
+        if self.level is None:
+            return tuple(float(q) for q in quantiles)
+        return interval_levels(self.level)
 
 
 METRICS: dict[str, Metric] = {
@@ -243,18 +369,30 @@ METRICS: dict[str, Metric] = {
         Metric("mape", mape),
         Metric("rmsse", rmsse, needs_past=True),
         Metric("wape", wape),
+        Metric("crps", crps, probabilistic=True, parts=crps_parts),
+        Metric("wql", wql, probabilistic=True, parts=crps_parts),
+        Metric("scaled_ql", scaled_ql, probabilistic=True, needs_past=True),
         Metric("quantile_loss", quantile_loss, probabilistic=True),
-        Metric("wql", weighted_quantile_loss, probabilistic=True),
-        Metric("msis", msis, probabilistic=True, needs_past=True),
-        Metric("coverage", coverage, probabilistic=True),
+        Metric("msis", msis, probabilistic=True, needs_past=True, level=0.95),
+        Metric("coverage", coverage, probabilistic=True, level=0.95),
     )
 }
 
 
 def get_metric(name: str) -> Metric:
-    if name not in METRICS:
-        raise UnknownNameError("metric", name, list(METRICS))
-    return METRICS[name]
+    """A registered metric; interval metrics also at another level as `msis@80`, `coverage@50`."""
+    if name in METRICS:
+        return METRICS[name]
+    base, sep, pct = name.partition("@")
+    if sep and base in METRICS and METRICS[base].level is not None:
+        try:
+            level = float(pct) / 100
+            interval_levels(level)
+        except ValueError:
+            raise ValueError(f"metric {name!r}: the level after '@' is a percentage between 0 and 100") from None
+        metric = METRICS[base]
+        return replace(metric, name=name, fn=partial(metric.fn, level=level), level=level)
+    raise UnknownNameError("metric", name, list(METRICS))
 
 
 Aggregation = Literal["mean", "pooled", "gmean_rel"]
@@ -268,7 +406,8 @@ def aggregate(
     baseline: np.ndarray | None = None,
 ) -> float:
     """Combine per-series values: `mean` of series, `pooled` (weighted by e.g. points or sum|y|),
-    or `gmean_rel`, the geometric mean of value / baseline value (a relative skill)."""
+    or `gmean_rel`, the geometric mean of value / baseline value (a relative skill). For `crps` and
+    `wql`, `pooled_ratio` of the stored numerator and denominator is the exact pooled value."""
     v = np.asarray(values, dtype=float)
     if how == "mean":
         return float(np.nanmean(v))
@@ -286,6 +425,18 @@ def aggregate(
         ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
         return float(np.exp(np.mean(np.log(ratio))))
     raise UnknownNameError("aggregation", str(how), ["mean", "pooled", "gmean_rel"])
+
+
+def pooled_ratio(numerator: np.ndarray, denominator: np.ndarray) -> float:
+    """sum(numerator) / sum(denominator) over series: GIFT-Eval's and BOOM's CRPS of a whole task from
+    the per-series parts (`crps_parts`, the `numerator` / `denominator` columns of stored rows).
+    NaN when any numerator is NaN (a series without quantiles is not silently left out) or the
+    denominator sums to 0."""
+    num = np.asarray(numerator, dtype=float)
+    den = float(np.sum(np.asarray(denominator, dtype=float)))
+    if np.isnan(num).any() or not den:
+        return float("nan")
+    return float(np.sum(num) / den)
 
 
 def owa(smape_value: float, mase_value: float, smape_naive2: float, mase_naive2: float) -> float:
