@@ -44,6 +44,14 @@ def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results store for whatever a test runs without naming one: never ./results of the checkout."""
+    path = tmp_path_factory.mktemp("workbench-results")
+    os.environ["WORKBENCH_RESULTS"] = str(path)
+    return path
+
+
 @pytest.fixture
 def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty cache for tests that look at what a fetch leaves behind."""

@@ -167,8 +167,14 @@ def _parse_params(values: list[str] | None) -> dict:
     for item in values or []:
         name, sep, raw = item.partition("=")
         if not sep or not name:
-            raise typer.BadParameter(f"expected name=value, got {item!r}")
-        params[name.strip()] = yaml.safe_load(raw)
+            raise typer.BadParameter(f"expected name=value, got {item!r}", param_hint="-p")
+        try:
+            params[name.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            problem = str(exc).splitlines()[0]
+            raise typer.BadParameter(
+                f"{name.strip()}: {raw!r} is not a valid value ({problem})", param_hint="-p"
+            ) from None
     return params
 
 
@@ -191,14 +197,18 @@ def reproduce_paper(
         list[str] | None, typer.Option("--param", "-p", help="Notebook parameter name=value (YAML).")
     ] = None,
     html: Annotated[bool, typer.Option(help="Also render the executed notebook to HTML.")] = True,
+    store: Annotated[
+        Path | None, typer.Option(help="Results store for the reproduction's results (default: WORKBENCH_RESULTS).")
+    ] = None,
 ) -> None:
     """Run a paper's reproduction notebook and print claimed vs reproduced, one row per claim.
 
     Exit status 1 when any available cell is a mismatch; unavailable cells are listed, not failed."""
     from workbench.papers import reproduce
 
+    params = _parse_params(param)
     try:
-        result = reproduce(paper, output, parameters=_parse_params(param), full=full, html=html)
+        result = reproduce(paper, output, parameters=params, full=full, html=html, store=store)
     except WorkbenchError as exc:
         _fail(exc)
     report = result.report
@@ -229,6 +239,7 @@ def reproduce_paper(
         f"{counts['unavailable']} unavailable "
         f"in {result.seconds:.0f} s. Report: {result.csv} (notebook {result.notebook}"
         + (f", HTML {result.html})" if result.html else ")")
+        + (f"; claims committed to the store {result.store.root}" if result.store else "")
     )
     if not result.ok:
         raise typer.Exit(code=1)

@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from workbench.data import Panel, get_card, load_holdout, load_panel
-from workbench.errors import DataFormatError
+from workbench.errors import DataFormatError, UnknownNameError
 from workbench.keys import TaskIdentity
 from workbench.metrics import get_metric
 
@@ -85,8 +85,11 @@ class Task(TaskIdentity, BaseModel):
     @property
     def data_version(self) -> str | None:
         """Which copy of the data the card reads (e.g. Tcomp's R data), where the card says."""
-        sub = get_card(self.dataset).subset(self.subset)
-        return getattr(sub, "data_version", None) or getattr(get_card(self.dataset), "data_version", None)
+        try:
+            card = get_card(self.dataset)
+        except UnknownNameError:  # a panel made in memory (synthetic data) has no card to say
+            return None
+        return card.subset(self.subset).data_version or card.data_version
 
     def describe(self) -> str:
         """`m4/Hourly holdout h=48 m=24`, `m4/Hourly rolling 3x48 step 48 expanding h=48 m=24`."""

@@ -57,9 +57,10 @@ def test_when_all_windows_are_scored_then_repeat_no_longer_matches_every_claim(p
 
 def test_when_run_again_on_the_same_store_then_nothing_is_recomputed(repeat_runs):
     store, runs, _ = repeat_runs
-    before = {p.name: p.stat().st_mtime_ns for p in store.iterdir()}
+    before = {p.relative_to(store): p.stat().st_mtime_ns for p in store.rglob("*") if p.is_file()}
     again, _ = ltsf_linear.run_cells(["ETTh1"], ["Repeat"], [2021], store=store, time_budget_s=0, progress=False)
-    assert len(again) == 4 and {p.name: p.stat().st_mtime_ns for p in store.iterdir()} == before
+    after = {p.relative_to(store): p.stat().st_mtime_ns for p in store.rglob("*") if p.is_file()}
+    assert len(again) == 4 and after == before
     cols = ["run_key", "mse", "mae", "mse_all", "mae_all"]
     pd.testing.assert_frame_equal(
         again[cols].reset_index(drop=True), runs.loc[runs["paper_dataset"] == "ETTh1", cols].reset_index(drop=True)
@@ -68,7 +69,20 @@ def test_when_run_again_on_the_same_store_then_nothing_is_recomputed(repeat_runs
 
 def test_when_the_time_budget_is_spent_then_remaining_cells_are_left_for_a_rerun(tmp_path):
     runs, _ = ltsf_linear.run_cells(["ETTh2"], ["Repeat"], [2021], store=tmp_path, time_budget_s=0, progress=False)
-    assert runs.empty and not list(tmp_path.iterdir())
+    assert runs.empty and not list(tmp_path.rglob("*.json"))
+
+
+def test_when_runs_are_stored_then_they_are_ltsf_units_of_the_one_store_with_pooled_metric_rows(repeat_runs):
+    store, runs, _ = repeat_runs
+    from workbench.engine.store import ResultsStore
+
+    records = ResultsStore(store).records()
+    assert set(records["kind"]) == {"ltsf"} and len(records) == len(runs) == 12
+    metrics = ResultsStore(store).read_table("metrics")
+    assert set(metrics["metric"]) == {"mse", "mae", "mse_all_windows", "mae_all_windows"}
+    etth1_96 = runs[(runs["paper_dataset"] == "ETTh1") & (runs["horizon"] == 96)].iloc[0]
+    row = metrics[(metrics["task"].str.startswith("ett/ETTh1 LTSF L=336 H=96")) & (metrics["metric"] == "mse")]
+    assert len(row) == 1 and row["value"].iloc[0] == etth1_96["mse"] and row["kind"].iloc[0] == "ltsf"
 
 
 def test_when_the_ili_table_is_checked_then_the_verdict_says_it_cannot_be_made_identical(paper):
@@ -87,7 +101,7 @@ def test_when_a_method_is_unknown_then_the_error_names_it():
 def test_when_one_cell_is_reproduced_through_the_cli_then_it_matches_and_records_both_scores(tmp_path):
     one_cell = ["-p", "datasets=[ETTh1]", "-p", "horizons=[96]", "-p", "methods=[NLinear]", "-p", "seeds=[2021]"]
     result = subprocess.run(
-        [*CLI, "--output", str(tmp_path), "--no-html", *one_cell],
+        [*CLI, "--output", str(tmp_path), "--store", str(tmp_path / "store"), "--no-html", *one_cell],
         capture_output=True,
         text=True,
         timeout=600,
@@ -106,4 +120,7 @@ def test_when_one_cell_is_reproduced_through_the_cli_then_it_matches_and_records
     assert {"compat", "all_windows", "claimed", "all_vs_compat_pct"} <= set(both.columns)
     runs = pd.read_csv(tmp_path / "ltsf_linear_runs.csv")
     assert runs["device"].iloc[0].startswith("cuda" if __import__("torch").cuda.is_available() else "cpu")
-    assert len(list((tmp_path / "ltsf_linear_runs").glob("*.parquet"))) == 1
+    from workbench.engine.store import ResultsStore
+
+    kinds = ResultsStore(tmp_path / "store").records()["kind"].value_counts().to_dict()
+    assert kinds == {"ltsf": 1, "paper": 1}  # the run and the claimed-vs-reproduced rows, in the one store

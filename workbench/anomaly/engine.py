@@ -1,17 +1,16 @@
-"""Detection on the Dask engine, with the forecasting engine's connection and results store.
+"""Detection on the Dask engine, with the forecasting engine's connection, key scheme and store.
 
 A unit is (detection task, detector spec, chunk of items). A worker cuts the task's items into
-parquet chunks once; each unit reads its own chunk, scores its items and commits to the store the
-per-row scores (the store's `forecasts/<unit>.parquet`) and per-item facts (`metrics/<unit>.parquet`,
-with the forecasting columns `task_key, dataset, subset, model, unit`), its record last. A rerun
-skips complete units, so a killed run resumes. Scoring the corpus (NAB's corpus-wide threshold,
-the point-wise metrics) needs every item and happens on the client from the stored scores.
+parquet chunks once; each unit reads its own chunk, scores its items and commits the per-row
+scores to the store's `detection_scores` table (kind `detection`), its record last. A rerun skips
+complete units, so a killed run resumes. Scoring the corpus (NAB's corpus-wide threshold, the
+point-wise metrics) needs every item and happens on the client from the stored scores; the
+scoreboard of each detector is committed too, as a unit of `detection_metrics` rows (every one
+higher-is-better), keyed by the score units it was computed from.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import socket
 import time
@@ -24,16 +23,27 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from workbench import __version__
-from workbench.anomaly.run import Detection, as_detector, score_item
+from workbench.anomaly.run import Detection, as_detector, score_item, scoreboard
 from workbench.anomaly.task import DetectionData, DetectionTask
 from workbench.atomic import atomic_write
 from workbench.config import cache_dir
 from workbench.data.hashing import sha256_file
-from workbench.engine.runner import connect
+from workbench.engine.cluster import connect
+from workbench.engine.runner import package_versions
 from workbench.engine.store import ResultsStore
 from workbench.engine.units import ModelSpec, new_run_id
 from workbench.errors import WorkbenchError
+from workbench.fingerprint import code_fingerprint, digest, git_state, module_of
+from workbench.keys import identity_key, unit_key, unit_payload
+
+# what every detection unit runs besides its detector, and what the corpus scoreboard runs
+DETECTION_CORE = ("workbench.anomaly.run", "workbench.anomaly.task", "workbench.anomaly.engine")
+SCOREBOARD_CORE = (
+    *DETECTION_CORE,
+    "workbench.anomaly.nab",
+    "workbench.anomaly.metrics",
+    "workbench.anomaly.thresholds",
+)
 
 
 @dataclass(frozen=True)
@@ -52,20 +62,35 @@ class DetectionUnit:
     detector: ModelSpec
     chunk: ItemChunk
     seed: int = 0
+    code: str = ""  # code fingerprint of the detector and the detection core (set by the planner)
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
+    def payload(self) -> dict[str, Any]:
+        return unit_payload(
+            kind="detection",
+            task=self.task,
+            model=self.detector.key(),
+            data=self.chunk.data_hash,
+            seed=self.seed,
+            part=list(self.chunk.items),
+        )
+
+    @property
+    def identity(self) -> str:
+        return identity_key(self.payload)
+
+    @property
     def key(self) -> str:
-        payload = {
-            "kind": "detection",
-            "task": self.task.key(),
-            "detector": self.detector.key(),
-            "data": self.chunk.data_hash,
-            "items": list(self.chunk.items),
-            "version": __version__,
-            "seed": self.seed,
-        }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+        return unit_key(self.payload, self.code)
+
+
+def detector_fingerprint(spec: ModelSpec) -> str:
+    """The detector's module and the detection core, with the numerical libraries' versions."""
+    detector = as_detector(spec.model_dump())
+    return digest(
+        {"workbench": code_fingerprint(module_of(detector), *DETECTION_CORE), "packages": package_versions()}, 24
+    )
 
 
 def prepare_item_chunks(task: DetectionTask, chunk_size: int) -> list[ItemChunk]:
@@ -82,27 +107,32 @@ def prepare_item_chunks(task: DetectionTask, chunk_size: int) -> list[ItemChunk]
     return chunks
 
 
-def compute_detection_unit(unit: DetectionUnit) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-item facts, per-row scores) of one unit, computed in this process."""
-    detector = as_detector(unit.detector.model_dump())
+def _label(frame: pd.DataFrame, task: DetectionTask, model: str, unit: str) -> pd.DataFrame:
+    """Every row says which task (key and description), detector and unit made it."""
+    frame.insert(0, "model", model)
+    frame.insert(0, "subset", "+".join(task.subsets))
+    frame.insert(0, "dataset", task.dataset)
+    frame.insert(0, "task", task.describe())
+    frame.insert(0, "task_key", task.key())
+    frame.insert(0, "kind", "detection")
+    frame["unit"] = unit
+    return frame
+
+
+def compute_detection_unit(unit: DetectionUnit) -> tuple[pd.DataFrame, dict[str, float]]:
+    """(per-row scores, seconds per item) of one unit, computed in this process."""
+    detector = as_detector(unit.detector.model_dump(), seed=unit.seed)
     frame = pd.read_parquet(unit.chunk.path)
-    facts, scores = [], []
+    scores, seconds = [], {}
     for item in unit.chunk.items:
         sub = frame[frame["item"] == item]
         channels = {uid: g["y"].to_numpy(float) for uid, g in sub.groupby("unique_id", sort=False)}
         start = time.perf_counter()
         s = score_item(detector, channels, item, unit.task.probationary_percent)
-        facts.append({"unique_id": item, "metric": "seconds", "value": time.perf_counter() - start})
-        facts.append({"unique_id": item, "metric": "mean_score", "value": float(np.mean(s)) if len(s) else np.nan})
+        seconds[item] = round(time.perf_counter() - start, 6)
         scores.append(pd.DataFrame({"unique_id": item, "row": np.arange(len(s)), "anomaly_score": s}))
-    metrics, out = pd.DataFrame(facts), pd.concat(scores, ignore_index=True)
-    for f in (metrics, out):
-        f.insert(0, "model", unit.detector.label)
-        f.insert(0, "subset", "+".join(unit.task.subsets))
-        f.insert(0, "dataset", unit.task.dataset)
-        f.insert(0, "task_key", unit.task.key())
-        f["unit"] = unit.key
-    return metrics, out
+    out = _label(pd.concat(scores, ignore_index=True), unit.task, unit.detector.label, unit.key)
+    return out, seconds
 
 
 def run_detection_unit(unit: DetectionUnit, store_root: str, run_id: str) -> dict:
@@ -111,9 +141,13 @@ def run_detection_unit(unit: DetectionUnit, store_root: str, run_id: str) -> dic
     record = {
         "key": unit.key,
         "kind": "detection",
+        "identity": unit.identity,
+        "code": unit.code,
+        **git_state(),
         "run_id": run_id,
         "task_key": unit.task.key(),
-        "task": unit.task.model_dump(mode="json"),
+        "task": unit.task.resolved(),
+        "task_description": unit.task.describe(),
         "dataset": unit.task.dataset,
         "subset": "+".join(unit.task.subsets),
         "model": unit.detector.label,
@@ -127,16 +161,57 @@ def run_detection_unit(unit: DetectionUnit, store_root: str, run_id: str) -> dic
         "worker": f"{socket.gethostname()}:{os.getpid()}",
         "error": "",
     }
-    metrics, scores = pd.DataFrame(), None
+    scores = None
     try:
-        metrics, scores = compute_detection_unit(unit)
+        scores, record["item_seconds"] = compute_detection_unit(unit)
         record["status"] = "ok"
     except Exception as exc:
         record["status"] = "error"
         record["error"] = f"{type(exc).__name__}: {exc}"
         record["trace"] = traceback.format_exc(limit=6)
     record["duration_s"] = round(time.perf_counter() - start, 4)
-    return ResultsStore(store_root).write_unit(unit.key, metrics, scores, record)
+    return ResultsStore(store_root).write_unit(unit.key, {"detection_scores": scores}, record)
+
+
+def commit_scoreboard(
+    store: ResultsStore, data: DetectionData, detection: Detection, spec: ModelSpec, units: list[str], seed: int
+) -> pd.DataFrame:
+    """One detector's corpus scoreboard as a `detection` unit of `detection_metrics` rows (all
+    higher-is-better), keyed by the score units it was computed from; reused when already stored."""
+    task = data.task
+    payload = unit_payload(
+        kind="detection", task=task, model=spec.key(), data=sorted(units), seed=seed, part="scoreboard"
+    )
+    code = digest({"workbench": code_fingerprint(*SCOREBOARD_CORE), "packages": package_versions()}, 24)
+    key = unit_key(payload, code)
+    if store.complete([key]):
+        return store.read_table("detection_metrics", [key])
+    board = scoreboard(data, [detection]).rename(columns={"detector": "model_label"})
+    board = board.drop(columns=["dataset", "model_label"]).assign(unique_id=None, higher_is_better=True)
+    board = _label(board, task, spec.label, key)
+    record = {
+        "key": key,
+        "kind": "detection",
+        "identity": identity_key(payload),
+        "code": code,
+        **git_state(),
+        "run_id": new_run_id(),
+        "task_key": task.key(),
+        "task": task.resolved(),
+        "task_description": task.describe(),
+        "dataset": task.dataset,
+        "subset": "+".join(task.subsets),
+        "model": spec.label,
+        "model_name": spec.name,
+        "params": spec.params,
+        "seed": seed,
+        "n_series": len(data.items),
+        "score_units": sorted(units),
+        "status": "ok",
+        "error": "",
+    }
+    store.write_unit(key, {"detection_metrics": board}, record)
+    return board
 
 
 @dataclass
@@ -146,6 +221,7 @@ class EngineDetections:
     records: pd.DataFrame
     failures: dict[str, str]
     store: ResultsStore
+    scoreboard: pd.DataFrame = field(default_factory=pd.DataFrame)  # detection_metrics rows, as stored
 
 
 def detect_on_engine(
@@ -170,7 +246,8 @@ def detect_on_engine(
     run_id = new_run_id()
     with connect(client, scheduler, n_workers) as c:
         chunks = c.submit(prepare_item_chunks, task, chunk_size, pure=False).result()
-        units = [DetectionUnit(task, spec, chunk, seed) for spec in specs for chunk in chunks]
+        codes = {spec.key(): detector_fingerprint(spec) for spec in specs}
+        units = [DetectionUnit(task, spec, chunk, seed, codes[spec.key()]) for spec in specs for chunk in chunks]
         done = store.complete([u.key for u in units])
         todo = [u for u in units if u.key not in done]
         if todo:
@@ -183,22 +260,22 @@ def detect_on_engine(
                 bar.update()
             bar.close()
     records = pd.DataFrame([store.record(u.key) for u in units])
-    detections, failures = [], {}
+    detections, failures, boards = [], {}, []
     for spec in specs:
         mine = records[records["model"] == spec.label]
         failed = mine[mine["status"] != "ok"]
         if len(failed):
             failures[spec.label] = str(failed["error"].iloc[0])
             continue
-        frames = [pd.read_parquet(store.forecasts_path(k)) for k in mine["key"]]
-        scores = pd.concat(frames, ignore_index=True)
+        scores = store.read_table("detection_scores", list(mine["key"]))
         per_item = {item: g.sort_values("row")["anomaly_score"].to_numpy() for item, g in scores.groupby("unique_id")}
         detector = as_detector(spec.model_dump())
-        detections.append(
-            Detection(
-                spec.label, detector.fitted_on, data.corpus.align(per_item, spec.label), float(mine["duration_s"].sum())
-            )
+        detection = Detection(
+            spec.label, detector.fitted_on, data.corpus.align(per_item, spec.label), float(mine["duration_s"].sum())
         )
+        detections.append(detection)
+        boards.append(commit_scoreboard(store, data, detection, spec, list(mine["key"]), seed))
     if failures and not detections:
         raise WorkbenchError(f"{task.name}: every detector failed: {failures}")
-    return EngineDetections(data, detections, records, failures, store)
+    board = pd.concat(boards, ignore_index=True) if boards else pd.DataFrame()
+    return EngineDetections(data, detections, records, failures, store, board)

@@ -7,27 +7,26 @@ nothing that was committed; rerunning the same grid recomputes only what is miss
 
 from __future__ import annotations
 
-import contextlib
-import os
 import platform
 import socket
-import subprocess
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import dask
 import pandas as pd
 from tqdm.auto import tqdm
 
 from workbench import __version__
+from workbench.engine.cluster import connect
 from workbench.engine.store import ResultsStore
 from workbench.engine.units import ChunkRef, ModelSpec, Unit, new_run_id
 from workbench.engine.worker import prepare_chunks, run_unit
+from workbench.errors import WorkbenchError
+from workbench.fingerprint import digest, forecaster_fingerprint, git_state
 from workbench.forecasters import make_forecaster
 from workbench.tasks import Task
 
@@ -70,39 +69,60 @@ def is_global(spec: ModelSpec) -> bool:
     return bool(make_forecaster(spec.name, **spec.params).is_global)
 
 
-@contextlib.contextmanager
-def connect(client: Any = None, scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
-    """An existing client; else a scheduler address (argument, dask's `scheduler-address` config or
-    DASK_SCHEDULER_ADDRESS); else an embedded LocalCluster with one single-threaded worker per core."""
-    from distributed import Client, LocalCluster
+def code_fingerprint(spec: ModelSpec) -> str:
+    """What a model's units depend on besides data and task: the workbench modules its computation
+    reaches (its own module and the scoring core) and the versions of the numerical libraries."""
+    forecaster = make_forecaster(spec.name, **spec.params)
+    return digest({"workbench": forecaster_fingerprint(forecaster), "packages": package_versions()}, 24)
 
-    if client is not None:
-        yield client
-        return
-    address = scheduler or dask.config.get("scheduler-address", None)
-    if address:
-        with Client(address, timeout="30s") as c:
-            yield c
-        return
-    workers = n_workers or os.cpu_count() or 1
-    with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
+
+def package_versions() -> dict[str, str | None]:
+    return {p: _version(p) for p in PACKAGES}
 
 
 def plan_units(tasks: list[tuple[Task, list[ChunkRef]]], models: list[ModelSpec], seed: int = 0) -> list[Unit]:
     """Local models: one unit per (task, model, chunk); global models: one per (task, model, window)."""
     units = []
+    codes = {spec.key(): code_fingerprint(spec) for spec in models}
     for task, chunks in tasks:
         n_windows = 1 if task.protocol == "holdout" else task.n_windows
         for spec in models:
+            code = codes[spec.key()]
             if is_global(spec):
-                units += [Unit(task, spec, tuple(chunks), seed, window=w) for w in range(n_windows)]
+                units += [Unit(task, spec, tuple(chunks), seed, window=w, code=code) for w in range(n_windows)]
             else:
-                units += [Unit(task, spec, (c,), seed) for c in chunks]
+                units += [Unit(task, spec, (c,), seed, code=code) for c in chunks]
     return units
+
+
+def check_partitioning(units: list[Unit], records: pd.DataFrame, chunk_size: int) -> None:
+    """Refuse to store the same series of a (task, model, seed) under a second chunking: its rows
+    would count twice in every mean. The store says which chunk size it already holds."""
+    if records.empty or "chunk_size" not in records:
+        return
+    held = records[records["kind"] == "forecast"] if "kind" in records else records
+    held = held.dropna(subset=["chunk_size"])
+    if held.empty:
+        return
+    sizes = held.groupby(["task_key", "model", "seed"])["chunk_size"].agg(lambda s: sorted(set(s)))
+    for unit in units:
+        other = sizes.get((unit.task.key(), unit.model.label, unit.seed))
+        if other and any(size != chunk_size for size in other):
+            raise WorkbenchError(
+                f"the store already holds {unit.task.describe()} × {unit.model.label} (seed {unit.seed}) in chunks of "
+                f"{other[0]} series; rerun with chunk_size={other[0]} or use another store, so no series counts twice"
+            )
+
+
+def reusable_across_code(units: list[Unit], records: pd.DataFrame) -> dict[str, str]:
+    """Planned key -> key of a committed ok unit doing the same work with other code (explicit opt-in)."""
+    if records.empty or "identity" not in records:
+        return {}
+    ok = records[(records["status"] == "ok") & records["identity"].notna()]
+    latest = ok.sort_values("committed_at").groupby("identity")["key"].last() if "committed_at" in ok else None
+    if latest is None:
+        latest = ok.groupby("identity")["key"].last()
+    return {u.key: latest[u.identity] for u in units if u.identity in latest.index}
 
 
 def evaluate(
@@ -120,12 +140,14 @@ def evaluate(
     n_workers: int | None = None,
     progress: bool = True,
     chunks: dict[str, list[ChunkRef]] | None = None,
+    reuse_across_code: bool = False,
 ) -> RunSummary:
     """Evaluate every task × model on Dask; results go to the store, a summary comes back.
 
     `chunks` maps a task key to ready-made chunk files (synthetic panels); other tasks are cut from
     the catalog on a worker. Rerunning the same grid skips complete units (`retry_failed` recomputes
-    units that ended in error or timeout)."""
+    units that ended in error or timeout). A unit made by other workbench code is recomputed unless
+    `reuse_across_code=True`, which reuses it and lists it in the run record as reused across code."""
     task_list = [tasks] if isinstance(tasks, Task) else list(tasks)
     specs = as_model_specs([models] if isinstance(models, str | dict | ModelSpec) else models)
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
@@ -146,8 +168,15 @@ def evaluate(
         keys = [u.key for u in units]
         if len(set(keys)) != len(keys):
             raise ValueError("the grid holds the same unit twice (a task or model listed twice?)")
+        held = store.records()
+        check_partitioning(units, held, chunk_size)
         done = store.complete(keys, retry_failed=retry_failed)
-        todo = [u for u in units if u.key not in done]
+        reused: dict[str, str] = {}
+        if reuse_across_code:
+            candidates = reusable_across_code([u for u in units if u.key not in done], held)
+            verified = store.complete(sorted(set(candidates.values())))
+            reused = {new: old for new, old in candidates.items() if old in verified}
+        todo = [u for u in units if u.key not in done and u.key not in reused]
         records = []
         if todo:
             futures = c.map(
@@ -155,6 +184,7 @@ def evaluate(
                 todo,
                 store_root=str(store.root),
                 run_id=run_id,
+                chunk_size=chunk_size,
                 save_forecasts=save_forecasts,
                 timeout_s=timeout_s,
                 key=[f"unit-{u.key}-{run_id}" for u in todo],
@@ -170,25 +200,30 @@ def evaluate(
                     bar.set_postfix_str(f"{sum(r['status'] != 'ok' for r in records)} failed")
             bar.close()
     frame = pd.DataFrame(records)
-    summary = RunSummary(run_id, store, frame, len(units), len(done), time.perf_counter() - started)
-    store.write_run(_run_record(summary, prepared, specs, seed, started_at, chunk_size))
+    summary = RunSummary(run_id, store, frame, len(units), len(done) + len(reused), time.perf_counter() - started)
+    record = _run_record(summary, prepared, specs, seed, started_at, chunk_size)
+    record["code"] = {u.model.label: u.code for u in units}
+    record["reuse_across_code"] = reuse_across_code
+    record["reused_across_code"] = reused
+    store.write_run(record)
     return summary
 
 
 def _run_record(summary: RunSummary, prepared, specs, seed, started_at, chunk_size) -> dict:
     return {
         "run_id": summary.run_id,
+        "kind": "forecast",
         "started_at": started_at,
         "finished_at": datetime.now(UTC).isoformat(),
         "seconds": round(summary.seconds, 3),
         "workbench_version": __version__,
-        "git_commit": _git_commit(),
-        "packages": {p: _version(p) for p in PACKAGES},
+        **git_state(),
+        "packages": package_versions(),
         "python": platform.python_version(),
         "host": socket.gethostname(),
         "seed": seed,
         "chunk_size": chunk_size,
-        "tasks": [t.model_dump(mode="json") | {"key": t.key()} for t, _ in prepared],
+        "tasks": [t.resolved() | {"key": t.key(), "description": t.describe()} for t, _ in prepared],
         "data_hashes": sorted({c.data_hash for _, refs in prepared for c in refs}),
         "models": [s.label for s in specs],
         "units": summary.n_units,
@@ -203,15 +238,4 @@ def _version(package: str) -> str | None:
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
-        return None
-
-
-def _git_commit() -> str | None:
-    root = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
         return None

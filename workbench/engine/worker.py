@@ -24,8 +24,9 @@ from workbench.config import cache_dir
 from workbench.data import Panel, load_holdout, load_panel
 from workbench.engine.store import ResultsStore
 from workbench.engine.units import ChunkRef, Unit
-from workbench.evaluation import score_window
+from workbench.fingerprint import git_state
 from workbench.forecasters import make_forecaster
+from workbench.scoring import score_window
 from workbench.tasks import Task
 
 
@@ -93,7 +94,7 @@ def compute_unit(unit: Unit, save_forecasts: bool = False) -> tuple[pd.DataFrame
         if unit.window is not None and window.index != unit.window:
             continue
         params = dict(spec.params)
-        forecaster = make_forecaster(spec.name, **params).fit(window.past)
+        forecaster = make_forecaster(spec.name, seed=unit.seed, **params).fit(window.past)
         forecast = forecaster.predict(task.h)
         scores = score_window(task, window.past, window.truth, forecast, spec.label)
         scores.insert(0, "window", window.index)
@@ -110,10 +111,13 @@ def compute_unit(unit: Unit, save_forecasts: bool = False) -> tuple[pd.DataFrame
 
 
 def _label(frame: pd.DataFrame, unit: Unit) -> None:
+    """Every row says which task (key and readable description), model and unit made it."""
     frame.insert(0, "model", unit.model.label)
     frame.insert(0, "subset", unit.task.subset)
     frame.insert(0, "dataset", unit.task.dataset)
+    frame.insert(0, "task", unit.task.describe())
     frame.insert(0, "task_key", unit.task.key())
+    frame.insert(0, "kind", "forecast")
     frame["unit"] = unit.key
 
 
@@ -122,7 +126,12 @@ def _peak_rss_mb() -> float:
 
 
 def run_unit(
-    unit: Unit, store_root: str, run_id: str, save_forecasts: bool = False, timeout_s: float | None = None
+    unit: Unit,
+    store_root: str,
+    run_id: str,
+    save_forecasts: bool = False,
+    timeout_s: float | None = None,
+    chunk_size: int | None = None,
 ) -> dict:
     """Compute one unit and commit it to the store; never raises for a model's or a series' fault.
 
@@ -150,9 +159,15 @@ def run_unit(
         timed_out = False
     record = {
         "key": unit.key,
+        "kind": "forecast",
+        "identity": unit.identity,
+        "code": unit.code,
+        **git_state(),
         "run_id": run_id,
         "task_key": unit.task.key(),
-        "task": unit.task.model_dump(mode="json"),
+        "task": unit.task.resolved(),
+        "task_description": unit.task.describe(),
+        "chunk_size": chunk_size,
         "dataset": unit.task.dataset,
         "subset": unit.task.subset,
         "model": unit.model.label,
@@ -180,7 +195,7 @@ def run_unit(
     else:
         record["status"] = "ok"
         metrics, forecasts = result["value"]
-    return ResultsStore(store_root).write_unit(unit.key, metrics, forecasts, record)
+    return ResultsStore(store_root).write_unit(unit.key, {"metrics": metrics, "forecasts": forecasts}, record)
 
 
 def _single_threaded_kernels() -> None:

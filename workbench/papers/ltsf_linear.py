@@ -30,11 +30,14 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-import workbench
+from workbench.engine.runner import package_versions
+from workbench.engine.store import ResultsStore
+from workbench.engine.units import new_run_id
 from workbench.errors import SourceUnavailableError, UnknownNameError
+from workbench.fingerprint import code_fingerprint, digest, git_state
+from workbench.keys import identity_key, unit_key, unit_payload
 from workbench.ltsf import LTSFTask, Table, TrainConfig, load_table, prepare, run, scores
 from workbench.ltsf.models import Repeat
-from workbench.ltsf.store import RunStore, run_key
 from workbench.papers.contract import Paper
 
 # the paper's dataset names -> (card, subset, split rule, input length)
@@ -155,7 +158,7 @@ def run_cells(
     methods: Iterable[str] = METHODS,
     seeds: Iterable[int] = SEEDS,
     horizons: Iterable[int] | None = None,
-    store: str | Path = "ltsf_linear_runs",
+    store: str | Path | ResultsStore | None = None,
     ili_claims: dict[int, tuple[float, float]] | None = None,
     time_budget_s: float | None = None,
     device: str | None = None,
@@ -165,11 +168,14 @@ def run_cells(
     """Every (dataset, horizon, method, seed) run, from the store or computed and stored.
 
     Returns the runs and, per dataset, why it was not run (data unavailable, not identical).
-    A time budget stops starting new runs once spent; a rerun resumes from the store.
+    Each run is a unit of kind `ltsf` in the results store (`store`, else WORKBENCH_RESULTS): its
+    record row in the `ltsf_runs` table and its pooled scores in `metrics`. A time budget stops
+    starting new runs once spent; a rerun resumes from the store.
     """
     if threads:
         torch.set_num_threads(threads)  # the models are tiny: more threads than cores only add contention
-    runs_store = RunStore(store)
+    runs_store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    code = ltsf_code_fingerprint()
     start, rows, skipped = time.perf_counter(), [], {}
     for dataset in datasets:
         _check(dataset)
@@ -195,22 +201,67 @@ def run_cells(
         for h, method, seed in tqdm(cells, desc=dataset, disable=not progress, leave=False):
             task = task_for(dataset, h, method, rows=span)
             config = replace(config_for(dataset, h, method, seed, device), threads=threads)
-            key = run_key(
-                task=task.model_dump(),
-                method=method,
-                config={k: v for k, v in asdict(config).items() if k not in ("device", "threads")},
-                data=table.data_hash,
-                version=workbench.__version__,
+            training = {k: v for k, v in asdict(config).items() if k not in ("device", "threads")}
+            payload = unit_payload(
+                kind="ltsf", task=task, model={"method": method, "config": training}, data=table.data_hash, seed=seed
             )
-            record = runs_store.get(key)
-            if record is None:
-                if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
-                    continue
-                record = {"paper_dataset": dataset, "seed": seed, **run(task, method, config, prepare(task, table))}
-                record["run_key"] = key
-                runs_store.put(key, record)
+            key = unit_key(payload, code)
+            if runs_store.complete([key]):
+                rows.append(runs_store.read_table("ltsf_runs", [key]).iloc[0].to_dict())
+                continue
+            if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
+                continue
+            record = {"paper_dataset": dataset, "seed": seed, **run(task, method, config, prepare(task, table))}
+            record["run_key"] = key
+            commit_run(runs_store, key, identity_key(payload), code, task, method, seed, record)
             rows.append(record)
     return pd.DataFrame(rows), skipped
+
+
+def ltsf_code_fingerprint() -> str:
+    """The LTSF protocol, models and trainer, with the numerical libraries' versions."""
+    modules = ("workbench.ltsf.run", "workbench.ltsf.models", "workbench.ltsf.protocol", "workbench.neural.trainer")
+    return digest({"workbench": code_fingerprint(*modules), "packages": package_versions()}, 24)
+
+
+# the pooled scores a run stores as metric rows (name -> the run record's field)
+SCORES = {"mse": "mse", "mae": "mae", "mse_all_windows": "mse_all", "mae_all_windows": "mae_all"}
+
+
+def commit_run(
+    store: ResultsStore, key: str, identity: str, code: str, task: LTSFTask, method: str, seed: int, record: dict
+) -> None:
+    """One LTSF run as a unit: the run's record row (`ltsf_runs`) and its scores as `metrics` rows,
+    pooled over test windows x steps x channels on the scaled data, as the paper reports them."""
+    label = dict(kind="ltsf", task_key=task.key(), task=task.describe(), dataset=task.dataset, subset=task.subset)
+    pooled = "pooled over test windows x steps x channels (scaled)"
+    rows = [
+        {"metric": name, "value": float(record[field]), "aggregation": pooled}
+        for name, field in SCORES.items()
+        if field in record
+    ]
+    metrics = pd.DataFrame(rows).assign(**label, model=method, seed=seed, window=0, unique_id="(all channels)")
+    unit = {
+        "key": key,
+        "kind": "ltsf",
+        "identity": identity,
+        "code": code,
+        **git_state(),
+        "run_id": new_run_id(),
+        "task_key": task.key(),
+        "task": task.resolved(),
+        "task_description": task.describe(),
+        "dataset": task.dataset,
+        "subset": task.subset,
+        "model": method,
+        "model_name": method,
+        "seed": seed,
+        "n_series": len(record.get("channels", [])) or None,
+        "duration_s": round(float(record.get("seconds", 0.0)), 4),
+        "status": "ok",
+        "error": "",
+    }
+    store.write_unit(key, {"ltsf_runs": pd.DataFrame([record]), "metrics": metrics}, unit)
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:

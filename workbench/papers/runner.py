@@ -2,10 +2,16 @@
 
 The notebook is the reproduction: the CLI only executes it with parameters, keeps the executed copy
 and an HTML rendering beside the CSV, and reads the CSV back to print it and set the exit status.
+Parameters are checked against the notebook's `parameters` cell before anything runs (a misspelt
+name or a value of the wrong type is an error, never a silent default). Notebooks that write to a
+results store get the configured one (`--store`, `WORKBENCH_RESULTS`, else `./results` of the
+directory the command runs in), never a folder inside the source tree, and the claimed-vs-reproduced
+rows are committed to that store as a unit of kind `paper`, so the report reads them from one place.
 """
 
 from __future__ import annotations
 
+import difflib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +19,10 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.engine.store import ResultsStore, results_root
+from workbench.engine.units import new_run_id
 from workbench.errors import WorkbenchError
+from workbench.fingerprint import digest, git_state, package_fingerprint
 from workbench.papers.contract import KNOWN, load_paper, paper_path, read_report
 
 DEFAULT_OUTPUT = Path("results") / "papers"
@@ -27,6 +36,8 @@ class Reproduction:
     html: Path | None
     report: pd.DataFrame
     seconds: float
+    store: ResultsStore | None = None
+    unit: str | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -44,6 +55,30 @@ class Reproduction:
         return not ((self.report["status"] == "mismatch") & ~self._known()).any()
 
 
+class ParameterError(WorkbenchError):
+    """A `-p name=value` the notebook does not declare, or a value of the wrong type."""
+
+
+def check_parameters(paper_id: str, notebook: Path, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The notebook's declared parameters; raises naming every unknown or mistyped one given."""
+    from workbench.sweeps.spec import notebook_parameters, type_problem
+
+    declared = notebook_parameters(notebook)
+    problems = []
+    for name, value in parameters.items():
+        if name not in declared:
+            close = difflib.get_close_matches(name, list(declared), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"unknown parameter {name!r}{hint}")
+        elif problem := type_problem(name, declared[name], value):
+            problems.append(problem)
+    if problems:
+        raise ParameterError(
+            f"{paper_id}: " + "; ".join(problems) + f". The notebook {notebook.name} declares: {', '.join(declared)}"
+        )
+    return declared
+
+
 def reproduce(
     paper_id: str,
     output_dir: Path = DEFAULT_OUTPUT,
@@ -51,17 +86,23 @@ def reproduce(
     full: bool = False,
     html: bool = True,
     progress: bool = True,
+    store: str | Path | None = None,
 ) -> Reproduction:
-    """Execute `papers/<id>/<notebook>` and return its report (written to `output_dir/<id>.csv`)."""
+    """Execute `papers/<id>/<notebook>` and return its report (written to `output_dir/<id>.csv` and
+    committed to the results store)."""
     import papermill
 
     paper = load_paper(paper_id)
     source = paper_path(paper_id).parent / paper.notebook
+    declared = check_parameters(paper_id, source, parameters or {})
     output_dir = Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     csv = output_dir / f"{paper_id}.csv"
     executed = output_dir / f"{paper_id}.ipynb"
     params = {**paper.parameters, **(paper.full_parameters if full else {}), **(parameters or {})}
+    results = ResultsStore(results_root(store))
+    if "store" in declared and params.get("store") is None:
+        params["store"] = str(results.root)  # absolute: the notebook runs with its own folder as cwd
     params["output_csv"] = str(csv)
     csv.unlink(missing_ok=True)  # a stale report must never pass for this run's
     start = time.perf_counter()
@@ -83,7 +124,45 @@ def reproduce(
     if not csv.exists():
         raise WorkbenchError(f"{paper_id}: the notebook ran but wrote no report to {csv}")
     page = _render_html(executed) if html else None
-    return Reproduction(paper_id, csv, executed, page, read_report(csv), seconds)
+    report = read_report(csv)
+    unit = commit_claims(results, paper_id, source, params, report, seconds)
+    return Reproduction(paper_id, csv, executed, page, report, seconds, results, unit)
+
+
+def commit_claims(
+    store: ResultsStore, paper_id: str, notebook: Path, params: dict[str, Any], report: pd.DataFrame, seconds: float
+) -> str:
+    """The claimed-vs-reproduced rows as one unit of kind `paper`: keyed by the paper, the notebook's
+    content, the parameters and the code, so a rerun of the same reproduction replaces its rows and
+    another parameter set sits beside them."""
+    import hashlib
+
+    shown = {k: v for k, v in params.items() if k not in ("output_csv", "store")}
+    notebook_sha = hashlib.sha256(notebook.read_bytes()).hexdigest()
+    payload = {"kind": "paper", "paper": paper_id, "notebook": notebook_sha, "parameters": shown}
+    code = package_fingerprint()
+    key = digest({**payload, "code": code}, 24)
+    claims = report.assign(kind="paper", unit=key, task_key=f"paper:{paper_id}", task=f"paper {paper_id}")
+    record = {
+        "key": key,
+        "kind": "paper",
+        "identity": digest(payload, 24),
+        "code": code,
+        **git_state(),
+        "run_id": new_run_id(),
+        "task_key": f"paper:{paper_id}",
+        "task_description": f"paper {paper_id}",
+        "dataset": ",".join(sorted(report["dataset"].astype(str).unique())),
+        "subset": ",".join(sorted(report["subset"].astype(str).unique())),
+        "model": paper_id,
+        "params": shown,
+        "status": "ok",
+        "error": "",
+        "duration_s": round(seconds, 3),
+        "counts": {s: int((report["status"] == s).sum()) for s in ("match", "mismatch", "unavailable")},
+    }
+    store.write_unit(key, {"claims": claims}, record)
+    return key
 
 
 def _render_html(notebook: Path) -> Path:
