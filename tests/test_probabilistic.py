@@ -286,6 +286,26 @@ def test_when_a_forecast_lacks_the_interval_quantiles_then_the_error_names_them(
     }
 
 
+def test_when_the_task_declares_quantile_levels_then_crps_scores_those_levels_only(autoets_window):
+    task, window, forecast = autoets_window
+    on_deciles = task.model_copy(update={"metrics": ("crps", "msis"), "quantile_levels": tuple(DECILES)})
+    scores = score_window(on_deciles, window.past, window.truth, forecast, "statsforecast.AutoETS")
+    deciles_only = forecast.drop(columns=["q0.025", "q0.975"])
+    plain = score_window(
+        task.model_copy(update={"metrics": ("crps",)}), window.past, window.truth, deciles_only, "m"
+    ).set_index("unique_id")
+    crps = scores[scores["metric"] == "crps"].set_index("unique_id")
+    np.testing.assert_allclose(crps["value"], plain["value"], rtol=RTOL)  # the extra levels no longer count
+    assert crps["quantiles"].iloc[0] == ",".join(f"{q:g}" for q in DECILES)
+    assert scores.loc[scores["metric"] == "msis", "quantiles"].iloc[0] == "0.025,0.975"
+    coarse = task.model_copy(update={"metrics": ("crps",), "quantile_levels": (0.05, 0.5)})
+    with pytest.raises(MissingQuantilesError, match=r"lacks 0\.05"):
+        score_window(coarse, window.past, window.truth, forecast, "statsforecast.AutoETS")
+    assert Task(dataset="m4", subset="Weekly", quantile_levels=(0.9, 0.1)).quantile_levels == (0.1, 0.9)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        Task(dataset="m4", subset="Weekly", quantile_levels=(0.0, 0.5))
+
+
 # ---- the Dask engine stores the probabilistic rows --------------------------------------------------
 def test_when_the_engine_scores_quantile_forecasts_then_the_store_holds_them_with_their_levels(tmp_path, m4_weekly):
     from workbench.engine import ChunkRef, ResultsStore

@@ -108,6 +108,21 @@ def _check_quantiles(metrics: list[Metric], levels: list[float], model: str) -> 
             )
 
 
+def _task_levels(
+    task: Task, levels: list[float], q: np.ndarray, model: str, metric: str
+) -> tuple[list[float], np.ndarray]:
+    """The task's declared quantile levels out of the forecast's (all must be there)."""
+    wanted = list(task.quantile_levels or ())
+    index = [int(np.flatnonzero(np.isclose(levels, w))[0]) for w in wanted if np.isclose(levels, w).any()]
+    if len(index) != len(wanted):
+        absent = [w for w in wanted if not np.isclose(levels, w).any()]
+        raise MissingQuantilesError(
+            f"{model}: metric {metric!r} scores the task's quantile levels {format_levels(wanted)}; its forecast "
+            f"lacks {format_levels(absent)} (it has {format_levels(levels)})"
+        )
+    return [levels[i] for i in index], q[..., index]
+
+
 def score_window(task: Task, past: Panel, truth: Panel, forecast: pd.DataFrame, model: str) -> pd.DataFrame:
     """Per-series values of every task metric; scales come from `past` only."""
     metrics = [get_metric(name) for name in task.metrics]
@@ -120,13 +135,16 @@ def score_window(task: Task, past: Panel, truth: Panel, forecast: pd.DataFrame, 
     frames = []
     for metric in metrics:
         kwargs = {"y_past": past_rows, "season_length": task.m}
+        m_levels, m_q = levels, q
+        if metric.probabilistic and metric.level is None and task.quantile_levels:
+            m_levels, m_q = _task_levels(task, levels, q, model, metric.name)
         if metric.probabilistic:
-            kwargs.update(quantiles=np.asarray(levels), q_pred=q)
+            kwargs.update(quantiles=np.asarray(m_levels), q_pred=m_q)
         v = metric.fn(y, f, **kwargs)
         num = den = np.full(len(ids), np.nan)
         if metric.parts is not None:
-            num, den = metric.parts(y, q, levels)
-        used = format_levels(metric.levels_used(levels)) if metric.probabilistic else None
+            num, den = metric.parts(y, m_q, m_levels)
+        used = format_levels(metric.levels_used(m_levels)) if metric.probabilistic else None
         frames.append(
             pd.DataFrame(
                 {

@@ -38,6 +38,18 @@ class Task(TaskIdentity, BaseModel):
     window: Literal["expanding", "sliding"] = "expanding"
     train_length: int | None = None
     metrics: tuple[str, ...] = ("smape", "mase")
+    # the levels crps / wql / scaled_ql score (fev's `quantile_levels`); None: every level the model
+    # gives. Fixing them keeps crps comparable when a model also returns 0.025/0.975 for msis.
+    quantile_levels: tuple[float, ...] | None = None
+
+    @field_validator("quantile_levels")
+    @classmethod
+    def _levels(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if value is None:
+            return None
+        if not value or any(not 0 < q < 1 for q in value) or len(set(value)) != len(value):
+            raise ValueError(f"quantile_levels must be distinct levels strictly between 0 and 1, got {list(value)}")
+        return tuple(sorted(value))
 
     @field_validator("metrics")
     @classmethod
