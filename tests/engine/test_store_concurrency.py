@@ -7,9 +7,12 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from workbench.engine.store import ResultsStore
 from workbench.results import leaderboard, sql
@@ -100,3 +103,31 @@ def test_when_a_writer_is_killed_mid_commit_then_every_committed_unit_is_intact(
     assert sql("SELECT count(*) AS n FROM metrics", store)["n"].item() == len(keys) * N_SERIES
     assert all(path.endswith(".tmp") or path.startswith(("metrics/", "forecasts/", "detection_scores/"))
                for path in report.orphans)  # fmt: skip
+
+
+def test_when_two_runs_of_one_grid_share_a_store_at_once_then_each_unit_is_committed_whole_once(tmp_path, mirror):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(
+        yaml.safe_dump(
+            {"tasks": [{"dataset": "m4", "subset": "Weekly"}], "models": ["naive", "seasonal_naive"], "chunk_size": 90}
+        )
+    )
+    store_dir = tmp_path / "store"
+    command = [sys.executable, "-m", "workbench.cli", "run", str(grid), "--store", str(store_dir), "--workers", "1"]
+    env = {**os.environ, "COLUMNS": "200"}
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env) for _ in range(2)]
+    outputs = [p.communicate(timeout=600)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+
+    store = ResultsStore(store_dir)
+    report = store.verify()
+    assert report.ok, report.damaged
+    records = store.committed()
+    assert len(records) == report.n_units == 2 * 4  # 359 series in chunks of 90, two models
+    assert len(store.runs()) == 2
+    counts = sql(
+        "SELECT model, metric, count(*) AS n, count(DISTINCT unique_id) AS ids FROM metrics GROUP BY ALL", store
+    )
+    assert (counts["n"] == 359).all() and (counts["ids"] == 359).all()
+    board = leaderboard(store)  # no duplicated row: this would raise
+    assert set(board["model"]) == {"naive", "seasonal_naive"} and (board["n_series"] == 359).all()
