@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from workbench import __version__
+from workbench.cli_models import models_app
 from workbench.errors import WorkbenchError
 
 app = typer.Typer(help="Time-series research workbench.", no_args_is_help=True, add_completion=False)
@@ -18,6 +19,7 @@ datasets_app = typer.Typer(help="The dataset catalog: list, inspect, fetch, veri
 app.add_typer(datasets_app, name="datasets")
 results_app = typer.Typer(help="The results store: SQL, leaderboards, verify, gc.", no_args_is_help=True)
 app.add_typer(results_app, name="results")
+app.add_typer(models_app, name="models")
 # piped output (CI logs, `| less`) gets a wide table rather than 80 folded columns
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -246,32 +248,37 @@ def reproduce_paper(
 
 
 @app.command("run")
-def run_sweep(
-    config: Annotated[Path, typer.Argument(help="Sweep file (YAML): tasks, models, chunk_size, seed, ...")],
+def run_grid(
+    config: Annotated[Path, typer.Argument(help="Grid file (YAML): tasks, models, chunk_size, seed, ...")],
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address (default: dask config / DASK_SCHEDULER_ADDRESS).")
     ] = None,
     store: Annotated[Path | None, typer.Option(help="Results folder (default: the file's, or ./results).")] = None,
     workers: Annotated[int | None, typer.Option(help="Workers of the embedded LocalCluster (default: cores).")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Recompute units that ended in error or timeout.")] = False,
+    reuse_across_code: Annotated[
+        bool,
+        typer.Option(help="Reuse units made by other workbench code (listed in the run record as reused)."),
+    ] = False,
 ) -> None:
     """Evaluate a task × model grid on Dask; a rerun resumes where a previous one stopped."""
     from workbench.engine import evaluate
-    from workbench.engine.sweep import load_sweep
+    from workbench.engine.grid import load_grid
 
     try:
-        sweep = load_sweep(config)
+        grid = load_grid(config)
         summary = evaluate(
-            sweep.tasks,
-            sweep.models,
+            grid.tasks,
+            grid.models,
             scheduler=scheduler,
-            store=store or sweep.store,
-            chunk_size=sweep.chunk_size,
-            seed=sweep.seed,
-            save_forecasts=sweep.save_forecasts,
-            timeout_s=sweep.timeout_s,
+            store=store or grid.store,
+            chunk_size=grid.chunk_size,
+            seed=grid.seed,
+            save_forecasts=grid.save_forecasts,
+            timeout_s=grid.timeout_s,
             retry_failed=retry_failed,
             n_workers=workers,
+            reuse_across_code=reuse_across_code or grid.reuse_across_code,
         )
     except WorkbenchError as exc:
         _fail(exc)

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from workbench.cli import app
 from workbench.data.synthetic import synthetic_chunk
 from workbench.engine import ChunkRef, ModelSpec, ResultsStore, evaluate
+from workbench.engine.grid import load_grid
 from workbench.engine.runner import plan_units
-from workbench.engine.sweep import load_sweep
 from workbench.errors import DataFormatError
 from workbench.forecasters import Forecaster
 from workbench.results import leaderboard, sql
@@ -186,7 +186,7 @@ def test_when_a_sweep_file_is_bad_then_error_names_the_entry_and_nothing_is_writ
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(content)
     with pytest.raises(DataFormatError, match=message):
-        load_sweep(sweep)
+        load_grid(sweep)
     result = runner.invoke(app, ["run", str(sweep), "--store", str(tmp_path / "store")], env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "sweep.yaml" in result.output
     assert not (tmp_path / "store").exists()

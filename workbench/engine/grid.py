@@ -1,4 +1,5 @@
-"""Sweep files: a YAML grid of tasks × models that `workbench run` evaluates.
+"""Grid files: a YAML grid of tasks × models that `workbench run` evaluates (a notebook sweep,
+`workbench sweep`, is the other kind of file: `workbench.sweeps`).
 
     tasks:
       - {dataset: m4, subset: Hourly}
@@ -11,6 +12,7 @@
     save_forecasts: false
     timeout_s: null        # per unit
     store: results         # or WORKBENCH_RESULTS
+    reuse_across_code: false  # reuse units made by other workbench code (recorded in the run)
 
 The whole file is validated (fields, dataset and subset names, metric names, model names and their
 parameters) before any unit runs, and errors name the entry at fault.
@@ -29,7 +31,9 @@ from workbench.tasks import Task
 from workbench.yaml_files import load_yaml_model
 
 
-class Sweep(BaseModel):
+class Grid(BaseModel):
+    """A validated grid file."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     tasks: tuple[Task, ...] = Field(min_length=1)
@@ -39,6 +43,7 @@ class Sweep(BaseModel):
     save_forecasts: bool = False
     timeout_s: float | None = Field(None, gt=0)
     store: str | None = None
+    reuse_across_code: bool = False
 
     @field_validator("models", mode="before")
     @classmethod
@@ -48,13 +53,13 @@ class Sweep(BaseModel):
         return [{"name": v} if isinstance(v, str) else v for v in value]
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_grid(path: str | Path) -> Grid:
     path = Path(path)
-    sweep = load_yaml_model(path, Sweep, DataFormatError, "a sweep file is a mapping with `tasks` and `models`")
+    grid = load_yaml_model(path, Grid, DataFormatError, "a grid file is a mapping with `tasks` and `models`")
     try:
-        as_model_specs(sweep.models)
+        as_model_specs(grid.models)
     except WorkbenchError as exc:
         raise DataFormatError(f"{path}: {exc}") from exc
     except TypeError as exc:
         raise DataFormatError(f"{path}: bad model parameters ({exc})") from exc
-    return sweep
+    return grid
