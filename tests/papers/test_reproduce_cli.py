@@ -72,3 +72,40 @@ def test_when_a_notebook_parameter_is_wrong_then_exit_2_names_the_failing_cell(t
 def test_when_paper_is_unknown_then_exit_2():
     result = _run(["reproduce", "m5", "--output", str(Path(os.devnull).parent)])
     assert result.returncode == 2 and "Did you mean 'm4'" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("param", "named"),
+    [
+        ("frequency=[Weekly]", "unknown parameter 'frequency' (did you mean 'frequencies'?)"),
+        ("frequencies=Weekly", "parameter 'frequencies' expects list"),
+        ("frequencies=[Weekly", "frequencies: '[Weekly' is not a valid value"),
+    ],
+)
+def test_when_a_parameter_is_misspelt_mistyped_or_malformed_then_exit_2_names_it_and_nothing_runs(
+    tmp_path, param, named
+):
+    result = _run(["reproduce", "m4", "--output", str(tmp_path), "--store", str(tmp_path / "store"), "-p", param])
+    out = " ".join((result.stdout + result.stderr).split())  # rich and click fold long lines
+    assert result.returncode == 2, out
+    assert named in out and "Traceback" not in out
+    assert not list(tmp_path.iterdir()), "nothing may be written for a refused parameter"
+
+
+def test_when_a_paper_is_reproduced_then_its_claims_land_in_the_configured_store_not_the_source_tree(tmp_path):
+    from workbench.engine.store import ResultsStore
+
+    store = tmp_path / "store"
+    before = {p for p in papers_dir().rglob("*") if p.is_file()}
+    result = _run(["reproduce", "m4", "--output", str(tmp_path / "out"), "--no-html", "-p", "frequencies=[Hourly]"],
+                  env={"WORKBENCH_RESULTS": str(store)})  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {p for p in papers_dir().rglob("*") if p.is_file()} == before
+    records = ResultsStore(store).records()
+    assert list(records["kind"]) == ["paper"] and records["model"].iloc[0] == "m4"
+    claims = ResultsStore(store).read_table("claims")
+    report = pd.read_csv(tmp_path / "out" / "m4.csv")
+    assert len(claims) == len(report) and (claims["status"] == "match").sum() == (report["status"] == "match").sum()
+    again = _run(["reproduce", "m4", "--output", str(tmp_path / "out"), "--no-html", "-p", "frequencies=[Hourly]"],
+                 env={"WORKBENCH_RESULTS": str(store)})  # fmt: skip
+    assert again.returncode == 0 and len(ResultsStore(store).records()) == 1  # the same reproduction: one unit
