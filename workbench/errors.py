@@ -45,3 +45,16 @@ class SourceUnavailableError(WorkbenchError):
 
 class DataFormatError(WorkbenchError):
     """A file parsed, but its content does not have the shape its reader expects."""
+
+
+class ParameterError(WorkbenchError, TypeError, ValueError):
+    """A model's parameters are wrong: an unknown name, a missing one, or a value of the wrong type.
+
+    Raised when the model is built (the engine builds every model of a grid before any unit runs).
+    It is also a TypeError (what Python raises for an unknown keyword) and a ValueError (what a bad
+    value raises), so code that caught either keeps catching it."""
+
+    def __init__(self, owner: str, problems: list[str], valid: list[str]) -> None:
+        self.owner, self.problems, self.valid = owner, problems, valid
+        listed = ", ".join(valid) if valid else "none"
+        super().__init__(f"{owner}: {'; '.join(problems)}. Valid parameters: {listed}.")

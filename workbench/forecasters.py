@@ -1,8 +1,9 @@
-"""Forecaster interface and registry: a name plus parameters resolves to an object.
+"""Forecaster interface: a name plus typed parameters resolves to an object.
 
 A forecaster is fitted on a Panel of past values and predicts `h` steps per series as a long frame
-(`unique_id`, `ds`, `y_hat`). Subclasses register themselves by name, so a sweep file, a notebook
-parameter and the CLI all name models the same way.
+(`unique_id`, `ds`, `y_hat`). Names resolve through the registry table (`workbench.registry`), so a
+sweep file, a notebook parameter and the CLI all name models the same way; each class declares its
+parameters as a frozen pydantic model (`Params`), checked when the model is built.
 """
 
 from __future__ import annotations
@@ -12,37 +13,39 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from workbench.data import Panel
 from workbench.errors import DataFormatError
-from workbench.registry import resolve
+from workbench.registry import ModelParams, forecasters
 from workbench.tasks import future_ds
 
-FORECASTERS: dict[str, type[Forecaster]] = {}
-# library adapters: "statsforecast.AutoETS" -> FAMILIES["statsforecast"](model_class="AutoETS", ...)
-FAMILIES: dict[str, type[Forecaster]] = {}
+# name -> class, loaded on demand (a Mapping); library families resolve "<family>.<Class>"
+FORECASTERS = forecasters
 
 
 class Forecaster(ABC):
-    """Fit on the past, predict h steps. `name` registers the class."""
+    """Fit on the past, predict h steps.
+
+    `Params` declares the parameters (`self.params` holds them validated); `seed` is the run's seed,
+    which a model that draws random numbers uses unless its own parameter (`random_state`) is set.
+    A subclass with a `name` defined outside the registry table joins the registry."""
 
     name: ClassVar[str] = ""
     family: ClassVar[str] = ""  # set by library adapters that resolve "<family>.<Class>" names
+    Params: ClassVar[type[ModelParams]] = ModelParams
+    # global models learn across series: the engine hands them a whole window, not a chunk
+    is_global: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if isinstance(cls.name, str) and cls.name:
-            FORECASTERS[cls.name] = cls
-        if cls.family:
-            FAMILIES[cls.family] = cls
+        own = cls.__dict__.get("name")
+        if isinstance(own, str) and own:
+            forecasters.add(own, cls)
 
-    def __init__(self, **params: Any) -> None:
-        self.params = params
-
-    @property
-    def is_global(self) -> bool:
-        """Global models learn across series: the engine hands them a whole window, not a chunk."""
-        return False
+    def __init__(self, *, seed: int | None = None, **params: Any) -> None:
+        self.seed = seed
+        self.params: Any = self.Params.parse(self.name or type(self).__name__, params)
 
     def fit(self, past: Panel) -> Forecaster:
         self.past_ = past
@@ -52,9 +55,19 @@ class Forecaster(ABC):
     def predict(self, h: int) -> pd.DataFrame: ...
 
 
-def make_forecaster(name: str, **params: Any) -> Forecaster:
-    """A registered name (`theta`), or a library model as `<family>.<Class>` (`statsforecast.AutoETS`)."""
-    return resolve("model", name, FORECASTERS, FAMILIES, **params)
+def make_forecaster(name: str, *, seed: int | None = None, **params: Any) -> Forecaster:
+    """A registered name (`theta`), or a library model as `<family>.<Class>` (`statsforecast.AutoETS`).
+
+    Unknown names raise `UnknownNameError`; unknown, missing or mistyped parameters `ParameterError`.
+    `seed` is the run's seed: models that draw random numbers use it unless given their own
+    `random_state`."""
+    return forecasters.build(name, seed=seed, **params)
+
+
+class SeasonParams(ModelParams):
+    """Parameters of a model with a season."""
+
+    season_length: int | None = Field(None, ge=1, description="season length; default: the panel's")
 
 
 class _ArrayForecaster(Forecaster):
@@ -90,25 +103,13 @@ class SeasonalNaive(_ArrayForecaster):
     """Last season repeated; season length from the panel unless given."""
 
     name = "seasonal_naive"
+    Params = SeasonParams
 
     def forecast_array(self, values, lengths, h):
-        m = int(self.params.get("season_length") or self.past_.season_length or 1)
+        m = int(self.params.season_length or self.past_.season_length or 1)
         if m == 1:
             return np.repeat(values[:, -1:], h, axis=1)
         out = np.tile(values[:, -m:], (1, -(-h // m)))[:, :h]
         short = lengths < m  # less than one season of history: fall back to the last value
         out[short] = values[short, -1:]
         return out
-
-
-# registers naive2, ses, holt, damped, theta, comb and the library adapters (imported last: they
-# subclass the classes above)
-import workbench.classic.forecasters  # noqa: E402
-import workbench.foundation.chronos  # noqa: E402
-import workbench.foundation.timesfm  # noqa: E402
-import workbench.foundation.toto  # noqa: E402
-import workbench.ltsf.forecaster  # noqa: E402
-import workbench.models.darts_models  # noqa: E402
-import workbench.models.monash_dhr  # noqa: E402
-import workbench.models.statsforecast_models  # noqa: E402
-import workbench.neural.mlp  # noqa: E402, F401

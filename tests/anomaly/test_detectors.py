@@ -8,7 +8,8 @@ import pytest
 from workbench.anomaly.detectors import Detector, known_detectors, make_detector
 from workbench.anomaly.errors import ScoreRangeError
 from workbench.anomaly.nab import probationary_length
-from workbench.errors import UnknownNameError
+from workbench.errors import ParameterError, UnknownNameError
+from workbench.registry import ModelParams
 
 STREAMING = ["random", "windowedGaussian", "rolling_robust_z", {"name": "forecast_residual", "params": {"block": 25}}]
 
@@ -28,6 +29,23 @@ def test_when_a_detector_name_is_unknown_then_the_error_lists_the_known_ones():
     with pytest.raises(UnknownNameError, match="windowedGaussian"):
         make_detector("windowedGausian")
     assert "pyod.<Class>" in known_detectors()
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("windowedGaussian", {"window_sise": 10}, r"unknown parameter 'window_sise' \(did you mean 'window_size'\?\)"),
+        ("rolling_robust_z", {"window": "wide"}, r"parameter 'window': .*integer"),
+        ("forecast_residual", {"blocks": 5}, r"did you mean 'block'.*history, min_history, model, model_params"),
+        ("pyod.IForest", {"n_estimator": 5}, r"unknown parameter 'n_estimator' \(did you mean 'n_estimators'"),
+        ("random", {"seed": 3, "random_stat": 1}, r"did you mean 'random_state'"),
+    ],
+)
+def test_when_a_detector_parameter_is_unknown_or_mistyped_then_the_error_names_it_and_the_valid_ones(
+    name, params, message
+):
+    with pytest.raises(ParameterError, match=message):
+        make_detector(name, **params)
 
 
 @pytest.mark.parametrize("spec", STREAMING, ids=str)
@@ -60,9 +78,12 @@ def test_when_detectors_see_more_than_the_past_then_they_declare_it():
 class _Broken(Detector):
     name = ""
 
+    class Params(ModelParams):
+        bad: float
+
     def score_series(self, values, probationary):
         out = np.zeros(len(values))
-        out[3] = self.params["bad"]
+        out[3] = self.params.bad
         return out
 
 

@@ -10,7 +10,7 @@ from workbench.data import Panel
 from workbench.data.synthetic import synthetic_panel
 from workbench.engine import ModelSpec
 from workbench.engine.runner import is_global
-from workbench.errors import UnknownNameError
+from workbench.errors import ParameterError, UnknownNameError
 from workbench.forecasters import make_forecaster
 
 
@@ -60,3 +60,13 @@ def test_when_a_series_breaks_a_local_model_then_the_fallback_is_used_and_record
     assert out["fallback"].str.startswith("naive").all()
     with pytest.raises(UnknownNameError, match="Did you mean 'ExponentialSmoothing'"):
         make_forecaster("darts.ExponentialSmoothin")
+
+
+def test_when_a_darts_argument_is_mistyped_or_of_the_wrong_type_then_the_error_names_it_before_fitting():
+    with pytest.raises(ParameterError, match=r"darts\.Theta: unknown parameter 'seasonality_periods' \(did you mean "
+                                             r"'seasonality_period'.*Valid parameters: .*theta"):  # fmt: skip
+        make_forecaster("darts.Theta", seasonality_periods=12)
+    with pytest.raises(ParameterError, match=r"unknown parameter 'k'.*'K'"):
+        make_forecaster("darts.NaiveSeasonal", k=2)
+    with pytest.raises(ParameterError, match="parameter 'n_epochs'"):
+        make_forecaster("darts.NLinearModel", input_chunk_length=12, output_chunk_length=6, n_epochs="many")

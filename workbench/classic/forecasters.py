@@ -9,14 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from workbench.classic.benchmarks import METHODS, m4_benchmarks
-from workbench.forecasters import _ArrayForecaster
+from workbench.forecasters import SeasonParams, _ArrayForecaster
 
 
 class _M4Benchmark(_ArrayForecaster):
     method = ""
+    Params = SeasonParams
 
     def forecast_array(self, values: np.ndarray, lengths: np.ndarray, h: int) -> np.ndarray:
-        m = int(self.params.get("season_length") or self.past_.season_length or 1)
+        m = int(self.params.season_length or self.past_.season_length or 1)
         out, _ = m4_benchmarks(values, lengths, m, h, methods=(self.method,))
         return out[:, METHODS.index(self.method), :]
 
@@ -59,11 +60,12 @@ class Comb(_M4Benchmark):
 
 class _Monash(_ArrayForecaster):
     theta = False
+    Params = SeasonParams
 
     def forecast_array(self, values, lengths, h):
         from workbench.classic.monash import monash_panel
 
-        m = int(self.params.get("season_length") or self.past_.season_length or 1)
+        m = int(self.params.season_length or self.past_.season_length or 1)
         return monash_panel(np.ascontiguousarray(values), lengths.astype(np.int64), m, h, self.theta)
 
 

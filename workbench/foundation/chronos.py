@@ -3,7 +3,9 @@
 `make_forecaster("chronos", model="amazon/chronos-bolt-small")` loads weights from a hub id or a
 local folder (`model` may be a path); a ready pipeline object can be passed as `pipeline=`. Quantiles
 are sorted per step, since a quantile head is not guaranteed monotone; `y_hat` is the median.
-Nothing is trained, so the engine runs it per chunk of series like a local model.
+Nothing is trained, so the engine runs it per chunk of series like a local model. Chronos-Bolt's
+quantile head is deterministic; the original Chronos samples paths, from torch's generator seeded
+with `random_state`, else the run's seed, else 0 (torch's global state is restored afterwards).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from workbench.errors import SourceUnavailableError, WorkbenchError
 from workbench.forecasters import Forecaster
+from workbench.registry import ModelParams, Quantile, resolve_seed
 from workbench.tasks import future_ds
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
@@ -35,40 +39,56 @@ def load_pipeline(model: str, device: str | None = None) -> Any:
         ) from exc
 
 
+class ChronosParams(ModelParams):
+    """Parameters of the Chronos adapter."""
+
+    model: str = Field("amazon/chronos-bolt-small", description="hub id or local folder of the weights")
+    quantiles: list[Quantile] = Field(list(DEFAULT_QUANTILES), description="quantile levels (0.5 is always added)")
+    context_length: int | None = Field(None, ge=1, description="most recent values given as context; default: all")
+    batch_size: int = Field(256, ge=1, description="series per forward pass")
+    device: str | None = Field(None, description="torch device map; default: the CPU")
+    random_state: int | None = Field(
+        None, description="seed of sampled paths (original Chronos); default: the run's seed, else 0"
+    )
+    pipeline: Any = Field(None, description="a loaded Chronos pipeline object (e.g. a small test model)")
+
+
 class Chronos(Forecaster):
-    """Params: model (hub id or path), quantiles, context_length (default: all history), batch_size,
-    device, pipeline (a loaded pipeline object, e.g. a small test model)."""
+    """Chronos / Chronos-Bolt zero-shot quantile forecasts (`foundation` extra)."""
 
     name = "chronos"
+    Params = ChronosParams
 
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        self.quantiles = sorted({*params.get("quantiles", DEFAULT_QUANTILES), 0.5})
-        self._pipeline = params.get("pipeline")
+    def __init__(self, *, seed: int | None = None, **params: Any) -> None:
+        super().__init__(seed=seed, **params)
+        self.quantiles = sorted({*self.params.quantiles, 0.5})
+        self._pipeline = self.params.pipeline
 
     @property
     def pipeline(self) -> Any:
         if self._pipeline is None:
-            self._pipeline = load_pipeline(
-                self.params.get("model", "amazon/chronos-bolt-small"), self.params.get("device")
-            )
+            self._pipeline = load_pipeline(self.params.model, self.params.device)
         return self._pipeline
 
     def predict(self, h: int) -> pd.DataFrame:
         import torch
 
         values, lengths, _ = self.past_.to_numpy(pad="left")
-        context = self.params.get("context_length")
-        batch = int(self.params.get("batch_size", 256))
+        context = self.params.context_length
+        batch = self.params.batch_size
         rows = []
-        for start in range(0, len(values), batch):
-            contexts = []
-            for row, n in zip(values[start : start + batch], lengths[start : start + batch], strict=True):
-                series = row[len(row) - n :]
-                contexts.append(torch.tensor(series[-context:] if context else series, dtype=torch.float32))
-            with torch.no_grad():
-                q, _ = self.pipeline.predict_quantiles(contexts, prediction_length=h, quantile_levels=self.quantiles)
-            rows.append(np.sort(q.float().cpu().numpy(), axis=-1))  # (series, h, quantiles), no crossing
+        with torch.random.fork_rng():  # the caller's generator state is left as it was
+            torch.manual_seed(resolve_seed(self.params.random_state, self.seed, 0))
+            for start in range(0, len(values), batch):
+                contexts = []
+                for row, n in zip(values[start : start + batch], lengths[start : start + batch], strict=True):
+                    series = row[len(row) - n :]
+                    contexts.append(torch.tensor(series[-context:] if context else series, dtype=torch.float32))
+                with torch.no_grad():
+                    q, _ = self.pipeline.predict_quantiles(
+                        contexts, prediction_length=h, quantile_levels=self.quantiles
+                    )
+                rows.append(np.sort(q.float().cpu().numpy(), axis=-1))  # (series, h, quantiles), no crossing
         q = np.concatenate(rows, axis=0)
         out = future_ds(self.past_, h)
         for i, level in enumerate(self.quantiles):

@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, field_validator
 
 from workbench.errors import SourceUnavailableError, WorkbenchError
 from workbench.forecasters import Forecaster
+from workbench.registry import ModelParams
 from workbench.tasks import future_ds
 
 DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -49,24 +51,38 @@ def load_model(model: str, max_context: int, horizon: int) -> Any:
     return loaded
 
 
-class TimesFM(Forecaster):
-    """Params: model (hub id or path), quantiles (among the deciles), max_context (default 1024),
-    model_object (a compiled TimesFM model)."""
+class TimesFMParams(ModelParams):
+    """Parameters of the TimesFM adapter."""
 
-    name = "timesfm"
+    model: str = Field("google/timesfm-2.5-200m-pytorch", description="hub id or local folder of the weights")
+    quantiles: list[float] = Field([0.1, 0.5, 0.9], description=f"quantile levels, among the deciles {DECILES}")
+    max_context: int = Field(1024, ge=1, description="most recent values given as context")
+    model_object: Any = Field(None, description="a compiled TimesFM model object (e.g. a small test model)")
 
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        self.quantiles = sorted(params.get("quantiles", (0.1, 0.5, 0.9)))
-        bad = [q for q in self.quantiles if q not in DECILES]
+    @field_validator("quantiles")
+    @classmethod
+    def _deciles(cls, value: list[float]) -> list[float]:
+        bad = [q for q in value if q not in DECILES]
         if bad:
             raise ValueError(f"timesfm gives the deciles {DECILES}; cannot give quantiles {bad}")
-        self._model = params.get("model_object")
+        return value
+
+
+class TimesFM(Forecaster):
+    """TimesFM 2.5 zero-shot point and decile forecasts (`foundation` extra); deterministic, no seed needed."""
+
+    name = "timesfm"
+    Params = TimesFMParams
+
+    def __init__(self, *, seed: int | None = None, **params: Any) -> None:
+        super().__init__(seed=seed, **params)
+        self.quantiles = sorted(self.params.quantiles)
+        self._model = self.params.model_object
 
     def predict(self, h: int) -> pd.DataFrame:
-        max_context = int(self.params.get("max_context", 1024))
+        max_context = self.params.max_context
         if self._model is None:
-            self._model = load_model(self.params.get("model", "google/timesfm-2.5-200m-pytorch"), max_context, h)
+            self._model = load_model(self.params.model, max_context, h)
         values, lengths, _ = self.past_.to_numpy(pad="left")
         inputs = [row[len(row) - n :][-max_context:] for row, n in zip(values, lengths, strict=True)]
         point, quantiles = self._model.forecast(horizon=h, inputs=inputs)

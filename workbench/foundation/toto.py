@@ -8,7 +8,8 @@ few inference-time modules without their pins (`docs`: README, "Foundation model
 `make_forecaster("toto", model="Datadog/Toto-Open-Base-1.0")` loads weights from a hub id or a local
 folder holding `model.safetensors` and `config.json`; a ready `Toto` module can be passed as
 `module=`. Toto decodes autoregressively and samples trajectories; quantiles are taken over
-`num_samples` trajectories (seeded, so a forecast is repeatable) and `y_hat` is their median;
+`num_samples` trajectories (seeded with `random_state`, else the run's seed, else 0, so a forecast
+is repeatable; torch's global generator is restored afterwards) and `y_hat` is their median;
 `num_samples=0` asks for Toto's mean path only (a point forecast, no quantiles, no sampling).
 Each series is one univariate batch item, left-padded to the longest context with the padding mask
 off, so no series sees another.
@@ -21,9 +22,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from workbench.errors import SourceUnavailableError, WorkbenchError
 from workbench.forecasters import Forecaster
+from workbench.registry import ModelParams, Quantile, resolve_seed
 from workbench.tasks import future_ds
 
 DEFAULT_MODEL = "Datadog/Toto-Open-Base-1.0"
@@ -75,24 +78,38 @@ def _interval_seconds(freq: str | None) -> int:
         return 86400 * 30 if freq.upper().startswith(("M", "Q", "Y", "A")) else 3600
 
 
+class TotoParams(ModelParams):
+    """Parameters of the Toto adapter."""
+
+    model: str = Field(DEFAULT_MODEL, description="hub id or local folder (model.safetensors + config.json)")
+    quantiles: list[Quantile] = Field(list(DEFAULT_QUANTILES), description="quantile levels (0.5 is always added)")
+    num_samples: int = Field(256, ge=0, description="sampled trajectories; 0 = Toto's mean path only")
+    samples_per_batch: int | None = Field(None, ge=1, description="trajectories per pass; default min(num_samples, 64)")
+    context_length: int = Field(4096, ge=1, description="most recent values given as context (Toto's training context)")
+    batch_size: int = Field(32, ge=1, description="series per forward pass")
+    random_state: int | None = Field(
+        None, description="seed of the sampled trajectories; default: the run's seed, else 0"
+    )
+    device: str | None = Field(None, description="torch device; default: the CPU")
+    module: Any = Field(None, description="a loaded `toto.model.toto.Toto` (e.g. a small test model)")
+
+
 class TotoModel(Forecaster):
-    """Params: model (hub id or path), quantiles, num_samples (default 256; 0 = mean path only),
-    samples_per_batch,
-    context_length (default 4096, Toto's training context), batch_size, seed, device, module (a
-    loaded `toto.model.toto.Toto`, e.g. a small test model)."""
+    """Toto (Datadog) zero-shot probabilistic forecasts; needs its own environment (`make toto-env`)."""
 
     name = "toto"
+    Params = TotoParams
 
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        self.quantiles = sorted({*params.get("quantiles", DEFAULT_QUANTILES), 0.5})
-        self._module = params.get("module")
+    def __init__(self, *, seed: int | None = None, **params: Any) -> None:
+        super().__init__(seed=seed, **params)
+        self.quantiles = sorted({*self.params.quantiles, 0.5})
+        self._module = self.params.module
         _toto_modules()  # fail at construction, not inside a worker, when toto-ts is absent
 
     @property
     def module(self) -> Any:
         if self._module is None:
-            self._module = load_module(self.params.get("model", DEFAULT_MODEL), self.params.get("device"))
+            self._module = load_module(self.params.model, self.params.device)
         return self._module
 
     def predict(self, h: int) -> pd.DataFrame:
@@ -100,15 +117,16 @@ class TotoModel(Forecaster):
 
         _, forecaster_cls, masked_cls = _toto_modules()
         values, lengths, _ = self.past_.to_numpy(pad="left")
-        context = int(self.params.get("context_length", 4096))
-        batch = int(self.params.get("batch_size", 32))
-        num_samples = int(self.params.get("num_samples", 256))
+        context = self.params.context_length
+        batch = self.params.batch_size
+        num_samples = self.params.num_samples
+        samples_per_batch = self.params.samples_per_batch or min(num_samples, 64) or 1
         interval = _interval_seconds(self.past_.freq)
         module = self.module
         device = next(module.parameters()).device
         forecaster = forecaster_cls(module.model)
         generator_state = torch.random.get_rng_state()
-        torch.manual_seed(int(self.params.get("seed", 0)))
+        torch.manual_seed(resolve_seed(self.params.random_state, self.seed, 0))
         try:
             parts = []
             for start in range(0, len(values), batch):
@@ -128,7 +146,7 @@ class TotoModel(Forecaster):
                         inputs,
                         prediction_length=h,
                         num_samples=num_samples or None,
-                        samples_per_batch=int(self.params.get("samples_per_batch", min(num_samples, 64) or 1)),
+                        samples_per_batch=samples_per_batch,
                     )
                 if not num_samples:
                     parts.append(out.mean[:, 0, :, None].float().cpu().numpy())

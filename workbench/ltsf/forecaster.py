@@ -4,18 +4,23 @@ The same modules as the LTSF reproduction, behind the workbench's Forecaster int
 the engine can run them on any panel: every series is one channel (the models are channel-
 independent), z-scored with the mean and standard deviation of its own past; windows of
 `input_len` inputs and `h` targets with stride 1 from every series; the last `val_fraction` of each
-series' windows held out for early stopping; Adam with the reference schedule, seeded.
+series' windows held out for early stopping; Adam with the reference schedule, seeded by
+`random_state`, else the run's seed, else the reference code's 2021.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from workbench.errors import DataFormatError
 from workbench.forecasters import _ArrayForecaster
 from workbench.ltsf.models import build_model
 from workbench.neural.trainer import Pairs, Trainer, seed_everything
+from workbench.registry import ModelParams, resolve_seed
+
+REFERENCE_SEED = 2021  # the LTSF-Linear reference code's seed, used when neither parameter nor run gives one
 
 
 def _windows(rows: list[np.ndarray], input_len: int, h: int, val_fraction: float) -> tuple[np.ndarray, ...]:
@@ -31,19 +36,30 @@ def _windows(rows: list[np.ndarray], input_len: int, h: int, val_fraction: float
     return tuple(np.concatenate(a).astype(np.float32)[..., None] for a in (xs, ys, xv, yv))
 
 
+class LTSFParams(ModelParams):
+    """Parameters of the LTSF-Linear forecasters."""
+
+    input_len: int = Field(336, ge=1, description="inputs per window (the look-back)")
+    epochs: int = Field(10, ge=1, description="most training epochs (early stopping may end sooner)")
+    batch_size: int = Field(32, ge=1, description="training windows per batch")
+    lr: float = Field(0.005, gt=0, description="Adam's learning rate, halved every epoch after the second")
+    patience: int = Field(3, ge=1, description="epochs without a better validation loss before stopping")
+    val_fraction: float = Field(0.1, ge=0, lt=1, description="share of windows held out for early stopping")
+    random_state: int | None = Field(
+        None, description=f"seed of the weights and the batch order; default: the run's seed, else {REFERENCE_SEED}"
+    )
+    device: str | None = Field(None, description="torch device; default: a GPU when there is one")
+    progress: bool = Field(False, description="show a progress bar over epochs")
+
+
 class _LTSFForecaster(_ArrayForecaster):
-    """params: input_len (336), epochs (10), batch_size (32), lr (0.005), patience (3), seed (2021),
-    val_fraction (0.1), device (a GPU when present)."""
-
     model_name = ""
-
-    @property
-    def is_global(self) -> bool:
-        return True
+    is_global = True
+    Params = LTSFParams
 
     def forecast_array(self, values: np.ndarray, lengths: np.ndarray, h: int) -> np.ndarray:
         p = self.params
-        input_len = int(p.get("input_len", 336))
+        input_len = p.input_len
         width = values.shape[1]
         rows = [values[i, width - n :] for i, n in enumerate(lengths)]
         short = [i for i, n in enumerate(lengths) if n < input_len + h + 1]
@@ -56,15 +72,15 @@ class _LTSFForecaster(_ArrayForecaster):
         mean = np.array([r.mean() for r in rows])
         std = np.array([r.std() or 1.0 for r in rows])
         scaled = [(r - m) / s for r, m, s in zip(rows, mean, std, strict=True)]
-        x, y, xv, yv = _windows(scaled, input_len, h, float(p.get("val_fraction", 0.1)))
+        x, y, xv, yv = _windows(scaled, input_len, h, p.val_fraction)
         trainer = Trainer(
-            max_epochs=int(p.get("epochs", 10)),
-            batch_size=int(p.get("batch_size", 32)),
-            lr=float(p.get("lr", 0.005)),
-            patience=int(p.get("patience", 3)),
-            seed=int(p.get("seed", 2021)),
-            device=p.get("device"),
-            progress=bool(p.get("progress", False)),
+            max_epochs=p.epochs,
+            batch_size=p.batch_size,
+            lr=p.lr,
+            patience=p.patience,
+            seed=resolve_seed(p.random_state, self.seed, REFERENCE_SEED),
+            device=p.device,
+            progress=p.progress,
             lr_schedule=lambda e: 0.5 ** max(e - 1, 0),
         )
         seed_everything(trainer.seed)  # the initial weights are part of what the seed fixes

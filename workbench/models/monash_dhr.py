@@ -18,8 +18,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from pydantic import Field
 
 from workbench.forecasters import _ArrayForecaster
+from workbench.registry import ModelParams
 
 
 def fourier_pair(period: float, start: int, n: int) -> np.ndarray:
@@ -51,13 +53,24 @@ def dhr_arima(series: np.ndarray, period: float, h: int) -> np.ndarray:
     return snaive_lagwalk(series, max(int(period), 1), h)
 
 
+class DHRParams(ModelParams):
+    """Parameters of the Monash (DHR-)ARIMA."""
+
+    periods: list[float] | None = Field(
+        None,
+        min_length=1,
+        description="the msts seasonal periods, e.g. [52.1786] weekly, [24, 168, 8766] hourly; default: the panel's",
+    )
+
+
 class MonashDHRArima(_ArrayForecaster):
-    """Params: periods (the msts seasonal periods, e.g. [52.1786] weekly, [24, 168, 8766] hourly)."""
+    """The Monash archive's (DHR-)ARIMA: AutoARIMA on one Fourier pair, its snaive where R's code falls back."""
 
     name = "monash_dhr_arima"
+    Params = DHRParams
 
     def forecast_array(self, values, lengths, h):
-        periods = sorted(float(p) for p in self.params.get("periods", [self.past_.season_length or 1]))
+        periods = sorted(float(p) for p in (self.params.periods or [self.past_.season_length or 1]))
         out = np.empty((len(values), h))
         for i, (row, n) in enumerate(zip(values, lengths, strict=True)):
             series = row[len(row) - n :]

@@ -11,13 +11,13 @@ fell back are named in the forecast's `fallback` column.
 from __future__ import annotations
 
 import inspect
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from workbench.errors import UnknownNameError
-from workbench.models.adapter import LibraryAdapter
+from workbench.models.adapter import AdapterParams, LibraryAdapter
 
 
 def _model_class(name: str):
@@ -32,26 +32,30 @@ def _model_class(name: str):
     return cls
 
 
+class StatsForecastParams(AdapterParams):
+    """The statsforecast adapter's parameters, beside the class's own."""
+
+    log: bool = Field(False, description="fit on log y and back-transform by exp (R's lambda = 0)")
+
+
 class StatsForecastModel(LibraryAdapter):
+    """Any class of `statsforecast.models` by name, per series; quantiles from its prediction intervals."""
+
     family = "statsforecast"
+    Params = StatsForecastParams
+    exclude = ("alias",)  # the adapter names the model's column itself
+    optional = ("season_length",)  # the panel's when not given
 
-    def __init__(self, model_class: str, log: bool = False, **kwargs: Any):
-        quantiles, fallback = kwargs.pop("quantiles", None), kwargs.pop("fallback", None)
-        super().__init__(model_class, quantiles=quantiles, fallback=fallback, log=log, **kwargs)
-        self.log = log
-        self.kwargs = kwargs
-        self.check_arguments(kwargs)
-
-    def resolve(self, name: str) -> type:
+    @classmethod
+    def resolve(cls, name: str) -> type:
         return _model_class(name)
 
     def _instance(self):
         kwargs = dict(self.kwargs)
-        accepted = inspect.signature(self.cls).parameters
-        if "season_length" in accepted and "season_length" not in kwargs:
+        if "season_length" in self.params.library_fields and "season_length" not in kwargs:
             kwargs["season_length"] = int(self.past_.season_length or 1)
         kwargs["alias"] = "model"  # one fixed column name whatever the class
-        return self.cls(**kwargs)
+        return self.cls(**self.seeded(kwargs))
 
     def _levels(self) -> list[int]:
         levels = {round(100 * abs(1 - 2 * q)) for q in self.quantiles if q != 0.5}
@@ -63,12 +67,12 @@ class StatsForecastModel(LibraryAdapter):
         freq = self.past_.freq if pd.api.types.is_datetime64_any_dtype(df["ds"]) else 1
         sf = StatsForecast(models=[self._instance()], freq=freq, n_jobs=1)
         levels = self._levels()
-        if self.log:  # R's lambda = 0: fit on log y, back-transform by exp (no bias adjustment)
+        if self.params.log:  # R's lambda = 0: fit on log y, back-transform by exp (no bias adjustment)
             if (df["y"] <= 0).any():
                 raise ValueError("log transform needs positive values")
             df = df.assign(y=np.log(df["y"].to_numpy()))
         out = sf.forecast(df=df, h=h, level=levels or None)
-        if self.log:
+        if self.params.log:
             value_cols = [c for c in out.columns if c.startswith("model")]
             out[value_cols] = np.exp(out[value_cols].to_numpy())
         result = out[["unique_id", "ds"]].copy()

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 from torch import nn
 
 from workbench.forecasters import _ArrayForecaster
 from workbench.neural.trainer import Trainer, seed_everything
+from workbench.registry import ModelParams, resolve_seed
 
 
 def windows(values: np.ndarray, lengths: np.ndarray, lags: int, h: int, per_series: int) -> tuple[np.ndarray, ...]:
@@ -35,26 +37,44 @@ def windows(values: np.ndarray, lengths: np.ndarray, lags: int, h: int, per_seri
     return stack(xs, lags), stack(ys, h), stack(xv, lags), stack(yv, h)
 
 
+class MLPParams(ModelParams):
+    """Parameters of the global MLP."""
+
+    lags: int | None = Field(None, ge=1, description="inputs per window; default 2 h")
+    hidden: int = Field(64, ge=1, description="width of the two hidden layers")
+    epochs: int = Field(30, ge=1, description="most training epochs (early stopping may end sooner)")
+    lr: float = Field(1e-3, gt=0, description="Adam's learning rate")
+    batch_size: int = Field(256, ge=1, description="training windows per batch")
+    patience: int = Field(5, ge=1, description="epochs without a better validation loss before stopping")
+    windows_per_series: int = Field(20, ge=1, description="training windows cut from the end of each series")
+    random_state: int | None = Field(
+        None, description="seed of the initial weights and the batch order; default: the run's seed, else 0"
+    )
+    device: str | None = Field(None, description="torch device; default: a GPU when there is one")
+    progress: bool = Field(False, description="show a progress bar over epochs")
+
+
 class MLP(_ArrayForecaster):
-    """`mlp`: lags -> hidden -> hidden -> h, ReLU; params lags (default 2h), hidden, epochs, lr, seed."""
+    """A global MLP on lag windows (lags -> hidden -> hidden -> h, ReLU), trained across all series."""
 
     name = "mlp"
     is_global = True
+    Params = MLPParams
 
     def forecast_array(self, values: np.ndarray, lengths: np.ndarray, h: int) -> np.ndarray:
         p = self.params
-        lags = int(p.get("lags") or 2 * h)
-        hidden = int(p.get("hidden", 64))
+        lags = p.lags or 2 * h
         trainer = Trainer(
-            max_epochs=int(p.get("epochs", 30)),
-            lr=float(p.get("lr", 1e-3)),
-            batch_size=int(p.get("batch_size", 256)),
-            patience=int(p.get("patience", 5)),
-            seed=int(p.get("seed", 0)),
-            device=p.get("device"),
-            progress=bool(p.get("progress", False)),
+            max_epochs=p.epochs,
+            lr=p.lr,
+            batch_size=p.batch_size,
+            patience=p.patience,
+            seed=resolve_seed(p.random_state, self.seed, 0),
+            device=p.device,
+            progress=p.progress,
         )
-        x, y, xv, yv = windows(values, lengths, lags, h, int(p.get("windows_per_series", 20)))
+        hidden = p.hidden
+        x, y, xv, yv = windows(values, lengths, lags, h, p.windows_per_series)
         if not len(x) and not len(xv):
             raise ValueError(f"mlp: no series is longer than lags + h = {lags + h}; lower `lags`")
         if not len(x):  # one window per series: train on it, no separate validation

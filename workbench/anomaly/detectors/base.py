@@ -1,4 +1,4 @@
-"""The detector interface and its registry.
+"""The detector interface; names resolve through the registry table (`workbench.registry`).
 
 A detector turns one series (values in row order) into one anomaly score per row, in [0, 1]. The
 NAB contract is streaming: the score of row i depends only on rows 0..i. Detectors that need more
@@ -14,31 +14,35 @@ from typing import Any, ClassVar
 import numpy as np
 
 from workbench.anomaly.nab import check_scores
-from workbench.registry import resolve
+from workbench.registry import ModelParams, detectors
 
-DETECTORS: dict[str, type[Detector]] = {}
-# library adapters: "pyod.IForest" -> FAMILIES["pyod"](model_class="IForest", ...)
-FAMILIES: dict[str, type[Detector]] = {}
+# name -> class, loaded on demand (a Mapping); library families resolve "<family>.<Class>"
+DETECTORS = detectors
 
 
 class Detector(ABC):
-    """Score each row of a series. `name` registers the class; `fitted_on` declares what it saw."""
+    """Score each row of a series. `Params` declares the parameters; `fitted_on` declares what it saw.
+
+    `seed` is the run's seed, which a detector that draws random numbers uses unless its own
+    parameter (`random_state`) is set. A subclass with a `name` defined outside the registry table
+    joins the registry."""
 
     name: ClassVar[str] = ""
     family: ClassVar[str] = ""
+    Params: ClassVar[type[ModelParams]] = ModelParams
     # "past": row i's score uses rows 0..i only; anything else names the data a batch step used
     fitted_on: ClassVar[str] = "past"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if isinstance(cls.name, str) and cls.name:
-            DETECTORS[cls.name] = cls
-        if cls.family:
-            FAMILIES[cls.family] = cls
+        own = cls.__dict__.get("name")
+        if isinstance(own, str) and own:
+            detectors.add(own, cls)
 
-    def __init__(self, **params: Any) -> None:
-        self.params = params
-        self.label = self.name  # library adapters name the wrapped class here
+    def __init__(self, *, seed: int | None = None, **params: Any) -> None:
+        self.seed = seed
+        self.label = self.name or type(self).__name__  # library adapters name the wrapped class here
+        self.params: Any = self.Params.parse(self.label, params)
 
     @property
     def streaming(self) -> bool:
@@ -58,16 +62,14 @@ class Detector(ABC):
         return out
 
 
-def make_detector(name: str, **params: Any) -> Detector:
-    """A registered name (`windowedGaussian`) or a library model as `<family>.<Class>` (`pyod.IForest`)."""
-    import workbench.anomaly.detectors.extra
-    import workbench.anomaly.detectors.nab_baselines  # noqa: F401
+def make_detector(name: str, *, seed: int | None = None, **params: Any) -> Detector:
+    """A registered name (`windowedGaussian`) or a library model as `<family>.<Class>` (`pyod.IForest`).
 
-    return resolve("detector", name, DETECTORS, FAMILIES, **params)
+    Unknown names raise `UnknownNameError`; unknown, missing or mistyped parameters `ParameterError`.
+    `seed` is the run's seed: detectors that draw random numbers use it unless given their own
+    `random_state` (NAB's `random` has NAB's 42 as its default)."""
+    return detectors.build(name, seed=seed, **params)
 
 
 def known_detectors() -> list[str]:
-    import workbench.anomaly.detectors.extra
-    import workbench.anomaly.detectors.nab_baselines  # noqa: F401
-
-    return sorted(DETECTORS) + [f"{f}.<Class>" for f in sorted(FAMILIES)]
+    return sorted(detectors) + [f"{f}.<Class>" for f in sorted(detectors.families)]

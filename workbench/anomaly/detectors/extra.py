@@ -7,14 +7,19 @@ same map for all, so that thresholds mean the same thing across detectors.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import importlib
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 from scipy.special import erf
 
 from workbench.anomaly.detectors.base import Detector
-from workbench.errors import WorkbenchError
+from workbench.errors import UnknownNameError, WorkbenchError
+from workbench.models.params import LibraryParams, library_params
+from workbench.registry import ModelParams
 
 
 def _squash(z: np.ndarray) -> np.ndarray:
@@ -28,14 +33,21 @@ def _past_scale(deviation: np.ndarray, window: int, min_periods: int) -> np.ndar
     return pd.Series(deviation).shift(1).rolling(window, min_periods=min_periods).std().to_numpy()
 
 
+class RobustZParams(ModelParams):
+    """Parameters of the rolling robust z-score."""
+
+    window: int = Field(500, ge=1, description="previous values the median and MAD are taken over")
+
+
 class RollingRobustZ(Detector):
     """|x - median| / (1.4826 MAD) over the previous `window` values: cheap, streaming, robust to
     the spikes it is looking for."""
 
     name = "rolling_robust_z"
+    Params = RobustZParams
 
     def score_series(self, values: np.ndarray, probationary: int) -> np.ndarray:
-        window = int(self.params.get("window", 500))
+        window = self.params.window
         past = pd.Series(values).shift(1).rolling(window, min_periods=min(30, window))
         median = past.median().to_numpy()
         mad = (pd.Series(np.abs(values - median)).shift(1).rolling(window, min_periods=min(30, window))).median()
@@ -44,25 +56,35 @@ class RollingRobustZ(Detector):
         return _squash((values - median) / np.maximum(scale, floor))
 
 
+class ForecastResidualParams(ModelParams):
+    """Parameters of the forecast-residual detector."""
+
+    model: str = Field("ses", description="a registered forecaster (resolved when scoring)")
+    model_params: dict[str, Any] = Field({}, description="the forecaster's parameters")
+    block: int = Field(50, ge=1, description="rows forecast at once, from the values before them")
+    history: int = Field(500, ge=1, description="past values a block's forecaster is fitted on")
+    min_history: int = Field(20, ge=1, description="rows before the first forecast block")
+
+
 class ForecastResidual(Detector):
     """Residuals of a registered forecaster, standardised by the past residuals.
 
     Every `block` rows the forecaster is fitted on the previous `history` values and forecasts the
     next `block` rows (all blocks of a series go to the forecaster as one panel, so a vectorised
     forecaster fits them in one call); each row's residual is divided by the std of the residuals
-    before it. Past only: a block's forecast never sees its own rows.
+    before it. Past only: a block's forecast never sees its own rows. The forecaster gets the run's
+    seed.
     """
 
     name = "forecast_residual"
+    Params = ForecastResidualParams
 
     def score_series(self, values: np.ndarray, probationary: int) -> np.ndarray:
         from workbench.data import Panel
         from workbench.forecasters import make_forecaster
 
-        model = str(self.params.get("model", "ses"))
-        block = int(self.params.get("block", 50))
-        history = int(self.params.get("history", 500))
-        min_history = int(self.params.get("min_history", 20))
+        p = self.params
+        model, block, history, min_history = p.model, p.block, p.history, p.min_history
         n = len(values)
         starts = np.arange(min_history, n, block)
         forecast = np.full(n, np.nan)
@@ -72,8 +94,8 @@ class ForecastResidual(Detector):
                 past = values[max(0, b - history) : b]
                 frames.append(pd.DataFrame({"unique_id": f"{b:09d}", "ds": np.arange(len(past)), "y": past}))
             panel = Panel.from_long(pd.concat(frames, ignore_index=True), name=f"{self.name} blocks", season_length=1)
-            params: dict[str, Any] = dict(self.params.get("model_params", {}))
-            predicted = make_forecaster(model, **params).fit(panel).predict(block)
+            forecaster = make_forecaster(model, seed=self.seed, **p.model_params)
+            predicted = forecaster.fit(panel).predict(block)
             y_hat = predicted.sort_values(["unique_id", "ds"])["y_hat"].to_numpy().reshape(len(starts), block)
             for b, row in zip(starts, y_hat, strict=True):
                 forecast[b : b + block] = row[: n - b]
@@ -82,30 +104,44 @@ class ForecastResidual(Detector):
         return _squash(residual / np.where(scale > 0, scale, np.nan))
 
 
+class PyodParams(LibraryParams):
+    """The pyod adapter's parameters, beside the class's own."""
+
+    lags: int = Field(10, ge=2, description="values per feature window (row i sees rows i - lags + 1 .. i)")
+
+
 class PyodDetector(Detector):
     """A pyod model on lag windows (row i sees values i - lags + 1 .. i), fitted on the probationary
-    rows of each series only; a score is the share of training scores it exceeds, so it lies in [0, 1]."""
+    rows of each series only; a score is the share of training scores it exceeds, so it lies in [0, 1].
+
+    A class that takes `random_state` gets the run's seed unless the caller gave `random_state`."""
 
     family = "pyod"
     fitted_on = "probationary rows of each series"
+    Params: ClassVar[type[LibraryParams]] = PyodParams
 
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        self.label = f"pyod.{params.get('model_class', '')}"
+    def __init__(self, model_class: str, *, seed: int | None = None, **params: Any) -> None:
+        self.seed = seed
+        self.label = f"pyod.{model_class}"
+        self.cls = self.resolve(model_class)
+        self.params = self.params_model(model_class).parse(self.label, params)
+
+    @classmethod
+    def resolve(cls, name: str) -> type:
+        return _pyod_class(name)
+
+    @classmethod
+    def params_model(cls, model_class: str) -> type[LibraryParams]:
+        return _pyod_params(model_class)
 
     def score_series(self, values: np.ndarray, probationary: int) -> np.ndarray:
-        try:
-            import pyod.models  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - pyod is a declared dependency
-            raise WorkbenchError("pyod detectors need the `pyod` package (pip install pyod)") from exc
-        import importlib
-
-        params = dict(self.params)
-        cls_name = params.pop("model_class")
-        lags = int(params.pop("lags", 10))
+        kwargs = self.params.library_kwargs()
+        takes_seed = "random_state" in self.params.library_fields
+        if takes_seed and self.seed is not None and kwargs.get("random_state") is None:
+            kwargs["random_state"] = self.seed
+        lags = self.params.lags
         fit_rows = max(int(probationary), lags + 10)
-        module = importlib.import_module(f"pyod.models.{_PYOD_MODULES.get(cls_name, cls_name.lower())}")
-        model = getattr(module, cls_name)(**params)
+        model = self.cls(**kwargs)
         padded = np.r_[np.full(lags - 1, values[0]), values]
         features = np.lib.stride_tricks.sliding_window_view(padded, lags)
         features = features - features[:, -1:]  # shape, not level: a window relative to its last value
@@ -116,4 +152,32 @@ class PyodDetector(Detector):
         return np.searchsorted(train, raw, side="right") / len(train)
 
 
-_PYOD_MODULES = {"IForest": "iforest", "KNN": "knn", "LOF": "lof", "HBOS": "hbos", "ECOD": "ecod", "PCA": "pca"}
+# pyod's detectors and their modules (any other class of `pyod.models.<lower-case name>` works too)
+_PYOD_MODULES = {
+    "ABOD": "abod", "AutoEncoder": "auto_encoder", "CBLOF": "cblof", "CD": "cd", "COF": "cof", "COPOD": "copod",
+    "DeepSVDD": "deep_svdd", "DIF": "dif", "ECOD": "ecod", "FeatureBagging": "feature_bagging", "GMM": "gmm",
+    "HBOS": "hbos", "IForest": "iforest", "INNE": "inne", "KDE": "kde", "KNN": "knn", "KPCA": "kpca",
+    "LMDD": "lmdd", "LOCI": "loci", "LODA": "loda", "LOF": "lof", "LUNAR": "lunar", "MAD": "mad", "MCD": "mcd",
+    "OCSVM": "ocsvm", "PCA": "pca", "QMCD": "qmcd", "ROD": "rod", "Sampling": "sampling", "SOD": "sod",
+    "SOS": "sos", "SUOD": "suod", "VAE": "vae",
+}  # fmt: skip
+
+
+def _pyod_class(name: str) -> type:
+    try:
+        import pyod.models  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - pyod is a declared dependency
+        raise WorkbenchError("pyod detectors need the `pyod` package (pip install pyod)") from exc
+    try:
+        module = importlib.import_module(f"pyod.models.{_PYOD_MODULES.get(name, name.lower())}")
+    except ImportError:
+        module = None
+    cls = getattr(module, name, None)
+    if not isinstance(cls, type) or name.startswith("_"):
+        raise UnknownNameError("pyod model", name, list(_PYOD_MODULES))
+    return cls
+
+
+@functools.cache
+def _pyod_params(model_class: str) -> type[LibraryParams]:
+    return library_params(_pyod_class(model_class), PyodParams, label=f"pyod.{model_class}")

@@ -12,27 +12,65 @@ import math
 import random
 
 import numpy as np
+from pydantic import Field
 
 from workbench.anomaly.detectors.base import Detector
+from workbench.registry import ModelParams, resolve_seed
+
+NAB_SEED = 42  # NAB's `random` detector seeds Python's generator with 42 for every file
+
+
+class NullParams(ModelParams):
+    """Parameters of NAB's null detector."""
+
+    value: float = Field(0.5, ge=0, le=1, description="the constant score")
+
+
+class RandomParams(ModelParams):
+    """Parameters of NAB's random detector."""
+
+    random_state: int | None = Field(
+        NAB_SEED,
+        description="seed, re-applied for every file; NAB's 42 by default whatever the run's seed "
+        "(so NAB's scores are reproduced); null: the run's seed",
+    )
+
+
+class WindowedGaussianParams(ModelParams):
+    """Parameters of NAB's windowedGaussian detector."""
+
+    window_size: int = Field(6400, ge=1, description="values in the trailing window")
+    step_size: int = Field(100, ge=1, description="rows between refreshes of a full window's statistics")
+
+
+class RelativeEntropyParams(ModelParams):
+    """Parameters of NAB's relativeEntropy detector."""
+
+    window: int = Field(52, ge=2, description="values per histogram window")
 
 
 class NullDetector(Detector):
     """A constant 0.5: NAB's baseline, whose optimal threshold detects nothing (normalised score 0)."""
 
     name = "null"
+    Params = NullParams
 
     def score_series(self, values: np.ndarray, probationary: int) -> np.ndarray:
-        return np.full(len(values), float(self.params.get("value", 0.5)))
+        return np.full(len(values), self.params.value)
 
 
 class RandomDetector(Detector):
-    """Uniform scores from Python's `random`, re-seeded with 42 for every file as NAB's `initialize` does,
-    so every file of the same length gets the same scores."""
+    """Uniform scores from Python's `random`, re-seeded for every file as NAB's `initialize` does.
+
+    The seed is `random_state`, 42 by default as in NAB, so every file of the same length gets the
+    same scores and NAB's committed scores are reproduced whatever the run's seed; with
+    `random_state=None` the run's seed is used (42 when there is none)."""
 
     name = "random"
+    Params = RandomParams
 
     def score_series(self, values: np.ndarray, probationary: int) -> np.ndarray:
-        rng = random.Random(int(self.params.get("seed", 42)))
+        rng = random.Random(resolve_seed(self.params.random_state, self.seed, NAB_SEED))
         return np.array([rng.uniform(0, 1) for _ in range(len(values))])
 
 
@@ -52,10 +90,11 @@ class WindowedGaussianDetector(Detector):
     """
 
     name = "windowedGaussian"
+    Params = WindowedGaussianParams
 
     def score_series(self, values: np.ndarray, probationary: int) -> np.ndarray:
-        size = int(self.params.get("window_size", 6400))
-        step = int(self.params.get("step_size", 100))
+        size = self.params.window_size
+        step = self.params.step_size
         out = np.zeros(len(values))
         mean, std, filled, buffered = 0.0, 1.0, 0, 0
         for i, x in enumerate(values.tolist()):
@@ -87,12 +126,13 @@ class RelativeEntropyDetector(Detector):
     """
 
     name = "relativeEntropy"
+    Params = RelativeEntropyParams
     fitted_on = "file range (min and max of all rows, as NAB's relativeEntropy)"
 
     def score_series(self, values: np.ndarray, probationary: int) -> np.ndarray:
         from scipy import stats
 
-        n_bins, width, c_th = 5, int(self.params.get("window", 52)), 1
+        n_bins, width, c_th = 5, self.params.window, 1
         threshold = stats.chi2.isf(0.01, n_bins - 1)
         out = np.zeros(len(values))
         lo, hi = float(np.min(values)), float(np.max(values))
