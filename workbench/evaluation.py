@@ -16,11 +16,11 @@ from workbench.scoring import score_window
 from workbench.tasks import Task
 
 
-def evaluate(task: Task, model: str, **params: Any) -> pd.DataFrame:
+def evaluate(task: Task, model: str, *, seed: int = 0, **params: Any) -> pd.DataFrame:
     """Per-series metric rows (task_key, model, window, unique_id, metric, value) for all windows."""
     frames = []
     for window in task.windows():
-        forecaster = make_forecaster(model, **params).fit(window.past)
+        forecaster = make_forecaster(model, seed=seed, **params).fit(window.past)
         forecast = forecaster.predict(task.h)
         scores = score_window(task, window.past, window.truth, forecast, model)
         scores.insert(0, "window", window.index)

@@ -35,12 +35,13 @@ SCOREBOARD_COLUMNS = [
 ]
 
 
-def as_detector(spec: str | dict | Detector) -> Detector:
+def as_detector(spec: str | dict | Detector, seed: int | None = None) -> Detector:
+    """A detector from a name, a `{name, params}` mapping or a detector; `seed` is the run's seed."""
     if isinstance(spec, Detector):
         return spec
     if isinstance(spec, str):
-        return make_detector(spec)
-    return make_detector(spec["name"], **spec.get("params", {}))
+        return make_detector(spec, seed=seed)
+    return make_detector(spec["name"], seed=seed, **spec.get("params", {}))
 
 
 def score_item(detector: Detector, channels: Mapping[str, np.ndarray], item: str, percent: float) -> np.ndarray:
