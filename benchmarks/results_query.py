@@ -50,7 +50,8 @@ def build_store(root: Path, n_series: int, n_models: int, chunk: int, h: int, fo
     store = ResultsStore(root)
     n_chunks = -(-n_series // chunk)
     expected = n_chunks * n_models
-    if len(store.committed()) == expected:
+    records = store.committed()
+    if len(records) == expected and all("columns" in e for r in records for e in r["tables"].values()):
         return store
     if root.exists():
         shutil.rmtree(root)
@@ -85,14 +86,18 @@ def build_store(root: Path, n_series: int, n_models: int, chunk: int, h: int, fo
     return store
 
 
-def timed(fn, reps: int) -> tuple[float, object]:
-    result = fn()  # warm-up: page cache and DuckDB's first-use costs out of the timing
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), result
+def interleaved(fns: dict[str, object], reps: int) -> dict[str, tuple[float, float, object]]:
+    """(median, min, result) per function; rounds call every function once, in a rotating order, so
+    that other load on the machine falls on all of them alike. One untimed warm-up round first."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    results = {name: fn() for name, fn in fns.items()}
+    names = list(fns)
+    for r in range(reps):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            t = time.perf_counter()
+            results[name] = fns[name]()
+            times[name].append(time.perf_counter() - t)
+    return {name: (statistics.median(t), min(t), results[name]) for name, t in times.items()}
 
 
 def main() -> None:
@@ -127,11 +132,17 @@ def run(store: ResultsStore, reps: int) -> None:
         finally:
             con.close()
 
-    t_sql, via_sql = timed(lambda: sql(LEADERBOARD.format(source="metrics"), store), reps)
-    t_board, board = timed(lambda: leaderboard(store), reps)
-    t_glob, via_glob = timed(lambda: direct(f"read_parquet('{glob}')"), reps)
-    t_glob_union, _ = timed(lambda: direct(f"read_parquet('{glob}', union_by_name = true)"), reps)
-    t_records, records = timed(store.committed, reps)
+    timings = interleaved(
+        {
+            "sql": lambda: sql(LEADERBOARD.format(source="metrics"), store),
+            "board": lambda: leaderboard(store),
+            "glob": lambda: direct(f"read_parquet('{glob}')"),
+            "glob_union": lambda: direct(f"read_parquet('{glob}', union_by_name = true)"),
+            "records": store.committed,
+        },
+        reps,
+    )
+    via_sql, board, via_glob, records = (timings[k][2] for k in ("sql", "board", "glob", "records"))
     pd.testing.assert_frame_equal(via_sql, via_glob)
     files = [p for paths in store.tables(records).values() for p in paths]
     started = time.perf_counter()
@@ -144,18 +155,19 @@ def run(store: ResultsStore, reps: int) -> None:
 
     print(f"store {store.root}: {len(records)} units, {n_metric_rows:,} metric rows, {len(files)} files, "
           f"{n_bytes / 1e6:.0f} MB; leaderboard {len(board)} rows over {n_rows:,} series-metric cells")  # fmt: skip
-    print(f"{'query':<44}{'seconds':>9}{'vs glob':>9}")
+    print(f"{'query':<44}{'median s':>9}{'min s':>8}{'median vs glob':>16}{'min vs glob':>13}")
+    glob_med, glob_min = timings["glob"][:2]
     rows = [
-        ("results.sql(leaderboard query)", t_sql),
-        ("results.leaderboard(store)", t_board),
-        ("duckdb read_parquet(glob)", t_glob),
-        ("duckdb read_parquet(glob, union_by_name)", t_glob_union),
-        ("ResultsStore.committed() (manifest alone)", t_records),
-        ("old: sha256 of every file before a query", t_hash),
-        ("old: hashing + the glob query", t_hash + t_glob),
+        ("results.sql(leaderboard query)", *timings["sql"][:2]),
+        ("results.leaderboard(store)", *timings["board"][:2]),
+        ("duckdb read_parquet(glob)", glob_med, glob_min),
+        ("duckdb read_parquet(glob, union_by_name)", *timings["glob_union"][:2]),
+        ("ResultsStore.committed() (manifest alone)", *timings["records"][:2]),
+        ("old: sha256 of every file before a query", t_hash, t_hash),
+        ("old: hashing + the glob query", t_hash + glob_med, t_hash + glob_min),
     ]
-    for name, seconds in rows:
-        print(f"{name:<44}{seconds:>9.3f}{seconds / t_glob:>8.2f}x")
+    for name, med, low in rows:
+        print(f"{name:<44}{med:>9.3f}{low:>8.3f}{med / glob_med:>15.2f}x{low / glob_min:>12.2f}x")
 
 
 if __name__ == "__main__":

@@ -155,3 +155,34 @@ def test_when_one_metric_mixes_higher_and_lower_is_better_then_the_detection_boa
     _write(store, "d", frame, kind="detection", table="detection_metrics")
     with pytest.raises(WorkbenchError, match="higher_is_better"):
         detection_leaderboard(store)
+
+
+def test_when_a_rolling_task_has_a_duplicated_window_row_then_it_is_found_and_counted_once(tmp_path):
+    store = ResultsStore(tmp_path)
+    rows = _metric_rows("k", "rolling", "theta", ["a", "b", "c"], windows=(0, 1), value=1.0)
+    _write(store, "u1", rows)
+    extra = _metric_rows("k", "rolling", "theta", ["c", "d"], windows=(1,), value=4.0)  # c/window 1 twice, d new
+    _write(store, "u2", extra)
+    with pytest.raises(WorkbenchError, match=r"1 duplicated rows \(1 keys stored in more than one committed unit\)"):
+        leaderboard(store)
+    row = leaderboard(store, allow_duplicates=True).iloc[0]
+    assert (row["n_series"], row["n_windows"], row["n_duplicates"]) == (4, 2, 1)
+    assert row["value"] == pytest.approx((5 * 1.0 + 2.5 + 4.0) / 7)  # c/window 1 is the mean of its copies
+
+
+def test_when_one_unit_holds_the_same_row_twice_then_the_leaderboard_refuses_it_too(tmp_path):
+    store = ResultsStore(tmp_path)
+    rows = _metric_rows("k", "t", "theta", ["a", "b"])
+    _write(store, "u", pd.concat([rows, rows.iloc[:1]]))
+    with pytest.raises(WorkbenchError, match="'theta': 1 duplicated rows"):
+        leaderboard(store)
+
+
+def test_when_newer_units_add_a_column_then_old_and_new_rows_read_together(tmp_path):
+    store = ResultsStore(tmp_path)
+    _write(store, "old", _metric_rows("k", None, "theta", ["a", "b"], value=1.0))
+    _write(store, "new", _metric_rows("k", "m4/Hourly holdout h=48", "theta", ["c"], value=4.0))
+    board = leaderboard(store)
+    assert len(board) == 1 and board["n_series"].item() == 3 and board["value"].item() == 2.0
+    assert board["task"].item() == "m4/Hourly holdout h=48"
+    assert sql("SELECT count(*) FILTER (WHERE task IS NULL) AS n FROM metrics", store)["n"].item() == 2

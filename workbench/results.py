@@ -20,6 +20,7 @@ when one series was stored under two chunk sizes) is an error unless `allow_dupl
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -103,45 +104,67 @@ def _units_table(records: list[dict]) -> pa.Table:
     return pa.table(columns)
 
 
-def connect(store: Store = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the store's views (see the module docstring)."""
+def _files_by_schema(store: ResultsStore, records: list[dict]) -> dict[str, dict[tuple, list[Path]]]:
+    """Table -> schema (as recorded at commit; None where unknown) -> files."""
+    out: dict[str, dict[tuple, list[Path]]] = {}
+    for record in records:
+        for name, entry in record["tables"].items():
+            columns = entry.get("columns")
+            schema = tuple(map(tuple, columns)) if columns else None
+            out.setdefault(name, {}).setdefault(schema, []).append(store.root / entry["path"])
+    return out
+
+
+def _scan(groups: dict[tuple | None, list[Path]]) -> str:
+    """One scan per schema, so DuckDB reads one footer per schema to bind the view (files of unknown
+    schema are unified by name); the scans joined by name when the table's schema changed over time."""
+    scans = []
+    for schema, files in groups.items():
+        listing = ", ".join(_quote(f) for f in files)
+        scans.append(f"SELECT * FROM read_parquet([{listing}]{'' if schema else ', union_by_name = true'})")
+    return " UNION ALL BY NAME ".join(scans)
+
+
+def connect(store: Store = None, views: Iterable[str] | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the store's views (see the module docstring); `views` names the only
+    ones to create (a query that reads one table need not bind the others)."""
     store = _as_store(store)
     if not store.root.is_dir():
         raise WorkbenchError(f"results store {store.root}: no such folder")
     records = store.committed()
     if not records:
         raise WorkbenchError(f"results store {store.root}: no committed unit (nothing has been run into it yet?)")
+    wanted = None if views is None else set(views)
     con = duckdb.connect()
     try:
-        tables = store.tables(records)
-        for name in sorted(set(tables) | set(SCHEMAS)):
-            if name in ("units", "runs") or not name.isidentifier():
+        groups = _files_by_schema(store, records)
+        for name in sorted(set(groups) | set(SCHEMAS)):
+            if name in ("units", "runs") or not name.isidentifier() or (wanted is not None and name not in wanted):
                 continue
-            files = tables.get(name)
-            if files:
-                listing = ", ".join(_quote(f) for f in files)
-                con.execute(
-                    f"CREATE VIEW {_ident(name)} AS SELECT * FROM read_parquet([{listing}], union_by_name = true)"
-                )
+            if name in groups:
+                con.execute(f"CREATE VIEW {_ident(name)} AS {_scan(groups[name])}")
             else:
                 _empty_view(con, name, SCHEMAS[name])
-        con.register("units_arrow", _units_table(records))
-        con.execute("CREATE VIEW units AS SELECT * FROM units_arrow")
-        runs = store.runs()
-        if runs.empty:
-            _empty_view(con, "runs", {"run_id": _V, "started_at": _V, "finished_at": _V, "seconds": _D})
-        else:
-            con.register("runs_df", runs.drop(columns=[c for c in _RUN_NESTED if c in runs]))
-            con.execute("CREATE VIEW runs AS SELECT * FROM runs_df")
+        if wanted is None or "units" in wanted:
+            con.register("units_arrow", _units_table(records))
+            con.execute("CREATE VIEW units AS SELECT * FROM units_arrow")
+        if wanted is None or "runs" in wanted:
+            runs = store.runs()
+            if runs.empty:
+                _empty_view(con, "runs", {"run_id": _V, "started_at": _V, "finished_at": _V, "seconds": _D})
+            else:
+                con.register("runs_df", runs.drop(columns=[c for c in _RUN_NESTED if c in runs]))
+                con.execute("CREATE VIEW runs AS SELECT * FROM runs_df")
     except BaseException:
         con.close()
         raise
     return con
 
 
-def sql(query: str, store: Store = None, params: list | None = None) -> pd.DataFrame:
-    """Answer a SQL query over the store (views: see the module docstring)."""
-    con = connect(store)
+def sql(query: str, store: Store = None, params: list | dict | None = None) -> pd.DataFrame:
+    """Answer a SQL query over the store (views: see the module docstring). Only the views whose
+    names occur in the query are created."""
+    con = connect(store, views=set(re.findall(r"[a-z_]+", query.lower())))
     try:
         return con.execute(query, params).df()
     except duckdb.Error as exc:
@@ -154,67 +177,135 @@ def _columns(con: duckdb.DuckDBPyConnection, view: str) -> set[str]:
     return {row[0] for row in con.execute(f"DESCRIBE {_ident(view)}").fetchall()}
 
 
+_GROUP = ["task_key", "model", "metric"]
+_BOARD = ["task_key", "task", "model", "metric", "value", "n_series", "n_windows", "n_undefined"]
+
+
 def _board(
     con: duckdb.DuckDBPyConnection,
     view: str,
-    series_key: tuple[str, ...],
-    metrics: Iterable[str] | None,
-    extra: str = "",
+    windowed: bool,
+    metrics: list[str] | None,
+    what: str,
+    allow_duplicates: bool,
+    detection: bool = False,
 ) -> pd.DataFrame:
-    """One row per (task_key, model, metric) of `view`: the mean over the defined values of each
-    series key (copies of one key averaged first), counts of series, windows, undefined values and
-    duplicated rows."""
+    """One row per (task_key, model, metric) of `view`: the mean over the defined values, counts of
+    series, windows and undefined values; duplicated rows (the same task_key, model, window,
+    unique_id and metric more than once) raise unless `allow_duplicates`, which then averages each
+    row's copies into one value and adds `n_duplicates`.
+
+    Exact, and one scan where every task has one window: rows are grouped per window (the distinct
+    series of a window tell its duplicates apart); only tasks with several windows are scanned again
+    for their distinct series."""
     cols = _columns(con, view)
-    missing = {"task_key", "model", "metric", "value", *series_key} - cols
-    if missing:
-        raise WorkbenchError(f"view {view} lacks the column(s) {sorted(missing)} a leaderboard needs")
-    task = "coalesce(task, task_key)" if "task" in cols else "task_key"
-    unit = "unit" if "unit" in cols else "NULL"
-    window = '"window"' if "window" in series_key else "NULL"
-    keys = ", ".join(_ident(c) for c in series_key)
-    where = "WHERE list_contains(?, metric)" if metrics else ""
-    hib = ", bool_or(hib_or) AS hib_any, bool_and(hib_and) AS hib_all" if extra else ""
-    query = f"""
-        WITH per_key AS (
-            SELECT task_key, min({task}) AS task, model, metric, {keys},
-                   avg(value) FILTER (WHERE isfinite(value)) AS mean,
-                   count(*) AS n, count(*) FILTER (WHERE value IS NULL OR NOT isfinite(value)) AS n_undefined,
-                   count(DISTINCT {unit}) AS n_units {extra}
-            FROM {_ident(view)} {where}
-            GROUP BY task_key, model, metric, {keys}
-        )
-        SELECT task_key, min(task) AS task, model, metric, avg(mean) AS value,
-               count(DISTINCT unique_id) AS n_series, count(DISTINCT {window}) AS n_windows,
-               sum(n_undefined)::BIGINT AS n_undefined, (sum(n) - count(*))::BIGINT AS n_duplicates,
-               count(*) FILTER (WHERE n_units > 1) AS n_keys_in_several_units,
-               count(unique_id) AS n_keyed, count(*) AS n_keys {hib}
-        FROM per_key
-        GROUP BY task_key, model, metric
-    """
+    needed = {"task_key", "model", "metric", "value", "unique_id"} | ({"window"} if windowed else set())
+    needed |= {"higher_is_better"} if detection else set()
+    if needed - cols:
+        raise WorkbenchError(f"{what}: view {view} lacks the column(s) {sorted(needed - cols)}")
+    task = "min(task)" if "task" in cols else "NULL::VARCHAR"
+    window = '"window"' if windowed else "NULL::BIGINT"
+    where = "WHERE list_contains($metrics, metric)" if metrics else ""
+    params = {"metrics": metrics} if metrics else None
+    hib = ", bool_or(higher_is_better) AS hib_any, bool_and(higher_is_better) AS hib_all" if detection else ""
+    source = f"(SELECT * FROM {_ident(view)} {where})"
+    finite = "WHERE isfinite(value)"
     try:
-        return con.execute(query, [list(metrics)] if metrics else None).df()
+        per_window = con.execute(
+            f"""
+            SELECT task_key, model, metric, {window} AS "window", {task} AS task, count(*) AS n,
+                   count(DISTINCT unique_id) AS ids, count(unique_id) AS keyed,
+                   sum(value) FILTER ({finite}) AS s, count(*) FILTER ({finite}) AS k {hib}
+            FROM {source} GROUP BY task_key, model, metric, {window}
+            """,
+            params,
+        ).df()
+        if per_window.empty:
+            return pd.DataFrame(columns=[*_BOARD, *(["n_duplicates"] if allow_duplicates else [])])
+        # per window: surplus rows of named series, and surplus rows of unnamed (corpus) ones
+        per_window["dup"] = (per_window["keyed"] - per_window["ids"]) + (
+            per_window["n"] - per_window["keyed"] - 1
+        ).clip(lower=0)
+        agg = {"task": ("task", "min"), "n_windows": ("window", "size"), "n": ("n", "sum"), "k": ("k", "sum")}
+        agg |= {"s": ("s", "sum"), "ids": ("ids", "first"), "keyed": ("keyed", "sum"), "dup": ("dup", "sum")}
+        if detection:
+            agg |= {"hib_any": ("hib_any", "max"), "hib_all": ("hib_all", "min")}
+        board = per_window.groupby(_GROUP, sort=False, dropna=False).agg(**agg).reset_index()
+        board["task"] = board["task"].fillna(board["task_key"])
+        board["value"] = board["s"] / board["k"].where(board["k"] > 0)
+        board["n_undefined"] = (board["n"] - board["k"]).astype("int64")
+        board["n_series"] = board["ids"].astype("int64")
+        multi = board.loc[board["n_windows"] > 1, _GROUP]
+        if len(multi):
+            con.register("_board_multi", multi)
+            counted = con.execute(
+                f"""SELECT task_key, model, metric, count(DISTINCT unique_id) AS n_series
+                    FROM {source} SEMI JOIN _board_multi USING (task_key, model, metric) GROUP BY ALL""",
+                params,
+            ).df()
+            board = _update(board, counted, "n_series")
+        dup = board.loc[board["dup"] > 0, _GROUP]
+        if len(dup) and not allow_duplicates:
+            con.register("_board_dup", dup)
+            spread = con.execute(
+                f"""SELECT task_key, model, count(*) AS keys FROM (
+                        SELECT task_key, model, count(DISTINCT unit) AS units
+                        FROM {source} SEMI JOIN _board_dup USING (task_key, model, metric)
+                        GROUP BY task_key, model, metric, {window}, unique_id HAVING count(*) > 1
+                    ) WHERE units > 1 GROUP BY ALL""",
+                params,
+            ).df() if "unit" in cols else pd.DataFrame(columns=["task_key", "model", "keys"])  # fmt: skip
+            _refuse(board[board["dup"] > 0], spread, what)
+        if len(dup):
+            con.register("_board_dup", dup)
+            averaged = con.execute(
+                f"""SELECT task_key, model, metric, avg(mean) AS value FROM (
+                        SELECT task_key, model, metric, avg(value) FILTER ({finite}) AS mean
+                        FROM {source} SEMI JOIN _board_dup USING (task_key, model, metric)
+                        GROUP BY task_key, model, metric, {window}, unique_id
+                    ) GROUP BY ALL""",
+                params,
+            ).df()
+            board = _update(board, averaged, "value")
     except duckdb.Error as exc:
-        raise WorkbenchError(f"SQL error in the leaderboard of {view}: {exc}") from exc
+        raise WorkbenchError(f"{what}: SQL error: {exc}") from exc
+    if detection:
+        mixed = board[board["hib_any"] != board["hib_all"]]
+        if len(mixed):
+            raise WorkbenchError(
+                f"{what}: metric(s) {sorted(set(mixed['metric']))} mix higher_is_better true and false"
+            )
+        both = board[(board["keyed"] > 0) & (board["keyed"] < board["n"])]
+        if len(both):
+            raise WorkbenchError(
+                f"{what}: metric(s) {sorted(set(both['metric']))} mix corpus rows (no unique_id) and per-item rows"
+            )
+    if allow_duplicates:
+        board["n_duplicates"] = board["dup"].astype("int64")
+    keep = [*_BOARD, *(["n_duplicates"] if allow_duplicates else []), *(["hib_all"] if detection else [])]
+    return board[keep]
 
 
-def _check_duplicates(frame: pd.DataFrame, what: str, allow: bool) -> pd.DataFrame:
-    if allow:
-        return frame
-    dup = frame[frame["n_duplicates"] > 0]
-    if len(dup):
-        per = dup.groupby(["task", "task_key", "model"], sort=True)[["n_duplicates", "n_keys_in_several_units"]].sum()
-        lines = [
-            f"  task {task!r} (task_key {key}), model {model!r}: {int(r.n_duplicates)} duplicated rows"
-            f" ({int(r.n_keys_in_several_units)} keys stored in more than one unit)"
-            for (task, key, model), r in per.iterrows()
-        ]
-        raise WorkbenchError(
-            f"{what}: the same {'/'.join(('task_key', 'model', 'window', 'unique_id', 'metric'))} appears more than "
-            "once (a grid run under two chunk sizes?); the leaderboard would count those series twice:\n"
-            + "\n".join(lines)
-            + "\nPass allow_duplicates=True (--allow-duplicates) to see the board with an n_duplicates column."
-        )
-    return frame.drop(columns=["n_duplicates"])
+def _update(board: pd.DataFrame, values: pd.DataFrame, column: str) -> pd.DataFrame:
+    merged = board.merge(values, on=_GROUP, how="left", suffixes=("", "_new"))
+    merged[column] = merged[f"{column}_new"].where(merged[f"{column}_new"].notna(), merged[column])
+    return merged.drop(columns=f"{column}_new")
+
+
+def _refuse(dup: pd.DataFrame, spread: pd.DataFrame, what: str) -> None:
+    per = dup.groupby(["task", "task_key", "model"], sort=True)["dup"].sum().reset_index()
+    per = per.merge(spread, on=["task_key", "model"], how="left")
+    lines = [
+        f"  task {r.task!r} (task_key {r.task_key}), model {r.model!r}: {int(r.dup)} duplicated rows"
+        + (f" ({int(r.keys)} keys stored in more than one committed unit)" if pd.notna(r.keys) else "")
+        for r in per.itertuples()
+    ]
+    raise WorkbenchError(
+        f"{what}: the same task_key/model/window/unique_id/metric appears more than once (a grid stored "
+        "under two chunk sizes?), so those series would count twice:\n"
+        + "\n".join(lines)
+        + "\nPass allow_duplicates=True (--allow-duplicates) to see the board with an n_duplicates column."
+    )
 
 
 def leaderboard(
@@ -226,56 +317,39 @@ def leaderboard(
     over the defined per-series values, all windows), n_series, n_windows, n_undefined (values
     that are NaN, inf or null: counted here, left out of the mean), aggregation, and n_duplicates
     when `allow_duplicates` (then each duplicated row's copies are averaged into one value)."""
-    metrics = list(metrics) if metrics else None
-    con = connect(store)
+    store = _as_store(store)
+    con = connect(store, views=["metrics"])
     try:
-        frame = _board(con, "metrics", ("window", "unique_id"), metrics)
+        what = f"leaderboard of {store.root}"
+        board = _board(con, "metrics", True, list(metrics) if metrics else None, what, allow_duplicates)
     finally:
         con.close()
-    frame = _check_duplicates(frame, f"leaderboard of {_as_store(store).root}", allow_duplicates)
-    frame["aggregation"] = "mean of per-series"
-    frame = frame.drop(columns=["n_keys_in_several_units", "n_keyed", "n_keys"])
-    return frame.sort_values(["task", "task_key", "metric", "value", "model"], ignore_index=True)
+    board.insert(8, "aggregation", "mean of per-series")
+    return board.sort_values(["task", "task_key", "metric", "value", "model"], ignore_index=True)
 
 
 def detection_leaderboard(
     store: Store = None, metrics: Iterable[str] | None = None, allow_duplicates: bool = False
 ) -> pd.DataFrame:
     """One row per (task, model, metric) of the detection metric rows, best first (higher is
-    better where the rows say so). Columns as `leaderboard`, with n_items for n_series and
-    aggregation `corpus` (one value for the whole corpus: rows without unique_id) or
-    `mean of per-item`."""
-    metrics = list(metrics) if metrics else None
-    con = connect(store)
+    better where the rows say so). Columns as `leaderboard` with n_items for n_series (no
+    n_windows), higher_is_better, and aggregation `corpus` (one value for the whole corpus: rows
+    without unique_id) or `mean of per-item`."""
+    store = _as_store(store)
+    con = connect(store, views=["detection_metrics"])
     try:
-        frame = _board(
-            con,
-            "detection_metrics",
-            ("unique_id",),
-            metrics,
-            extra=", bool_or(higher_is_better) AS hib_or, bool_and(higher_is_better) AS hib_and",
+        what = f"detection leaderboard of {store.root}"
+        board = _board(
+            con, "detection_metrics", False, list(metrics) if metrics else None, what, allow_duplicates, True
         )
     finally:
         con.close()
-    root = _as_store(store).root
-    mixed = frame[frame["hib_any"] != frame["hib_all"]]
-    if len(mixed):
-        raise WorkbenchError(f"{root}: metric(s) {sorted(set(mixed['metric']))} mix higher_is_better true and false")
-    both = frame[(frame["n_keyed"] > 0) & (frame["n_keyed"] < frame["n_keys"])]
-    if len(both):
-        raise WorkbenchError(
-            f"{root}: metric(s) {sorted(set(both['metric']))} mix corpus rows (no unique_id) and per-item rows"
-        )
-    frame = _check_duplicates(frame, f"detection leaderboard of {root}", allow_duplicates)
-    frame["higher_is_better"] = frame["hib_all"].fillna(False).astype(bool)
-    frame["aggregation"] = frame["n_series"].map(lambda n: "mean of per-item" if n else "corpus")
-    frame = frame.rename(columns={"n_series": "n_items"}).drop(
-        columns=["n_windows", "n_keys_in_several_units", "n_keyed", "n_keys", "hib_any", "hib_all"]
-    )
-    frame["_order"] = frame["value"].where(~frame["higher_is_better"], -frame["value"])
-    return frame.sort_values(["task", "task_key", "metric", "_order", "model"], ignore_index=True).drop(
-        columns="_order"
-    )
+    board = board.rename(columns={"n_series": "n_items", "hib_all": "higher_is_better"}).drop(columns="n_windows")
+    board["higher_is_better"] = board["higher_is_better"].fillna(False).astype(bool)
+    board.insert(7, "aggregation", board["n_items"].map(lambda n: "mean of per-item" if n else "corpus"))
+    order = board["value"].where(~board["higher_is_better"], -board["value"])
+    board = board.assign(_order=order).sort_values(["task", "task_key", "metric", "_order", "model"])
+    return board.drop(columns="_order").reset_index(drop=True)
 
 
 __all__ = ["SCHEMAS", "TABLES", "connect", "detection_leaderboard", "leaderboard", "sql"]

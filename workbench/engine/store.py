@@ -29,7 +29,8 @@ wins, and the unit is then wholly that writer's; the loser's files are orphans, 
 
 Record fields: `key`, `kind` (one of KINDS; required), `status` (`ok`, `error` or `timeout`;
 default `ok`), whatever the writer adds (run_id, task_key, task, dataset, subset, model, worker,
-duration_s, ...), and the store's own: `tables` ({name: {path, sha256, n_rows, bytes}}),
+duration_s, ...), and the store's own: `tables` ({name: {path, sha256, n_rows, bytes, columns}},
+`columns` being the file's [name, arrow type] pairs, so that a query knows every file's schema unread),
 `store_format` (2), `committed_at` (UTC), `committed_by` (host:pid:token) and `record_sha256` (the
 sha256 of the record's canonical JSON without that field, so that an edited record is caught).
 
@@ -62,6 +63,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 RESULTS_ENV = "WORKBENCH_RESULTS"
 DONE = ("ok", "error", "timeout")
@@ -278,14 +281,14 @@ class ResultsStore:
                 raise ValueError(f"table name {name!r}: use [a-z_]+, not {RESERVED}")
             if frame is None or len(frame.columns) == 0:
                 continue
-            payloads[name] = (_parquet_bytes(frame, key), len(frame))
+            payloads[name] = (*_parquet_bytes(frame, key), len(frame))
         entries = {}
-        for name, (data, n_rows) in payloads.items():
+        for name, (data, columns, n_rows) in payloads.items():
             sha = hashlib.sha256(data).hexdigest()
             rel = f"{name}/{key}-{sha[:16]}.parquet"
             _make_dirs(self.root / name)
             _put(self.root / rel, data)
-            entries[name] = {"path": rel, "sha256": sha, "n_rows": n_rows, "bytes": len(data)}
+            entries[name] = {"path": rel, "sha256": sha, "n_rows": n_rows, "bytes": len(data), "columns": columns}
         for name in entries:
             _fsync_dir(self.root / name)
         committed = json.loads(json.dumps(record, default=str))  # plain JSON values, as read back
@@ -526,13 +529,14 @@ class ResultsStore:
         return Panel.from_long(df, name=f"forecasts:{model or ''}")
 
 
-def _parquet_bytes(frame: pd.DataFrame, key: str) -> bytes:
-    """The frame as parquet bytes, every row stamped with its unit's key."""
+def _parquet_bytes(frame: pd.DataFrame, key: str) -> tuple[bytes, list[list[str]]]:
+    """The frame as parquet bytes, every row stamped with its unit's key, and its [name, type] columns."""
     if "unit" in frame.columns:
         if len(frame) and not (frame["unit"].astype(str) == key).all():
             raise ValueError(f"unit {key}: rows carry a different `unit` column")
     else:
         frame = frame.assign(unit=key)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
     buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    return buf.getvalue()
+    pq.write_table(table, buf)
+    return buf.getvalue(), [[f.name, str(f.type)] for f in table.schema]
