@@ -10,7 +10,7 @@ import pytest
 
 from workbench.data import Panel, load_table
 from workbench.errors import DataFormatError, UnknownNameError
-from workbench.evaluation import evaluate, summarize
+from workbench.evaluation import evaluate_sequential, summarize
 from workbench.forecasters import Forecaster, make_forecaster
 from workbench.tasks import Task, rolling_windows
 
@@ -95,7 +95,7 @@ class _Spy(Forecaster):
 def test_when_evaluated_then_the_model_never_sees_the_truth():
     _Spy.seen.clear()
     task = Task(dataset="m4", subset="Weekly", protocol="rolling", n_windows=2, horizon=13)
-    evaluate(task, "_spy")
+    evaluate_sequential(task, "_spy")
     for w, seen in zip(task.windows(), _Spy.seen, strict=True):
         merged = seen.merge(w.truth.df, on=["unique_id", "ds"])
         assert merged.empty
@@ -110,7 +110,7 @@ def test_when_model_name_is_unknown_then_error_suggests_it():
 @pytest.mark.parametrize("subset", ["Hourly", "Weekly"])
 def test_when_naive_benchmarks_run_on_m4_then_official_scores_are_reproduced(model, method, subset):
     official = load_table("m4", "point_scores")
-    scores = summarize(evaluate(Task(dataset="m4", subset=subset), model)).set_index("metric")["value"]
+    scores = summarize(evaluate_sequential(Task(dataset="m4", subset=subset), model)).set_index("metric")["value"]
     for metric, name in (("smape", "sMAPE"), ("mase", "MASE")):
         rows = official[
             (official["method"] == method) & (official["metric"] == name) & (official["frequency"] == subset)
@@ -123,5 +123,5 @@ def test_when_naive_benchmarks_run_on_m4_then_official_scores_are_reproduced(mod
 def test_when_a_rolling_task_sets_a_season_length_then_every_window_carries_it():
     task = Task(dataset="m4", subset="Hourly", protocol="rolling", n_windows=2, season_length=168)
     assert {w.past.season_length for w in task.windows()} == {168}
-    scores = summarize(evaluate(task, "seasonal_naive")).set_index("metric")["value"]
+    scores = summarize(evaluate_sequential(task, "seasonal_naive")).set_index("metric")["value"]
     assert np.isfinite(scores).all()

@@ -1,7 +1,8 @@
-"""Evaluate a model on a task, window by window, into per-series metric rows.
+"""Evaluate a model on a task in this process, window by window, into per-series metric rows.
 
-This is the sequential reference path; the Dask engine maps the same unit of work over chunks of
-series and writes the same rows to the results store.
+`evaluate_sequential` is the reference path: small, in memory, nothing stored. `workbench.evaluate`
+(the Dask engine) maps the same unit of work over chunks of series, writes the same rows to the
+results store and returns a run summary; the two names say which of the two a caller gets.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from workbench.scoring import score_window
 from workbench.tasks import Task
 
 
-def evaluate(task: Task, model: str, *, seed: int = 0, **params: Any) -> pd.DataFrame:
-    """Per-series metric rows (task_key, model, window, unique_id, metric, value) for all windows."""
+def evaluate_sequential(task: Task, model: str, *, seed: int = 0, **params: Any) -> pd.DataFrame:
+    """Per-series metric rows (task_key, task, model, window, unique_id, metric, value, ...) for all
+    windows, computed here and returned (the engine's `workbench.evaluate` stores them instead)."""
     frames = []
     for window in task.windows():
         forecaster = make_forecaster(model, seed=seed, **params).fit(window.past)
@@ -27,6 +29,7 @@ def evaluate(task: Task, model: str, *, seed: int = 0, **params: Any) -> pd.Data
         frames.append(scores)
     out = pd.concat(frames, ignore_index=True)
     out.insert(0, "model", model)
+    out.insert(0, "task", task.describe())
     out.insert(0, "task_key", task.key())
     return out
 

@@ -1,6 +1,6 @@
 """Score one window of forecasts: per-series values of every task metric.
 
-`score_window` is the one scoring path, used by the sequential `workbench.evaluation.evaluate` and by
+`score_window` is the one scoring path, used by `workbench.evaluation.evaluate_sequential` and by
 the Dask engine's units alike. A forecast is a long frame `unique_id, ds, y_hat` plus, when the model
 was asked for quantiles (`quantiles=[0.1, ..., 0.9]` among its parameters), one column per level
 named `q{level:g}` (`q0.1`, `q0.025`, `q0.5`). Those columns, aligned to the truth's rows, are what the

@@ -83,6 +83,11 @@ class Task(TaskIdentity, BaseModel):
     def m(self) -> int:
         return self.season_length or get_card(self.dataset).subsets[self.subset].season_length
 
+    @classmethod
+    def from_resolved(cls, fields: dict) -> Task:
+        """The task back from its resolved fields (as unit records store them)."""
+        return cls(**{k: v for k, v in fields.items() if k in cls.model_fields})
+
     def resolved(self) -> dict:
         """The fields as used: the card's default horizon and season length filled in, the rolling
         step resolved, and the data version the card declares (so the key says what was evaluated)."""

@@ -9,7 +9,7 @@ import pytest
 from workbench.classic.benchmarks import METHODS, m4_benchmarks
 from workbench.data import Panel, load_table
 from workbench.errors import DataFormatError
-from workbench.evaluation import evaluate, summarize
+from workbench.evaluation import evaluate_sequential, summarize
 from workbench.forecasters import make_forecaster
 from workbench.papers import compare, load_paper, m4
 from workbench.tasks import Task
@@ -75,7 +75,7 @@ def test_when_owa_is_computed_then_it_uses_three_decimal_smape_and_mase(reproduc
 
 
 def test_when_forecasters_are_evaluated_through_the_harness_then_they_match_the_kernel():
-    scores = summarize(evaluate(Task(dataset="m4", subset="Weekly"), "damped")).set_index("metric")["value"]
+    scores = summarize(evaluate_sequential(Task(dataset="m4", subset="Weekly"), "damped")).set_index("metric")["value"]
     assert round(scores["smape"], 3) == 8.866 and round(scores["mase"], 3) == 2.404
 
 

@@ -17,7 +17,7 @@ import yaml
 from distributed import Client
 
 from workbench.engine import ResultsStore, evaluate
-from workbench.evaluation import evaluate as evaluate_sequential
+from workbench.evaluation import evaluate_sequential
 from workbench.tasks import Task
 
 pytestmark = pytest.mark.usefixtures("mirror")

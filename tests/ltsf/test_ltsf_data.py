@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from workbench.errors import DataFormatError, WorkbenchError
-from workbench.ltsf import LTSFTask, StandardScaler, Table, Windows, borders, kept_windows, load_table, prepare
+from workbench.ltsf import LTSFTask, StandardScaler, Table, Windows, borders, kept_windows, load_ltsf_table, prepare
 
 
 def _table(n: int = 400, channels: int = 3, seed: int = 0) -> Table:
@@ -92,9 +92,9 @@ def test_when_univariate_then_one_channel_the_target(mirror):
 
 
 def test_when_ett_is_loaded_then_channels_keep_the_file_order(mirror):
-    table = load_table("ett", "ETTh1")
+    table = load_ltsf_table("ett", "ETTh1")
     assert table.columns == ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
     assert table.n_rows == 17420
     assert table.values[0, -1] == pytest.approx(30.531, abs=1e-3)
-    exchange = load_table("exchange_rate", "all")
+    exchange = load_ltsf_table("exchange_rate", "all")
     assert exchange.columns == tuple(str(i) for i in range(8)) and exchange.n_rows == 7588

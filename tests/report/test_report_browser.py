@@ -59,3 +59,33 @@ def test_when_png_export_is_asked_then_every_figure_becomes_a_png(report_store, 
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) >= 5 and f"{len(pngs)} figure(s) exported" in result.stdout
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 2_000 for p in pngs)
+
+
+def test_when_one_store_holds_forecasting_and_detection_units_then_the_report_shows_both_and_draws(
+    report_store, tmp_path
+):
+    import shutil
+
+    from workbench.anomaly.engine import detect_on_engine
+    from workbench.anomaly.task import DetectionTask
+
+    store = shutil.copytree(report_store, tmp_path / "mixed")
+    items = ("realKnownCause/ambient_temperature_system_failure.csv", "artificialWithAnomaly/art_daily_jumpsup.csv")
+    task = DetectionTask(dataset="nab", subsets=("all",), items=items)
+    run = detect_on_engine(task, ["windowedGaussian", "rolling_robust_z"], store=store, n_workers=1, progress=False)
+    assert set(run.scoreboard["model"]) == {"windowedGaussian", "rolling_robust_z"}
+    page_path = build_report(store, tmp_path / "report.html", n_boot=100)
+    text = page_path.read_text()
+    assert "Anomaly detection, per task" in text and "nab/all detection" in text and "nab_standard" in text
+    assert "Leaderboard (mase, per task)" in text and "classics/australian_tourism rolling 2x4 step 4" in text
+    with chromium_page() as page:
+        page.route("http*://**", lambda route: route.abort())
+        page.goto(page_path.as_uri())
+        page.wait_for_load_state("load")
+        figures = page.locator("div.plotly-graph-div")
+        for i in range(figures.count()):
+            figures.nth(i).locator(".main-svg").first.wait_for(timeout=30_000)
+        assert all(count > 0 for count in page.evaluate(DRAWN))
+        assert page.locator("#detection table.data").count() == 1
+        page.screenshot(path=str(ARTIFACTS / "report-forecast-and-detection.png"), full_page=True)
+        assert page.console_errors == []

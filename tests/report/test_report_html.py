@@ -27,7 +27,7 @@ def test_when_the_report_is_built_then_it_is_one_self_contained_file(report_stor
         "Leaderboard (mase",
         "Skill against seasonal_naive",
         "Friedman test",
-        "Per-dataset tables",
+        "Per-task tables",
         "Forecasts per series",
         "Papers: claimed against reproduced",
         "Provenance",
@@ -60,10 +60,13 @@ def test_when_the_report_shows_numbers_then_they_are_the_statistics_and_carry_pr
     assert "mismatch" in page and "unavailable" in page
 
 
-def test_when_the_store_is_empty_then_the_report_still_renders_and_says_so(tmp_path):
-    out = build_report(tmp_path / "empty", tmp_path / "r.html", papers=tmp_path / "none")
-    page = out.read_text()
-    assert "No metric rows in this store yet" in page and "No reproduction reports" in page
+def test_when_the_store_is_missing_or_empty_then_the_cli_says_so_exits_2_and_writes_no_report(tmp_path):
+    for results, why in ((tmp_path / "typo", "no such folder"), (tmp_path / "empty", "no committed unit")):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        result = run_cli(["report", "--results", str(results), "-o", str(tmp_path / "r.html")])
+        assert result.returncode == 2 and why in " ".join(result.stdout.split()), result.stdout
+        assert str(results) in result.stdout.replace("\n", "") and "Traceback" not in result.stdout + result.stderr
+        assert not (tmp_path / "r.html").exists()
 
 
 def test_when_the_metric_is_unknown_then_the_cli_names_it(report_store, tmp_path):

@@ -4,7 +4,7 @@
 scored); `prepare` cuts, scales and windows the table; `run` trains one model and scores it.
 """
 
-from workbench.ltsf.data import Borders, StandardScaler, Table, borders, load_table
+from workbench.ltsf.data import Borders, StandardScaler, Table, borders, load_ltsf_table
 from workbench.ltsf.models import MODELS, DLinear, Linear, NLinear, Repeat, build_model
 from workbench.ltsf.protocol import LTSFConfigError, LTSFTask, Prepared, ProtocolWarning, check_protocol, prepare
 from workbench.ltsf.run import TrainConfig, run, scores
@@ -29,7 +29,7 @@ __all__ = [
     "build_model",
     "check_protocol",
     "kept_windows",
-    "load_table",
+    "load_ltsf_table",
     "prepare",
     "run",
     "scores",

@@ -58,7 +58,7 @@ class Table:
         return Table(f"{self.name}[{start}:{stop}]", self.values[start:stop], self.columns, self.data_hash)
 
 
-def load_table(dataset: str, subset: str) -> Table:
+def load_ltsf_table(dataset: str, subset: str) -> Table:
     """A catalog subset as one table, channels in the order the card lists them (the file's)."""
     panel = load_panel(dataset, subset)
     values, lengths, ids = panel.to_numpy()

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from workbench.errors import DataFormatError, WorkbenchError
 from workbench.keys import TaskIdentity
-from workbench.ltsf.data import Borders, SplitRule, StandardScaler, Table, borders, load_table
+from workbench.ltsf.data import Borders, SplitRule, StandardScaler, Table, borders, load_ltsf_table
 from workbench.ltsf.windows import Windows, kept_windows
 
 
@@ -109,7 +109,7 @@ class Prepared:
 
 def prepare(task: LTSFTask, table: Table | None = None) -> Prepared:
     """Load (or take) the table, cut it, fit the scaler on the training rows, window the splits."""
-    table = table if table is not None else load_table(task.dataset, task.subset)
+    table = table if table is not None else load_ltsf_table(task.dataset, task.subset)
     if task.rows is not None:
         start, stop = task.rows
         if not 0 <= start < stop <= table.n_rows:

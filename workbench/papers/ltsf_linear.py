@@ -36,7 +36,7 @@ from workbench.engine.units import new_run_id
 from workbench.errors import SourceUnavailableError, UnknownNameError
 from workbench.fingerprint import code_fingerprint, digest, git_state
 from workbench.keys import identity_key, unit_key, unit_payload
-from workbench.ltsf import LTSFTask, Table, TrainConfig, load_table, prepare, run, scores
+from workbench.ltsf import LTSFTask, Table, TrainConfig, load_ltsf_table, prepare, run, scores
 from workbench.ltsf.models import Repeat
 from workbench.papers.contract import Paper
 
@@ -125,7 +125,7 @@ def ili_alignment(claims: dict[int, tuple[float, float]], table: Table | None = 
     fingerprint of the input file, its split and its scaler: a span that reproduces all of them to
     3 decimals is the paper's input; if none does, the table cannot be made identical.
     """
-    table = table if table is not None else load_table(*DATASETS["ILI"][:2])
+    table = table if table is not None else load_ltsf_table(*DATASETS["ILI"][:2])
     horizons = sorted(claims)
     best: tuple[float, int, int] = (float("inf"), -1, 0)
     for start in range(0, table.n_rows - ILI_ROWS + 1):
@@ -180,7 +180,7 @@ def run_cells(
     for dataset in datasets:
         _check(dataset)
         try:
-            table = load_table(*DATASETS[dataset][:2])
+            table = load_ltsf_table(*DATASETS[dataset][:2])
         except SourceUnavailableError as exc:
             skipped[dataset] = f"data unavailable: {exc}"
             continue

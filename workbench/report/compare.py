@@ -52,7 +52,7 @@ def mean_ranks(
     ranks = pd.DataFrame(
         stats.rankdata(_losses(wide, higher_is_better), axis=1), index=wide.index, columns=wide.columns
     )
-    groups = [("all", ranks)] if not by else list(ranks.groupby(level=by))
+    groups = [("all", ranks)] if not by else list(ranks.groupby(level=by[0] if len(by) == 1 else by))
     out = []
     for key, part in groups:
         keys = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)) if by else {}

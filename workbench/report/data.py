@@ -1,5 +1,8 @@
 """What the report reads: the results store's numbers with their provenance, forecasts to drill into,
-and the papers' claimed-vs-reproduced CSVs."""
+detection scoreboards, and the papers' claimed-vs-reproduced rows (from the store, and from CSVs).
+
+Every table is per task (key and readable description): numbers of different protocols never share
+a mean, and each mean says how many undefined values it left out."""
 
 from __future__ import annotations
 
@@ -10,27 +13,33 @@ import pandas as pd
 from workbench.data.hashing import sha256_file
 from workbench.engine.store import ResultsStore
 from workbench.errors import DataFormatError
-from workbench.results import connect
+from workbench.results import detection_leaderboard, leaderboard
 
 
-def leaderboard_with_provenance(store: ResultsStore) -> pd.DataFrame:
-    """Mean of per-series values per (dataset, subset, model, metric), each row naming its
-    aggregation, the runs and the number of units it was computed from."""
-    con = connect(store)
-    try:
-        return con.execute(
-            """
-            SELECT m.dataset, m.subset, m.model, m.metric, avg(m.value) AS value,
-                   count(DISTINCT m.unique_id) AS n_series, count(DISTINCT m."window") AS n_windows,
-                   'mean of per-series' AS aggregation, count(DISTINCT m.unit) AS n_units,
-                   string_agg(DISTINCT u.run_id, ' ') AS runs
-            FROM metrics m LEFT JOIN units u ON m.unit = u.key
-            GROUP BY ALL
-            ORDER BY m.dataset, m.subset, m.metric, value
-            """
-        ).df()
-    finally:
-        con.close()
+def leaderboard_with_provenance(store: ResultsStore, records: pd.DataFrame) -> pd.DataFrame:
+    """The store's leaderboard (one row per task, model and metric; undefined values counted, rows
+    stored twice counted in `n_duplicates` rather than refused, so the report can show them), with
+    the runs and the number of units behind each row."""
+    board = leaderboard(store, allow_duplicates=True)
+    if board.empty or records.empty:
+        return board
+    units = records[records["kind"].isin(["forecast", "ltsf"])] if "kind" in records else records
+    facts = units.groupby(["task_key", "model"]).agg(
+        n_units=("key", "nunique"), runs=("run_id", lambda r: " ".join(sorted(set(map(str, r)))))
+    )
+    return board.join(facts, on=["task_key", "model"])
+
+
+def detections_with_provenance(store: ResultsStore) -> pd.DataFrame:
+    """The detection leaderboard (higher is better where the rows say so), or empty."""
+    if not store.files("detection_metrics"):
+        return pd.DataFrame()
+    return detection_leaderboard(store, allow_duplicates=True)
+
+
+def claims_in_store(store: ResultsStore) -> pd.DataFrame:
+    """Claimed-vs-reproduced rows committed by `workbench reproduce` (kind `paper`)."""
+    return store.read_table("claims")
 
 
 def runs_table(store: ResultsStore) -> pd.DataFrame:
@@ -60,15 +69,19 @@ def units_table(records: pd.DataFrame) -> pd.DataFrame:
     """One row per unit of work: its key, run, data hash, status and cost."""
     if records.empty:
         return records
-    keep = [
-        c
-        for c in ("key", "run_id", "dataset", "subset", "model", "status", "n_series", "duration_s", "worker", "error")
-        if c in records
-    ]
+    columns = ("key", "kind", "run_id", "task_description", "model", "seed", "status", "n_series", "duration_s")
+    keep = [c for c in (*columns, "code", "git_commit", "git_dirty", "worker", "error") if c in records]
     out = records[keep].copy()
+    if "code" in out:
+        out["code"] = out["code"].map(lambda c: str(c)[:12] if isinstance(c, str) else "")
+    if "git_commit" in out:
+        out["git_commit"] = out["git_commit"].map(lambda c: str(c)[:12] if isinstance(c, str) else "")
     if "data_hash" in records:
-        out["data_hash"] = records["data_hash"].map(lambda h: " ".join(str(x)[:12] for x in h) if len(h) else "")
-    return out.sort_values(["dataset", "subset", "model"], ignore_index=True)
+        out["data_hash"] = records["data_hash"].map(
+            lambda h: " ".join(str(x)[:12] for x in h) if isinstance(h, list | tuple) else ""
+        )
+    order = [c for c in ("kind", "task_description", "model") if c in out]
+    return out.sort_values(order, ignore_index=True, na_position="last") if order else out
 
 
 def drilldown_frames(
@@ -82,17 +95,18 @@ def drilldown_frames(
     if not files:
         return []
     forecasts = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    tasks = records.dropna(subset=["task_key"]).drop_duplicates("task_key").set_index("task_key")["task"]
+    forecast_units = records[records["kind"] == "forecast"] if "kind" in records else records
+    tasks = forecast_units.dropna(subset=["task_key"]).drop_duplicates("task_key").set_index("task_key")["task"]
     out = []
     for task_key, part in forecasts.groupby("task_key", sort=True):
-        task = Task(**tasks[task_key])
+        task = Task.from_resolved(tasks[task_key])
         window_index = int(part["window"].min())
         part = part[part["window"] == window_index]
         ids = sorted(part["unique_id"].unique())[:n_series]
         window = next(w for w in task.windows() if w.index == window_index)
         past = window.past.df[window.past.df["unique_id"].isin(ids)]
         truth = window.truth.df[window.truth.df["unique_id"].isin(ids)]
-        title = f"{task.dataset}/{task.subset} ({task.protocol}, h={task.h}, window {window_index}, task {task_key})"
+        title = f"{task.describe()}, window {window_index} (task {task_key})"
         out.append((title, past, truth, part[part["unique_id"].isin(ids)]))
     return out
 

@@ -3,7 +3,9 @@
 Everything a reader needs is inside the file: plotly.js is embedded once in a script tag and every
 figure is a div that calls it, so the page opens offline, by e-mail or from a CI artifact. Every
 table says where its numbers come from (aggregation, runs, units, data hashes), and the last section
-lists the runs and units themselves.
+lists the runs and units themselves. Comparisons are made per task (its readable description
+heading each table): ranks, skill and critical differences over the problems of one protocol, never
+a mean across protocols; rows stored twice and undefined values are counted where they occur.
 """
 
 from __future__ import annotations
@@ -22,12 +24,18 @@ from workbench.atomic import atomic_write
 from workbench.engine.store import ResultsStore
 from workbench.report import compare, figures
 from workbench.report.data import (
+    claims_in_store,
+    detections_with_provenance,
     drilldown_frames,
     leaderboard_with_provenance,
     paper_reports,
     runs_table,
     units_table,
 )
+
+EXCLUDED = "n_excluded: problems left out because an error is zero or undefined (no log ratio)."
+# tasks given their own skill and critical-difference figures (the rest are listed in tables)
+MAX_TASK_FIGURES = 6
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#222}
@@ -107,28 +115,42 @@ def build_report(
     title: str = "Workbench report",
     higher_is_better: bool = False,
 ) -> Path:
-    """Render the report of `results` (a store folder) and of the papers' CSVs in `papers`.
+    """Render the report of `results` (a store folder: forecasting, LTSF, detection units and paper
+    claims) and of any claimed-vs-reproduced CSVs in `papers`.
 
-    `higher_is_better` flips ranks, skill and win rates for scores (detection scores such as NAB's)."""
+    A store folder that does not exist, or holds no committed unit, is an error (a typo in a path
+    must not produce an empty report). `higher_is_better` flips ranks, skill and win rates of the
+    forecast metric table for scores."""
     store = ResultsStore(results)
     records = store.records()
-    metrics = store.metrics()
+    board = leaderboard_with_provenance(store, records)  # a missing or empty store raises here
+    metrics = store.read_table("metrics")
     page = _Page(title)
     generated = datetime.now(UTC).isoformat(timespec="seconds")
+    kinds = records["kind"].value_counts().to_dict() if "kind" in records else {}
     intro = (
-        f"<p>Results store <code>{html.escape(str(store.root))}</code>: {len(records)} units, "
-        f"{metrics['model'].nunique() if len(metrics) else 0} models, "
+        f"<p>Results store <code>{html.escape(str(store.root))}</code>: {len(records)} units "
+        f"({html.escape(', '.join(f'{n} {k}' for k, n in sorted(kinds.items())))}), "
+        f"{metrics['model'].nunique() if len(metrics) else 0} forecasting models on "
         f"{metrics['task_key'].nunique() if len(metrics) else 0} tasks. Generated {generated} by workbench "
         f"{__version__}.</p>"
     )
+    if len(board) and "n_duplicates" in board and (board["n_duplicates"] > 0).any():
+        dup = board[board["n_duplicates"] > 0]
+        intro += (
+            f"<p class='mismatch'>{int(dup['n_duplicates'].sum())} metric rows are stored more than once "
+            f"({html.escape(', '.join(sorted(set(dup['task'] + ' × ' + dup['model']))))}); their copies are "
+            "averaged into one value here. Rerun with one chunk size per store.</p>"
+        )
     page.add("overview", "Overview", intro)
     if len(metrics):
         metric = _primary_metric(metrics, metric)
-        _leaderboard_sections(page, store, metrics, metric, baseline, n_boot, higher_is_better)
+        _leaderboard_sections(page, board, metrics, metric, baseline, n_boot, higher_is_better)
         _drilldown_section(page, store, records, drill_series)
     else:
-        page.add("leaderboard", "Leaderboard", "<p class='note'>No metric rows in this store yet.</p>")
-    _papers_section(page, papers)
+        page.add("leaderboard", "Leaderboard", "<p class='note'>No forecast metric rows in this store.</p>")
+    _detection_section(page, store)
+    _papers_section(page, store, papers)
     _provenance_section(page, store, records)
     out = Path(output)
     text = page.render()
@@ -136,9 +158,17 @@ def build_report(
     return out
 
 
+def _task_names(metrics: pd.DataFrame) -> dict[str, str]:
+    """task_key -> readable description (the key itself where rows carry none)."""
+    if "task" not in metrics:
+        return {k: k for k in metrics["task_key"].unique()}
+    named = metrics[["task_key", "task"]].drop_duplicates("task_key")
+    return {k: (t if isinstance(t, str) and t else k) for k, t in zip(named["task_key"], named["task"], strict=True)}
+
+
 def _leaderboard_sections(
     page: _Page,
-    store: ResultsStore,
+    board: pd.DataFrame,
     metrics: pd.DataFrame,
     metric: str,
     baseline: str,
@@ -146,60 +176,101 @@ def _leaderboard_sections(
     higher_is_better: bool = False,
 ) -> None:
     hib = {"higher_is_better": higher_is_better}
-    board = leaderboard_with_provenance(store)
-    ranks = compare.mean_ranks(metrics, metric, **hib)
-    by_task = compare.mean_ranks(metrics, metric, by=["dataset", "subset"], **hib)
-    overall = board[board["metric"] == metric].pivot_table(
-        index="model", columns=["dataset", "subset"], values="value", aggfunc="first"
+    names = _task_names(metrics)
+    ranks = compare.mean_ranks(metrics, metric, by=["task_key"], **hib)
+    here = board[board["metric"] == metric]
+    overall = here.pivot_table(index="model", columns="task", values="value", aggfunc="first")
+    task_ranks = ranks.assign(task=ranks["task_key"].map(names)).pivot_table(
+        index="model", columns="task", values="mean_rank", aggfunc="first"
     )
-    overall.columns = [f"{d}/{s}" for d, s in overall.columns]
-    overall = ranks.set_index("model")[["mean_rank", "n_problems"]].join(overall, how="outer").sort_values("mean_rank")
+    overall.insert(0, "mean rank over tasks", task_ranks.mean(axis=1))
+    overall = overall.sort_values("mean rank over tasks")
+    undefined = here.groupby("model")["n_undefined"].sum()
+    overall["undefined values"] = undefined.reindex(overall.index).fillna(0).astype(int)
     body = table(overall.reset_index(), index=False) + prov(
-        f"{metric}: mean of per-series values per dataset/subset (runs, units and series counts in "
-        "the per-dataset tables); mean_rank = average rank over the problems (task, window, series) "
-        "that every model solved, 1 = best, ties averaged."
+        f"{metric}: mean of the defined per-series values of each task (columns); undefined values "
+        "(e.g. a zero MASE scale) are counted, not averaged. Mean rank over tasks = the average of the "
+        "per-task mean ranks (rank over the problems — window, series — that every model solved in that "
+        "task, 1 = best, ties averaged); no value is ever averaged across tasks."
     )
-    page.add("leaderboard", f"Leaderboard ({metric}, by mean rank)", body)
+    page.add("leaderboard", f"Leaderboard ({metric}, per task)", body)
 
-    try:
-        skill = compare.skill_scores(metrics, metric, baseline, n_boot=n_boot, **hib)
-        body = page.figure(figures.skill_figure(skill), "skill") + table(
-            skill[["model", "skill", "ci_low", "ci_high", "rel_error", "win_rate", "n_problems", "n_excluded"]]
-        )
-        body += prov(str(skill["aggregation"].iloc[0]) + f"; {n_boot} resamples of problems, seed 0.")
-    except KeyError as exc:
-        body = f"<p class='note'>No skill scores: {html.escape(str(exc))}.</p>"
-    page.add("skill", f"Skill against {baseline}", body)
-
-    try:
-        result = compare.friedman(metrics, metric, **hib)
-        cliques = "; ".join(", ".join(c) for c in result.cliques()) or "none"
-        body = (
-            f"<p>Friedman χ² = {result.statistic:.3f}, p = {result.p_value:.3g} over {result.n_problems} problems "
-            f"and {result.n_models} models. Nemenyi critical difference at α = {result.alpha}: "
-            f"{result.critical_difference:.3f}. Groups not significantly different: {html.escape(cliques)}.</p>"
-        )
-        body += page.figure(figures.cd_diagram(result), "cd-diagram")
-        body += page.figure(figures.win_rate_heatmap(compare.win_rates(metrics, metric, **hib)), "win-rates")
-        body += prov(f"{metric} per problem; scipy.stats.friedmanchisquare and studentized_range (Demšar 2006).")
-    except ValueError as exc:
-        body = f"<p class='note'>{html.escape(str(exc))}.</p>"
-    page.add("statistics", "Friedman test and critical differences", body)
+    tasks = sorted(names, key=lambda k: names[k])
+    shown, skipped = tasks[:MAX_TASK_FIGURES], tasks[MAX_TASK_FIGURES:]
+    skill_parts, stat_parts = [], []
+    for task_key in shown:
+        rows = metrics[metrics["task_key"] == task_key]
+        heading = f"<h3>{html.escape(names[task_key])}</h3>"
+        try:
+            skill = compare.skill_scores(rows, metric, baseline, n_boot=n_boot, **hib)
+            cols = ["model", "skill", "ci_low", "ci_high", "rel_error", "win_rate", "n_problems", "n_excluded"]
+            skill_parts.append(
+                heading
+                + page.figure(figures.skill_figure(skill), "skill")
+                + table(skill[cols])
+                + prov(f"{skill['aggregation'].iloc[0]}; {n_boot} resamples of problems, seed 0. {EXCLUDED}")
+            )
+        except KeyError as exc:
+            skill_parts.append(heading + f"<p class='note'>No skill scores: {html.escape(str(exc))}.</p>")
+        try:
+            result = compare.friedman(rows, metric, **hib)
+            cliques = "; ".join(", ".join(c) for c in result.cliques()) or "none"
+            stat_parts.append(
+                heading + f"<p>Friedman χ² = {result.statistic:.3f}, p = {result.p_value:.3g} over {result.n_problems} "
+                f"problems and {result.n_models} models. Nemenyi critical difference at α = {result.alpha}: "
+                f"{result.critical_difference:.3f}. Groups not significantly different: {html.escape(cliques)}.</p>"
+                + page.figure(figures.cd_diagram(result), "cd-diagram")
+                + page.figure(figures.win_rate_heatmap(compare.win_rates(rows, metric, **hib)), "win-rates")
+            )
+        except ValueError as exc:
+            stat_parts.append(heading + f"<p class='note'>{html.escape(str(exc))}.</p>")
+    note = (
+        f"<p class='note'>{len(skipped)} more task(s) without figures: "
+        f"{html.escape(', '.join(names[k] for k in skipped))}.</p>"
+        if skipped
+        else ""
+    )
+    page.add("skill", f"Skill against {baseline}, per task", "\n".join(skill_parts) + note)
+    stat_prov = prov(f"{metric} per problem of each task; scipy.stats.friedmanchisquare and studentized_range.")
+    page.add("statistics", "Friedman test and critical differences, per task", "\n".join(stat_parts) + note + stat_prov)
 
     parts = []
-    for (dataset, subset), part in board.groupby(["dataset", "subset"], sort=True):
-        ranks_here = by_task[(by_task["dataset"] == dataset) & (by_task["subset"] == subset)]
+    for task_key in tasks:
+        part = board[board["task_key"] == task_key]
+        ranks_here = ranks[ranks["task_key"] == task_key]
         wide = part.pivot_table(index="model", columns="metric", values="value", aggfunc="first")
         facts = part.groupby("model").agg(
             n_series=("n_series", "max"),
             n_windows=("n_windows", "max"),
-            n_units=("n_units", "sum"),
+            n_undefined=("n_undefined", "sum"),
+            n_units=("n_units", "max"),
             runs=("runs", "first"),
         )
         wide = ranks_here.set_index("model")[["mean_rank"]].join(wide, how="right").join(facts).sort_values("mean_rank")
-        parts.append(f"<h3>{html.escape(f'{dataset}/{subset}')}</h3>" + table(wide.reset_index()))
-    body = "\n".join(parts) + prov("mean of per-series values; mean_rank on " + metric + "; runs = run ids.")
-    page.add("datasets", "Per-dataset tables", body)
+        parts.append(f"<h3>{html.escape(names[task_key])}</h3>" + table(wide.reset_index()))
+    body = "\n".join(parts) + prov(
+        "mean of the defined per-series values; n_undefined = values left out of the means, summed over the "
+        f"metrics; mean_rank on {metric}; runs = run ids."
+    )
+    page.add("datasets", "Per-task tables", body)
+
+
+def _detection_section(page: _Page, store: ResultsStore) -> None:
+    board = detections_with_provenance(store)
+    if board.empty:
+        return
+    parts = []
+    for task, part in board.groupby("task", sort=True):
+        wide = part.pivot_table(index="model", columns="metric", values="value", aggfunc="first")
+        lead = next((m for m in ("nab_standard", "event_f1", "auc_pr") if m in wide), wide.columns[0])
+        wide = wide.sort_values(lead, ascending=False)
+        parts.append(f"<h3>{html.escape(str(task))}</h3>" + table(wide.reset_index()))
+    body = "\n".join(parts) + prov(
+        "detection_metrics rows of the store: one value per detector for the whole corpus (NAB scores with "
+        "the threshold NAB's protocol optimises on the labelled corpus; point-wise metrics at the task's "
+        "threshold strategy); higher is better, best first by " + "NAB standard score where present."
+    )
+    page.add("detection", "Anomaly detection, per task", body)
 
 
 def _drilldown_section(page: _Page, store: ResultsStore, records: pd.DataFrame, n_series: int) -> None:
@@ -226,10 +297,17 @@ def _drilldown_section(page: _Page, store: ResultsStore, records: pd.DataFrame, 
     page.add("forecasts", "Forecasts per series", body)
 
 
-def _papers_section(page: _Page, folder: str | Path | None) -> None:
+def _papers_section(page: _Page, store: ResultsStore, folder: str | Path | None) -> None:
     from workbench.papers.plots import claimed_vs_reproduced, status_table
 
-    reports = paper_reports(folder)
+    claims = claims_in_store(store)
+    reports = []
+    if len(claims):
+        for paper, frame in claims.groupby("paper", sort=True):
+            units = ", ".join(sorted(set(frame["unit"])))
+            reports.append((str(paper), frame.reset_index(drop=True), {"store units": units}))
+    stored = {paper for paper, _, _ in reports}
+    reports += [r for r in paper_reports(folder) if r[0] not in stored]
     if not reports:
         body = f"<p class='note'>No reproduction reports in {html.escape(str(folder))}.</p>"
         page.add("papers", "Papers: claimed against reproduced", body)
