@@ -65,9 +65,9 @@ class Detection:
     seconds: float
 
 
-def detect(data: DetectionData, spec: str | dict | Detector) -> Detection:
-    """Run a detector locally over every item of `data`."""
-    detector = as_detector(spec)
+def detect(data: DetectionData, spec: str | dict | Detector, seed: int = 0) -> Detection:
+    """Run a detector locally over every item of `data` (with the run's `seed`, as the engine does)."""
+    detector = as_detector(spec, seed=seed)
     start = time.perf_counter()
     per_item = {
         item: score_item(detector, data.channels(item), item, data.task.probationary_percent) for item in data.items

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from workbench.keys import identity_key, unit_key, unit_payload
 from workbench.tasks import Task
@@ -29,6 +29,16 @@ class ModelSpec(BaseModel):
 
     name: str
     params: dict[str, Any] = {}
+
+    @field_validator("params")
+    @classmethod
+    def _no_seed(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "seed" in value:
+            raise ValueError(
+                "`seed` is the run's (evaluate(seed=...), a grid file's `seed:`), handed to every model; "
+                "a model's own generator seed, overriding it, is its `random_state` parameter"
+            )
+        return value
 
     @classmethod
     def of(cls, model: str | dict | ModelSpec) -> ModelSpec:
