@@ -103,12 +103,12 @@ class DatasetCard(_Frozen):
     title: str
     description: str = ""
     data_version: str | None = None  # which copy of the data the card reads, e.g. an R package's version
-    reader: str
+    reader: str = ""  # the panel reader of the subsets; a card of published results only has none
     homepage: str = ""
     licence: str
     citation: str
     files: list[FileSpec]
-    subsets: dict[str, SubsetSpec]
+    subsets: dict[str, SubsetSpec] = Field(default_factory=dict)
     tables: dict[str, TableSpec] = Field(default_factory=dict)
     path: Path | None = None
 
@@ -118,6 +118,10 @@ class DatasetCard(_Frozen):
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
             raise ValueError(f"duplicate file keys {dupes}")
+        if not self.subsets and not self.tables:
+            raise ValueError("a card declares at least one subset or table")
+        if self.subsets and not self.reader:
+            raise ValueError("a card with subsets names the reader of its series (`reader:`)")
         for sname, sub in self.subsets.items():
             if not sub.name:
                 object.__setattr__(sub, "name", sname)

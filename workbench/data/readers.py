@@ -596,3 +596,232 @@ def read_m4_submission(files: Files, options: dict[str, Any]) -> pd.DataFrame:
                 )
             )
     return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Microsoft Cloud Monitoring Dataset: one CSV per series (TimeStamp, Value, Label) beside a CSVW
+# `<file>-metadata.json` whose `notes` describe the series
+# ---------------------------------------------------------------------------------------------
+_CSVW_SUFFIX = "-metadata.json"
+
+
+def _bad_line(key: str, bad: np.ndarray, raw: pd.Series, what: str) -> DataFormatError:
+    """An error naming the file, its first bad line (the header is line 1) and the cell."""
+    i = int(np.flatnonzero(bad)[0])
+    return DataFormatError(f"{key}: line {i + 2}: {what} {raw.iloc[i]!r} ({int(bad.sum())} such rows)")
+
+
+def _cloud_monitoring_notes(key: str, meta_key: str, path: Path) -> str:
+    meta = _read_json(meta_key, path)
+    if not isinstance(meta, dict):
+        raise DataFormatError(f"{meta_key}: expected a CSVW metadata object")
+    if meta.get("url") not in (None, "", key.rsplit("/", 1)[-1]):
+        raise DataFormatError(f"{meta_key}: describes {meta['url']!r}, not {key.rsplit('/', 1)[-1]!r}")
+    notes = meta.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise DataFormatError(f"{meta_key}: `notes` must be a list of strings")
+    return " ".join(n.strip() for n in notes if n.strip())
+
+
+def _cloud_monitoring_files(files: Files, options: dict[str, Any], notes: bool) -> list[dict[str, Any]]:
+    """One record per CSV (in key order): unique_id (`<folder>/<file stem>`), folder, the frame
+    (ds, y, label) and the notes of its CSVW metadata (required when `notes`)."""
+    prefix = options.get("strip_prefix", "data/")
+    out = []
+    for key, path in files.items():
+        if key.endswith(_CSVW_SUFFIX):
+            continue
+        raw = _read_csv(path, key, dtype=str, keep_default_na=False)
+        missing = [c for c in ("TimeStamp", "Value", "Label") if c not in raw.columns]
+        if missing:
+            raise DataFormatError(f"{key}: missing column(s) {missing}; found {list(raw.columns)}")
+        # ISO 8601, zone optional: stamps with a zone are converted to UTC, the rest kept as written; all naive
+        ds = pd.to_datetime(raw["TimeStamp"], format="ISO8601", utc=True, errors="coerce")
+        if ds.isna().any():
+            raise _bad_line(key, ds.isna().to_numpy(), raw["TimeStamp"], "unparseable TimeStamp")
+        text = raw["Value"].str.strip()
+        y = pd.to_numeric(text, errors="coerce")
+        bad = (y.isna() & (text != "")).to_numpy()
+        if bad.any():
+            raise _bad_line(key, bad, raw["Value"], "non-numeric Value")
+        label = raw["Label"].str.strip()
+        bad = ~label.isin(["0", "1"]).to_numpy()
+        if bad.any():
+            raise _bad_line(key, bad, raw["Label"], "Label must be 0 or 1, got")
+        meta_key = key + _CSVW_SUFFIX
+        if notes and meta_key not in files:
+            raise DataFormatError(f"{key}: its CSVW metadata {meta_key} is not among the card's files")
+        uid = key.removeprefix(prefix).removesuffix(".csv")
+        out.append(
+            {
+                "unique_id": uid,
+                "folder": uid.rsplit("/", 1)[0],
+                "file": key,
+                "frame": pd.DataFrame(
+                    {
+                        "ds": ds.dt.tz_localize(None).to_numpy(),
+                        "y": y.to_numpy(float),
+                        "label": label.to_numpy().astype(np.int8),
+                    }
+                ),
+                "notes": _cloud_monitoring_notes(key, meta_key, files[meta_key]) if meta_key in files else None,
+            }
+        )
+    if not out:
+        raise DataFormatError(f"no series CSV among {list(files)[:3]}")
+    return out
+
+
+@panel_reader("cloud_monitoring")
+def read_cloud_monitoring(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """Series in file row order (repeated stamps kept); `folder` and the CSVW `notes` are per-series
+    columns. The expert labels are the `labels` table, never part of the panel."""
+    return pd.concat(
+        [
+            r["frame"][["ds", "y"]].assign(unique_id=r["unique_id"], folder=r["folder"], notes=r["notes"])
+            for r in _cloud_monitoring_files(files, options, notes=True)
+        ],
+        ignore_index=True,
+    )[["unique_id", "ds", "y", "folder", "notes"]]
+
+
+@table_reader("cloud_monitoring_labels")
+def read_cloud_monitoring_labels(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """Per-point expert labels: (item, ds, anomaly), one row per file row, item = the series id."""
+    return pd.concat(
+        [
+            pd.DataFrame({"item": r["unique_id"], "ds": r["frame"]["ds"], "anomaly": r["frame"]["label"]})
+            for r in _cloud_monitoring_files(files, options, notes=False)
+        ],
+        ignore_index=True,
+    )
+
+
+@table_reader("cloud_monitoring_series")
+def read_cloud_monitoring_series(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """One row per series: unique_id, folder, file, n_rows, n_anomalies, n_missing, notes."""
+    return pd.DataFrame(
+        [
+            {
+                "unique_id": r["unique_id"],
+                "folder": r["folder"],
+                "file": r["file"],
+                "n_rows": len(r["frame"]),
+                "n_anomalies": int(r["frame"]["label"].sum()),
+                "n_missing": int(r["frame"]["y"].isna().sum()),
+                "notes": r["notes"],
+            }
+            for r in _cloud_monitoring_files(files, options, notes=True)
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# An R data.frame with a time column (Twitter AnomalyDetection's `raw_data`: POSIXlt, count)
+# ---------------------------------------------------------------------------------------------
+def _r_posixlt(obj: Any, attrs: dict[str, Any]) -> np.ndarray:
+    """R POSIXlt (broken-down fields) as naive clock times in the object's own zone."""
+    f = {str(k): np.asarray(v, dtype=float).ravel() for k, v in obj.items()}
+    fields = {"year": f["year"] + 1900, "month": f["mon"] + 1, "day": f["mday"], "hour": f["hour"], "minute": f["min"]}
+    stamps = pd.to_datetime(fields, errors="coerce") + pd.to_timedelta(f["sec"], unit="s")
+    return stamps.to_numpy()
+
+
+def _r_posixct(obj: Any, attrs: dict[str, Any]) -> np.ndarray:
+    """R POSIXct (seconds since 1970 UTC) as naive clock times in its `tzone` (UTC when unset)."""
+    stamps = pd.to_datetime(np.asarray(obj, dtype=float).ravel(), unit="s", utc=True)
+    tzone = np.asarray(attrs.get("tzone", "")).ravel()
+    zone = str(tzone[0]) if tzone.size else ""
+    return (stamps.tz_convert(zone) if zone else stamps).tz_localize(None).to_numpy()
+
+
+@lru_cache(maxsize=4)
+def _read_rda_with_times(path: str, mtime_ns: int) -> dict[str, Any]:
+    import rdata
+    from rdata.conversion import DEFAULT_CLASS_MAP
+
+    classes = {**DEFAULT_CLASS_MAP, "POSIXlt": _r_posixlt, "POSIXct": _r_posixct}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return rdata.read_rda(path, constructor_dict=classes)
+
+
+@panel_reader("rda_frame")
+def read_rda_frame(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """options: `object` (default: the file's first), `time_col`, `value_col`, `unique_id`
+    (default: the object's name). Errors name the file, the object and the R row name."""
+    frames = []
+    for key, path in files.items():
+        try:
+            objects = _read_rda_with_times(str(path), path.stat().st_mtime_ns)
+        except Exception as exc:
+            raise DataFormatError(f"{key}: cannot read as R data ({type(exc).__name__}: {exc})") from exc
+        name = options.get("object") or next(iter(objects))
+        if name not in objects:
+            raise DataFormatError(f"{key}: no R object {name!r}; found {list(objects)}")
+        frame = objects[name]
+        if not isinstance(frame, pd.DataFrame):
+            raise DataFormatError(f"{key}: R object {name!r} is a {type(frame).__name__}, not a data.frame")
+        time_col, value_col = options["time_col"], options["value_col"]
+        missing = [c for c in (time_col, value_col) if c not in frame.columns]
+        if missing:
+            raise DataFormatError(f"{key}: R object {name!r} lacks column(s) {missing}; found {list(frame.columns)}")
+        ds = frame[time_col]
+        if not pd.api.types.is_datetime64_any_dtype(ds):
+            raise DataFormatError(f"{key}: column {time_col!r} of {name!r} is {ds.dtype}, not POSIXct/POSIXlt")
+        y = pd.to_numeric(frame[value_col], errors="coerce")
+        for bad, what in ((ds.isna(), f"missing {time_col}"), (y.isna(), f"missing or non-numeric {value_col}")):
+            if bad.any():
+                raise DataFormatError(f"{key}: {name}[{bad.idxmax()!r}, ]: {what} ({int(bad.sum())} rows)")
+        frames.append(pd.DataFrame({"unique_id": options.get("unique_id", name), "ds": ds.to_numpy(), "y": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# BOOM's published results (DataDog/toto `boom/`): per-task results per model, breakdown tables
+# ---------------------------------------------------------------------------------------------
+@table_reader("boom_results")
+def read_boom_results(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """`results/<model>/all_results.csv` stacked: the files' columns after `model_dir` (the folder:
+    the name BOOM's leaderboards give the model; the `model` column is what the run wrote),
+    `dataset_id` (the `dataset` before its first `/`, the key of the properties files) and `term`."""
+    frames = []
+    for key, path in files.items():
+        parts = key.split("/")
+        if len(parts) < 3 or parts[-1] != "all_results.csv":
+            raise DataFormatError(f"{key}: expected a .../<model>/all_results.csv file")
+        raw = _read_csv(path, key)
+        missing = [c for c in ("dataset", "model") if c not in raw.columns]
+        if missing:
+            raise DataFormatError(f"{key}: missing column(s) {missing}; found {list(raw.columns)}")
+        task = raw["dataset"].astype(str).str.split("/")
+        bad = (task.str.len() != 3).to_numpy()
+        if bad.any():
+            raise _bad_line(key, bad, raw["dataset"], "dataset is not <id>/<frequency>/<term>:")
+        raw.insert(0, "term", task.str[2])
+        raw.insert(0, "dataset_id", task.str[0])
+        raw.insert(0, "model_dir", parts[-2])
+        frames.append(raw)
+    return pd.concat(frames, ignore_index=True)
+
+
+_BREAKDOWN_NAME = re.compile(r"^(?P<breakdown>.+?)_(?P<metric>[A-Z]+)_(?P<aggregation>[a-z_]+)\.csv$")
+
+
+@table_reader("boom_breakdown")
+def read_boom_breakdown(files: Files, options: dict[str, Any]) -> pd.DataFrame:
+    """`<breakdown>_<METRIC>_<aggregation>.csv` (model rows, one column per group), tidy:
+    (breakdown, metric, aggregation, model, group, value)."""
+    frames = []
+    for key, path in files.items():
+        match = _BREAKDOWN_NAME.match(key.rsplit("/", 1)[-1])
+        if not match:
+            raise DataFormatError(f"{key}: file name is not <breakdown>_<METRIC>_<aggregation>.csv")
+        raw = _read_csv(path, key)
+        if raw.columns[0] != "model":
+            raise DataFormatError(f"{key}: first column must be `model`, got {raw.columns[0]!r}")
+        tidy = raw.melt(id_vars="model", var_name="group", value_name="value")
+        tidy["value"] = pd.to_numeric(tidy["value"], errors="coerce")
+        tidy = tidy.assign(**match.groupdict())
+        frames.append(tidy[["breakdown", "metric", "aggregation", "model", "group", "value"]])
+    return pd.concat(frames, ignore_index=True)
