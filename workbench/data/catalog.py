@@ -21,7 +21,7 @@ from workbench.data.cards import DatasetCard, FileSpec, all_cards, get_card
 from workbench.data.fetch import fetch_file, verify_file
 from workbench.data.panel import Panel
 from workbench.data.readers import get_reader
-from workbench.errors import DataFormatError, SourceUnavailableError
+from workbench.errors import DataFormatError, SourceUnavailableError, WorkbenchError
 
 # bump when a reader's output changes for the same bytes, so cached panels are rebuilt
 READER_VERSION = 1
@@ -66,7 +66,10 @@ def data_fingerprint(card: DatasetCard, subset: str, split: str) -> str:
 def load_panel(name: str, subset: str | None = None, split: str = "train", *, progress: bool = False) -> Panel:
     """Load one split of one subset as a validated Panel (parsed once, then read from cache)."""
     card = get_card(name)
-    subset = subset or next(iter(card.subsets))
+    if subset is None:
+        if not card.subsets:
+            raise WorkbenchError(f"{name} holds tables only ({', '.join(card.tables)}): read them with load_table")
+        subset = next(iter(card.subsets))
     sub = card.subset(subset)
     specs = card.split_files(subset, split)
     options = {**sub.options, **sub.splits[split].options}
