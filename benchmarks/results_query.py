@@ -15,7 +15,11 @@ Then times, each on a fresh connection, median of --reps after one untimed warm-
     old          what the first store's records() paid before every query: sha256 of every data
                  file of every unit, one after the other (added to the glob time)
 
+With --manifest-units N it instead writes N one-row units and times reading their records (the
+store's manifest) beside one JSONL file holding the same records, and a whole small query.
+
 Usage: python benchmarks/results_query.py [--store DIR] [--series 100000] [--models 8] [--chunk 500]
+       python benchmarks/results_query.py --manifest-units 20000
 """
 
 from __future__ import annotations
@@ -109,7 +113,14 @@ def main() -> None:
     parser.add_argument("--h", type=int, default=24)
     parser.add_argument("--no-forecasts", action="store_true")
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument(
+        "--manifest-units", type=int, default=0, help="instead: time the manifest alone on this many tiny units"
+    )
     args = parser.parse_args()
+    if args.manifest_units:
+        with tempfile.TemporaryDirectory(prefix="manifest-bench-") as tmp:
+            manifest_scaling(Path(tmp) / "store", args.manifest_units, args.reps)
+        return
     tmp = None
     if args.store is None:
         tmp = tempfile.mkdtemp(prefix="results-bench-")
@@ -120,6 +131,46 @@ def main() -> None:
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def manifest_scaling(root: Path, n_units: int, reps: int) -> None:
+    """The manifest at many units: the record files (what the store reads) beside one JSONL file
+    holding the same records (the alternative: an append-only log), and a query's full cost."""
+    import json
+
+    store = ResultsStore(root)
+    started = time.perf_counter()
+    for i in range(n_units):
+        row = pd.DataFrame({"task_key": ["t"], "task": ["toy"], "model": [f"m{i % 8}"], "window": [0]})
+        row = row.assign(unique_id=f"S{i:07d}", metric="mase", value=1.0)
+        record = {"kind": "forecast", "task_key": "t", "model": f"m{i % 8}", "run_id": "bench", "chunks": [i]}
+        record |= {"task": {"dataset": "synthetic", "subset": "all", "h": 24, "metrics": ["mase"]}, "n_series": 1}
+        store.write_unit(f"u{i:07d}", {"metrics": row}, record)
+    print(f"wrote {n_units} units in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    jsonl = root / "manifest.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in store.committed()))
+
+    def read_jsonl():
+        with open(jsonl) as f:
+            return [json.loads(line) for line in f]
+
+    timings = interleaved(
+        {
+            "records": store.committed,
+            "jsonl": read_jsonl,
+            "sql": lambda: sql("SELECT count(*) AS n FROM metrics", store),
+        },
+        reps,
+    )
+    size = sum(len(p.read_bytes()) for p in (root / "units").iterdir())
+    print(f"{n_units} records, {size / 1e6:.1f} MB of JSON")
+    print(f"{'read':<52}{'median s':>9}{'min s':>8}")
+    for name, label in (
+        ("records", "ResultsStore.committed(): every units/<key>.json"),
+        ("jsonl", "one JSONL file of the same records"),
+        ("sql", "results.sql('SELECT count(*) FROM metrics')"),
+    ):
+        print(f"{label:<52}{timings[name][0]:>9.3f}{timings[name][1]:>8.3f}")
 
 
 def run(store: ResultsStore, reps: int) -> None:
