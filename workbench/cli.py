@@ -423,8 +423,10 @@ def results_leaderboard(
     ] = False,
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
-    """One row per task, model and metric: the mean of the defined per-series values, with the number
-    of series, windows and undefined values. Never averages across tasks."""
+    """One row per task, model and metric: the mean of the defined per-series values.
+
+    With the number of series, windows and undefined values; never averages across tasks; rows
+    stored twice are refused unless --allow-duplicates."""
     from workbench.results import detection_leaderboard, leaderboard
 
     board = detection_leaderboard if detection else leaderboard
@@ -442,8 +444,10 @@ def results_leaderboard(
 def results_verify(
     store: Annotated[Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")] = None,
 ) -> None:
-    """Re-hash every committed unit's files. Exit 1 naming each damaged unit (missing file, hash
-    mismatch, unparseable or edited record); orphan files (harmless) are counted, `results gc` removes them."""
+    """Re-hash every committed unit's files; exit 1 naming each damaged unit.
+
+    Damage: a missing file, a hash mismatch, an unparseable or edited record. Orphan files
+    (harmless) are counted; `results gc` removes them."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
     from workbench.engine.store import ResultsStore
