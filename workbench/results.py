@@ -5,7 +5,8 @@ Views available to every query, built from the committed records (no file is has
     metrics, forecasts, detection_scores, detection_metrics, claims
                  the rows of every committed unit's table (an empty view with the usual columns when
                  no unit has that table); any other stored table gets a view of its name too
-    units        one row per committed unit: key, kind, status, run_id, task_key, model, ...
+    units        one row per committed unit: key, kind, status, run_id, task_key, model, ...,
+                 superseded (recomputed since by other code: its rows are left out of the views above)
     runs         one row per run: provenance, counts, timings
 
 A missing store folder, or one without a single committed unit, is an error rather than an empty
@@ -28,7 +29,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from workbench.engine.store import TABLES, ResultsStore
+from workbench.engine.store import TABLES, ResultsStore, superseded
 from workbench.errors import WorkbenchError
 
 _V, _B, _D, _I = "VARCHAR", "BOOLEAN", "DOUBLE", "BIGINT"
@@ -135,9 +136,10 @@ def connect(store: Store = None, views: Iterable[str] | None = None) -> duckdb.D
     if not records:
         raise WorkbenchError(f"results store {store.root}: no committed unit (nothing has been run into it yet?)")
     wanted = None if views is None else set(views)
+    old = superseded(records)
     con = duckdb.connect()
     try:
-        groups = _files_by_schema(store, records)
+        groups = _files_by_schema(store, [r for r in records if r["key"] not in old])
         for name in sorted(set(groups) | set(SCHEMAS)):
             if name in ("units", "runs") or not name.isidentifier() or (wanted is not None and name not in wanted):
                 continue
@@ -146,7 +148,9 @@ def connect(store: Store = None, views: Iterable[str] | None = None) -> duckdb.D
             else:
                 _empty_view(con, name, SCHEMAS[name])
         if wanted is None or "units" in wanted:
-            con.register("units_arrow", _units_table(records))
+            units = _units_table(records)
+            units = units.append_column("superseded", pa.array([r["key"] in old for r in records], pa.bool_()))
+            con.register("units_arrow", units)
             con.execute("CREATE VIEW units AS SELECT * FROM units_arrow")
         if wanted is None or "runs" in wanted:
             runs = store.runs()

@@ -200,3 +200,16 @@ def test_when_the_synthetic_generator_is_seeded_then_chunks_are_reproducible():
     assert not a.df["y"].equals(c.df["y"])
     lengths = a.lengths()
     assert lengths.between(100, 1000).all() and (a.df["y"] > 0).all()
+
+
+def test_when_one_model_runs_under_two_seeds_then_the_leaderboard_has_a_row_per_seed_and_no_copies(
+    tmp_path, threads_client
+):
+    refs = _synthetic_chunks(tmp_path, 2, 15)
+    task = _synthetic_task()
+    for seed in (0, 7):
+        evaluate(task, ["naive"], client=threads_client, store=tmp_path / "s", chunks={task.key(): refs},
+                 seed=seed, progress=False)  # fmt: skip
+    board = leaderboard(tmp_path / "s", metrics=["mase"])
+    assert list(board["model"]) == ["naive", "naive (seed 7)"] and set(board["n_series"]) == {30}
+    assert sql("SELECT DISTINCT seed FROM metrics ORDER BY seed", tmp_path / "s")["seed"].tolist() == [0, 7]

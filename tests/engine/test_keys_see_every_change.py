@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from workbench.engine.store import ResultsStore
+from workbench.results import leaderboard
 from workbench.tasks import Task
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,6 +87,11 @@ def test_when_code_data_or_card_change_then_exactly_the_affected_units_are_recom
     after_kernel = _run(box)
     assert _computed(after_kernel, box["store"]) == sorted([("Hourly", "naive2")] * 3 + [("Weekly", "naive2")] * 2)
     assert after_kernel["code"]["naive"] == first["code"]["naive"]
+    # the old naive2 units stay in the store, flagged superseded, and out of every mean
+    units = ResultsStore(box["store"]).records()
+    assert units["superseded"].sum() == 5 and not units.loc[units["model"] == "naive", "superseded"].any()
+    board = leaderboard(box["store"], metrics=["mase"])
+    assert len(board) == 4 and set(board["n_series"]) == {414, 359}
 
     # a comment or a reformatting cannot change a number: nothing is redone
     kernel.write_text(kernel.read_text() + "# a comment only\n\n\n")

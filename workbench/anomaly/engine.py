@@ -131,7 +131,7 @@ def compute_detection_unit(unit: DetectionUnit) -> tuple[pd.DataFrame, dict[str,
         s = score_item(detector, channels, item, unit.task.probationary_percent)
         seconds[item] = round(time.perf_counter() - start, 6)
         scores.append(pd.DataFrame({"unique_id": item, "row": np.arange(len(s)), "anomaly_score": s}))
-    out = _label(pd.concat(scores, ignore_index=True), unit.task, unit.detector.label, unit.key)
+    out = _label(pd.concat(scores, ignore_index=True), unit.task, unit.detector.labelled(unit.seed), unit.key)
     return out, seconds
 
 
@@ -150,7 +150,7 @@ def run_detection_unit(unit: DetectionUnit, store_root: str, run_id: str) -> dic
         "task_description": unit.task.describe(),
         "dataset": unit.task.dataset,
         "subset": "+".join(unit.task.subsets),
-        "model": unit.detector.label,
+        "model": unit.detector.labelled(unit.seed),
         "model_name": unit.detector.name,
         "params": unit.detector.params,
         "chunks": [unit.chunk.index],
@@ -188,7 +188,7 @@ def commit_scoreboard(
         return store.read_table("detection_metrics", [key])
     board = scoreboard(data, [detection]).rename(columns={"detector": "model_label"})
     board = board.drop(columns=["dataset", "model_label"]).assign(unique_id=None, higher_is_better=True)
-    board = _label(board, task, spec.label, key)
+    board = _label(board, task, spec.labelled(seed), key)
     record = {
         "key": key,
         "kind": "detection",
@@ -201,7 +201,7 @@ def commit_scoreboard(
         "task_description": task.describe(),
         "dataset": task.dataset,
         "subset": "+".join(task.subsets),
-        "model": spec.label,
+        "model": spec.labelled(seed),
         "model_name": spec.name,
         "params": spec.params,
         "seed": seed,
@@ -262,7 +262,7 @@ def detect_on_engine(
     records = pd.DataFrame([store.record(u.key) for u in units])
     detections, failures, boards = [], {}, []
     for spec in specs:
-        mine = records[records["model"] == spec.label]
+        mine = records[records["model"] == spec.labelled(seed)]
         failed = mine[mine["status"] != "ok"]
         if len(failed):
             failures[spec.label] = str(failed["error"].iloc[0])

@@ -106,10 +106,10 @@ def check_partitioning(units: list[Unit], records: pd.DataFrame, chunk_size: int
         return
     sizes = held.groupby(["task_key", "model", "seed"])["chunk_size"].agg(lambda s: sorted(set(s)))
     for unit in units:
-        other = sizes.get((unit.task.key(), unit.model.label, unit.seed))
+        other = sizes.get((unit.task.key(), unit.model.labelled(unit.seed), unit.seed))
         if other and any(size != chunk_size for size in other):
             raise WorkbenchError(
-                f"the store already holds {unit.task.describe()} × {unit.model.label} (seed {unit.seed}) in chunks of "
+                f"the store already holds {unit.task.describe()} × {unit.model.labelled(unit.seed)} in chunks of "
                 f"{other[0]} series; rerun with chunk_size={other[0]} or use another store, so no series counts twice"
             )
 

@@ -360,9 +360,24 @@ class ResultsStore:
                 out.append(record)
         return out
 
+    def current(self, records: list[dict] | None = None) -> list[dict]:
+        """The committed records that are not superseded: of the units doing the same work (one
+        `identity`: task, model, data, seed, part) with different code, only the last committed
+        counts; the older ones stay in the store (and in the `units` view, flagged) but never in a
+        table's rows, so a leaderboard never mixes a result with its recomputation."""
+        records = self.committed() if records is None else records
+        old = superseded(records)
+        return [r for r in records if r["key"] not in old]
+
     def records(self) -> pd.DataFrame:
-        """Every committed record as a frame, one row per unit."""
-        return pd.DataFrame(self.committed())
+        """Every committed record as a frame, one row per unit, `superseded` marking the units
+        recomputed since by other code."""
+        records = self.committed()
+        old = superseded(records)
+        frame = pd.DataFrame(records)
+        if len(frame):
+            frame["superseded"] = frame["key"].isin(old)
+        return frame
 
     def complete(self, keys: Iterable[str], retry_failed: bool = False) -> set[str]:
         """The keys among `keys` a resumed run may reuse: committed, ended ok (or in error/timeout
@@ -419,8 +434,8 @@ class ResultsStore:
         return self.root / record["tables"][table]["path"]
 
     def read_table(self, table: str, keys: Iterable[str] | None = None) -> pd.DataFrame:
-        """The rows of `table` over every committed unit (or those of `keys`), as one frame."""
-        records = self.committed() if keys is None else [r for k in keys if (r := self.record(k))]
+        """The rows of `table` over every current unit (or those of `keys`), as one frame."""
+        records = self.current() if keys is None else [r for k in keys if (r := self.record(k))]
         paths = self.files(table, records)
         return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True) if paths else pd.DataFrame()
 
@@ -549,6 +564,26 @@ class ResultsStore:
             raise ValueError("several tasks, models or windows match: name one task_key and model (and filter window)")
         df = frame.rename(columns={"y_hat": "y"})[["unique_id", "ds", "y"]]
         return Panel.from_long(df, name=f"forecasts:{model or ''}")
+
+
+def superseded(records: Iterable[dict]) -> set[str]:
+    """Keys of the units whose work (`identity`) was committed again later by other code."""
+    latest: dict[str, tuple[str, str]] = {}
+    out = set()
+    for record in records:
+        identity = record.get("identity")
+        if not identity:
+            continue
+        stamp = (str(record.get("committed_at", "")), record["key"])
+        previous = latest.get(identity)
+        if previous is None:
+            latest[identity] = stamp
+        elif stamp > previous:
+            out.add(previous[1])
+            latest[identity] = stamp
+        else:
+            out.add(record["key"])
+    return out
 
 
 def _parquet_bytes(frame: pd.DataFrame, key: str) -> tuple[bytes, list[list[str]]]:

@@ -52,6 +52,11 @@ class ModelSpec(BaseModel):
             return self.name
         return f"{self.name}({', '.join(f'{k}={v}' for k, v in sorted(self.params.items()))})"
 
+    def labelled(self, seed: int) -> str:
+        """The label that results carry: `mlp (seed 3)` for a run seeded other than 0, so that the runs
+        of one model under several seeds are told apart rather than counted as copies of one row."""
+        return self.label if seed == 0 else f"{self.label} (seed {seed})"
+
     def key(self) -> str:
         return hashlib.sha256(json.dumps([self.name, self.params], sort_keys=True, default=str).encode()).hexdigest()[
             :16

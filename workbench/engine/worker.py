@@ -112,7 +112,8 @@ def compute_unit(unit: Unit, save_forecasts: bool = False) -> tuple[pd.DataFrame
 
 def _label(frame: pd.DataFrame, unit: Unit) -> None:
     """Every row says which task (key and readable description), model and unit made it."""
-    frame.insert(0, "model", unit.model.label)
+    frame.insert(0, "seed", unit.seed)
+    frame.insert(0, "model", unit.model.labelled(unit.seed))
     frame.insert(0, "subset", unit.task.subset)
     frame.insert(0, "dataset", unit.task.dataset)
     frame.insert(0, "task", unit.task.describe())
@@ -170,7 +171,7 @@ def run_unit(
         "chunk_size": chunk_size,
         "dataset": unit.task.dataset,
         "subset": unit.task.subset,
-        "model": unit.model.label,
+        "model": unit.model.labelled(unit.seed),
         "model_name": unit.model.name,
         "params": unit.model.params,
         "chunks": [c.index for c in unit.chunks],

@@ -240,7 +240,8 @@ def commit_run(
         for name, field in SCORES.items()
         if field in record
     ]
-    metrics = pd.DataFrame(rows).assign(**label, model=method, seed=seed, window=0, unique_id="(all channels)")
+    model = f"{method} (seed {seed})"  # one leaderboard row per seed: the paper's cells are per seed too
+    metrics = pd.DataFrame(rows).assign(**label, model=model, seed=seed, window=0, unique_id="(all channels)")
     unit = {
         "key": key,
         "kind": "ltsf",
@@ -253,7 +254,7 @@ def commit_run(
         "task_description": task.describe(),
         "dataset": task.dataset,
         "subset": task.subset,
-        "model": method,
+        "model": model,
         "model_name": method,
         "seed": seed,
         "n_series": len(record.get("channels", [])) or None,

@@ -23,7 +23,8 @@ def leaderboard_with_provenance(store: ResultsStore, records: pd.DataFrame) -> p
     board = leaderboard(store, allow_duplicates=True)
     if board.empty or records.empty:
         return board
-    units = records[records["kind"].isin(["forecast", "ltsf"])] if "kind" in records else records
+    units = records[~records["superseded"]] if "superseded" in records else records
+    units = units[units["kind"].isin(["forecast", "ltsf"])] if "kind" in units else units
     facts = units.groupby(["task_key", "model"]).agg(
         n_units=("key", "nunique"), runs=("run_id", lambda r: " ".join(sorted(set(map(str, r)))))
     )
@@ -70,7 +71,7 @@ def units_table(records: pd.DataFrame) -> pd.DataFrame:
     if records.empty:
         return records
     columns = ("key", "kind", "run_id", "task_description", "model", "seed", "status", "n_series", "duration_s")
-    keep = [c for c in (*columns, "code", "git_commit", "git_dirty", "worker", "error") if c in records]
+    keep = [c for c in (*columns, "superseded", "code", "git_commit", "git_dirty", "worker", "error") if c in records]
     out = records[keep].copy()
     if "code" in out:
         out["code"] = out["code"].map(lambda c: str(c)[:12] if isinstance(c, str) else "")

@@ -122,8 +122,9 @@ def build_report(
     must not produce an empty report). `higher_is_better` flips ranks, skill and win rates of the
     forecast metric table for scores."""
     store = ResultsStore(results)
-    records = store.records()
-    board = leaderboard_with_provenance(store, records)  # a missing or empty store raises here
+    board = leaderboard_with_provenance(store, store.records())  # a missing or empty store raises here
+    everything = store.records()
+    records = everything[~everything["superseded"]] if "superseded" in everything else everything
     metrics = store.read_table("metrics")
     page = _Page(title)
     generated = datetime.now(UTC).isoformat(timespec="seconds")
@@ -151,7 +152,7 @@ def build_report(
         page.add("leaderboard", "Leaderboard", "<p class='note'>No forecast metric rows in this store.</p>")
     _detection_section(page, store)
     _papers_section(page, store, papers)
-    _provenance_section(page, store, records)
+    _provenance_section(page, store, everything)
     out = Path(output)
     text = page.render()
     atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
