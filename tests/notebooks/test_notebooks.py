@@ -134,4 +134,12 @@ def test_when_anomaly_runs_then_it_scores_the_detectors_and_plots_their_scores(t
     nb = nbformat.read(out, as_version=4)
     assert "nab/all: 2 items, 2 detectors, failed: none" in _stdout(nb)
     assert len(_outputs(nb, PLOTLY)) == 2  # the scoreboard and one item's scores
-    assert len(list((store / "units").glob("*.json"))) == 2  # one unit per detector, in the shared store
+    # per detector, in the shared store: one unit of scores and one of its corpus scoreboard
+    from workbench.engine.store import ResultsStore
+
+    units = ResultsStore(store).records()
+    assert list(units["kind"]) == ["detection"] * 4
+    assert units["tables"].map(lambda t: sorted(t)).map(tuple).value_counts().to_dict() == {
+        ("detection_scores",): 2,
+        ("detection_metrics",): 2,
+    }

@@ -108,4 +108,5 @@ def test_when_a_paper_is_reproduced_then_its_claims_land_in_the_configured_store
     assert len(claims) == len(report) and (claims["status"] == "match").sum() == (report["status"] == "match").sum()
     again = _run(["reproduce", "m4", "--output", str(tmp_path / "out"), "--no-html", "-p", "frequencies=[Hourly]"],
                  env={"WORKBENCH_RESULTS": str(store)})  # fmt: skip
-    assert again.returncode == 0 and len(ResultsStore(store).records()) == 1  # the same reproduction: one unit
+    assert again.returncode == 0 and len(ResultsStore(store).current()) == 1  # the same reproduction: one unit
+    assert len(ResultsStore(store).read_table("claims")) == len(report)

@@ -16,11 +16,12 @@ from workbench.errors import DataFormatError
 from workbench.results import detection_leaderboard, leaderboard
 
 
-def leaderboard_with_provenance(store: ResultsStore, records: pd.DataFrame) -> pd.DataFrame:
+def leaderboard_with_provenance(store: ResultsStore, records: pd.DataFrame | None = None) -> pd.DataFrame:
     """The store's leaderboard (one row per task, model and metric; undefined values counted, rows
     stored twice counted in `n_duplicates` rather than refused, so the report can show them), with
     the runs and the number of units behind each row."""
     board = leaderboard(store, allow_duplicates=True)
+    records = store.records() if records is None else records
     if board.empty or records.empty:
         return board
     units = records[~records["superseded"]] if "superseded" in records else records
