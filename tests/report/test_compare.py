@@ -116,3 +116,14 @@ def test_when_higher_is_better_then_ranks_skill_and_win_rates_flip():
         "worse",
     ]
     assert compare.win_rates(scores, "score", higher_is_better=True).loc["better", "worse"] == 1.0
+
+
+def test_when_a_value_is_undefined_then_its_problem_is_left_out_and_counted_not_dropped_silently():
+    base = [1.0, 2.0, 4.0, 8.0, 3.0]
+    other = [0.5, float("nan"), 2.0, float("inf"), 0.0]  # an undefined MASE, an infinite one, a zero error
+    rows = _rows({"seasonal_naive": base, "m": other})
+    skill = compare.skill_scores(rows, "mase", n_boot=100).set_index("model").loc["m"]
+    assert (skill["n_problems"], skill["n_excluded"], skill["n_left_out"]) == (2, 1, 2)
+    assert skill["rel_error"] == pytest.approx(0.5)
+    ranks = compare.mean_ranks(rows, "mase")
+    assert set(ranks["n_problems"]) == {3} and ranks.attrs["n_left_out"] == 2

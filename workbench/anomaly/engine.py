@@ -11,8 +11,6 @@ higher-is-better), keyed by the score units it was computed from.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -29,11 +27,12 @@ from workbench.atomic import atomic_write
 from workbench.config import cache_dir
 from workbench.data.hashing import sha256_file
 from workbench.engine.cluster import connect
+from workbench.engine.records import unit_record
 from workbench.engine.runner import package_versions
 from workbench.engine.store import ResultsStore
 from workbench.engine.units import ModelSpec, new_run_id
 from workbench.errors import WorkbenchError
-from workbench.fingerprint import code_fingerprint, digest, git_state, module_of
+from workbench.fingerprint import code_fingerprint, digest, module_of
 from workbench.keys import identity_key, unit_key, unit_payload
 
 # what every detection unit runs besides its detector, and what the corpus scoreboard runs
@@ -138,29 +137,22 @@ def compute_detection_unit(unit: DetectionUnit) -> tuple[pd.DataFrame, dict[str,
 def run_detection_unit(unit: DetectionUnit, store_root: str, run_id: str) -> dict:
     """Compute one unit and commit it; a detector's failure is recorded, never raised."""
     start = time.perf_counter()
-    record = {
-        "key": unit.key,
-        "kind": "detection",
-        "identity": unit.identity,
-        "code": unit.code,
-        **git_state(),
-        "run_id": run_id,
-        "task_key": unit.task.key(),
-        "task": unit.task.resolved(),
-        "task_description": unit.task.describe(),
-        "dataset": unit.task.dataset,
-        "subset": "+".join(unit.task.subsets),
-        "model": unit.detector.labelled(unit.seed),
-        "model_name": unit.detector.name,
-        "params": unit.detector.params,
-        "chunks": [unit.chunk.index],
-        "n_series": len(unit.chunk.items),
-        "window": None,
-        "seed": unit.seed,
-        "data_hash": [unit.chunk.data_hash],
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
-        "error": "",
-    }
+    record = unit_record(
+        key=unit.key,
+        kind="detection",
+        identity=unit.identity,
+        code=unit.code,
+        run_id=run_id,
+        task=unit.task,
+        model=unit.detector.labelled(unit.seed),
+        model_name=unit.detector.name,
+        params=unit.detector.params,
+        seed=unit.seed,
+        chunks=[unit.chunk.index],
+        n_series=len(unit.chunk.items),
+        window=None,
+        data_hash=[unit.chunk.data_hash],
+    )
     scores = None
     try:
         scores, record["item_seconds"] = compute_detection_unit(unit)
@@ -189,27 +181,21 @@ def commit_scoreboard(
     board = scoreboard(data, [detection]).rename(columns={"detector": "model_label"})
     board = board.drop(columns=["dataset", "model_label"]).assign(unique_id=None, higher_is_better=True)
     board = _label(board, task, spec.labelled(seed), key)
-    record = {
-        "key": key,
-        "kind": "detection",
-        "identity": identity_key(payload),
-        "code": code,
-        **git_state(),
-        "run_id": new_run_id(),
-        "task_key": task.key(),
-        "task": task.resolved(),
-        "task_description": task.describe(),
-        "dataset": task.dataset,
-        "subset": "+".join(task.subsets),
-        "model": spec.labelled(seed),
-        "model_name": spec.name,
-        "params": spec.params,
-        "seed": seed,
-        "n_series": len(data.items),
-        "score_units": sorted(units),
-        "status": "ok",
-        "error": "",
-    }
+    record = unit_record(
+        key=key,
+        kind="detection",
+        identity=identity_key(payload),
+        code=code,
+        run_id=new_run_id(),
+        task=task,
+        model=spec.labelled(seed),
+        model_name=spec.name,
+        params=spec.params,
+        seed=seed,
+        n_series=len(data.items),
+        score_units=sorted(units),
+        status="ok",
+    )
     store.write_unit(key, {"detection_metrics": board}, record)
     return board
 

@@ -8,9 +8,7 @@ ever travel through the client.
 from __future__ import annotations
 
 import json
-import os
 import resource
-import socket
 import threading
 import time
 import traceback
@@ -22,9 +20,9 @@ import pandas as pd
 from workbench.atomic import atomic_write
 from workbench.config import cache_dir
 from workbench.data import Panel, load_holdout, load_panel
+from workbench.engine.records import unit_record
 from workbench.engine.store import ResultsStore
 from workbench.engine.units import ChunkRef, Unit
-from workbench.fingerprint import git_state
 from workbench.forecasters import make_forecaster
 from workbench.scoring import score_window
 from workbench.tasks import Task
@@ -158,32 +156,25 @@ def run_unit(
     else:
         work()
         timed_out = False
-    record = {
-        "key": unit.key,
-        "kind": "forecast",
-        "identity": unit.identity,
-        "code": unit.code,
-        **git_state(),
-        "run_id": run_id,
-        "task_key": unit.task.key(),
-        "task": unit.task.resolved(),
-        "task_description": unit.task.describe(),
-        "chunk_size": chunk_size,
-        "dataset": unit.task.dataset,
-        "subset": unit.task.subset,
-        "model": unit.model.labelled(unit.seed),
-        "model_name": unit.model.name,
-        "params": unit.model.params,
-        "chunks": [c.index for c in unit.chunks],
-        "n_series": sum(c.n_series for c in unit.chunks),
-        "window": unit.window,
-        "seed": unit.seed,
-        "data_hash": sorted({c.data_hash for c in unit.chunks}),
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
-        "peak_rss_mb": round(_peak_rss_mb(), 1),
-        "duration_s": round(time.perf_counter() - start, 4),
-        "error": "",
-    }
+    record = unit_record(
+        key=unit.key,
+        kind="forecast",
+        identity=unit.identity,
+        code=unit.code,
+        run_id=run_id,
+        task=unit.task,
+        model=unit.model.labelled(unit.seed),
+        model_name=unit.model.name,
+        params=unit.model.params,
+        seed=unit.seed,
+        chunk_size=chunk_size,
+        chunks=[c.index for c in unit.chunks],
+        n_series=sum(c.n_series for c in unit.chunks),
+        window=unit.window,
+        data_hash=sorted({c.data_hash for c in unit.chunks}),
+        peak_rss_mb=round(_peak_rss_mb(), 1),
+        duration_s=round(time.perf_counter() - start, 4),
+    )
     metrics = pd.DataFrame()
     forecasts = None
     if timed_out:

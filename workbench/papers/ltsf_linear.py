@@ -30,11 +30,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from workbench.engine.records import unit_record
 from workbench.engine.runner import package_versions
 from workbench.engine.store import ResultsStore
 from workbench.engine.units import new_run_id
 from workbench.errors import SourceUnavailableError, UnknownNameError
-from workbench.fingerprint import code_fingerprint, digest, git_state
+from workbench.fingerprint import code_fingerprint, digest
 from workbench.keys import identity_key, unit_key, unit_payload
 from workbench.ltsf import LTSFTask, Table, TrainConfig, load_ltsf_table, prepare, run, scores
 from workbench.ltsf.models import Repeat
@@ -242,26 +243,21 @@ def commit_run(
     ]
     model = f"{method} (seed {seed})"  # one leaderboard row per seed: the paper's cells are per seed too
     metrics = pd.DataFrame(rows).assign(**label, model=model, seed=seed, window=0, unique_id="(all channels)")
-    unit = {
-        "key": key,
-        "kind": "ltsf",
-        "identity": identity,
-        "code": code,
-        **git_state(),
-        "run_id": new_run_id(),
-        "task_key": task.key(),
-        "task": task.resolved(),
-        "task_description": task.describe(),
-        "dataset": task.dataset,
-        "subset": task.subset,
-        "model": model,
-        "model_name": method,
-        "seed": seed,
-        "n_series": len(record.get("channels", [])) or None,
-        "duration_s": round(float(record.get("seconds", 0.0)), 4),
-        "status": "ok",
-        "error": "",
-    }
+    unit = unit_record(
+        key=key,
+        kind="ltsf",
+        identity=identity,
+        code=code,
+        run_id=new_run_id(),
+        task=task,
+        model=model,
+        model_name=method,
+        params={k: v for k, v in record.items() if k.startswith("cfg_")},
+        seed=seed,
+        n_series=len(record.get("channels", [])) or None,
+        duration_s=round(float(record.get("seconds", 0.0)), 4),
+        status="ok",
+    )
     store.write_unit(key, {"ltsf_runs": pd.DataFrame([record]), "metrics": metrics}, unit)
 
 

@@ -19,10 +19,11 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.engine.records import unit_record
 from workbench.engine.store import ResultsStore, results_root
 from workbench.engine.units import new_run_id
 from workbench.errors import WorkbenchError
-from workbench.fingerprint import digest, git_state, package_fingerprint
+from workbench.fingerprint import digest, package_fingerprint
 from workbench.papers.contract import KNOWN, load_paper, paper_path, read_report
 
 DEFAULT_OUTPUT = Path("results") / "papers"
@@ -143,24 +144,28 @@ def commit_claims(
     code = package_fingerprint()
     key = digest({**payload, "code": code}, 24)
     claims = report.assign(kind="paper", unit=key, task_key=f"paper:{paper_id}", task=f"paper {paper_id}")
-    record = {
-        "key": key,
-        "kind": "paper",
-        "identity": digest(payload, 24),
-        "code": code,
-        **git_state(),
-        "run_id": new_run_id(),
-        "task_key": f"paper:{paper_id}",
-        "task_description": f"paper {paper_id}",
+    task = {
+        "key": f"paper:{paper_id}",
+        "description": f"paper {paper_id}",
+        "fields": {"paper": paper_id, "parameters": shown},
         "dataset": ",".join(sorted(report["dataset"].astype(str).unique())),
         "subset": ",".join(sorted(report["subset"].astype(str).unique())),
-        "model": paper_id,
-        "params": shown,
-        "status": "ok",
-        "error": "",
-        "duration_s": round(seconds, 3),
-        "counts": {s: int((report["status"] == s).sum()) for s in ("match", "mismatch", "unavailable")},
     }
+    record = unit_record(
+        key=key,
+        kind="paper",
+        identity=digest(payload, 24),
+        code=code,
+        run_id=new_run_id(),
+        task=task,
+        model=paper_id,
+        model_name=paper_id,
+        params=shown,
+        seed=0,
+        status="ok",
+        duration_s=round(seconds, 3),
+        counts={s: int((report["status"] == s).sum()) for s in ("match", "mismatch", "unavailable")},
+    )
     store.write_unit(key, {"claims": claims}, record)
     return key
 

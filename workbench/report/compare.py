@@ -23,17 +23,23 @@ PROBLEM = ["task_key", "dataset", "subset", "window", "unique_id"]
 
 
 def problem_matrix(metrics: pd.DataFrame, metric: str, models: list[str] | None = None) -> pd.DataFrame:
-    """Problems × models of one metric, keeping only problems every model has a finite value for."""
+    """Problems × models of one metric, keeping only problems every model has a finite value for.
+
+    `wide.attrs["n_left_out"]` counts the problems left out (some model's value missing, NaN or
+    infinite), so every comparison built on it can say how many it could not use."""
     rows = metrics[metrics["metric"] == metric]
     if models is not None:
         rows = rows[rows["model"].isin(models)]
     if rows.empty:
         return pd.DataFrame()
     index = [c for c in PROBLEM if c in rows]
-    wide = rows.pivot_table(index=index, columns="model", values="value", aggfunc="mean")
-    wide = wide.replace([np.inf, -np.inf], np.nan).dropna(axis=0, how="any")
-    wide.columns.name = None
-    return wide
+    wide = rows.pivot_table(index=index, columns="model", values="value", aggfunc="mean", dropna=False)
+    wide = wide.replace([np.inf, -np.inf], np.nan)
+    complete = wide.notna().all(axis=1)
+    kept = wide[complete].copy()
+    kept.columns.name = None
+    kept.attrs["n_left_out"] = int((~complete).sum())
+    return kept
 
 
 def _losses(wide: pd.DataFrame, higher_is_better: bool) -> np.ndarray:
@@ -58,7 +64,9 @@ def mean_ranks(
         keys = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)) if by else {}
         for model, value in part.mean().items():
             out.append({**keys, "model": model, "mean_rank": float(value), "n_problems": len(part)})
-    return pd.DataFrame(out).sort_values([*(by or []), "mean_rank"], ignore_index=True)
+    frame = pd.DataFrame(out).sort_values([*(by or []), "mean_rank"], ignore_index=True)
+    frame.attrs["n_left_out"] = wide.attrs.get("n_left_out", 0)
+    return frame
 
 
 def skill_scores(
@@ -74,7 +82,8 @@ def skill_scores(
     """Per model: geometric mean relative error against `baseline`, skill = 1 - that, a percentile
     bootstrap interval over problems, and the win rate (share of problems with a smaller error than
     the baseline, ties counted half). Problems where either error is zero are left out (their log
-    ratio is undefined) and counted in `n_excluded`. For a score where higher is better the ratio
+    ratio is undefined) and counted in `n_excluded`; problems where some model's value is undefined
+    or missing never enter the comparison and are counted in `n_left_out`. For a score where higher is better the ratio
     is inverted (baseline / model), so skill > 0 still means better than the baseline."""
     wide = problem_matrix(metrics, metric)
     if wide.empty or baseline not in wide:
@@ -95,7 +104,8 @@ def skill_scores(
             "baseline": baseline,
             "metric": metric,
             "n_problems": n,
-            "n_excluded": int((~usable).sum()),
+            "n_excluded": int((~usable).sum()),  # an error of zero: no log ratio
+            "n_left_out": wide.attrs.get("n_left_out", 0),  # some model's value undefined or missing
             "win_rate": float(np.mean((values > base) if higher_is_better else (values < base)))
             + 0.5 * float(np.mean(values == base)),
         }

@@ -33,7 +33,10 @@ from workbench.report.data import (
     units_table,
 )
 
-EXCLUDED = "n_excluded: problems left out because an error is zero or undefined (no log ratio)."
+EXCLUDED = (
+    "n_excluded: problems left out because the model's or the baseline's error is zero (no log ratio); "
+    "n_left_out: problems where some model's value is undefined (e.g. a zero MASE scale) or missing."
+)
 # tasks given their own skill and critical-difference figures (the rest are listed in tables)
 MAX_TASK_FIGURES = 6
 
@@ -205,6 +208,7 @@ def _leaderboard_sections(
         try:
             skill = compare.skill_scores(rows, metric, baseline, n_boot=n_boot, **hib)
             cols = ["model", "skill", "ci_low", "ci_high", "rel_error", "win_rate", "n_problems", "n_excluded"]
+            cols += ["n_left_out"]
             skill_parts.append(
                 heading
                 + page.figure(figures.skill_figure(skill), "skill")
