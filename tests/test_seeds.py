@@ -59,6 +59,8 @@ def _task() -> Task:
 
 
 def _values(metrics: pd.DataFrame) -> pd.DataFrame:
+    # rows of a run seeded other than 0 are labelled `name(...) (seed N)`: compare by the model's own label
+    metrics = metrics.assign(model=metrics["model"].str.replace(r" \(seed \d+\)$", "", regex=True))
     return metrics.sort_values(["model", "unique_id", "metric"]).set_index(["model", "unique_id", "metric"])["value"]
 
 
