@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import resource
-import threading
 import time
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +20,12 @@ import pandas as pd
 from workbench.atomic import atomic_write
 from workbench.config import cache_dir
 from workbench.data import Panel, load_holdout, load_panel
+from workbench.engine.isolation import UnitTimeout, run_with_deadline
 from workbench.engine.records import unit_record
 from workbench.engine.store import ResultsStore
 from workbench.engine.units import ChunkRef, Unit
 from workbench.forecasters import make_forecaster
+from workbench.registry import forecasters as registered_forecasters
 from workbench.scoring import score_window
 from workbench.tasks import Task
 
@@ -134,28 +136,29 @@ def run_unit(
 ) -> dict:
     """Compute one unit and commit it to the store; never raises for a model's or a series' fault.
 
-    A unit that exceeds `timeout_s` is recorded as `timeout` and left to finish in the background
-    (a Python thread cannot be stopped); its late result is discarded.
+    Without `timeout_s` the unit is computed in this process. With it, the unit runs in a child
+    process (`workbench.engine.isolation`) that is killed once it exceeds `timeout_s`, so a hung
+    model frees the worker's core before the next unit starts: the unit is recorded as `timeout`,
+    with the time its process was killed (`killed_at`).
     """
     _single_threaded_kernels()
+    started_at = datetime.now(UTC).isoformat()
     start = time.perf_counter()
     result: dict = {}
-
-    def work() -> None:
-        try:
+    try:
+        if timeout_s:
+            args = (unit, save_forecasts, dict(registered_forecasters.added))
+            metrics, forecasts, result["peak_rss_mb"] = run_with_deadline(
+                _compute_in_child, args, timeout_s, preload=CHILD_PRELOAD
+            )
+            result["value"] = metrics, forecasts
+        else:
             result["value"] = compute_unit(unit, save_forecasts)
-        except BaseException as exc:  # a model's fault is recorded, not raised
-            result["error"] = f"{type(exc).__name__}: {exc}"
-            result["trace"] = traceback.format_exc(limit=6)
-
-    if timeout_s:
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
-        thread.join(timeout_s)
-        timed_out = thread.is_alive()
-    else:
-        work()
-        timed_out = False
+    except UnitTimeout as exc:
+        result["killed_at"] = datetime.fromtimestamp(exc.killed_at, UTC).isoformat()
+    except BaseException as exc:  # a model's fault is recorded, not raised
+        result["error"] = getattr(exc, "child_error", None) or f"{type(exc).__name__}: {exc}"
+        result["trace"] = getattr(exc, "child_traceback", None) or traceback.format_exc(limit=6)
     record = unit_record(
         key=unit.key,
         kind="forecast",
@@ -172,14 +175,16 @@ def run_unit(
         n_series=sum(c.n_series for c in unit.chunks),
         window=unit.window,
         data_hash=sorted({c.data_hash for c in unit.chunks}),
-        peak_rss_mb=round(_peak_rss_mb(), 1),
+        peak_rss_mb=round(result.get("peak_rss_mb") or _peak_rss_mb(), 1),
+        started_at=started_at,
         duration_s=round(time.perf_counter() - start, 4),
     )
     metrics = pd.DataFrame()
     forecasts = None
-    if timed_out:
+    if "killed_at" in result:
         record["status"] = "timeout"
-        record["error"] = f"exceeded {timeout_s} s"
+        record["error"] = f"exceeded {timeout_s:g} s (the unit's process was killed)"
+        record["killed_at"] = result["killed_at"]
     elif "error" in result:
         record["status"] = "error"
         record["error"] = result["error"]
@@ -188,6 +193,22 @@ def run_unit(
         record["status"] = "ok"
         metrics, forecasts = result["value"]
     return ResultsStore(store_root).write_unit(unit.key, {"metrics": metrics, "forecasts": forecasts}, record)
+
+
+# what a unit's child process needs, imported once by the forkserver it is forked from
+CHILD_PRELOAD = ("workbench.engine.worker",)
+
+
+def _compute_in_child(
+    unit: Unit, save_forecasts: bool, added: dict[str, type]
+) -> tuple[pd.DataFrame, pd.DataFrame | None, float]:
+    """`compute_unit` in the unit's own process, which knows the models this worker registered at run
+    time (a notebook's or a test's) and keeps numba single-threaded; also returns its peak memory."""
+    for name, cls in added.items():
+        registered_forecasters.added.setdefault(name, cls)
+    _single_threaded_kernels()
+    metrics, forecasts = compute_unit(unit, save_forecasts)
+    return metrics, forecasts, _peak_rss_mb()
 
 
 def _single_threaded_kernels() -> None:
