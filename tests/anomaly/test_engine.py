@@ -14,11 +14,13 @@ ITEMS = ("artificialWithAnomaly/art_daily_jumpsup.csv", "realTraffic/speed_7578.
 
 def test_when_detectors_run_on_the_cluster_then_scores_equal_local_runs_and_a_rerun_resumes(cluster, tmp_path):
     task = DetectionTask(dataset="nab", subsets=("all",), items=ITEMS)
-    broken = {"name": "forecast_residual", "params": {"model": "no_such_model"}}
+    # a detector that fails on the data (its forecaster needs more history than a block has)
+    broken = {"name": "forecast_residual", "params": {"model": "linear", "model_params": {"input_len": 400}}}
     specs = ["windowedGaussian", "rolling_robust_z", broken]
     run = detect_on_engine(task, specs, scheduler=cluster.address, store=tmp_path, chunk_size=2, progress=False)
     assert [d.label for d in run.detections] == ["windowedGaussian", "rolling_robust_z"]
-    assert "no_such_model" in run.failures["forecast_residual(model=no_such_model)"]
+    (failure,) = run.failures.values()
+    assert "fewer than input_len 400" in failure
     for det in run.detections:
         np.testing.assert_array_equal(det.scores, detect(run.data, det.label).scores)
     assert set(run.records["status"]) == {"ok", "error"} and len(run.records) == 3 * 2
@@ -29,6 +31,15 @@ def test_when_detectors_run_on_the_cluster_then_scores_equal_local_runs_and_a_re
     again = detect_on_engine(task, specs[:2], scheduler=cluster.address, store=tmp_path, chunk_size=2, progress=False)
     assert set(again.records["run_id"]) == set(run.records.loc[run.records["model"] != broken["name"], "run_id"])
     np.testing.assert_array_equal(again.detections[0].scores, run.detections[0].scores)
+
+
+def test_when_the_residual_detector_names_an_unknown_forecaster_then_it_fails_before_any_unit_runs(tmp_path):
+    from workbench.errors import UnknownNameError
+
+    task = DetectionTask(dataset="nab", subsets=("all",), items=ITEMS[:1])
+    with pytest.raises(UnknownNameError, match="no_such_model"):
+        detect_on_engine(task, [{"name": "forecast_residual", "params": {"model": "no_such_model"}}], store=tmp_path)
+    assert not tmp_path.joinpath("units").exists()
 
 
 def test_when_skab_is_the_task_then_point_labels_become_windows_and_channels_combine(mirror):

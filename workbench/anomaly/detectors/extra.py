@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 from scipy.special import erf
 
 from workbench.anomaly.detectors.base import Detector
@@ -59,11 +59,19 @@ class RollingRobustZ(Detector):
 class ForecastResidualParams(ModelParams):
     """Parameters of the forecast-residual detector."""
 
-    model: str = Field("ses", description="a registered forecaster (resolved when scoring)")
+    model: str = Field("ses", description="a registered forecaster (checked when the detector is built)")
     model_params: dict[str, Any] = Field({}, description="the forecaster's parameters")
     block: int = Field(50, ge=1, description="rows forecast at once, from the values before them")
     history: int = Field(500, ge=1, description="past values a block's forecaster is fitted on")
     min_history: int = Field(20, ge=1, description="rows before the first forecast block")
+
+    @model_validator(mode="after")
+    def _forecaster_exists(self) -> ForecastResidualParams:
+        """An unknown forecaster or a misspelt parameter of it fails here, before any unit runs."""
+        from workbench.forecasters import make_forecaster
+
+        make_forecaster(self.model, **self.model_params)
+        return self
 
 
 class ForecastResidual(Detector):
