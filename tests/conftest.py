@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# a real S3 endpoint for the store's object-storage tests: moto's server on 127.0.0.1 (tests/s3_server.py)
+from s3_server import s3_server, s3_url  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 _DEFAULT_MIRROR = REPO.parent / "shared" / "datasets"
 

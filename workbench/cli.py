@@ -200,7 +200,10 @@ def reproduce_paper(
     ] = None,
     html: Annotated[bool, typer.Option(help="Also render the executed notebook to HTML.")] = True,
     store: Annotated[
-        Path | None, typer.Option(help="Results store for the reproduction's results (default: WORKBENCH_RESULTS).")
+        str | None,
+        typer.Option(
+            help="Results store (folder or fsspec URL) for the reproduction's results (default: WORKBENCH_RESULTS)."
+        ),
     ] = None,
 ) -> None:
     """Run a paper's reproduction notebook and print claimed vs reproduced, one row per claim.
@@ -253,7 +256,9 @@ def run_grid(
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address (default: dask config / DASK_SCHEDULER_ADDRESS).")
     ] = None,
-    store: Annotated[Path | None, typer.Option(help="Results folder (default: the file's, or ./results).")] = None,
+    store: Annotated[
+        str | None, typer.Option(help="Results store, a folder or an fsspec URL (default: the file's, or ./results).")
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Workers of the embedded LocalCluster (default: cores).")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Recompute units that ended in error or timeout.")] = False,
     reuse_across_code: Annotated[
@@ -302,7 +307,8 @@ def sweep_notebooks(
     executor: Annotated[str | None, typer.Option(help="`local` (process pool) or `dask`.")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (executor dask).")] = None,
     store: Annotated[
-        Path | None, typer.Option(help="Results folder handed to notebooks that declare a `store` parameter.")
+        str | None,
+        typer.Option(help="Results store (a folder or an fsspec URL) handed to notebooks that declare `store`."),
     ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Fixed parameter name=value (YAML) for every cell.")
@@ -317,10 +323,12 @@ def sweep_notebooks(
         raise typer.BadParameter(f"executor must be `local` or `dask`, got {executor!r}")
     try:
         overrides = _parse_params(param)
-        if store is not None:  # handed to notebooks that declare `store`, as an absolute path
+        if store is not None:  # handed to notebooks that declare `store`, as an absolute path or a URL
+            from workbench.engine.store import results_root
+
             sweep = load_notebook_sweep(config, output)
             if "store" in notebook_parameters(sweep.notebook):
-                overrides["store"] = str(store.resolve())
+                overrides["store"] = str(results_root(store))
         sweep = load_notebook_sweep(config, output, overrides)
         console.print(f"sweep {config}: {len(sweep.cells)} cells of {sweep.notebook.name} -> {sweep.output}")
         summary = run_notebook_sweep(sweep, workers=workers, executor=executor, scheduler=scheduler)
@@ -335,7 +343,8 @@ def sweep_notebooks(
 @app.command("report")
 def report(
     results: Annotated[
-        Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")
+        str | None,
+        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
     ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file written.")] = Path("report.html"),
     papers: Annotated[
@@ -361,7 +370,7 @@ def report(
         page = build_report(
             root,
             output,
-            papers=papers or root / "papers",
+            papers=papers or (root / "papers" if isinstance(root, Path) else None),
             metric=metric,
             baseline=baseline,
             n_boot=n_boot,
@@ -395,7 +404,10 @@ def results_sql(
             help="SQL over the views metrics, forecasts, detection_scores, detection_metrics, claims, units, runs."
         ),
     ],
-    store: Annotated[Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+    ] = None,
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
     """Answer SQL over the results store with DuckDB (no file is re-hashed; see `results verify`)."""
@@ -413,7 +425,10 @@ def results_sql(
 
 @results_app.command("leaderboard")
 def results_leaderboard(
-    store: Annotated[Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+    ] = None,
     metric: Annotated[list[str] | None, typer.Option(help="Only these metrics.")] = None,
     detection: Annotated[
         bool, typer.Option("--detection", help="The detection leaderboard (detection_metrics, best first).")
@@ -442,7 +457,10 @@ def results_leaderboard(
 
 @results_app.command("verify")
 def results_verify(
-    store: Annotated[Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+    ] = None,
 ) -> None:
     """Re-hash every committed unit's files; exit 1 naming each damaged unit.
 
@@ -453,7 +471,7 @@ def results_verify(
     from workbench.engine.store import ResultsStore
 
     s = ResultsStore(store)
-    if not s.root.is_dir():
+    if not s.exists():
         _fail(WorkbenchError(f"results store {s.root}: no such folder"))
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     with Progress("[progress.description]{task.description}", *columns, console=console, transient=True) as bar:
@@ -473,7 +491,10 @@ def results_verify(
 
 @results_app.command("gc")
 def results_gc(
-    store: Annotated[Path | None, typer.Option(help="Results folder (default WORKBENCH_RESULTS or ./results).")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+    ] = None,
     min_age: Annotated[
         float, typer.Option(help="Only files older than this many seconds (younger ones may be mid-commit).")
     ] = 3600.0,
@@ -483,11 +504,11 @@ def results_gc(
     from workbench.engine.store import ResultsStore
 
     s = ResultsStore(store)
-    if not s.root.is_dir():
+    if not s.exists():
         _fail(WorkbenchError(f"results store {s.root}: no such folder"))
     removed = s.gc(min_age_s=min_age, dry_run=dry_run)
     for path in removed:
-        console.print(str(path.relative_to(s.root)), soft_wrap=True)
+        console.print(s.relative(path), soft_wrap=True)
     console.print(f"{len(removed)} orphan file(s) {'would be ' if dry_run else ''}removed from {s.root}")
 
 

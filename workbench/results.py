@@ -12,6 +12,11 @@ Views available to every query, built from the committed records (no file is has
 A missing store folder, or one without a single committed unit, is an error rather than an empty
 answer: a typo in a path must not read as "no results".
 
+A store at a URL (`s3://bucket/results`) is queried the same way: the views read the committed
+files through fsspec, registered with DuckDB (`con.register_filesystem`; DuckDB's own httpfs
+extension is not needed) as `workbench.storage.KnownFiles`, which answers DuckDB's size and
+existence questions from the records and fetches each small file in one request, many at once.
+
 `leaderboard` never averages across tasks: one row per (task_key, model, metric), the mean over the
 defined per-series values, with the number of undefined (NaN, inf, null) values beside it. A metric
 row stored twice (the same task_key, model, window, unique_id and metric in two committed units, as
@@ -29,8 +34,10 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from workbench import storage
 from workbench.engine.store import TABLES, ResultsStore, superseded
 from workbench.errors import WorkbenchError
+from workbench.storage import Location
 
 _V, _B, _D, _I = "VARCHAR", "BOOLEAN", "DOUBLE", "BIGINT"
 SCHEMAS: dict[str, dict[str, str]] = {
@@ -105,18 +112,29 @@ def _units_table(records: list[dict]) -> pa.Table:
     return pa.table(columns)
 
 
-def _files_by_schema(store: ResultsStore, records: list[dict]) -> dict[str, dict[tuple, list[Path]]]:
+def _files_by_schema(store: ResultsStore, records: list[dict]) -> dict[str, dict[tuple, list[Location]]]:
     """Table -> schema (as recorded at commit; None where unknown) -> files."""
-    out: dict[str, dict[tuple, list[Path]]] = {}
+    out: dict[str, dict[tuple, list[Location]]] = {}
     for record in records:
         for name, entry in record["tables"].items():
             columns = entry.get("columns")
             schema = tuple(map(tuple, columns)) if columns else None
-            out.setdefault(name, {}).setdefault(schema, []).append(store.root / entry["path"])
+            out.setdefault(name, {}).setdefault(schema, []).append(store.path(entry["path"]))
     return out
 
 
-def _scan(groups: dict[tuple | None, list[Path]]) -> str:
+def _register_remote(con: duckdb.DuckDBPyConnection, store: ResultsStore, records: list[dict], views) -> None:
+    """Let DuckDB read the store's objects (of the views it will create) through fsspec."""
+    sizes = {}
+    for record in records:
+        for name, entry in record["tables"].items():
+            if (views is None or name in views) and entry.get("bytes") is not None:
+                sizes[store.path(entry["path"])] = entry["bytes"]
+    fs = storage.for_duckdb(sizes) or storage.split(str(store.root))[0]
+    con.register_filesystem(fs)
+
+
+def _scan(groups: dict[tuple | None, list[Location]]) -> str:
     """One scan per schema, so DuckDB reads one footer per schema to bind the view (files of unknown
     schema are unified by name); the scans joined by name when the table's schema changed over time."""
     scans = []
@@ -130,7 +148,7 @@ def connect(store: Store = None, views: Iterable[str] | None = None) -> duckdb.D
     """A DuckDB connection with the store's views (see the module docstring); `views` names the only
     ones to create (a query that reads one table need not bind the others)."""
     store = _as_store(store)
-    if not store.root.is_dir():
+    if not store.exists():
         raise WorkbenchError(f"results store {store.root}: no such folder")
     records = store.committed()
     if not records:
@@ -139,7 +157,10 @@ def connect(store: Store = None, views: Iterable[str] | None = None) -> duckdb.D
     old = superseded(records)
     con = duckdb.connect()
     try:
-        groups = _files_by_schema(store, [r for r in records if r["key"] not in old])
+        current = [r for r in records if r["key"] not in old]
+        if store.remote:
+            _register_remote(con, store, current, wanted)
+        groups = _files_by_schema(store, current)
         for name in sorted(set(groups) | set(SCHEMAS)):
             if name in ("units", "runs") or not name.isidentifier() or (wanted is not None and name not in wanted):
                 continue

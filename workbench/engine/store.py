@@ -1,6 +1,7 @@
 """The results store: one folder that every kind of result goes to, written by many processes at once.
 
-Layout (root = `WORKBENCH_RESULTS`, default `./results`):
+Layout (root = `WORKBENCH_RESULTS`, default `./results`; a local folder, or an fsspec URL such as
+`s3://bucket/results`: see "Object storage" below):
 
     units/<key>.json                       a unit's record: the commit (written last, atomic replace)
     <table>/<key>-<sha256[:16]>.parquet    the unit's rows of one table, named by the hash of its bytes
@@ -44,8 +45,16 @@ append (none on object stores), and stay right when two writers race, so no seco
 kept. `complete(keys)`, which decides what a resumed run reuses, hashes exactly the units it would
 reuse; `verify()` hashes everything.
 
-All file-system access goes through the small functions under "file access" below, so that the
-store can later live on an fsspec URL.
+Object storage: a root that is an fsspec URL (`s3://bucket/prefix`, `gs://...`, `memory://...` in
+tests; `workbench.storage` says where endpoints and credentials come from) holds the same layout.
+There is no rename there, and none is needed: each data object is written under its
+content-addressed name in one request (a PUT is whole or absent, never half-written), and the
+record, in one more request, only after every data object's request has returned, so a reader that
+sees a record finds its objects (S3 reads after a write see it), and a unit cut short before its
+record stays invisible. fsync applies to local folders only. Listing, reading the records and
+hashing go through fsspec, many requests at once; a local root never does (plain `os` calls, as
+fast as before). All file-system access goes through the small functions under "file access"
+below: a `Path` is a local file, a `str` a URL.
 """
 
 from __future__ import annotations
@@ -69,6 +78,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from workbench import storage
+from workbench.storage import Location
+
 RESULTS_ENV = "WORKBENCH_RESULTS"
 DONE = ("ok", "error", "timeout")
 KINDS = ("forecast", "ltsf", "detection", "paper")
@@ -85,14 +97,19 @@ _TABLE_NAME = re.compile(r"[a-z_]+\Z")
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 _HASH_CHUNK = 1 << 20
 _HASH_THREADS = max(2, min(8, os.cpu_count() or 2))
+_REMOTE_THREADS = 16  # requests in flight when hashing remote objects: latency, not CPU, bounds them
 
 
-def results_root(root: str | Path | None = None) -> Path:
-    return Path(root or os.environ.get(RESULTS_ENV) or "results").expanduser().resolve()
+def results_root(root: str | Path | None = None) -> Location:
+    """The store's root: an absolute local Path, or a URL (`s3://bucket/prefix`) as a string."""
+    return storage.location(root or os.environ.get(RESULTS_ENV) or "results")
 
 
 # ---- file access: the only functions that touch the file system ----------------------------------
-def _fsync_dir(folder: Path) -> None:
+# A Path is a local file (os calls, fsync); a str is a URL (workbench.storage, through fsspec).
+def _fsync_dir(folder: Location) -> None:
+    if not isinstance(folder, Path):
+        return  # an object store has no folders to make durable
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -100,9 +117,9 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _make_dirs(folder: Path) -> None:
+def _make_dirs(folder: Location) -> None:
     """Create `folder` (and missing parents), each new entry made durable in its parent."""
-    if folder.is_dir():
+    if not isinstance(folder, Path) or folder.is_dir():
         return
     missing = [folder, *(p for p in folder.parents if not p.exists())]
     folder.mkdir(parents=True, exist_ok=True)
@@ -110,9 +127,13 @@ def _make_dirs(folder: Path) -> None:
         _fsync_dir(created.parent)
 
 
-def _put(path: Path, data: bytes) -> None:
+def _put(path: Location, data: bytes) -> None:
     """Write `data` durably under a unique temporary name beside `path`, then rename it to `path`.
-    The folder itself is fsynced by the caller (once per folder, not once per file)."""
+    The folder itself is fsynced by the caller (once per folder, not once per file). At a URL: one
+    PUT of the whole object."""
+    if not isinstance(path, Path):
+        storage.put(path, data)
+        return
     tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -129,13 +150,36 @@ def _put(path: Path, data: bytes) -> None:
         raise
 
 
-def _get(path: Path) -> bytes:
+def _get(path: Location) -> bytes:
+    if not isinstance(path, Path):
+        return storage.get(path)
     with open(path, "rb") as f:
         return f.read()
 
 
-def _names(folder: Path, suffix: str) -> list[str]:
+def _get_many(paths: list[Location]) -> list[bytes | OSError]:
+    """Each file's bytes, or the OSError reading it gave (URLs fetched many at once)."""
+    urls = [p for p in paths if not isinstance(p, Path)]
+    fetched = storage.get_many(urls) if urls else {}
+    out: list[bytes | OSError] = []
+    for path in paths:
+        if isinstance(path, Path):
+            try:
+                out.append(_get(path))
+            except OSError as exc:
+                out.append(exc)
+            continue
+        value = fetched[path]
+        if isinstance(value, BaseException) and not isinstance(value, OSError):
+            value = OSError(f"{path}: {type(value).__name__}: {value}")
+        out.append(value)
+    return out
+
+
+def _names(folder: Location, suffix: str) -> list[str]:
     """Names of the files in `folder` ending in `suffix` (temporary files excluded)."""
+    if not isinstance(folder, Path):
+        return storage.names(folder, suffix)
     try:
         with os.scandir(folder) as entries:
             return [e.name for e in entries if e.name.endswith(suffix) and not e.name.startswith(".")]
@@ -143,7 +187,9 @@ def _names(folder: Path, suffix: str) -> list[str]:
         return []
 
 
-def _all_names(folder: Path) -> list[str]:
+def _all_names(folder: Location) -> list[str]:
+    if not isinstance(folder, Path):
+        return storage.names(folder)
     try:
         with os.scandir(folder) as entries:
             return [e.name for e in entries if e.is_file()]
@@ -151,7 +197,9 @@ def _all_names(folder: Path) -> list[str]:
         return []
 
 
-def _subfolders(root: Path) -> list[str]:
+def _subfolders(root: Location) -> list[str]:
+    if not isinstance(root, Path):
+        return storage.folders(root)
     try:
         with os.scandir(root) as entries:
             return [e.name for e in entries if e.is_dir()]
@@ -159,15 +207,32 @@ def _subfolders(root: Path) -> list[str]:
         return []
 
 
-def _age_s(path: Path) -> float:
+def _age_s(path: Location) -> float:
+    if not isinstance(path, Path):
+        return storage.age_s(path)
     return time.time() - path.stat().st_mtime
 
 
-def _remove(path: Path) -> None:
+def _size(path: Location) -> int:
+    return path.stat().st_size if isinstance(path, Path) else storage.size(path)
+
+
+def _exists(folder: Location) -> bool:
+    return folder.is_dir() if isinstance(folder, Path) else storage.exists(folder)
+
+
+def _remove(path: Location) -> None:
+    if not isinstance(path, Path):
+        storage.remove(path)
+        return
     path.unlink(missing_ok=True)
 
 
-def _sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
+def _sha256_file(path: Location, on_bytes: Callable[[int], None] | None = None, size: int | None = None) -> str:
+    """The file's sha256, read in chunks (a remote object streamed; one of known small `size` in
+    one request)."""
+    if not isinstance(path, Path):
+        return storage.sha256(path, on_bytes, size)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_HASH_CHUNK):
@@ -236,7 +301,7 @@ def _parse(name: str, data: bytes) -> tuple[dict | None, str]:
 class Verification:
     """What `ResultsStore.verify` found: damaged units (key -> why) and orphan files."""
 
-    root: Path
+    root: Location
     n_units: int = 0
     n_files: int = 0
     n_bytes: int = 0
@@ -254,16 +319,37 @@ class Verification:
 
 
 class ResultsStore:
-    """Write and read units and runs under one root folder (see the module docstring for the layout)."""
+    """Write and read units and runs under one root (see the module docstring for the layout).
+
+    `root`: a local folder, or an fsspec URL (`s3://bucket/prefix`); default WORKBENCH_RESULTS or
+    ./results. `self.root` is then an absolute Path or the URL string, and every location the store
+    hands out (`files`, `tables`, `table_path`, `gc`) is of the same kind."""
 
     def __init__(self, root: str | Path | None = None) -> None:
-        self.root = results_root(root)
+        self.root: Location = results_root(root)
 
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.root)!r})"
 
-    def record_path(self, key: str) -> Path:
-        return self.root / "units" / f"{key}.json"
+    @property
+    def remote(self) -> bool:
+        """True for a store at a URL (object storage), False for a local folder."""
+        return not isinstance(self.root, Path)
+
+    def path(self, rel: str) -> Location:
+        """The location of `rel` (a path as records name them: `metrics/<key>-<sha>.parquet`)."""
+        return storage.join(self.root, rel)
+
+    def relative(self, location: Location) -> str:
+        """`location` as a path relative to the root (the inverse of `path`)."""
+        return storage.relative(self.root, location)
+
+    def exists(self) -> bool:
+        """True when the root is a folder (locally) or holds any object (at a URL)."""
+        return _exists(self.root)
+
+    def record_path(self, key: str) -> Location:
+        return self.path(f"units/{key}.json")
 
     # ---- writing (on workers) --------------------------------------------------------------------
     def write_unit(
@@ -305,11 +391,11 @@ class ResultsStore:
         for name, (data, columns, n_rows) in payloads.items():
             sha = hashlib.sha256(data).hexdigest()
             rel = f"{name}/{key}-{sha[:16]}.parquet"
-            _make_dirs(self.root / name)
-            _put(self.root / rel, data)
+            _make_dirs(self.path(name))
+            _put(self.path(rel), data)
             entries[name] = {"path": rel, "sha256": sha, "n_rows": n_rows, "bytes": len(data), "columns": columns}
         for name in entries:
-            _fsync_dir(self.root / name)
+            _fsync_dir(self.path(name))
         committed = json.loads(json.dumps(record, default=str))  # plain JSON values, as read back
         committed.update(
             key=key,
@@ -320,16 +406,16 @@ class ResultsStore:
             committed_by=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
         )
         text, committed["record_sha256"] = _seal(committed)
-        units = self.root / "units"
+        units = self.path("units")
         _make_dirs(units)
-        _put(units / f"{key}.json", text)
+        _put(self.record_path(key), text)  # the commit: only after every data file's write returned
         _fsync_dir(units)
         return committed
 
-    def write_run(self, record: dict) -> Path:
-        folder = self.root / "runs"
+    def write_run(self, record: dict) -> Location:
+        folder = self.path("runs")
         _make_dirs(folder)
-        path = folder / f"{record['run_id']}.json"
+        path = self.path(f"runs/{record['run_id']}.json")
         _put(path, json.dumps(record, default=str, sort_keys=True, indent=1).encode())
         _fsync_dir(folder)
         return path
@@ -348,16 +434,14 @@ class ResultsStore:
 
     def committed(self) -> list[dict]:
         """Every committed record (parsed and self-consistent), sorted by key. Hashes no data file."""
-        folder = self.root / "units"
+        keys = [name[: -len(".json")] for name in sorted(_names(self.path("units"), ".json"))]
+        return [r for r in self._records(keys) if r is not None]
+
+    def _records(self, keys: list[str]) -> list[dict | None]:
+        """The committed record of each key, or None (at a URL, the records are fetched many at once)."""
         out = []
-        for name in sorted(_names(folder, ".json")):
-            try:
-                data = _get(folder / name)
-            except OSError:
-                continue
-            record, _ = _parse(name[: -len(".json")], data)
-            if record is not None:
-                out.append(record)
+        for key, data in zip(keys, _get_many([self.record_path(k) for k in keys]), strict=True):
+            out.append(None if isinstance(data, OSError) else _parse(key, data)[0])
         return out
 
     def current(self, records: list[dict] | None = None) -> list[dict]:
@@ -382,21 +466,22 @@ class ResultsStore:
     def complete(self, keys: Iterable[str], retry_failed: bool = False) -> set[str]:
         """The keys among `keys` a resumed run may reuse: committed, ended ok (or in error/timeout
         unless `retry_failed`), and every file still hashing to its record. Hashes exactly those."""
-        candidates = []
-        for key in keys:
-            record = self.record(key)
-            if record and (record["status"] == "ok" or not retry_failed):
-                candidates.append(record)
-        with ThreadPoolExecutor(_HASH_THREADS) as pool:
+        keys = list(keys)
+        candidates = [r for r in self._records(keys) if r and (r["status"] == "ok" or not retry_failed)]
+        with ThreadPoolExecutor(self._threads) as pool:
             damage = list(pool.map(self._damage, candidates))
         return {r["key"] for r, why in zip(candidates, damage, strict=True) if not why}
+
+    @property
+    def _threads(self) -> int:
+        return _REMOTE_THREADS if self.remote else _HASH_THREADS
 
     def _damage(self, record: dict, on_bytes: Callable[[int], None] | None = None) -> str:
         """Why the unit's files do not match its record, or "" when they do."""
         for name, entry in sorted(record["tables"].items()):
-            path = self.root / entry["path"]
+            path = self.path(entry["path"])
             try:
-                actual = _sha256_file(path, on_bytes)
+                actual = _sha256_file(path, on_bytes, entry.get("bytes"))
             except FileNotFoundError:
                 return f"{name}: file {entry['path']} missing"
             except OSError as exc:
@@ -405,7 +490,7 @@ class ResultsStore:
                 return f"{name}: file {entry['path']} does not match its recorded sha256"
         return ""
 
-    def files(self, table: str = "metrics", records: Iterable[dict] | pd.DataFrame | None = None) -> list[Path]:
+    def files(self, table: str = "metrics", records: Iterable[dict] | pd.DataFrame | None = None) -> list[Location]:
         """The data files of `table` of every committed unit (or of `records`), without hashing."""
         if records is None:
             records = self.committed()
@@ -415,37 +500,49 @@ class ResultsStore:
         for record in records:
             tables = record.get("tables")
             if isinstance(tables, dict) and table in tables:
-                out.append(self.root / tables[table]["path"])
+                out.append(self.path(tables[table]["path"]))
         return out
 
-    def tables(self, records: Iterable[dict] | None = None) -> dict[str, list[Path]]:
+    def tables(self, records: Iterable[dict] | None = None) -> dict[str, list[Location]]:
         """Table name -> data files, over every committed unit (or `records`)."""
-        out: dict[str, list[Path]] = {}
+        out: dict[str, list[Location]] = {}
         for record in self.committed() if records is None else records:
             for name, entry in record["tables"].items():
-                out.setdefault(name, []).append(self.root / entry["path"])
+                out.setdefault(name, []).append(self.path(entry["path"]))
         return out
 
-    def table_path(self, key: str, table: str) -> Path | None:
+    def table_path(self, key: str, table: str) -> Location | None:
         """The committed data file of one unit's table, or None."""
         record = self.record(key)
         if record is None or table not in record["tables"]:
             return None
-        return self.root / record["tables"][table]["path"]
+        return self.path(record["tables"][table]["path"])
 
     def read_table(self, table: str, keys: Iterable[str] | None = None) -> pd.DataFrame:
         """The rows of `table` over every current unit (or those of `keys`), as one frame."""
-        records = self.current() if keys is None else [r for k in keys if (r := self.record(k))]
+        records = self.current() if keys is None else [r for r in self._records(list(keys)) if r]
         paths = self.files(table, records)
-        return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True) if paths else pd.DataFrame()
+        if not paths:
+            return pd.DataFrame()
+        if not self.remote:
+            return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+        frames = []
+        for path, data in zip(paths, _get_many(paths), strict=True):
+            if isinstance(data, OSError):
+                raise FileNotFoundError(f"{path}: a committed data file cannot be read ({data})")
+            frames.append(pd.read_parquet(io.BytesIO(data)))
+        return pd.concat(frames, ignore_index=True)
 
     def runs(self) -> pd.DataFrame:
-        folder = self.root / "runs"
+        folder = self.path("runs")
+        names = sorted(_names(folder, ".json"))
         rows = []
-        for name in sorted(_names(folder, ".json")):
+        for data in _get_many([self.path(f"runs/{name}") for name in names]):
             try:
-                rows.append(json.loads(_get(folder / name)))
-            except (OSError, json.JSONDecodeError):
+                if isinstance(data, OSError):
+                    continue
+                rows.append(json.loads(data))
+            except json.JSONDecodeError:
                 continue
         return pd.DataFrame(rows)
 
@@ -458,14 +555,13 @@ class ResultsStore:
         `on_start(total_bytes)` is called once before hashing, `on_bytes(n)` as bytes are hashed."""
         started = time.perf_counter()
         report = Verification(self.root)
-        folder = self.root / "units"
+        keys = [name[: -len(".json")] for name in sorted(_names(self.path("units"), ".json"))]
         records = []
-        for name in sorted(_names(folder, ".json")):
-            key = name[: -len(".json")]
-            try:
-                record, why = _parse(key, _get(folder / name))
-            except OSError as exc:
-                record, why = None, f"unreadable record ({exc})"
+        for key, data in zip(keys, _get_many([self.record_path(k) for k in keys]), strict=True):
+            if isinstance(data, OSError):
+                record, why = None, f"unreadable record ({data})"
+            else:
+                record, why = _parse(key, data)
             if record is None:
                 report.damaged[key] = why
             else:
@@ -477,7 +573,7 @@ class ResultsStore:
                 size = entry.get("bytes")
                 if size is None:
                     try:
-                        size = (self.root / entry["path"]).stat().st_size
+                        size = _size(self.path(entry["path"]))
                     except OSError:
                         size = 0
                 total += size
@@ -491,32 +587,32 @@ class ResultsStore:
             if on_bytes is not None:
                 on_bytes(n)
 
-        with ThreadPoolExecutor(_HASH_THREADS) as pool:
+        with ThreadPoolExecutor(self._threads) as pool:
             damage = list(pool.map(lambda r: self._damage(r, count), records))
         for record, why in zip(records, damage, strict=True):
             if why:
                 report.damaged[record["key"]] = why
         report.n_bytes = sum(counted)
-        report.orphans = [str(p.relative_to(self.root)) for p in self._orphans(records)]
+        report.orphans = [self.relative(p) for p in self._orphans(records)]
         report.seconds = time.perf_counter() - started
         return report
 
-    def _orphans(self, records: list[dict]) -> list[Path]:
+    def _orphans(self, records: list[dict]) -> list[Location]:
         """Files no committed record names: losers of a race, replaced units, unfinished temporaries."""
         named = {entry["path"] for r in records for entry in r["tables"].values()}
         out = []
         for sub in sorted(_subfolders(self.root)):
             if sub == "runs" or not _TABLE_NAME.match(sub):
                 continue
-            for name in sorted(_all_names(self.root / sub)):
+            for name in sorted(_all_names(self.path(sub))):
                 rel = f"{sub}/{name}"
                 if sub == "units" and not name.startswith("."):
                     continue
                 if rel not in named:
-                    out.append(self.root / rel)
+                    out.append(self.path(rel))
         return out
 
-    def gc(self, min_age_s: float = 3600.0, dry_run: bool = False) -> list[Path]:
+    def gc(self, min_age_s: float = 3600.0, dry_run: bool = False) -> list[Location]:
         """Remove orphan files older than `min_age_s` (younger ones may belong to a unit being
         committed right now); returns what was (or, with `dry_run`, would be) removed. Best run
         while no writer is at work: a writer re-creating an old orphan's exact bytes under its
@@ -535,13 +631,13 @@ class ResultsStore:
         return out
 
     # ---- helpers kept for callers of the first store ---------------------------------------------
-    def metrics_path(self, key: str) -> Path | None:
+    def metrics_path(self, key: str) -> Location | None:
         return self.table_path(key, "metrics")
 
-    def forecasts_path(self, key: str) -> Path | None:
+    def forecasts_path(self, key: str) -> Location | None:
         return self.table_path(key, "forecasts")
 
-    def valid_files(self, kind: str = "metrics", records: pd.DataFrame | None = None) -> list[Path]:
+    def valid_files(self, kind: str = "metrics", records: pd.DataFrame | None = None) -> list[Location]:
         return self.files(kind, records)
 
     def metrics(self) -> pd.DataFrame:

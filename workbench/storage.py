@@ -1,0 +1,338 @@
+"""Where the results store lives: a local folder, or any fsspec URL (`s3://bucket/prefix`, `memory://...`).
+
+A location is a `Path` (a local folder or file: plain paths and `file://` URLs; the store keeps its
+own fast, fsync'ing code for these) or a URL string (`s3://bucket/results/units/k.json`). The
+functions below take URL strings and run through fsspec:
+
+    split(url) -> (fs, path)     the filesystem and its protocol-less path
+    location(root)               a local root as an absolute Path, a URL without its trailing slash
+    put, get, get_many, names, exists, size, age_s, remove, sha256
+
+Options for a filesystem (endpoint, credentials, region) come from fsspec's and the filesystem's
+own configuration, as for any fsspec user:
+
+- s3fs passes no endpoint of its own to botocore, so botocore's `AWS_ENDPOINT_URL_S3` or
+  `AWS_ENDPOINT_URL` (and `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`,
+  `~/.aws/config` profiles) choose it;
+- fsspec reads `FSSPEC_<PROTOCOL>_<OPTION>` variables when it is first imported (for example
+  `FSSPEC_S3_ENDPOINT_URL=http://127.0.0.1:9000`, s3fs's `endpoint_url` argument),
+  `FSSPEC_<PROTOCOL>` as a JSON object of options, and JSON/INI files in `~/.config/fsspec/`;
+  in a running process, `fsspec.config.conf["s3"] = {...}` does the same;
+- `WORKBENCH_STORAGE_OPTIONS`, a JSON object, is passed to every remote filesystem the store
+  opens (`{"endpoint_url": "http://...", "key": "...", "secret": "..."}`), over the above.
+
+Listings are never served from fsspec's listing cache (`use_listings_cache=False`): other
+processes write to the same store, and a stale listing would hide their units.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from fsspec import AbstractFileSystem
+
+OPTIONS_ENV = "WORKBENCH_STORAGE_OPTIONS"
+LOCAL_PROTOCOLS = ("file", "local")
+Location = Path | str
+_CHUNK = 8 << 20  # bytes per request when streaming a remote object
+_WHOLE = 8 << 20  # remote objects up to this size are fetched in one request
+
+
+def is_url(root: str | os.PathLike) -> bool:
+    """True for a remote fsspec URL (`s3://...`, `memory://...`); False for a path or a `file://` URL."""
+    if isinstance(root, os.PathLike):
+        return False
+    protocol, sep, _ = str(root).partition("://")
+    return bool(sep) and protocol.split("::")[-1] not in LOCAL_PROTOCOLS and "/" not in protocol
+
+
+def is_local(root: str | os.PathLike) -> bool:
+    return not is_url(root)
+
+
+def location(root: str | os.PathLike) -> Location:
+    """A local root as an absolute Path (`file://` stripped), a remote one as its URL."""
+    if is_url(root):
+        fs, path = split(str(root))
+        return fs.unstrip_protocol(path.rstrip("/") or path)
+    text = str(root)
+    for protocol in LOCAL_PROTOCOLS:
+        if text.startswith(f"{protocol}://"):
+            text = text[len(protocol) + 3 :]
+    return Path(text).expanduser().resolve()
+
+
+def join(root: Location, *parts: str) -> Location:
+    if isinstance(root, Path):
+        return root.joinpath(*parts)
+    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def relative(root: Location, path: Location) -> str:
+    if isinstance(root, Path):
+        return str(Path(path).relative_to(root))
+    prefix = root.rstrip("/") + "/"
+    if not str(path).startswith(prefix):
+        raise ValueError(f"{path} is not under {root}")
+    return str(path)[len(prefix) :]
+
+
+def storage_options() -> dict[str, Any]:
+    """The options of WORKBENCH_STORAGE_OPTIONS (a JSON object), or none."""
+    raw = os.environ.get(OPTIONS_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        options = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{OPTIONS_ENV} is not valid JSON ({exc})") from None
+    if not isinstance(options, dict):
+        raise ValueError(f"{OPTIONS_ENV} must be a JSON object of filesystem options")
+    return options
+
+
+def split(url: str) -> tuple[AbstractFileSystem, str]:
+    """The fsspec filesystem of `url` (fsspec caches one instance per protocol and options) and the
+    path within it."""
+    fs, path = fsspec.core.url_to_fs(url, **{"use_listings_cache": False, **storage_options()})
+    return fs, path
+
+
+# ---- operations on URLs ------------------------------------------------------------------------------
+def put(url: str, data: bytes) -> None:
+    """One object written in a single request (a PUT: whole or not at all on an object store)."""
+    fs, path = split(url)
+    fs.pipe_file(path, data)
+
+
+def get(url: str) -> bytes:
+    fs, path = split(url)
+    return fs.cat_file(path)
+
+
+def get_many(urls: list[str]) -> dict[str, bytes | BaseException]:
+    """Every URL's bytes, fetched concurrently where the filesystem can (an exception in place of a
+    missing or unreadable object)."""
+    if not urls:
+        return {}
+    fs, _ = split(urls[0])
+    paths = {fs._strip_protocol(u): u for u in urls}
+    try:
+        fetched = fs.cat(list(paths), on_error="return")
+    except FileNotFoundError as exc:  # raised by some filesystems when not one path exists
+        return {u: exc for u in urls}
+    if not isinstance(fetched, dict):  # a single path may come back bare
+        fetched = {next(iter(paths)): fetched}
+    out: dict[str, bytes | BaseException] = {}
+    for path, url in paths.items():
+        value = fetched.get(path, FileNotFoundError(url))
+        out[url] = value if isinstance(value, bytes | BaseException) else bytes(value)
+    return out
+
+
+def _entries(url: str) -> list[dict]:
+    fs, path = split(url)
+    try:
+        return fs.ls(path, detail=True)
+    except FileNotFoundError:
+        return []
+
+
+def _name(entry: dict) -> str:
+    return entry["name"].rstrip("/").rsplit("/", 1)[-1]
+
+
+def names(url: str, suffix: str = "", files_only: bool = True) -> list[str]:
+    """Names of the objects directly under `url` ending in `suffix` (hidden names excluded when a
+    suffix is asked for, as local temporaries are)."""
+    out = []
+    for entry in _entries(url):
+        if files_only and entry.get("type") != "file":
+            continue
+        name = _name(entry)
+        if name.endswith(suffix) and not (suffix and name.startswith(".")):
+            out.append(name)
+    return out
+
+
+def folders(url: str) -> list[str]:
+    return [_name(e) for e in _entries(url) if e.get("type") == "directory"]
+
+
+def exists(url: str) -> bool:
+    """True when `url` is an object, or a prefix with objects below it."""
+    fs, path = split(url)
+    return bool(fs.exists(path))
+
+
+def size(url: str) -> int:
+    fs, path = split(url)
+    return int(fs.size(path))
+
+
+def age_s(url: str) -> float:
+    fs, path = split(url)
+    modified = fs.modified(path)
+    if modified.tzinfo is None:
+        modified = modified.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - modified).total_seconds()
+
+
+def remove(url: str) -> None:
+    fs, path = split(url)
+    with contextlib.suppress(FileNotFoundError):
+        fs.rm_file(path)
+
+
+def sha256(url: str, on_bytes: Callable[[int], None] | None = None, known_size: int | None = None) -> str:
+    """The sha256 of an object, streamed (an object of known small size in one request)."""
+    fs, path = split(url)
+    h = hashlib.sha256()
+    if known_size is not None and known_size <= _WHOLE:
+        data = fs.cat_file(path)
+        h.update(data)
+        if on_bytes is not None:
+            on_bytes(len(data))
+        return h.hexdigest()
+    with fs.open(path, "rb", block_size=_CHUNK, cache_type="none") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            if on_bytes is not None:
+                on_bytes(len(chunk))
+    return h.hexdigest()
+
+
+# ---- DuckDB ---------------------------------------------------------------------------------------------
+class KnownFiles(AbstractFileSystem):
+    """A read-only view of `fs` for DuckDB (`con.register_filesystem`) that answers for the files a
+    manifest lists (their sizes known) without a request, and fetches each whole, small file once.
+
+    DuckDB's fsspec bridge asks for glob, exists, info, size and modified of every file and opens it
+    twice (to bind, then to scan): against S3 that is a dozen HEAD requests per file. Here a listed
+    file costs one GET; files not listed (a user's own `read_parquet('s3://...')`) go to `fs`."""
+
+    cachable = False
+
+    def __init__(self, fs: AbstractFileSystem, sizes: dict[str, int], cache_bytes: int = 256 << 20) -> None:
+        super().__init__()
+        self.fs = fs
+        self.protocol = fs.protocol  # DuckDB routes the URLs of these protocols here
+        self.sizes = {fs._strip_protocol(u): int(n) for u, n in sizes.items()}
+        self.order = list(self.sizes)
+        self.position = {p: i for i, p in enumerate(self.order)}
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache_bytes = cache_bytes
+        self._held = 0
+        self._lock = threading.Lock()
+        self.requests = 0
+
+    def _strip(self, path: str) -> str:
+        return self.fs._strip_protocol(path)
+
+    def unstrip_protocol(self, name: str) -> str:
+        return self.fs.unstrip_protocol(name)
+
+    def glob(self, path, **kwargs):
+        p = self._strip(path)
+        return [p] if p in self.sizes else self.fs.glob(path, **kwargs)
+
+    def exists(self, path, **kwargs):
+        return self._strip(path) in self.sizes or self.fs.exists(path, **kwargs)
+
+    def isfile(self, path):
+        return self._strip(path) in self.sizes or self.fs.isfile(path)
+
+    def isdir(self, path):
+        return False if self._strip(path) in self.sizes else self.fs.isdir(path)
+
+    def info(self, path, **kwargs):
+        p = self._strip(path)
+        if p in self.sizes:
+            return {"name": p, "size": self.sizes[p], "type": "file"}
+        return self.fs.info(path, **kwargs)
+
+    def size(self, path):
+        p = self._strip(path)
+        return self.sizes[p] if p in self.sizes else self.fs.size(path)
+
+    def modified(self, path):
+        return datetime(1970, 1, 1, tzinfo=UTC) if self._strip(path) in self.sizes else self.fs.modified(path)
+
+    def ls(self, path, detail=True, **kwargs):
+        return self.fs.ls(path, detail=detail, **kwargs)
+
+    def open(self, path, mode="rb", **kwargs):
+        p = self._strip(path)
+        if "r" not in mode or p not in self.sizes:
+            return self.fs.open(path, mode, **kwargs)
+        if self.sizes[p] > _WHOLE:
+            return self.fs.open(path, "rb", size=self.sizes[p], block_size=_CHUNK, **kwargs)
+        return io.BytesIO(self._bytes(p))
+
+    def _bytes(self, path: str) -> bytes:
+        with self._lock:
+            data = self._cache.get(path)
+            if data is not None:
+                self._cache.move_to_end(path)
+                return data
+        # fetch this file and the small ones listed after it, concurrently: DuckDB reads in list order
+        batch, budget = [path], _WHOLE
+        for other in self.order[self.position[path] + 1 : self.position[path] + 64]:
+            if other in self._cache or self.sizes[other] > _WHOLE or budget - self.sizes[other] < 0:
+                break
+            batch.append(other)
+            budget -= self.sizes[other]
+        fetched = self.fs.cat(batch, on_error="return") if len(batch) > 1 else {path: self.fs.cat_file(path)}
+        self.requests += len(batch)
+        data = fetched.get(path)
+        if isinstance(data, BaseException) or data is None:
+            data = self.fs.cat_file(path)
+        with self._lock:
+            for name, value in fetched.items():
+                if isinstance(value, bytes) and name not in self._cache:
+                    self._cache[name] = value
+                    self._held += len(value)
+            while self._held > self._cache_bytes and len(self._cache) > 1:
+                _, dropped = self._cache.popitem(last=False)
+                self._held -= len(dropped)
+        return data
+
+
+def for_duckdb(urls_and_sizes: dict[str, int]) -> KnownFiles | None:
+    """The filesystem to register with DuckDB for these remote files (None when there are none)."""
+    if not urls_and_sizes:
+        return None
+    fs, _ = split(next(iter(urls_and_sizes)))
+    return KnownFiles(fs, urls_and_sizes)
+
+
+__all__ = [
+    "OPTIONS_ENV",
+    "KnownFiles",
+    "Location",
+    "exists",
+    "for_duckdb",
+    "get",
+    "get_many",
+    "is_local",
+    "is_url",
+    "join",
+    "location",
+    "names",
+    "put",
+    "relative",
+    "sha256",
+    "split",
+    "storage_options",
+]
