@@ -48,6 +48,7 @@ FORECASTERS: dict[str, str] = {
     "chronos": "workbench.foundation.chronos:Chronos",
     "timesfm": "workbench.foundation.timesfm:TimesFM",
     "toto": "workbench.foundation.toto:TotoModel",
+    "ttm": "workbench.foundation.ttm:TTM",
 }
 FORECASTER_FAMILIES: dict[str, str] = {
     "statsforecast": "workbench.models.statsforecast_models:StatsForecastModel",

@@ -1,0 +1,315 @@
+"""IBM Granite TinyTimeMixer (TTM) as a forecaster: zero-shot point forecasts, optional few-shot tuning.
+
+`make_forecaster("ttm", model="ibm-granite/granite-timeseries-ttm-r2")` loads granite-tsfm's
+`TinyTimeMixerForPrediction` from a hub id (with `revision`) or a local folder; a loaded model can be
+passed as `model_object=` (a small test model). The weights are loaded once per process and kept
+(per model, revision, device and dtype).
+
+What the model is given, and why:
+- **Context**: the last `context_length` points of each series (the checkpoint's, 512 for the
+  `main` revision of TTM-R2). A shorter series is refused with its name and length: TTM would
+  left-pad it with zeros, which its model card advises against; trim the context or choose a
+  checkpoint with a shorter one.
+- **Horizon**: at most the checkpoint's `prediction_length`. A shorter horizon takes the first `h`
+  steps of the head, which is exactly what the checkpoint's `prediction_filter_length=h` does (the
+  head slices its output); a longer one is refused (TTM does not roll forecasts forward).
+- **Channels**: one series is one channel (`[series, context, 1]`); the checkpoint mixes no channels
+  (`mode: common_channel`, no forecast channel mixing), so this is what it does with a multivariate
+  table as well, and series of a unit are simply stacked into batches of `batch_size`.
+- **Scaling**: the checkpoint standardises every window by its own context (`scaling: std`, a
+  RevIN-like mean / standard deviation over the context, with 1e-5 added to the variance), and
+  undoes it on the forecast. With `scaling="context"` (the default) the adapter z-scores each
+  context in float64 itself before the float32 model sees it and inverts the forecast in float64:
+  the same forecast, but independent of the series' level and unit (the model's 1e-5 variance floor
+  then acts on unit variance, never on a series measured in small units). `scaling="model"` hands
+  the values over as they are (what granite-tsfm's benchmark does with data it has already
+  standardised with the training split's statistics). Either way only the context is used: nothing
+  after the forecast origin reaches the model.
+- **Determinism**: evaluation mode (no dropout), no sampling; the same inputs give the same forecasts.
+
+Few-shot tuning (`finetune_epochs > 0`): the head (and the decoder) are trained on windows of the
+series' own past through the workbench trainer (Adam, seeded by `random_state`, else the run's seed,
+else 0; early stopping on the last `val_fraction` of each series' windows), the backbone frozen as in
+the TTM paper. The model then learns across the series it is given, so it is a global model in the
+engine's sense; zero-shot it learns nothing and is local (the engine may chunk the series freely).
+
+granite-tsfm (imports as `tsfm_public`) pins `torch<2.12`: install it without its pins beside the
+workbench's torch (see `INSTALL`).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import Field
+from torch import nn
+
+from workbench.errors import DataFormatError, SourceUnavailableError, WorkbenchError
+from workbench.forecasters import Forecaster
+from workbench.registry import ModelParams, resolve_seed
+from workbench.tasks import future_ds
+
+DEFAULT_MODEL = "ibm-granite/granite-timeseries-ttm-r2"
+# granite-tsfm 0.3.11 pins torch<2.12 and scikit-learn<1.8: installed without its pins, with what it imports
+INSTALL = "pip install --no-deps granite-tsfm==0.3.11 datasets deprecated einops dill multiprocess xxhash"
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
+
+
+def import_ttm() -> Any:
+    """granite-tsfm's `TinyTimeMixerForPrediction`, or an error that says how to install it."""
+    try:
+        from tsfm_public import TinyTimeMixerForPrediction
+    except ImportError as exc:
+        raise WorkbenchError(
+            f"ttm needs granite-tsfm (imports as tsfm_public), which could not be imported ({exc}). Its metadata "
+            f"pins torch<2.12, so install it without its pins beside the workbench's torch: `{INSTALL}` "
+            "(`make` does this in the project's environment)"
+        ) from exc
+    return TinyTimeMixerForPrediction
+
+
+@functools.lru_cache(maxsize=4)
+def load_model(model: str, revision: str | None = None, device: str = "cpu", dtype: str = "float32") -> Any:
+    """The checkpoint at a hub id or local folder, in evaluation mode on `device` in `dtype` (cached)."""
+    cls = import_ttm()
+    try:
+        loaded = cls.from_pretrained(model, revision=revision)
+    except Exception as exc:
+        raise SourceUnavailableError(
+            f"ttm: cannot load weights {model!r}{f' (revision {revision!r})' if revision else ''} "
+            f"({type(exc).__name__}: {exc}). Without internet, download the model folder elsewhere and pass its "
+            "local path as `model`."
+        ) from exc
+    return loaded.to(device=device, dtype=DTYPES[dtype]).eval()
+
+
+def checkpoint_lengths(model: Any) -> tuple[int, int]:
+    """(context_length, prediction_length) of a loaded TTM."""
+    return int(model.config.context_length), int(model.config.prediction_length)
+
+
+class _Forecast(nn.Module):
+    """A TTM as `x [batch, context, channels] -> forecast [batch, h, channels]` (for training and scoring)."""
+
+    def __init__(self, ttm: Any, h: int) -> None:
+        super().__init__()
+        self.ttm, self.h = ttm, h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ttm(past_values=x, return_loss=False).prediction_outputs[:, : self.h]
+
+
+def forecast_contexts(
+    model: Any,
+    contexts: np.ndarray | torch.Tensor,
+    h: int,
+    *,
+    batch_size: int = 256,
+    scaling: Literal["context", "model"] = "context",
+) -> np.ndarray:
+    """Forecasts `[n, h]` of `contexts` `[n, context_length]`, one series per row, in batches.
+
+    The model's own device and dtype are used; with `scaling="context"` every row is z-scored by its
+    own mean and (population) standard deviation in float64 first, and the forecast scaled back."""
+    x = torch.as_tensor(contexts, dtype=torch.float64)
+    if scaling == "context":
+        mean = x.mean(dim=1, keepdim=True)
+        std = x.std(dim=1, unbiased=False, keepdim=True)
+        std = torch.where(std > 0, std, torch.ones_like(std))  # a constant context stays constant
+        x = (x - mean) / std
+    param = next(model.parameters())
+    run = _Forecast(model, h)
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            batch = x[start : start + batch_size].to(device=param.device, dtype=param.dtype).unsqueeze(-1)
+            out.append(run(batch)[..., 0].to(device="cpu", dtype=torch.float64))
+    y = torch.cat(out) if out else torch.empty((0, h), dtype=torch.float64)
+    if scaling == "context":
+        y = y * std + mean
+    return y.numpy()
+
+
+def forecast_windows(model: Any, x: torch.Tensor, h: int, *, batch_size: int = 256, scaling="context") -> torch.Tensor:
+    """Channel-independent forecasts `[b, h, c]` of multivariate windows `x` `[b, context, c]`."""
+    b, length, c = x.shape
+    rows = x.transpose(1, 2).reshape(b * c, length)
+    y = forecast_contexts(model, rows, h, batch_size=batch_size, scaling=scaling)
+    return torch.as_tensor(y).reshape(b, c, h).transpose(1, 2)
+
+
+class HorizonError(WorkbenchError, ValueError):
+    """A horizon the checkpoint cannot forecast in one pass."""
+
+
+def check_horizon(model: Any, h: int, owner: str = "ttm") -> None:
+    """Refuse a horizon beyond the checkpoint's prediction length (TTM does not roll forecasts forward)."""
+    _, prediction_length = checkpoint_lengths(model)
+    if h > prediction_length:
+        raise HorizonError(
+            f"{owner}: horizon {h} is beyond the checkpoint's prediction length {prediction_length}; choose a "
+            f"checkpoint with a longer one (TTM-R2 has revisions for 192, 336 and 720 steps)"
+        )
+    if h < 1:
+        raise HorizonError(f"{owner}: horizon {h} must be at least 1")
+
+
+def finetune(
+    model: Any,
+    train: Any,
+    val: Any | None,
+    h: int,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    patience: int,
+    seed: int,
+    freeze_backbone: bool = True,
+    head_dropout: float | None = None,
+    device: str | None = None,
+    progress: bool = False,
+) -> tuple[Any, Any]:
+    """A tuned copy of `model` (the loaded one is left as it is) and the trainer's result.
+
+    `train` / `val` are `Batches` sources of `(x [b, context, c], y [b, h, c])` on the scale the
+    model is to see; the loss is their MSE. With `freeze_backbone` only the decoder and head learn."""
+    from workbench.neural.trainer import Trainer, seed_everything
+
+    tuned = copy.deepcopy(model).float()
+    if head_dropout is not None:
+        tuned.head.dropout_layer.p = head_dropout
+    if freeze_backbone:
+        for p in tuned.backbone.parameters():
+            p.requires_grad = False
+    trainer = Trainer(
+        max_epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed, device=device, progress=progress
+    )
+    seed_everything(seed)
+    result = trainer.fit_batches(_Forecast(tuned, h), train, val)
+    return result.model.ttm.eval(), result
+
+
+class TTMParams(ModelParams):
+    """Parameters of the TTM adapter."""
+
+    model: str = Field(DEFAULT_MODEL, description="hub id or local folder of a TinyTimeMixerForPrediction checkpoint")
+    revision: str | None = Field(
+        None, description="hub revision (TTM-R2 keeps one branch per context/prediction length; default: main, 512/96)"
+    )
+    batch_size: int = Field(256, ge=1, description="series per forward pass")
+    device: str | None = Field(None, description="torch device; default: a GPU when there is one, else the CPU")
+    dtype: Literal["float32", "float64", "bfloat16"] = Field("float32", description="weights' and inputs' dtype")
+    scaling: Literal["context", "model"] = Field(
+        "context",
+        description="context: z-score each context in float64 before the model; model: only the model's own scaler",
+    )
+    finetune_epochs: int = Field(0, ge=0, description="few-shot tuning epochs on the series' past (0: zero-shot)")
+    finetune_lr: float = Field(1e-3, gt=0, description="Adam's learning rate when tuning")
+    finetune_batch_size: int = Field(64, ge=1, description="training windows per batch when tuning")
+    finetune_patience: int = Field(5, ge=1, description="epochs without a better validation loss before stopping")
+    val_fraction: float = Field(0.1, ge=0, lt=1, description="share of each series' windows held out when tuning")
+    freeze_backbone: bool = Field(True, description="tune only the decoder and head (the TTM paper's few-shot set-up)")
+    head_dropout: float | None = Field(None, ge=0, lt=1, description="head dropout while tuning; default: the model's")
+    random_state: int | None = Field(None, description="seed of the tuning; default: the run's seed, else 0")
+    model_object: Any = Field(None, description="a loaded TinyTimeMixerForPrediction (e.g. a small test model)")
+
+
+class TTM(Forecaster):
+    """IBM Granite TinyTimeMixer zero-shot (or few-shot tuned) point forecasts; needs granite-tsfm."""
+
+    name = "ttm"
+    Params = TTMParams
+
+    def __init__(self, *, seed: int | None = None, **params: Any) -> None:
+        super().__init__(seed=seed, **params)
+        self._model = self.params.model_object
+
+    @property
+    def is_global(self) -> bool:  # tuned: one model learnt across the series of a window
+        return self.params.finetune_epochs > 0
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from workbench.neural.trainer import pick_device
+
+            p = self.params
+            self._model = load_model(p.model, p.revision, str(pick_device(p.device)), p.dtype)
+        return self._model
+
+    def predict(self, h: int) -> pd.DataFrame:
+        model = self.model
+        check_horizon(model, h, self.name)
+        context_length, _ = checkpoint_lengths(model)
+        values, lengths, ids = self.past_.to_numpy(pad="left")
+        need = context_length + (h + 1 if self.params.finetune_epochs else 0)
+        short = np.flatnonzero(lengths < need)
+        if len(short):
+            i = short[0]
+            what = f"context length {context_length}" + (f" + horizon {h} + 1 to tune" if need > context_length else "")
+            raise DataFormatError(
+                f"{self.name}: series {ids[i]!r} has {lengths[i]} points, fewer than the checkpoint's {what} "
+                f"({len(short)} series too short); TTM would pad it with zeros, which its model card advises against: "
+                "trim the panel or use a checkpoint with a shorter context"
+            )
+        contexts = values[:, values.shape[1] - context_length :]
+        bad = np.flatnonzero(~np.isfinite(contexts).all(axis=1))
+        if len(bad):
+            raise DataFormatError(
+                f"{self.name}: series {ids[bad[0]]!r} has missing values in its last {context_length} points "
+                f"({len(bad)} series in all); fill or drop them before forecasting"
+            )
+        if self.params.finetune_epochs:
+            model = self._tuned(model, values, lengths, h, context_length)
+        y = forecast_contexts(model, contexts, h, batch_size=self.params.batch_size, scaling=self.params.scaling)
+        out = future_ds(self.past_, h)
+        out["y_hat"] = y.ravel()
+        return out
+
+    def _tuned(self, model: Any, values: np.ndarray, lengths: np.ndarray, h: int, context_length: int) -> Any:
+        """The model tuned on windows of every series' own past, each window scaled as at inference."""
+        from workbench.neural.trainer import Pairs
+
+        p = self.params
+        xs, ys, xv, yv = [], [], [], []
+        for row, n in zip(values, lengths, strict=True):
+            view = np.lib.stride_tricks.sliding_window_view(row[len(row) - n :], context_length + h)
+            cut = len(view) - int(len(view) * p.val_fraction)
+            for part, (xo, yo) in ((view[:cut], (xs, ys)), (view[cut:], (xv, yv))):
+                xo.append(part[:, :context_length])
+                yo.append(part[:, context_length:])
+        x, y, x_val, y_val = (np.concatenate(a) for a in (xs, ys, xv, yv))
+        if p.scaling == "context":
+            x, y = _scaled(x, y)
+            x_val, y_val = _scaled(x_val, y_val)
+        train = Pairs.of(x[..., None], y[..., None])
+        val = Pairs.of(x_val[..., None], y_val[..., None]) if len(x_val) else None
+        tuned, self.finetune_result_ = finetune(
+            model,
+            train,
+            val,
+            h,
+            epochs=p.finetune_epochs,
+            lr=p.finetune_lr,
+            batch_size=p.finetune_batch_size,
+            patience=p.finetune_patience,
+            seed=resolve_seed(p.random_state, self.seed, 0),
+            freeze_backbone=p.freeze_backbone,
+            head_dropout=p.head_dropout,
+            device=str(next(model.parameters()).device),
+        )
+        return tuned.to(dtype=DTYPES[p.dtype])
+
+
+def _scaled(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Windows and targets z-scored by each window's context (what `scaling="context"` does at inference)."""
+    mean = x.mean(axis=1, keepdims=True)
+    std = x.std(axis=1, keepdims=True)
+    std[std == 0] = 1.0
+    return (x - mean) / std, (y - mean) / std
