@@ -35,12 +35,10 @@ CHUNK = 500
 POINT_METRICS = ("smape", "mase", "mae", "mse", "rmse", "mape", "rmsse", "wape")
 
 
-def synthetic_task() -> Task:
-    """Synthetic panels have no catalog card: the task states its horizon and season length."""
-    return Task.model_construct(
-        dataset="synthetic", subset="bench", protocol="holdout", horizon=48, season_length=24, n_windows=1,
-        step=None, window="expanding", train_length=None, metrics=("smape", "mase"),
-    )  # fmt: skip
+def synthetic_task(chunks: list[ChunkRef]) -> Task:
+    """Synthetic panels have no catalog card: the task is built over their chunk files, stating its
+    horizon and season length (its key covers the chunks' data hashes)."""
+    return Task.for_chunks(chunks, horizon=48, season_length=24, name="synthetic")
 
 
 def _write_chunk(folder: str, seed: int, k: int, size: int) -> ChunkRef:
@@ -68,7 +66,7 @@ def _cluster(n_workers: int):
 
 
 def timed_run(client, chunks, models, store: Path) -> float:
-    task = synthetic_task()
+    task = synthetic_task(chunks)
     start = time.perf_counter()
     summary = evaluate(task, models, client=client, store=store, chunks={task.key(): chunks}, progress=False)
     elapsed = time.perf_counter() - start

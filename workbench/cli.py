@@ -35,30 +35,137 @@ def version() -> None:
     console.print(__version__)
 
 
-@datasets_app.command("list")
-def datasets_list() -> None:
-    """One line per dataset: subsets, files, licence."""
-    from workbench.data import all_cards
+CatalogOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalog",
+        help="A folder of your own dataset cards, looked up after the shipped ones (adds to WORKBENCH_CATALOG).",
+    ),
+]
 
+
+def _use_catalog(catalog: Path | None) -> None:
+    if catalog is not None:
+        from workbench.config import use_catalog
+
+        use_catalog(catalog)
+
+
+@datasets_app.command("list")
+def datasets_list(catalog: CatalogOption = None) -> None:
+    """One line per dataset: subsets, files, licence (your own cards say where their files are)."""
+    from workbench.data import all_cards
+    from workbench.data.cards import UserCard
+
+    _use_catalog(catalog)
+    try:
+        cards = all_cards()
+    except WorkbenchError as exc:
+        _fail(exc)
     table = Table(title="Workbench dataset catalog")
     for col in ("dataset", "title", "subsets", "files", "mirrored", "licence"):
         table.add_column(col, overflow="fold")
-    for name, card in sorted(all_cards().items()):
+    for name, card in sorted(cards.items()):
+        if isinstance(card, UserCard):
+            table.add_row(
+                name, card.title, ", ".join(card.subsets), ", ".join(card.source.paths), "-", card.licence[:40]
+            )
+            continue
         mirrored = sum(f.in_mirror_manifest for f in card.files)
         table.add_row(name, card.title, ", ".join(card.subsets), str(len(card.files)), str(mirrored), card.licence[:40])
     console.print(table)
 
 
+@datasets_app.command("add")
+def datasets_add(
+    name: Annotated[str, typer.Argument(help="The dataset's name (the card is <catalog>/<name>.yaml).")],
+    path: Annotated[
+        list[str],
+        typer.Option("--path", help="A file, folder, glob or fsspec URL (s3://, gs://, https://); repeatable."),
+    ],
+    catalog: CatalogOption = None,
+    layout: Annotated[str, typer.Option(help="long (one row per series and time) or wide (one column per series).")] = (
+        "long"
+    ),
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="parquet or csv (default: from the file names).")
+    ] = None,
+    id_col: Annotated[str, typer.Option(help="Column of the series ids (long layout).")] = "unique_id",
+    time_col: Annotated[str, typer.Option(help="Column of the timestamps.")] = "ds",
+    target_col: Annotated[str, typer.Option(help="Column of the values (long layout).")] = "y",
+    time_format: Annotated[str | None, typer.Option(help="strftime format of the timestamps.")] = None,
+    freq: Annotated[str | None, typer.Option(help="pandas frequency (default: inferred from the data).")] = None,
+    season_length: Annotated[int, typer.Option(help="Season length (e.g. 24 for hourly data).")] = 1,
+    horizon: Annotated[int | None, typer.Option(help="Default forecast horizon.")] = None,
+    metadata_cols: Annotated[
+        str | None, typer.Option(help="Per-series columns kept beside the values, comma-separated (metric_type,host).")
+    ] = None,
+    title: Annotated[str, typer.Option(help="A title for `datasets list`.")] = "",
+    allow_missing: Annotated[bool, typer.Option(help="Keep missing values instead of refusing them.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace your own card of that name.")] = False,
+) -> None:
+    """Check your own files and write their card; nothing is written when a check fails (exit 2).
+
+    Checks: the id, time and target columns exist; rows are sorted by series then time, with no
+    repeated (series, time); each series has one regular step (its frequency); metadata columns hold
+    one value per series; each series lives in one file. Errors name the file and the row."""
+    from workbench.sources.add import add_dataset
+
+    if layout not in ("long", "wide"):
+        _fail(WorkbenchError(f"--layout must be long or wide, got {layout!r}"))
+    _use_catalog(catalog)
+    try:
+        card_path, found = add_dataset(
+            name,
+            path,
+            catalog=catalog,
+            layout=layout,
+            format=file_format,
+            id_col=id_col,
+            time_col=time_col,
+            target_col=target_col,
+            time_format=time_format,
+            freq=freq,
+            season_length=season_length,
+            horizon=horizon,
+            metadata_cols=[c.strip() for c in metadata_cols.split(",") if c.strip()] if metadata_cols else None,
+            title=title,
+            allow_missing=allow_missing,
+            force=force,
+        )
+    except WorkbenchError as exc:
+        _fail(exc)
+    console.print(
+        f"[green]✓[/] {name}: {found['n_series']} series, {found['n_rows']} rows in {found['files']} file(s), "
+        f"frequency {found['freq']}; card {card_path}",
+        soft_wrap=True,
+    )
+
+
 @datasets_app.command("info")
-def datasets_info(name: str) -> None:
+def datasets_info(name: str, catalog: CatalogOption = None) -> None:
     """Everything the card says about one dataset."""
     from workbench.data import get_card
+    from workbench.data.cards import UserCard
 
+    _use_catalog(catalog)
     try:
         card = get_card(name)
     except WorkbenchError as exc:
         _fail(exc)
     console.print(f"[bold]{card.name}[/]: {card.title}")
+    if isinstance(card, UserCard):
+        src = card.source
+        console.print(f"[bold]card:[/] {card.path}\n[bold]source:[/] {', '.join(src.paths)}", soft_wrap=True)
+        columns = f"id {src.id_col}, time {src.time_col}, target {src.target_col}"
+        console.print(f"[bold]layout:[/] {src.layout}, {src.format or 'format from file names'}; {columns}")
+        if src.metadata_cols:
+            console.print(f"[bold]per-series metadata:[/] {', '.join(src.metadata_cols)}")
+        console.print(
+            f"[bold]subset:[/] all; freq {card.freq}, season {card.season_length}, horizon {card.horizon}, "
+            f"series {card.n_series}"
+        )
+        return
     if card.description:
         console.print(card.description)
     console.print(f"[bold]licence:[/] {card.licence}\n[bold]citation:[/] {card.citation}\n[bold]card:[/] {card.path}")
@@ -265,11 +372,13 @@ def run_grid(
         bool,
         typer.Option(help="Reuse units made by other workbench code (listed in the run record as reused)."),
     ] = False,
+    catalog: CatalogOption = None,
 ) -> None:
     """Evaluate a task × model grid on Dask; a rerun resumes where a previous one stopped."""
     from workbench.engine import evaluate
     from workbench.engine.grid import load_grid
 
+    _use_catalog(catalog)
     try:
         grid = load_grid(config)
         summary = evaluate(

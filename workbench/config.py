@@ -29,9 +29,14 @@ def _shipped(folder: str) -> Path:
 
 
 def cache_dir() -> Path:
-    """User cache: `WORKBENCH_CACHE`, else the OS cache dir (e.g. ~/.cache/workbench)."""
+    """User cache: `WORKBENCH_CACHE`, else the OS cache dir (e.g. ~/.cache/workbench). When
+    `WORKBENCH_CACHE` is a URL (`s3://...`: the chunk cache every worker reads, see
+    `workbench.sources.storage.cache_url`), a host's own downloads and parsed panels stay in the OS
+    cache dir."""
     root = os.environ.get(CACHE_ENV)
-    return Path(root).expanduser() if root else Path(platformdirs.user_cache_dir("workbench"))
+    if root and "://" not in root:
+        return Path(root).expanduser()
+    return Path(platformdirs.user_cache_dir("workbench"))
 
 
 def mirror_root() -> Path | None:
@@ -41,10 +46,34 @@ def mirror_root() -> Path | None:
 
 
 def catalog_dir() -> Path:
-    """Folder of dataset cards: `WORKBENCH_CATALOG`, else the installed package's copy of `datasets/`
-    (a wheel), else `datasets/` of the source checkout (editable install)."""
-    root = os.environ.get(CATALOG_ENV)
-    return Path(root).expanduser() if root else _shipped("datasets")
+    """Folder of the shipped dataset cards: the installed package's copy of `datasets/` (a wheel), else
+    `datasets/` of the source checkout (editable install)."""
+    return _shipped("datasets")
+
+
+def user_catalog_dirs() -> list[Path]:
+    """The user's card folders: `WORKBENCH_CATALOG`, one folder or several joined by `os.pathsep`."""
+    raw = os.environ.get(CATALOG_ENV, "")
+    return [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
+
+
+def catalog_path() -> list[Path]:
+    """Where cards are looked up: the shipped folder first (when there is one), then the user's folders
+    (`WORKBENCH_CATALOG`, the CLI's `--catalog`). A user card never shadows a shipped one: a name used
+    twice is an error naming both files."""
+    shipped = catalog_dir()
+    folders = [shipped] if shipped.is_dir() else []
+    for folder in user_catalog_dirs():
+        if folder.resolve() not in {f.resolve() for f in folders}:
+            folders.append(folder)
+    return folders
+
+
+def use_catalog(folder: str | Path) -> None:
+    """Put a user card folder first on `WORKBENCH_CATALOG` for this process and the workers it starts."""
+    folder = str(Path(folder).expanduser().resolve())
+    rest = [p for p in os.environ.get(CATALOG_ENV, "").split(os.pathsep) if p and p != folder]
+    os.environ[CATALOG_ENV] = os.pathsep.join([folder, *rest])
 
 
 PAPERS_ENV = "WORKBENCH_PAPERS"

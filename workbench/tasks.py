@@ -1,21 +1,33 @@
 """Task: a frozen, validated, hashable statement of what is evaluated, and its windows.
 
-A task names a dataset subset, a protocol and the metrics. `windows()` cuts the data into
-(past, truth) pairs; a model is only ever handed `past`, and metric scales are computed on it, so
-nothing after a cutoff can leak into a forecast or its score.
+A task names a source (a catalog card's subset, a user card, or data handed over in memory), a
+protocol and the metrics. `windows()` cuts the data into (past, truth) pairs; a model is only ever
+handed `past`, and metric scales are computed on it, so nothing after a cutoff can leak into a
+forecast or its score.
+
+Sources a task can name:
+
+    Task(dataset="m4", subset="Hourly")          a catalog card's subset
+    Task(dataset="mydata", protocol="rolling")   a user card (`source:` section; its one subset `all`)
+    Task.for_panel(panel, horizon=24)            an in-memory Panel (or a pandas frame: Task.for_data)
+    Task.for_frame(ddf, horizon=24, freq="h")    a Dask DataFrame, never gathered
+    Task.for_chunks(refs, horizon=48)            chunk files written elsewhere
+
+The last three carry the data's content fingerprint (`data_fingerprint`) in the task, so its key
+tells two data sets apart; a card's data fingerprint goes into each unit's key through its chunks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator, model_validator
 
-from workbench.data import Panel, get_card, load_holdout, load_panel
+from workbench.data import Panel, get_card
 from workbench.errors import DataFormatError, UnknownNameError
 from workbench.keys import TaskIdentity
 from workbench.metrics import get_metric
@@ -29,7 +41,9 @@ class Task(TaskIdentity, BaseModel):
     kind: ClassVar[str] = "forecast"
 
     dataset: str
-    subset: str
+    subset: str = "all"
+    # content fingerprint of data handed over in memory (Task.for_panel / for_frame / for_chunks)
+    data_fingerprint: str | None = None
     protocol: Literal["holdout", "rolling"] = "holdout"
     horizon: int | None = None
     season_length: int | None = None
@@ -41,6 +55,9 @@ class Task(TaskIdentity, BaseModel):
     # the levels crps / wql / scaled_ql score (fev's `quantile_levels`); None: every level the model
     # gives. Fixing them keeps crps comparable when a model also returns 0.025/0.975 for msis.
     quantile_levels: tuple[float, ...] | None = None
+    # the source's defaults, resolved once at validation (pickled with the task, so a worker never
+    # looks a card up): horizon, season_length, data_version
+    _defaults: dict[str, Any] | None = PrivateAttr(default=None)
 
     @field_validator("quantile_levels")
     @classmethod
@@ -60,28 +77,59 @@ class Task(TaskIdentity, BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Task:
-        card = get_card(self.dataset)
-        sub = card.subset(self.subset)
         for name, v in (("horizon", self.horizon), ("n_windows", self.n_windows), ("step", self.step)):
             if v is not None and v < 1:
                 raise ValueError(f"{name} must be >= 1, got {v}")
-        if self.horizon is None and sub.horizon is None:
-            raise ValueError(f"{self.dataset}/{self.subset} declares no default horizon: give one")
-        if self.protocol == "holdout" and "test" not in sub.splits:
+        if self.data_fingerprint:
+            has_test = self._memory_has_test()
+            for name in ("horizon", "season_length"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"a task over data handed over in memory states its {name}")
+            defaults = {"horizon": self.horizon, "season_length": self.season_length, "data_version": None}
+        else:
+            card = get_card(self.dataset)
+            sub = card.subset(self.subset)
+            has_test = "test" in sub.splits
+            if self.horizon is None and sub.horizon is None:
+                raise ValueError(f"{self.dataset}/{self.subset} declares no default horizon: give one")
+            defaults = {
+                "horizon": sub.horizon,
+                "season_length": sub.season_length,
+                "data_version": sub.data_version or card.data_version,
+            }
+        if self.protocol == "holdout" and has_test is False:
             raise ValueError(f"{self.dataset}/{self.subset} has no test split: use protocol='rolling'")
         if self.protocol == "holdout" and self.n_windows != 1:
             raise ValueError("the holdout protocol has exactly one window")
         if self.window == "sliding" and not self.train_length:
             raise ValueError("sliding windows need train_length")
+        self._defaults = defaults
         return self
+
+    def _memory_has_test(self) -> bool | None:
+        from workbench.sources.memory import info
+
+        source = info(self.data_fingerprint or "")
+        return None if source is None else bool(source.has_test)
+
+    def _default(self, name: str) -> Any:
+        if self._defaults is None:  # built without validation (model_construct, model_copy of one)
+            sub = get_card(self.dataset).subsets[self.subset]
+            card = get_card(self.dataset)
+            self._defaults = {
+                "horizon": sub.horizon,
+                "season_length": sub.season_length,
+                "data_version": sub.data_version or card.data_version,
+            }
+        return self._defaults[name]
 
     @property
     def h(self) -> int:
-        return self.horizon or get_card(self.dataset).subsets[self.subset].horizon  # type: ignore[return-value]
+        return self.horizon or self._default("horizon")
 
     @property
     def m(self) -> int:
-        return self.season_length or get_card(self.dataset).subsets[self.subset].season_length
+        return self.season_length or self._default("season_length")
 
     @classmethod
     def from_resolved(cls, fields: dict) -> Task:
@@ -90,8 +138,11 @@ class Task(TaskIdentity, BaseModel):
 
     def resolved(self) -> dict:
         """The fields as used: the card's default horizon and season length filled in, the rolling
-        step resolved, and the data version the card declares (so the key says what was evaluated)."""
+        step resolved, and the data version the card declares (so the key says what was evaluated).
+        `data_fingerprint` appears only where it is set (tasks over cards keep the keys they had)."""
         out = self.model_dump(mode="json")
+        if out.get("data_fingerprint") is None:
+            out.pop("data_fingerprint", None)
         out["horizon"] = self.h
         out["season_length"] = self.m
         if self.protocol == "rolling":
@@ -102,27 +153,138 @@ class Task(TaskIdentity, BaseModel):
     @property
     def data_version(self) -> str | None:
         """Which copy of the data the card reads (e.g. Tcomp's R data), where the card says."""
+        if self.data_fingerprint:
+            return None
         try:
-            card = get_card(self.dataset)
+            return self._default("data_version")
         except UnknownNameError:  # a panel made in memory (synthetic data) has no card to say
             return None
-        return card.subset(self.subset).data_version or card.data_version
 
     def describe(self) -> str:
-        """`m4/Hourly holdout h=48 m=24`, `m4/Hourly rolling 3x48 step 48 expanding h=48 m=24`."""
+        """`m4/Hourly holdout h=48 m=24`, `m4/Hourly rolling 3x48 step 48 expanding h=48 m=24`; data
+        handed over in memory add the start of their fingerprint (`mydata/all@1a2b3c4d ...`)."""
         if self.protocol == "holdout":
             protocol = "holdout"
         else:
             protocol = f"rolling {self.n_windows}x{self.h} step {self.step or self.h} {self.window}"
             if self.window == "sliding":
                 protocol += f" train {self.train_length}"
-        return f"{self.dataset}/{self.subset} {protocol} h={self.h} m={self.m}"
+        data = f"@{self.data_fingerprint[:8]}" if self.data_fingerprint else ""
+        return f"{self.dataset}/{self.subset}{data} {protocol} h={self.h} m={self.m}"
+
+    # ---- tasks over data handed over directly -----------------------------------------------
+    @classmethod
+    def for_panel(
+        cls,
+        panel: Panel,
+        *,
+        test: Panel | None = None,
+        horizon: int | None = None,
+        season_length: int | None = None,
+        name: str | None = None,
+        protocol: Literal["holdout", "rolling"] | None = None,
+        **fields: Any,
+    ) -> Task:
+        """A task over an in-memory Panel (rolling origins; `test=` a test Panel for a holdout).
+        The horizon and season length default to the panel's."""
+        from workbench.sources.memory import PanelSource, register
+
+        fingerprint = register(PanelSource(panel, test))
+        h = horizon or panel.horizon
+        if h is None:
+            raise ValueError(f"{panel.name or 'panel'}: the panel declares no horizon: give one (horizon=...)")
+        return cls(
+            dataset=name or panel.name or "panel",
+            data_fingerprint=fingerprint,
+            horizon=h,
+            season_length=season_length or panel.season_length or 1,
+            protocol=protocol or ("holdout" if test is not None else "rolling"),
+            **fields,
+        )
+
+    @classmethod
+    def for_frame(
+        cls,
+        ddf: Any,
+        *,
+        horizon: int,
+        season_length: int = 1,
+        freq: str | None = None,
+        id_col: str = "unique_id",
+        time_col: str = "ds",
+        target_col: str = "y",
+        metadata_cols: tuple[str, ...] | list[str] = (),
+        allow_missing: bool = False,
+        name: str = "frame",
+        **fields: Any,
+    ) -> Task:
+        """A task over a Dask DataFrame in long layout, never gathered: unless it is indexed by series
+        with known divisions it is shuffled by series, and each partition is validated, hashed and
+        written to the chunk cache on its worker (with the active Dask scheduler)."""
+        from workbench.sources.memory import materialize_frame
+
+        source = materialize_frame(
+            ddf,
+            id_col=id_col,
+            time_col=time_col,
+            target_col=target_col,
+            freq=freq,
+            season_length=season_length,
+            horizon=horizon,
+            name=name,
+            metadata_cols=tuple(metadata_cols),
+            allow_missing=allow_missing,
+        )
+        fields.setdefault("protocol", "rolling")
+        return cls(
+            dataset=name, data_fingerprint=source.fingerprint(), horizon=horizon, season_length=season_length, **fields
+        )
+
+    @classmethod
+    def for_chunks(
+        cls, chunks: list, *, horizon: int, season_length: int = 1, name: str = "chunks", **fields: Any
+    ) -> Task:
+        """A task over chunk files written elsewhere (e.g. generated on the workers): the refs are the
+        data, their data hashes and series ranges its fingerprint. Holdout when every chunk has a test."""
+        from workbench.sources.memory import ChunkSource, register
+
+        source = ChunkSource(chunks)
+        fingerprint = register(source)
+        fields.setdefault("protocol", "holdout" if source.has_test else "rolling")
+        return cls(dataset=name, data_fingerprint=fingerprint, horizon=horizon, season_length=season_length, **fields)
+
+    @classmethod
+    def for_data(cls, data: Any, **fields: Any) -> Task:
+        """A task over a Panel, a pandas frame (long layout: `id_col`, `time_col`, `target_col`, `freq`),
+        a Dask frame or chunk refs, with the task's fields (horizon, season_length, protocol, ...)."""
+        if isinstance(data, Panel):
+            return cls.for_panel(data, **fields)
+        if isinstance(data, pd.DataFrame):
+            layout = {k: fields.pop(k) for k in ("id_col", "time_col", "target_col") if k in fields}
+            meta = {k: fields.pop(k) for k in ("freq", "allow_missing") if k in fields}
+            name = fields.pop("name", None) or "frame"
+            fields.pop("metadata_cols", None)  # extra columns stay in a Panel as they are
+            panel = Panel.from_long(
+                data,
+                **layout,
+                **meta,
+                source=name,
+                name=name,
+                season_length=fields.get("season_length") or 1,
+                horizon=fields.get("horizon"),
+            )
+            return cls.for_panel(panel, name=name, **fields)
+        if isinstance(data, list | tuple):
+            return cls.for_chunks(list(data), **fields)
+        if hasattr(data, "to_delayed") and hasattr(data, "npartitions"):
+            return cls.for_frame(data, **fields)
+        raise TypeError(f"cannot evaluate a {type(data).__name__}: give a Task, a Panel, a pandas or Dask frame")
 
     def windows(self) -> Iterator[Window]:
-        if self.protocol == "holdout":
-            yield from self.windows_of(*load_holdout(self.dataset, self.subset))
-        else:
-            yield from self.windows_of(load_panel(self.dataset, self.subset, "train"))
+        from workbench.sources import task_panels
+
+        train, test = task_panels(self)
+        yield from self.windows_of(train, test if self.protocol == "holdout" else None)
 
     def windows_of(self, train: Panel, test: Panel | None = None) -> Iterator[Window]:
         """The task's windows over given panels (any subset of the series: the engine's chunks).

@@ -44,20 +44,10 @@ def _synthetic_chunks(folder, n_chunks: int, size: int, seed: int = 1, nan_in: i
     return refs
 
 
-def _synthetic_task() -> Task:
-    # a synthetic panel has no catalog card: the task states its horizon and season length itself
-    return Task.model_construct(
-        dataset="synthetic",
-        subset="s1",
-        protocol="holdout",
-        horizon=48,
-        season_length=24,
-        n_windows=1,
-        step=None,
-        window="expanding",
-        train_length=None,
-        metrics=("smape", "mase"),
-    )
+def _synthetic_task(refs: list[ChunkRef]) -> Task:
+    # a synthetic panel has no catalog card: the task is built over its chunk files, stating its
+    # horizon and season length, its key covering the chunks' data hashes
+    return Task.for_chunks(refs, horizon=48, season_length=24, name="synthetic")
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +58,7 @@ def threads_client():
 
 def test_when_one_chunk_breaks_a_model_then_only_that_unit_fails(tmp_path, threads_client):
     refs = _synthetic_chunks(tmp_path, 3, 20, nan_in=1)
-    task = _synthetic_task()
+    task = _synthetic_task(refs)
     summary = evaluate(
         task, ["ses", "naive"], client=threads_client, store=tmp_path / "s", chunks={task.key(): refs}, progress=False
     )
@@ -91,7 +81,7 @@ def test_when_one_chunk_breaks_a_model_then_only_that_unit_fails(tmp_path, threa
 
 def test_when_a_unit_exceeds_its_time_budget_then_it_is_recorded_as_timeout(tmp_path, threads_client):
     refs = _synthetic_chunks(tmp_path, 1, 200)
-    task = _synthetic_task()
+    task = _synthetic_task(refs)
     summary = evaluate(
         task,
         "theta",
@@ -119,7 +109,7 @@ class _GlobalMean(Forecaster):
 
 def test_when_a_model_is_global_then_one_unit_covers_all_chunks_of_a_window(tmp_path, threads_client):
     refs = _synthetic_chunks(tmp_path, 3, 10)
-    task = _synthetic_task()
+    task = _synthetic_task(refs)
     units = plan_units([(task, refs)], [ModelSpec(name="test_global_mean"), ModelSpec(name="naive")])
     assert [len(u.chunks) for u in units] == [3, 1, 1, 1]
     summary = evaluate(
@@ -131,7 +121,7 @@ def test_when_a_model_is_global_then_one_unit_covers_all_chunks_of_a_window(tmp_
 
 def test_when_keys_are_built_then_every_ingredient_changes_them(tmp_path):
     refs = _synthetic_chunks(tmp_path, 1, 5)
-    task = _synthetic_task()
+    task = _synthetic_task(refs)
     (base,) = plan_units([(task, refs)], [ModelSpec(name="theta")])
     variants = [
         plan_units([(task, refs)], [ModelSpec(name="theta")], seed=1)[0],
@@ -145,7 +135,7 @@ def test_when_keys_are_built_then_every_ingredient_changes_them(tmp_path):
 
 def test_when_results_are_stored_then_sql_leaderboard_and_forecasts_read_them_back(tmp_path, threads_client):
     refs = _synthetic_chunks(tmp_path, 2, 10)
-    task = _synthetic_task()
+    task = _synthetic_task(refs)
     store = ResultsStore(tmp_path / "s")
     evaluate(
         task,
@@ -206,7 +196,7 @@ def test_when_one_model_runs_under_two_seeds_then_the_leaderboard_has_a_row_per_
     tmp_path, threads_client
 ):
     refs = _synthetic_chunks(tmp_path, 2, 15)
-    task = _synthetic_task()
+    task = _synthetic_task(refs)
     for seed in (0, 7):
         evaluate(task, ["naive"], client=threads_client, store=tmp_path / "s", chunks={task.key(): refs},
                  seed=seed, progress=False)  # fmt: skip

@@ -12,12 +12,12 @@ import re
 import urllib.parse
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workbench.config import catalog_dir
+from workbench.config import catalog_path
 from workbench.errors import DataFormatError, UnknownNameError
 
 _RAW_PREFIX = "https://raw.githubusercontent.com/"
@@ -159,32 +159,176 @@ class DatasetCard(_Frozen):
         return self.select_files(sub.splits[split].files)
 
 
-def load_card(path: Path) -> DatasetCard:
-    """Parse and validate one card file; errors name the file."""
+# ---- user cards -------------------------------------------------------------------------------
+USER_SUBSET = "all"
+
+
+class SourceSpec(_Frozen):
+    """Where a user card's series live and how to read them (no hashes needed: see `sha256`)."""
+
+    path: str | list[str]  # a file, a folder (every data file below it), a glob; local or an fsspec URL
+    format: Literal["parquet", "csv"] | None = None  # default: from each file's suffix
+    layout: Literal["long", "wide"] = "long"
+    id_col: str = "unique_id"
+    time_col: str | None = "ds"  # wide files may have none: integer positions
+    target_col: str = "y"
+    time_format: str | None = None
+    value_cols: list[str] = Field(default_factory=list)  # wide: the series' columns (default: all others)
+    metadata_cols: list[str] = Field(default_factory=list)  # per-series columns kept beside y (or hive keys)
+    csv_options: dict[str, Any] = Field(default_factory=dict)  # sep, compression, ... (pandas.read_csv)
+    storage_options: dict[str, Any] = Field(default_factory=dict)  # fsspec options; never part of a fingerprint
+    sha256: dict[str, str] = Field(default_factory=dict)  # pinned content hashes by file key (relative path)
+
+    @model_validator(mode="after")
+    def _check(self) -> SourceSpec:
+        if not self.paths:
+            raise ValueError("source.path names at least one file, folder, glob or URL")
+        if self.layout == "long" and not self.time_col:
+            raise ValueError("a long source needs its time column (source.time_col)")
+        clash = {self.id_col, self.time_col, self.target_col} & set(self.metadata_cols)
+        if self.layout == "long" and clash:
+            raise ValueError(f"metadata_cols {sorted(clash)} are the id, time or target column")
+        return self
+
+    @property
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+
+class UserCard(_Frozen):
+    """A card over a user's own files: one subset (`all`), one split (`train`), read in place.
+
+    A separate type rather than a `source:` section of `DatasetCard`: the catalog card's invariants
+    (every file pinned to a canonical URL and a hash, a licence and a citation, subsets of splits of
+    file keys, a named reader) would each need an exception for user data, while the few places that
+    treat both alike (a task's defaults, `datasets list/info`, `load_panel`) use the subset interface
+    both provide (`subsets`, `subset()`)."""
+
+    name: str
+    title: str = ""
+    description: str = ""
+    licence: str = ""
+    citation: str = ""
+    source: SourceSpec
+    freq: str | None = None
+    season_length: int = Field(1, ge=1)
+    horizon: int | None = Field(None, ge=1)
+    n_series: int | None = None
+    allow_missing: bool = False
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> UserCard:
+        if self.freq is not None:
+            import pandas as pd
+
+            try:
+                pd.tseries.frequencies.to_offset(self.freq)
+            except ValueError as exc:
+                raise ValueError(f"freq {self.freq!r} is not a pandas frequency ({exc})") from None
+        return self
+
+    @property
+    def reader(self) -> str:
+        return f"user_{self.source.layout}"
+
+    @property
+    def data_version(self) -> str | None:
+        return None
+
+    @property
+    def tables(self) -> dict[str, TableSpec]:
+        return {}
+
+    @property
+    def files(self) -> list[FileSpec]:
+        return []  # nothing to fetch: the files are read where they are
+
+    @property
+    def subsets(self) -> dict[str, SubsetSpec]:
+        spec = SubsetSpec(
+            name=USER_SUBSET,
+            freq=self.freq,
+            season_length=self.season_length,
+            horizon=self.horizon,
+            n_series=self.n_series,
+            allow_missing=self.allow_missing,
+            description=self.description,
+            splits={"train": SplitSpec(files=["*"])},
+        )
+        return {USER_SUBSET: spec}
+
+    def subset(self, name: str) -> SubsetSpec:
+        if name != USER_SUBSET:
+            raise UnknownNameError(f"subset of dataset {self.name!r} (a user card has one)", name, [USER_SUBSET])
+        return self.subsets[USER_SUBSET]
+
+    def table(self, name: str) -> TableSpec:
+        raise UnknownNameError(f"table of dataset {self.name!r} (a user card has none)", name, [])
+
+    @property
+    def folder(self) -> Path:
+        """Relative local paths of the source are relative to the card's folder."""
+        return self.path.parent if self.path else Path.cwd()
+
+
+Card = DatasetCard | UserCard
+
+
+def load_card(path: Path) -> Card:
+    """Parse and validate one card file; errors name the file. A card with a `source:` section is a
+    user card (`UserCard`), any other a catalog card (`DatasetCard`)."""
     try:
         raw = yaml.safe_load(Path(path).read_text())
-        return DatasetCard(**raw, path=Path(path))
+        if not isinstance(raw, dict):
+            raise ValueError("a card is a YAML mapping")
+        kind = UserCard if "source" in raw else DatasetCard
+        return kind(**raw, path=Path(path))
     except (yaml.YAMLError, TypeError, ValueError) as exc:
         raise DataFormatError(f"dataset card {path}: {exc}") from exc
 
 
 @cache
-def _cards_in(folder: Path) -> dict[str, DatasetCard]:
-    cards = {}
-    for path in sorted(folder.glob("*.yaml")):
+def _cards_in(folder: Path, listing: tuple[tuple[str, int, int], ...]) -> dict[str, Card]:
+    """The cards of one folder (`listing`, names with mtimes and sizes, keys the cache: a card written
+    or edited since is read again)."""
+    cards: dict[str, Card] = {}
+    for name, _, _ in listing:
+        path = folder / name
         card = load_card(path)
         if card.name in cards:
-            raise DataFormatError(f"dataset card {path}: name {card.name!r} already used by another card")
+            raise DataFormatError(f"dataset card {path}: name {card.name!r} already used by {cards[card.name].path}")
         cards[card.name] = card
     return cards
 
 
-def all_cards() -> dict[str, DatasetCard]:
-    """Every card of the catalog folder, by name."""
-    return _cards_in(catalog_dir().resolve())
+def _listing(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    out = []
+    for path in sorted(folder.glob("*.yaml")):
+        st = path.stat()
+        out.append((path.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
 
 
-def get_card(name: str) -> DatasetCard:
+def all_cards() -> dict[str, Card]:
+    """Every card on the catalog path (shipped cards, then `WORKBENCH_CATALOG` / `--catalog`), by name;
+    a name used by two cards is an error naming both files."""
+    cards: dict[str, Card] = {}
+    for folder in catalog_path():
+        folder = folder.resolve()
+        if not folder.is_dir():
+            continue
+        for name, card in _cards_in(folder, _listing(folder)).items():
+            if name in cards:
+                raise DataFormatError(
+                    f"dataset card {card.path}: name {name!r} is already the card {cards[name].path}; "
+                    "rename one of them (a user card cannot replace a shipped one)"
+                )
+            cards[name] = card
+    return cards
+
+
+def get_card(name: str) -> Card:
     cards = all_cards()
     if name not in cards:
         raise UnknownNameError("dataset", name, list(cards))

@@ -8,6 +8,7 @@ here so that every model wrapper converts the same way.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -246,16 +247,39 @@ class Panel:
         return cls.from_long(pd.concat(frames, ignore_index=True), **meta)
 
     def to_dask(self, npartitions: int | None = None, series_per_partition: int = 1000) -> dd.DataFrame:
-        """Dask frame indexed by `unique_id`, every series wholly inside one partition."""
+        """Dask frame indexed by `unique_id`, every series wholly inside one partition.
+
+        The partitions are row ranges of this (sorted) panel, cut at series boundaries with known
+        divisions; no sort or shuffle of the whole frame. Data in files never go through a Panel to
+        reach Dask: `workbench.sources.open_dataset(name).to_dask()` partitions a user card's files by
+        row groups, each read on a worker, and `Panel.dask_from_parquet` does so for a panel's file."""
         import dask.dataframe as dd
 
-        n = npartitions or max(1, -(-self.n_series // series_per_partition))
-        ids = np.sort(self.ids)
-        bounds = [ids[int(i)] for i in np.linspace(0, len(ids) - 1, n + 1).round()]
-        divisions = sorted(set(bounds))
-        frame = self.df.set_index("unique_id")
-        ddf = dd.from_pandas(frame, npartitions=1, sort=True)
-        return ddf.repartition(divisions=divisions) if len(divisions) > 1 else ddf
+        df = self.df
+        ids = df["unique_id"].to_numpy()
+        if len(ids) > 1 and not (ids[1:] >= ids[:-1]).all():
+            df = df.sort_values("unique_id", kind="stable").reset_index(drop=True)
+            ids = df["unique_id"].to_numpy()
+        frame = df.set_index("unique_id")
+        if not len(ids):
+            return dd.from_pandas(frame, npartitions=1)
+        starts = np.concatenate([[0], np.flatnonzero(ids[1:] != ids[:-1]) + 1, [len(ids)]])
+        n_series = len(starts) - 1
+        n = max(1, min(npartitions or -(-n_series // series_per_partition), n_series))
+        cuts = sorted(set(np.linspace(0, n_series, n + 1).round().astype(int).tolist()))
+        parts = [frame.iloc[starts[a] : starts[b]] for a, b in itertools.pairwise(cuts)]
+        divisions = [ids[starts[a]] for a in cuts[:-1]] + [ids[starts[-1] - 1]]
+        return dd.from_map(_identity, parts, divisions=divisions, meta=frame.iloc[:0], enforce_metadata=False)
+
+    @staticmethod
+    def dask_from_parquet(path: str | Path) -> dd.DataFrame:
+        """A panel's parquet file (`Panel.to_parquet`, a chunk file; local or an fsspec URL) as a Dask
+        frame indexed by `unique_id`, without reading its rows here: one partition per run of row
+        groups (a series that runs across row groups keeps them together; from the footer's
+        statistics), each read where the partition is computed."""
+        from workbench.sources.chunkfiles import parquet_panel_frame
+
+        return parquet_panel_frame(str(path))
 
     # ---- persistence ---------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
@@ -286,3 +310,7 @@ class Panel:
         raw = (table.schema.metadata or {}).get(_META_KEY)
         meta = json.loads(raw) if raw else {}
         return cls(df=table.to_pandas(), **meta)
+
+
+def _identity(part: pd.DataFrame) -> pd.DataFrame:
+    return part

@@ -24,10 +24,11 @@ from workbench import __version__
 from workbench.engine.cluster import connect
 from workbench.engine.store import ResultsStore
 from workbench.engine.units import ChunkRef, ModelSpec, Unit, new_run_id
-from workbench.engine.worker import prepare_chunks, run_unit
+from workbench.engine.worker import run_unit
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import digest, forecaster_fingerprint, git_state
 from workbench.forecasters import make_forecaster
+from workbench.sources import plan_chunks
 from workbench.tasks import Task
 
 PACKAGES = ("numpy", "pandas", "numba", "dask", "distributed", "statsforecast", "darts", "torch", "pyarrow")
@@ -125,8 +126,15 @@ def reusable_across_code(units: list[Unit], records: pd.DataFrame) -> dict[str, 
     return {u.key: latest[u.identity] for u in units if u.identity in latest.index}
 
 
+def _is_data(tasks: Any) -> bool:
+    """A Panel, a pandas or Dask frame handed over instead of tasks."""
+    from workbench.data import Panel
+
+    return isinstance(tasks, Panel | pd.DataFrame) or (hasattr(tasks, "to_delayed") and hasattr(tasks, "npartitions"))
+
+
 def evaluate(
-    tasks: Task | Iterable[Task],
+    tasks: Task | Iterable[Task] | Any,
     models: str | Iterable[str | dict | ModelSpec],
     *,
     client: Any = None,
@@ -141,14 +149,25 @@ def evaluate(
     progress: bool = True,
     chunks: dict[str, list[ChunkRef]] | None = None,
     reuse_across_code: bool = False,
+    **task_fields: Any,
 ) -> RunSummary:
     """Evaluate every task × model on Dask; results go to the store, a summary comes back.
 
-    `chunks` maps a task key to ready-made chunk files (synthetic panels); other tasks are cut from
-    the catalog on a worker. Rerunning the same grid skips complete units (`retry_failed` recomputes
-    units that ended in error or timeout). A unit made by other workbench code is recomputed unless
-    `reuse_across_code=True`, which reuses it and lists it in the run record as reused across code."""
-    task_list = [tasks] if isinstance(tasks, Task) else list(tasks)
+    `tasks` are tasks, or data to build one from: a Panel, a pandas frame in long layout or a Dask
+    DataFrame, with the task's fields as keywords (`horizon`, `season_length`, `protocol`,
+    `n_windows`, `metrics`, ...; for frames also `freq`, `id_col`, `time_col`, `target_col`), e.g.
+    `workbench.evaluate(panel, ["theta"], horizon=24, season_length=24)` (see `Task.for_data`).
+
+    Each task's units are planned from metadata (`workbench.sources.plan_chunks`): a catalog subset
+    is cut into chunk files on a worker, a user card's files are described on the workers and split
+    into row groups, in-memory data are written to the chunk cache. `chunks` maps a task key to
+    ready-made chunk files instead. Rerunning the same grid skips complete units (`retry_failed`
+    recomputes units that ended in error or timeout). A unit made by other workbench code is
+    recomputed unless `reuse_across_code=True`, which reuses it and lists it in the run record."""
+    data = tasks if _is_data(tasks) else None
+    if data is None and task_fields:
+        raise TypeError(f"task fields {sorted(task_fields)} are given with tasks: set them on the tasks")
+    task_list = [] if data is not None else [tasks] if isinstance(tasks, Task) else list(tasks)
     specs = as_model_specs([models] if isinstance(models, str | dict | ModelSpec) else models)
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     run_id = new_run_id()
@@ -158,11 +177,13 @@ def evaluate(
         dashboard = getattr(c, "dashboard_link", None)
         if progress and dashboard:
             print(f"Dask dashboard: {dashboard}")
+        if data is not None:  # a Dask frame is written out by this client's workers
+            task_list = [Task.for_data(data, **task_fields)]
         prepared = []
         for task in task_list:
             refs = (chunks or {}).get(task.key())
             if refs is None:
-                refs = c.submit(prepare_chunks, task, chunk_size, pure=False).result()
+                refs = plan_chunks(task, chunk_size, c)
             prepared.append((task, refs))
         units = plan_units(prepared, specs, seed)
         keys = [u.key for u in units]

@@ -7,18 +7,13 @@ ever travel through the client.
 
 from __future__ import annotations
 
-import json
 import resource
 import time
 import traceback
 from datetime import UTC, datetime
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from workbench.atomic import atomic_write
-from workbench.config import cache_dir
 from workbench.data import Panel, load_holdout, load_panel
 from workbench.engine.isolation import UnitTimeout, run_with_deadline
 from workbench.engine.records import unit_record
@@ -30,53 +25,37 @@ from workbench.scoring import score_window
 from workbench.tasks import Task
 
 
-def _write_chunks(folder: Path, train: Panel, test: Panel | None, chunk_size: int, data_hash: str) -> list[ChunkRef]:
-    ids = np.sort(train.df["unique_id"].unique())
-    refs = []
-    for index, start in enumerate(range(0, len(ids), chunk_size)):
-        chunk_ids = ids[start : start + chunk_size]
-        lo, hi = chunk_ids[0], chunk_ids[-1]
-        part = train.df[(train.df["unique_id"] >= lo) & (train.df["unique_id"] <= hi)]
-        train_path = folder / f"train-{index:05d}.parquet"
-        Panel(df=part.reset_index(drop=True), **_meta(train)).to_parquet(train_path)
-        test_path = None
-        if test is not None:
-            tpart = test.df[(test.df["unique_id"] >= lo) & (test.df["unique_id"] <= hi)]
-            test_path = folder / f"test-{index:05d}.parquet"
-            Panel(df=tpart.reset_index(drop=True), **_meta(test)).to_parquet(test_path)
-        refs.append(
-            ChunkRef(index, len(chunk_ids), str(train_path), test_path and str(test_path), data_hash, str(lo), str(hi))
-        )
-    return refs
-
-
 def _meta(panel: Panel) -> dict:
     return dict(panel.meta())
 
 
 def prepare_chunks(task: Task, chunk_size: int) -> list[ChunkRef]:
-    """Cut the task's dataset into chunk files once per (data, chunk size); later calls reuse them."""
+    """Cut a catalog subset into chunk files once per (data, chunk size); later calls reuse them.
+
+    The card's reader loads the subset here (on a worker); the chunks are then row ranges of the
+    sorted panel, cut in one pass (`workbench.sources.chunkfiles`), into the chunk cache
+    (`WORKBENCH_CACHE`: a local folder, or an fsspec URL every worker can reach)."""
+    from workbench.sources import storage
+    from workbench.sources.chunkfiles import read_index, write_panel_chunks
+
     if task.protocol == "holdout":
         train, test = load_holdout(task.dataset, task.subset)
         data_hash = f"{train.attrs.get('data_hash', '')}+{test.attrs.get('data_hash', '')}"
     else:
         train, test = load_panel(task.dataset, task.subset, "train"), None
         data_hash = str(train.attrs.get("data_hash", ""))
-    folder = cache_dir() / "chunks" / f"{task.dataset}-{task.subset}-{task.protocol}-{data_hash[:24]}-{chunk_size}"
-    index = folder / "index.json"
-    if index.exists():
-        try:
-            return [ChunkRef(**row) for row in json.loads(index.read_text())]
-        except (json.JSONDecodeError, TypeError):
-            pass  # a broken index is rebuilt below
-    refs = _write_chunks(folder, train, test, chunk_size, data_hash)
-    text = json.dumps([r.__dict__ for r in refs])
-    atomic_write(index, lambda tmp: Path(tmp).write_text(text))
-    return refs
+    name = f"{task.dataset}-{task.subset}-{task.protocol}-{data_hash[:24]}-{chunk_size}"
+    folder = storage.cache_join("chunks", name)
+    refs = read_index(folder)  # a broken index is rebuilt
+    return refs if refs is not None else write_panel_chunks(folder, train, test, chunk_size, data_hash)
 
 
 def _read(chunks: tuple[ChunkRef, ...], split: str) -> Panel:
-    panels = [Panel.read_parquet(Path(getattr(c, split))) for c in chunks]
+    """The unit's panel: chunk files the workbench wrote, or a user file's row groups, read here."""
+    from workbench.sources.chunkfiles import read_panel_file
+    from workbench.sources.parquet import read_chunk
+
+    panels = [read_chunk(c) if c.spec else read_panel_file(getattr(c, split)) for c in chunks]
     if len(panels) == 1:
         return panels[0]
     first = panels[0]

@@ -1,0 +1,215 @@
+"""A user card as a source: its files listed and fingerprinted here, described and read on workers.
+
+Planning (`UserSource.plan`) runs on the client from metadata only: the file listing (`fs.find` /
+`fs.info`: names, sizes, mtimes or ETags) and one small plan per file that a worker makes from the
+file's parquet footer and its id column (CSV and wide files are first converted, once per file
+version, into a long parquet in the chunk cache). Units are consecutive row groups of one file, at
+most `chunk_size` series where the row groups allow, never splitting a series; a series found in
+two files is an error naming both. Each unit then reads its own row groups on its worker.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.data.cards import USER_SUBSET, UserCard
+from workbench.data.panel import Panel
+from workbench.errors import DataFormatError
+from workbench.sources import storage
+from workbench.sources.files import UserFile, file_fingerprint, list_files, source_fingerprint
+from workbench.sources.parquet import cache_key, describe_file, group_row_groups, id_hashes, read_chunk
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+
+    from workbench.engine.units import ChunkRef
+
+
+class UserSource:
+    """The series of a user card (`datasets/<name>.yaml` with a `source:` section)."""
+
+    kind = "user"
+
+    def __init__(self, card: UserCard) -> None:
+        self.card = card
+        self.name = card.name
+        self._files: list[UserFile] | None = None
+
+    # ---- metadata --------------------------------------------------------------------------
+    def files(self) -> list[UserFile]:
+        if self._files is None:
+            self._files = list_files(self.card)
+        return self._files
+
+    def fingerprint(self) -> str:
+        """Covers every file's version (pinned hash, else size + mtime/ETag) and the reader options."""
+        return source_fingerprint(self.card, self.files())
+
+    def read_spec(self) -> dict[str, Any]:
+        """The options a worker needs to read any of this source's files (storage options included)."""
+        src = self.card.source
+        return {
+            "layout": src.layout,
+            "id_col": src.id_col,
+            "time_col": src.time_col,
+            "target_col": src.target_col,
+            "time_format": src.time_format,
+            "value_cols": list(src.value_cols),
+            "metadata_cols": list(src.metadata_cols),
+            "csv_options": dict(src.csv_options),
+            "storage_options": dict(src.storage_options),
+            "allow_missing": self.card.allow_missing,
+            "meta": {
+                "freq": self.card.freq,
+                "season_length": self.card.season_length,
+                "horizon": self.card.horizon,
+                "name": f"{self.name}/{USER_SUBSET}",
+            },
+        }
+
+    def _entries(self) -> list[dict[str, Any]]:
+        out = []
+        for f in self.files():
+            fingerprint = file_fingerprint(self.card, f)
+            out.append(
+                {
+                    "key": f.key,
+                    "url": f.url,
+                    "format": f.format,
+                    "where": f.url,
+                    "hive": f.hive,
+                    "sha256": f.sha256,
+                    "fingerprint": fingerprint,
+                    "cache_key": cache_key(fingerprint, f.token),
+                }
+            )
+        return out
+
+    def describe(self, client: Any = None) -> list[dict[str, Any]]:
+        """One plan per file, made on the workers (or here without a client); cached per file version."""
+        entries, spec, root = self._entries(), self.read_spec(), storage.cache_url()
+        if client is None:
+            plans = [describe_file(e, spec, root) for e in entries]
+        else:
+            futures = client.map(
+                describe_file,
+                entries,
+                spec=spec,
+                cache_root=root,
+                pure=False,
+                key=[f"describe-{e['cache_key']}" for e in entries],
+            )
+            plans = client.gather(futures)
+        self._check_plans(plans)
+        return plans
+
+    def _check_plans(self, plans: list[dict[str, Any]]) -> None:
+        where = f"dataset card {self.card.path or self.name}"
+        sizes = [p["n_series"] for p in plans]
+        hashes = np.concatenate([id_hashes(p) for p in plans]) if plans else np.array([], dtype="<u8")
+        owner = np.repeat(np.arange(len(plans)), sizes)
+        order = np.argsort(hashes, kind="stable")
+        same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
+        if len(same):
+            a, b = plans[owner[order[same[0]]]], plans[owner[order[same[0] + 1]]]
+            uid = _id_with_hash(a, int(hashes[order[same[0]]]), self.read_spec())
+            raise DataFormatError(
+                f"{where}: series {uid!r} is in two files, {a['key']} and {b['key']}: each series must live in "
+                "one file (partition by series, e.g. hive folders `bucket=07/`), so that no unit splits it"
+            )
+        total = int(sum(sizes))
+        if self.card.n_series is not None and total != self.card.n_series:
+            raise DataFormatError(
+                f"{where}: the files hold {total} series, the card declares n_series: {self.card.n_series} "
+                "(run `workbench datasets add` again, or drop n_series from the card)"
+            )
+
+    # ---- units -----------------------------------------------------------------------------
+    def plan(self, chunk_size: int, client: Any = None) -> list[ChunkRef]:
+        """The units' chunk refs: consecutive row groups of one file, a series never split."""
+        from workbench.engine.units import ChunkRef
+
+        spec = self.read_spec()
+        files = {f.key: f for f in self.files()}
+        refs: list[ChunkRef] = []
+        for plan in self.describe(client):
+            f = files[plan["key"]]
+            chunk_spec = {**spec, "kind": plan["kind"], "where": f.url, "hive": f.hive, "csv": f.format == "csv"}
+            chunk_spec["meta"] = {**spec["meta"], "attrs": self._attrs(plan["fingerprint"])}
+            if plan["kind"] == "canonical":
+                chunk_spec["storage_options"] = {}  # converted copies live in the chunk cache
+            text = json.dumps(chunk_spec, sort_keys=True, default=str)
+            for group in group_row_groups(plan, chunk_size):
+                rgs = group["row_groups"]
+                refs.append(
+                    ChunkRef(
+                        len(refs),
+                        group["n_series"],
+                        plan["data_url"],
+                        None,
+                        plan["fingerprint"],
+                        str(group["first_id"]),
+                        str(group["last_id"]),
+                        tuple(rgs),
+                        text,
+                        f"{plan['key']}#{rgs[0]}-{rgs[-1]}",
+                        group["n_rows"],
+                    )
+                )
+        return refs
+
+    def _attrs(self, data_hash: str) -> dict[str, Any]:
+        return {"dataset": self.name, "subset": USER_SUBSET, "split": "train", "data_hash": data_hash}
+
+    # ---- whole data (the in-process reference path) -------------------------------------------
+    def load(self) -> Panel:
+        """Every series in this process (`evaluate_sequential`, small data); the engine never calls it."""
+        refs = self.plan(chunk_size=1 << 30)
+        if not refs:
+            raise DataFormatError(f"dataset card {self.card.path or self.name}: the files hold no rows")
+        frames = [read_chunk(r).df for r in refs]
+        df = pd.concat(frames, ignore_index=True)
+        df = df.sort_values("unique_id", kind="stable").reset_index(drop=True)
+        meta = self.read_spec()["meta"]
+        return Panel(df=df, **meta, attrs=self._attrs(self.fingerprint()))
+
+    def to_dask(self, chunk_size: int = 1000, client: Any = None) -> dd.DataFrame:
+        """A Dask frame indexed by `unique_id`, one partition per unit: each reads its own row groups on
+        a worker, a series never split; nothing is read here but footers and id columns."""
+        import dask.dataframe as dd
+
+        refs = self.plan(chunk_size, client)
+        meta = self._meta_frame()
+        return dd.from_map(_chunk_frame, refs, meta=meta, enforce_metadata=False)
+
+    def _meta_frame(self) -> pd.DataFrame:
+        cols = {
+            "unique_id": pd.Series(dtype=object),
+            "ds": pd.Series(dtype="datetime64[ns]"),
+            "y": pd.Series(dtype="float64"),
+        }
+        if self.card.source.time_col is None:
+            cols["ds"] = pd.Series(dtype="int64")
+        for col in self.card.source.metadata_cols:
+            cols[col] = pd.Series(dtype=object)
+        return pd.DataFrame(cols).set_index("unique_id")
+
+
+def _chunk_frame(ref) -> pd.DataFrame:
+    return read_chunk(ref).df.set_index("unique_id")
+
+
+def _id_with_hash(plan: dict[str, Any], value: int, spec: dict[str, Any]) -> str:
+    """The series id behind a hash (an error message's culprit): reads one file's id column."""
+    from workbench.sources.parquet import read_fragment
+
+    id_col = "unique_id" if plan["kind"] == "canonical" else spec["id_col"]
+    so = {} if plan["kind"] == "canonical" else spec.get("storage_options", {})
+    table, _ = read_fragment(plan["data_url"], so, None, [id_col])
+    ids = pd.unique(table.column(0).to_pandas().astype(str).to_numpy())
+    hit = np.flatnonzero(pd.util.hash_array(ids.astype(object)) == np.uint64(value))
+    return str(ids[hit[0]]) if len(hit) else "?"
