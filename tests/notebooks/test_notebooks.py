@@ -143,3 +143,33 @@ def test_when_anomaly_runs_then_it_scores_the_detectors_and_plots_their_scores(t
         ("detection_scores",): 2,
         ("detection_metrics",): 2,
     }
+
+
+def test_when_own_data_runs_on_a_parquet_folder_then_it_evaluates_plots_and_reuses_on_a_rerun(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    for b in range(3):  # a partitioned folder: bucket=0/, bucket=1/, ... of 2 series each
+        frames = [
+            pd.DataFrame({"series": f"host{b}-{i}", "ts": pd.date_range("2024-01-01", periods=96, freq="h"),
+                          "value": 10 + np.sin(np.arange(96) * 2 * np.pi / 24) + rng.normal(0, 0.1, 96)})
+            for i in range(2)
+        ]  # fmt: skip
+        (tmp_path / "data" / f"bucket={b}").mkdir(parents=True)
+        pd.concat(frames).to_parquet(tmp_path / "data" / f"bucket={b}" / "part-0.parquet", index=False)
+    params = {"path": str(tmp_path / "data"), "id_col": "series", "time_col": "ts", "target_col": "value",
+              "store": str(tmp_path / "results"), "n_boot": 20, "n_plot": 2}  # fmt: skip
+    stdout = []
+    for run in range(2):
+        out = tmp_path / f"own_data-{run}.ipynb"
+        papermill.execute_notebook(str(NOTEBOOKS / "own_data.ipynb"), str(out), parameters=params,
+                                   cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")  # fmt: skip
+        nb = nbformat.read(out, as_version=4)
+        stdout.append(_stdout(nb))
+        assert len(_outputs(nb, PLOTLY)) >= 2  # the skill figure and forecasts
+    import re
+
+    # 3 models x the frame's parts (its partitions, shuffled by series)
+    n = int(re.search(r"(\d+) units, 0 already complete, \{'ok': (\d+)\}", stdout[0]).group(1))
+    assert "own_data/all@" in stdout[0] and n % 3 == 0 and f"{n} units, {n} already complete" in stdout[1]
