@@ -312,3 +312,27 @@ def test_when_tasks_are_built_over_in_memory_data_then_their_keys_follow_the_dat
     assert len(windows) == 1 and windows[0].truth.lengths().tolist() == [12, 12]
     again = Task.from_resolved(one.resolved())  # another process: the fields say it all
     assert again.key() == one.key()
+
+
+def test_when_workbench_run_meets_an_unsorted_file_then_it_exits_2_naming_the_file_and_row(tmp_path, monkeypatch):
+    monkeypatch.delenv(CATALOG_ENV, raising=False)
+    (tmp_path / "data").mkdir()
+    long_frame(["a", "b"]).to_parquet(tmp_path / "data" / "ok.parquet", index=False)
+    _unsorted(long_frame(["c", "d", "e"])).to_parquet(tmp_path / "data" / "bad.parquet", index=False)
+    write_card(tmp_path / "cards", "mixed", tmp_path / "data")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"tasks": [{"dataset": "mixed", "protocol": "rolling"}], "models": ["naive"]}))
+    args = [
+        "run",
+        str(grid),
+        "--store",
+        str(tmp_path / "store"),
+        "--workers",
+        "1",
+        "--catalog",
+        str(tmp_path / "cards"),
+    ]
+    result = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert re.search(r"bad.parquet: row 61: series 'c' comes after 'd'", result.output.replace("\n", ""))
+    assert not (tmp_path / "store" / "units").exists()

@@ -299,3 +299,38 @@ def test_when_a_pandas_or_dask_frame_is_evaluated_then_results_match_and_a_rerun
         merged = reference.merge(mine, on=["unique_id", "window", "metric"], suffixes=("_ref", ""))
         assert len(merged) == len(reference) == 12 * 2 * 2
         np.testing.assert_allclose(merged["value"], merged["value_ref"], rtol=1e-12)
+
+
+def test_when_data_and_chunk_cache_are_on_object_storage_then_workers_read_them_there(tmp_path, s3_url, monkeypatch):
+    import fsspec
+
+    local = tmp_path / "local"
+    _hive(local, n_files=3)
+    _frame([f"csv-{i}" for i in range(3)], seed=7).to_csv(tmp_path / "extra.csv", index=False)
+    fs = fsspec.filesystem("s3")
+    fs.put(str(local) + "/", s3_url.removeprefix("s3://") + "/data/", recursive=True)
+    fs.put(str(tmp_path / "extra.csv"), s3_url.removeprefix("s3://") + "/other/extra.csv")
+    cards = tmp_path / "cards"
+    _card(cards, "remote", f"{s3_url}/data/", metadata_cols=["bucket"])
+    _card(cards, "remote_csv", f"{s3_url}/other/extra.csv")
+    monkeypatch.setenv(CATALOG_ENV, str(cards))
+    monkeypatch.setenv("WORKBENCH_CACHE", f"{s3_url}/cache")
+    tasks = [Task(dataset="remote", protocol="rolling"), Task(dataset="remote_csv", protocol="rolling")]
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as c,
+    ):
+        run = workbench.evaluate(
+            tasks, ["seasonal_naive"], client=c, store=tmp_path / "store", chunk_size=2, progress=False
+        )
+    assert run.counts() == {"ok": 3 * 2 + 1}
+    cached = fs.find(s3_url.removeprefix("s3://") + "/cache")
+    assert any("/plans/" in p for p in cached) and any("/converted/" in p for p in cached)
+    assert not any(tmp_path.rglob("converted")), "the chunk cache is the URL, not a local folder"
+    metrics = run.metrics()
+    for task in tasks:
+        reference = evaluate_sequential(task, "seasonal_naive")
+        mine = metrics[metrics["task_key"] == task.key()]
+        merged = reference.merge(mine, on=["unique_id", "window", "metric"], suffixes=("_ref", ""))
+        assert len(merged) == len(reference) > 0
+        np.testing.assert_allclose(merged["value"], merged["value_ref"], rtol=1e-12)
