@@ -9,7 +9,9 @@ folder and once into a fresh S3 prefix. Timed, per store:
     rerun        evaluate() again: every unit found complete (records read, every file hashed)
     leaderboard  results.leaderboard(store) (median of --reps, fresh connection each)
     sql          results.sql(count of metric rows per model)
-    records      ResultsStore.committed() (the manifest: every unit record)
+    records      ResultsStore.committed() again (the manifest: every unit record; at a URL one
+                 listing, records unchanged since the last read are not fetched again)
+    records_cold the same with nothing read before (at a URL, one GET per record)
     verify       ResultsStore.verify() (every data file re-hashed)
 
 and the S3/local ratio of each. The endpoint is local, so the ratios show the cost of going through
@@ -37,6 +39,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from s3_server import BUCKET, point_clients_at, start_moto, stop  # noqa: E402
 
+from workbench import storage  # noqa: E402
 from workbench.engine import ChunkRef, ResultsStore, evaluate  # noqa: E402
 from workbench.results import leaderboard, sql  # noqa: E402
 from workbench.tasks import Task  # noqa: E402
@@ -86,6 +89,7 @@ def measure(store: ResultsStore, client, tasks, models, chunks, chunk: int, reps
     out["leaderboard"] = timed(lambda: leaderboard(store), reps)
     out["sql"] = timed(lambda: sql("SELECT model, count(*) AS n FROM metrics GROUP BY model", store), reps)
     out["records"] = timed(store.committed, reps)
+    out["records_cold"] = timed(lambda: (storage.forget(), store.committed()), reps)
     out["verify"] = timed(store.verify)
     out["units"] = len(store.committed())
     return out
@@ -140,7 +144,7 @@ def main() -> None:
           f"{results['local'][0]['units']} units; median of {args.rounds} rounds")  # fmt: skip
     print(f"{'':12} {'local s':>10} {'s3 s':>10} {'s3/local':>9}")
     summary = {}
-    for what in ("run", "rerun", "leaderboard", "sql", "records", "verify"):
+    for what in ("run", "rerun", "leaderboard", "sql", "records", "records_cold", "verify"):
         local = statistics.median(m[what] for m in results["local"])
         remote = statistics.median(m[what] for m in results["s3"])
         summary[what] = {"local_s": local, "s3_s": remote, "ratio": remote / local}

@@ -148,10 +148,10 @@ def connect(store: Store = None, views: Iterable[str] | None = None) -> duckdb.D
     """A DuckDB connection with the store's views (see the module docstring); `views` names the only
     ones to create (a query that reads one table need not bind the others)."""
     store = _as_store(store)
-    if not store.exists():
-        raise WorkbenchError(f"results store {store.root}: no such folder")
     records = store.committed()
-    if not records:
+    if not records:  # asked only now: at a URL, every question is a request
+        if not store.exists():
+            raise WorkbenchError(f"results store {store.root}: no such folder")
         raise WorkbenchError(f"results store {store.root}: no committed unit (nothing has been run into it yet?)")
     wanted = None if views is None else set(views)
     old = superseded(records)

@@ -121,23 +121,64 @@ def get(url: str) -> bytes:
     return fs.cat_file(path)
 
 
-def get_many(urls: list[str]) -> dict[str, bytes | BaseException]:
+# Small objects read before, kept by (URL, version tag from a listing): a listing that shows the same
+# ETag and size shows the same bytes, so a repeated query pays for the listing only.
+_SEEN: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+_SEEN_MAX = 128 << 20
+_seen_bytes = 0
+_seen_lock = threading.Lock()
+
+
+def forget() -> None:
+    """Drop the objects kept by `get_many` (the next reads fetch everything again)."""
+    global _seen_bytes
+    with _seen_lock:
+        _SEEN.clear()
+        _seen_bytes = 0
+
+
+def _tag(entry: dict) -> str | None:
+    """An object's version as a listing shows it (ETag and size), or None where there is none."""
+    etag = entry.get("ETag") or entry.get("etag")
+    return f"{etag}:{entry.get('size')}" if etag else None
+
+
+def get_many(urls: list[str], tags: dict[str, str | None] | None = None) -> dict[str, bytes | BaseException]:
     """Every URL's bytes, fetched concurrently where the filesystem can (an exception in place of a
-    missing or unreadable object)."""
+    missing or unreadable object). With `tags` (URL -> version tag from `listing`), objects read
+    before at the same version are not fetched again."""
+    global _seen_bytes
     if not urls:
         return {}
-    fs, _ = split(urls[0])
-    paths = {fs._strip_protocol(u): u for u in urls}
+    tags = tags or {}
+    out: dict[str, bytes | BaseException] = {}
+    with _seen_lock:
+        for url in urls:
+            tag = tags.get(url)
+            if tag is not None and (url, tag) in _SEEN:
+                out[url] = _SEEN[(url, tag)]
+    missing = [u for u in urls if u not in out]
+    if not missing:
+        return out
+    fs, _ = split(missing[0])
+    paths = {fs._strip_protocol(u): u for u in missing}
     try:
         fetched = fs.cat(list(paths), on_error="return")
     except FileNotFoundError as exc:  # raised by some filesystems when not one path exists
-        return {u: exc for u in urls}
+        return out | {u: exc for u in missing}
     if not isinstance(fetched, dict):  # a single path may come back bare
         fetched = {next(iter(paths)): fetched}
-    out: dict[str, bytes | BaseException] = {}
     for path, url in paths.items():
         value = fetched.get(path, FileNotFoundError(url))
-        out[url] = value if isinstance(value, bytes | BaseException) else bytes(value)
+        out[url] = value = value if isinstance(value, bytes | BaseException) else bytes(value)
+        tag = tags.get(url)
+        if tag is not None and isinstance(value, bytes):
+            with _seen_lock:
+                if (url, tag) not in _SEEN:
+                    _SEEN[(url, tag)] = value
+                    _seen_bytes += len(value)
+                while _seen_bytes > _SEEN_MAX and _SEEN:
+                    _seen_bytes -= len(_SEEN.popitem(last=False)[1])
     return out
 
 
@@ -151,6 +192,16 @@ def _entries(url: str) -> list[dict]:
 
 def _name(entry: dict) -> str:
     return entry["name"].rstrip("/").rsplit("/", 1)[-1]
+
+
+def listing(url: str, suffix: str = "") -> dict[str, str | None]:
+    """Name -> version tag (see `get_many`) of the objects directly under `url` ending in `suffix`."""
+    out = {}
+    for entry in _entries(url):
+        name = _name(entry)
+        if entry.get("type") == "file" and name.endswith(suffix) and not (suffix and name.startswith(".")):
+            out[name] = _tag(entry)
+    return out
 
 
 def names(url: str, suffix: str = "", files_only: bool = True) -> list[str]:
@@ -323,11 +374,13 @@ __all__ = [
     "Location",
     "exists",
     "for_duckdb",
+    "forget",
     "get",
     "get_many",
     "is_local",
     "is_url",
     "join",
+    "listing",
     "location",
     "names",
     "put",

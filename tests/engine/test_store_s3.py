@@ -179,6 +179,34 @@ def test_when_an_object_is_damaged_then_verify_names_it_and_the_cli_exits_1(s3_u
     assert result.exit_code == 1 and "damaged c" in result.output and damaged in result.output
 
 
+def test_when_records_are_read_again_then_only_changed_ones_are_fetched_and_rewrites_and_edits_are_seen(
+    s3_url, monkeypatch
+):
+    import s3fs
+
+    store = ResultsStore(s3_url)
+    _fill(store)
+    assert [r["key"] for r in store.committed()] == ["a", "b", "c"]
+    fetched = []
+    real = s3fs.S3FileSystem._cat_file
+
+    async def counting(self, path, *args, **kwargs):
+        fetched.append(path.rsplit("/", 1)[-1])
+        return await real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_cat_file", counting)
+    assert [r["key"] for r in store.committed()] == ["a", "b", "c"] and fetched == []
+    assert store.complete(["a", "zzz"]) == {"a"} and not any(name.endswith(".json") for name in fetched)
+    rewritten = store.write_unit("b", _tables("b", shift=7.0), {"kind": "forecast"})
+    fetched.clear()
+    assert {r["key"]: r for r in store.committed()}["b"] == rewritten and fetched == ["b.json"]
+    record = f"{s3_url}/units/c.json"
+    text = _s3fs().cat_file(record).replace(b'"run_id": "r1"', b'"run_id": "r2"')
+    _s3fs().pipe_file(record, text)
+    assert [r["key"] for r in store.committed()] == ["a", "b"]
+    assert store.verify().damaged == {"c": "record edited after commit (record_sha256 mismatch)"}
+
+
 def test_when_a_unit_is_cut_short_before_its_record_then_it_stays_invisible_and_gc_removes_its_objects(
     s3_url, monkeypatch
 ):

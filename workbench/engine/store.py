@@ -157,10 +157,11 @@ def _get(path: Location) -> bytes:
         return f.read()
 
 
-def _get_many(paths: list[Location]) -> list[bytes | OSError]:
-    """Each file's bytes, or the OSError reading it gave (URLs fetched many at once)."""
+def _get_many(paths: list[Location], tags: dict[Location, str | None] | None = None) -> list[bytes | OSError]:
+    """Each file's bytes, or the OSError reading it gave (URLs fetched many at once; with `tags`
+    from `_listed`, those read before at the same version are not fetched again)."""
     urls = [p for p in paths if not isinstance(p, Path)]
-    fetched = storage.get_many(urls) if urls else {}
+    fetched = storage.get_many(urls, tags) if urls else {}
     out: list[bytes | OSError] = []
     for path in paths:
         if isinstance(path, Path):
@@ -185,6 +186,13 @@ def _names(folder: Location, suffix: str) -> list[str]:
             return [e.name for e in entries if e.name.endswith(suffix) and not e.name.startswith(".")]
     except FileNotFoundError:
         return []
+
+
+def _listed(folder: Location, suffix: str) -> dict[str, str | None]:
+    """`_names` with each object's version tag at a URL (ETag and size; None locally)."""
+    if not isinstance(folder, Path):
+        return storage.listing(folder, suffix)
+    return dict.fromkeys(_names(folder, suffix))
 
 
 def _all_names(folder: Location) -> list[str]:
@@ -434,14 +442,27 @@ class ResultsStore:
 
     def committed(self) -> list[dict]:
         """Every committed record (parsed and self-consistent), sorted by key. Hashes no data file."""
-        keys = [name[: -len(".json")] for name in sorted(_names(self.path("units"), ".json"))]
-        return [r for r in self._records(keys) if r is not None]
+        listed = self._listed_records()
+        return [r for r in self._records(sorted(listed), listed) if r is not None]
 
-    def _records(self, keys: list[str]) -> list[dict | None]:
-        """The committed record of each key, or None (at a URL, the records are fetched many at once)."""
+    def _listed_records(self) -> dict[str, str | None]:
+        """Key -> version tag of every record file (one listing request per 1,000 at a URL)."""
+        return {name[: -len(".json")]: tag for name, tag in _listed(self.path("units"), ".json").items()}
+
+    def _records(self, keys: list[str], listed: dict[str, str | None] | None = None) -> list[dict | None]:
+        """The committed record of each key, or None. At a URL the records are fetched many at once,
+        and with `listed` (from `_listed_records`) only those not read before at the same version,
+        none for a key the listing lacks."""
+        if listed is not None and self.remote:
+            paths = {k: self.record_path(k) for k in keys if k in listed}
+            tags = {paths[k]: listed[k] for k in paths}
+            fetched = dict(zip(paths, _get_many(list(paths.values()), tags), strict=True))
+        else:
+            fetched = dict(zip(keys, _get_many([self.record_path(k) for k in keys]), strict=True))
         out = []
-        for key, data in zip(keys, _get_many([self.record_path(k) for k in keys]), strict=True):
-            out.append(None if isinstance(data, OSError) else _parse(key, data)[0])
+        for key in keys:
+            data = fetched.get(key)
+            out.append(None if data is None or isinstance(data, OSError) else _parse(key, data)[0])
         return out
 
     def current(self, records: list[dict] | None = None) -> list[dict]:
@@ -467,7 +488,8 @@ class ResultsStore:
         """The keys among `keys` a resumed run may reuse: committed, ended ok (or in error/timeout
         unless `retry_failed`), and every file still hashing to its record. Hashes exactly those."""
         keys = list(keys)
-        candidates = [r for r in self._records(keys) if r and (r["status"] == "ok" or not retry_failed)]
+        listed = self._listed_records() if self.remote else None  # at a URL: one listing, no request per absent key
+        candidates = [r for r in self._records(keys, listed) if r and (r["status"] == "ok" or not retry_failed)]
         with ThreadPoolExecutor(self._threads) as pool:
             damage = list(pool.map(self._damage, candidates))
         return {r["key"] for r, why in zip(candidates, damage, strict=True) if not why}
@@ -534,10 +556,11 @@ class ResultsStore:
         return pd.concat(frames, ignore_index=True)
 
     def runs(self) -> pd.DataFrame:
-        folder = self.path("runs")
-        names = sorted(_names(folder, ".json"))
+        listed = _listed(self.path("runs"), ".json")
+        paths = [self.path(f"runs/{name}") for name in sorted(listed)]
+        tags = {self.path(f"runs/{name}"): tag for name, tag in listed.items()}
         rows = []
-        for data in _get_many([self.path(f"runs/{name}") for name in names]):
+        for data in _get_many(paths, tags):
             try:
                 if isinstance(data, OSError):
                     continue
