@@ -27,7 +27,7 @@ from workbench.engine.runner import plan_units
 from workbench.engine.worker import compute_unit
 from workbench.tasks import Task
 
-TIMEOUT_S = 4.0
+TIMEOUT_S = 6.0  # the second unit, in a fresh child, must finish well within it on a loaded machine
 HERE = Path(__file__).parent
 ROW = ["unique_id", "metric"]
 
@@ -80,7 +80,7 @@ def _gone(pid: int) -> bool:
 def client():
     """One single-threaded worker process: a hung unit would hold the only core."""
     with (
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         Client(cluster) as c,
     ):
         c.run(importlib.import_module, "timeout_models")  # the worker knows the test models by name
@@ -172,6 +172,15 @@ def test_when_the_function_returns_or_raises_then_the_caller_gets_its_value_or_i
         run_with_deadline(timeout_models.fail, ("no such column",), 60)
     assert raised.value.child_error == "KeyError: 'no such column'"
     assert "in fail" in raised.value.child_traceback
+
+
+def test_when_calls_follow_each_other_then_a_child_is_reused_until_it_is_killed(tmp_path):
+    first = run_with_deadline(timeout_models.add, (1, 1), 60)[1]
+    assert run_with_deadline(timeout_models.add, (1, 2), 60)[1] == first  # warm: no new process per call
+    with pytest.raises(UnitTimeout) as raised:
+        run_with_deadline(timeout_models.spin_forever, (str(tmp_path / "pid"),), 0.5)
+    assert raised.value.pid == first == int((tmp_path / "pid").read_text())
+    assert run_with_deadline(timeout_models.add, (1, 3), 60)[1] != first
 
 
 def test_when_the_child_dies_without_a_result_then_the_error_says_how():

@@ -3,29 +3,34 @@
 Why a process: a Python thread cannot be stopped. A unit abandoned after its timeout in a thread
 goes on computing and holds the Dask worker's only core (workers are single-threaded) until it
 ends on its own, which for a hung model is never. A child process can be killed, and its CPU and
-memory are then free. `run_with_deadline` starts one child per call, waits for its result until the
-deadline, and on expiry terminates it (SIGTERM, then SIGKILL after a short grace) and joins it: when
-the call returns or raises, the child is gone.
+memory are then free. `run_with_deadline` hands the call to a child, waits for the result until the
+deadline and, on expiry, terminates the child (SIGTERM, then SIGKILL after a short grace) and joins
+it: when the call raises `UnitTimeout`, that child is gone.
+
+Why a child is reused: a fresh process pays again what the worker paid once (re-running the
+program's main module, as multiprocessing does for every child; loading the dataset catalog; numba's
+first dispatch and its cached kernels; a model's imports and weights), about 0.5 s per unit under
+`workbench run` where a warm unit of naive or theta takes 20 ms. So a child runs one call after
+another, one child per calling thread, and only a child that was killed, or died, is replaced.
 
 Where children come from: a forkserver (spawn where the platform has none). Forking a Dask worker,
-which runs threads, is unsafe; a forkserver is a fresh single-threaded process that imports the
-`preload` modules once and forks each child from there. Measured on a 2-core machine: a spawned
-child needs about 0.75 s to import the workbench before it can start, every time; a forkserver child
-about 10 ms (the server's own start, about 0.8 s, is paid once per worker process).
+which runs threads, is unsafe; the forkserver is a fresh single-threaded process that forks each
+child, and the parent whose death the kernel reports to the child. Measured on a 2-core machine: a
+spawned child needs about 0.75 s to import the workbench before it can start; a forkserver child
+that finds it preloaded about 10 ms, after the server's own start (about 0.8 s, once per worker).
+Without `preload` (the engine's choice, since children are reused) the server stays small (14 MB
+against 250 MB) and a new child imports what it needs, as a spawned one would.
 
-What the child sees: the parent's environment variables, working directory and `sys.path` at the
-time of the call (the forkserver itself may have started earlier), and its callable and arguments
-pickled by cloudpickle, so a class defined in a notebook travels too.
+What a call sees: the parent's environment variables, working directory and `sys.path` at the time
+of the call (the child may be older), and its callable and arguments pickled by cloudpickle, so a
+class defined in a notebook travels too. The deadline counts from the moment the child has loaded
+the call (its imports done); a child that cannot load it within `start_timeout_s` is killed and
+reported as an `IsolationError`.
 
-The deadline counts from the moment the child has loaded its work (its imports done), so a slow
-start is not charged to the work; a child that cannot load its work within `start_timeout_s` is
-killed and reported as an `IsolationError`.
-
-Orphans: a child exits when its parent dies, however it dies (it watches a pipe whose only writer is
-the parent, and on Linux the kernel also kills it when its parent process goes), so killing a worker
-never leaves a child computing. Dask's worker processes are daemonic, and multiprocessing refuses
-children to daemonic processes for exactly that reason (their children could outlive them); the
-flag is lifted for the instant of the child's start only, since these children cannot outlive them.
+Orphans: a child exits when its parent dies, however it dies: it watches a pipe whose only writer is
+the parent, and on Linux the kernel kills it when the forkserver, which exits with the parent, goes.
+Dask's worker processes are daemonic, and multiprocessing refuses children to daemonic processes for
+that reason (their children could outlive them); the flag is lifted for the instant of a start only.
 """
 
 from __future__ import annotations
@@ -46,20 +51,21 @@ from typing import Any
 import cloudpickle
 
 GRACE_S = 2.0  # between SIGTERM and SIGKILL
-START_TIMEOUT_S = 120.0  # a child that has not loaded its work by then is stuck, not slow
-_START_LOCK = threading.Lock()
+START_TIMEOUT_S = 120.0  # a child that has not loaded its call by then is stuck, not slow
+_LOCK = threading.Lock()
+_IDLE: list[_Child] = []
 
 
 class UnitTimeout(Exception):
-    """The function ran past its deadline; its process was killed (and is gone)."""
+    """The call ran past its deadline; its process was killed (and is gone)."""
 
-    def __init__(self, timeout_s: float, elapsed_s: float, killed_at: float) -> None:
+    def __init__(self, timeout_s: float, elapsed_s: float, killed_at: float, pid: int | None) -> None:
         super().__init__(f"exceeded {timeout_s:g} s (the process was killed)")
-        self.timeout_s, self.elapsed_s, self.killed_at = timeout_s, elapsed_s, killed_at
+        self.timeout_s, self.elapsed_s, self.killed_at, self.pid = timeout_s, elapsed_s, killed_at, pid
 
 
 class IsolationError(RuntimeError):
-    """The child died without a result or could not start its work."""
+    """The child died without a result or could not load the call."""
 
 
 class ChildError(Exception):
@@ -80,53 +86,129 @@ def run_with_deadline(
     An exception of `fn` is raised here (as itself where it can be unpickled, else as `ChildError`)
     with `child_error` ("Type: message") and `child_traceback` (the child's traceback) attached.
     `preload` names modules the forkserver imports once, before its first child."""
-    ctx = _context(tuple(preload))
-    context = pickle.dumps({"environ": dict(os.environ), "cwd": os.getcwd(), "sys_path": list(sys.path)})
-    work = cloudpickle.dumps((fn, tuple(args)))
-    results, results_child = ctx.Pipe(duplex=False)
-    lifeline_child, lifeline = ctx.Pipe(duplex=False)
-    child = ctx.Process(
-        target=_child_main, args=(context, work, results_child, lifeline_child), name="workbench-isolated", daemon=True
-    )
+    state = {"environ": dict(os.environ), "cwd": os.getcwd(), "sys_path": list(sys.path)}
+    job = cloudpickle.dumps((state, fn, tuple(args)))
+    child = _take(tuple(preload))
+    healthy = False
     try:
-        with _may_have_children():
-            child.start()
-        results_child.close()
-        lifeline_child.close()
-        message = _receive(results, start_timeout_s, child)
+        try:
+            child.jobs.send_bytes(job)
+        except OSError:  # an idle child that died meanwhile (killed from outside): one more try, on a new one
+            child.stop(grace_s)
+            child = _Child(tuple(preload))
+            child.jobs.send_bytes(job)
+        message = child.receive(start_timeout_s)
         if message is None:
-            _kill(child, grace_s)
-            raise IsolationError(f"the child process did not load its work within {start_timeout_s:g} s")
+            raise IsolationError(f"the child process did not load its call within {start_timeout_s:g} s")
         if message[0] == "started":
             started = time.monotonic()
-            message = _receive(results, timeout_s, child)
+            message = child.receive(timeout_s)
             if message is None:
-                _kill(child, grace_s)
-                raise UnitTimeout(timeout_s, time.monotonic() - started, time.time())
+                child.stop(grace_s)
+                raise UnitTimeout(timeout_s, time.monotonic() - started, time.time(), child.pid)
+        healthy = True
         if message[0] == "ok":
             return message[1]
         raise _rebuild(*message[1:])
     finally:
-        _kill(child, grace_s, politely=True)
+        if healthy:
+            with _LOCK:
+                _IDLE.append(child)
+        else:
+            child.stop(grace_s)
+
+
+def stop_idle_children(grace_s: float = GRACE_S) -> int:
+    """Stop the children waiting for work (they also stop with this process); returns how many."""
+    with _LOCK:
+        idle = list(_IDLE)
+        _IDLE.clear()
+    for child in idle:
+        child.stop(grace_s)
+    return len(idle)
+
+
+def _take(preload: tuple[str, ...]) -> _Child:
+    with _LOCK:
+        while _IDLE:
+            child = _IDLE.pop()
+            if child.process.is_alive():
+                return child
+            child.stop(0)
+    return _Child(preload)
+
+
+class _Child:
+    """One child process and its pipes: jobs in, messages out, and a lifeline it watches."""
+
+    def __init__(self, preload: tuple[str, ...]) -> None:
+        ctx = _context(preload)
+        jobs_child, self.jobs = ctx.Pipe(duplex=False)
+        self.results, results_child = ctx.Pipe(duplex=False)
+        lifeline_child, self.lifeline = ctx.Pipe(duplex=False)
+        forked = ctx.get_start_method() == "forkserver"
+        self.process = ctx.Process(
+            target=_serve,
+            args=(jobs_child, results_child, lifeline_child, forked),
+            name="workbench-isolated",
+            daemon=True,
+        )
+        with _may_have_children():
+            self.process.start()
+        self.pid, self.stopped = self.process.pid, False
+        for end in (jobs_child, results_child, lifeline_child):
+            end.close()
+
+    def receive(self, timeout_s: float) -> tuple | None:
+        """The child's next message, None at the deadline; IsolationError if it died without one."""
+        if not self.results.poll(max(timeout_s, 0.0)):
+            return None
+        try:
+            return pickle.loads(self.results.recv_bytes())
+        except EOFError:
+            self.process.join(GRACE_S)
+            raise IsolationError(f"the child process died before it returned a result ({self.exit()})") from None
+
+    def exit(self) -> str:
+        code = self.process.exitcode
+        if code is None:
+            return "still running"
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}"
+
+    def stop(self, grace_s: float) -> None:
+        """Terminate and reap the child: SIGTERM, SIGKILL after `grace_s`; then close its pipes."""
+        if self.stopped:
+            return
+        self.stopped = True
+        process = self.process
+        if process.exitcode is None:
+            process.terminate()
+            process.join(grace_s)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
+        for conn in (self.jobs, self.results, self.lifeline):
+            conn.close()
         with contextlib.suppress(ValueError):
-            child.close()
-        results.close()
-        lifeline.close()
+            process.close()
 
 
 def _context(preload: tuple[str, ...]) -> Any:
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(list(preload))  # read when the server starts (first child, or after it died)
-        return ctx
-    return multiprocessing.get_context("spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(preload))  # read when the server starts (first child, or after it died)
+    return ctx
 
 
 @contextlib.contextmanager
 def _may_have_children() -> Iterator[None]:
     """Lift the daemon flag of this process (a Dask worker's) while a child starts."""
     me = multiprocessing.current_process()
-    with _START_LOCK:
+    with _LOCK:
         daemonic = me.daemon
         if daemonic:
             me.daemon = False
@@ -135,41 +217,6 @@ def _may_have_children() -> Iterator[None]:
         finally:
             if daemonic:
                 me.daemon = True
-
-
-def _receive(conn: Connection, timeout_s: float, child: Any) -> tuple | None:
-    """The child's next message, None at the deadline; IsolationError if it died without one."""
-    if not conn.poll(max(timeout_s, 0.0)):
-        return None
-    try:
-        return pickle.loads(conn.recv_bytes())
-    except EOFError:
-        child.join(GRACE_S)
-        raise IsolationError(f"the child process died before it returned a result ({_exit(child.exitcode)})") from None
-
-
-def _exit(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"killed by {signal.Signals(-code).name}"
-    return f"exit code {code}"
-
-
-def _kill(child: Any, grace_s: float, politely: bool = False) -> None:
-    """End the child and reap it: SIGTERM, SIGKILL after `grace_s`. `politely`: let it exit by itself
-    first (a child that has sent its result is on its way out)."""
-    if child.pid is None:  # never started
-        return
-    if politely:
-        child.join(grace_s)
-    if child.exitcode is None:
-        child.terminate()
-        child.join(grace_s)
-    if child.exitcode is None:
-        child.kill()
-        child.join()
 
 
 def _rebuild(exc_bytes: bytes | None, summary: str, trace: str) -> BaseException:
@@ -183,31 +230,45 @@ def _rebuild(exc_bytes: bytes | None, summary: str, trace: str) -> BaseException
     return exc
 
 
-def _child_main(context: bytes, work: bytes, results: Connection, lifeline: Connection) -> None:
-    """The child: follow the parent's death, take on its environment, load the work, run it, send back."""
-    _exit_with_parent(lifeline)
-    try:
-        state = pickle.loads(context)
-        os.environ.clear()
-        os.environ.update(state["environ"])
-        os.chdir(state["cwd"])
-        sys.path[:] = state["sys_path"]
-        fn, args = cloudpickle.loads(work)
-    except BaseException as exc:
-        _send_error(results, exc)
-        return
-    results.send_bytes(pickle.dumps(("started",)))
-    try:
-        value = fn(*args)
-    except BaseException as exc:
-        _send_error(results, exc)
-        return
-    try:
-        payload = cloudpickle.dumps(("ok", value))
-    except Exception as exc:
-        _send_error(results, exc)
-        return
-    results.send_bytes(payload)
+def _serve(jobs: Connection, results: Connection, lifeline: Connection, forked: bool) -> None:
+    """The child: follow the parent's death; then, one call after another, take on the caller's
+    environment, load the call, say so, run it and send back its value or its exception."""
+    _exit_with_parent(lifeline, forked)
+    # this process runs a thread (the lifeline): a process a model starts here is spawned, never
+    # forked, and numba then needs no cross-process lock (a named semaphore a kill would leave behind)
+    multiprocessing.set_start_method("spawn", force=True)
+    while True:
+        # waiting, a terminate (the parent's exit) is a clean exit that runs the finalizers;
+        # working, it kills at once
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        try:
+            job = jobs.recv_bytes()
+        except (EOFError, OSError):
+            return
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            state, fn, args = pickle.loads(job)
+            os.environ.clear()
+            os.environ.update(state["environ"])
+            os.chdir(state["cwd"])
+            sys.path[:] = state["sys_path"]
+        except BaseException as exc:
+            _send_error(results, exc)
+            continue
+        results.send_bytes(pickle.dumps(("started",)))
+        try:
+            value = fn(*args)
+            payload = cloudpickle.dumps(("ok", value))
+        except BaseException as exc:
+            _send_error(results, exc)
+            continue
+        results.send_bytes(payload)
+        del state, fn, args, value, payload
+
+
+def _exit_cleanly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def _send_error(results: Connection, exc: BaseException) -> None:
@@ -220,12 +281,13 @@ def _send_error(results: Connection, exc: BaseException) -> None:
     results.send_bytes(pickle.dumps(("error", exc_bytes, summary, trace)))
 
 
-def _exit_with_parent(lifeline: Connection) -> None:
-    if sys.platform.startswith("linux"):
+def _exit_with_parent(lifeline: Connection, forked: bool) -> None:
+    if forked and sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             import ctypes
 
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the parent
+            # PR_SET_PDEATHSIG: the kernel kills this process when its parent, the forkserver, exits
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
     def watch() -> None:
         with contextlib.suppress(EOFError, OSError):

@@ -116,9 +116,10 @@ def run_unit(
     """Compute one unit and commit it to the store; never raises for a model's or a series' fault.
 
     Without `timeout_s` the unit is computed in this process. With it, the unit runs in a child
-    process (`workbench.engine.isolation`) that is killed once it exceeds `timeout_s`, so a hung
-    model frees the worker's core before the next unit starts: the unit is recorded as `timeout`,
-    with the time its process was killed (`killed_at`).
+    process (`workbench.engine.isolation`; one that finished its previous unit in time takes the
+    next) that is killed once it exceeds `timeout_s`, so a hung model frees the worker's core before
+    the next unit starts: the unit is recorded as `timeout`, with the time its process was killed
+    (`killed_at`).
     """
     _single_threaded_kernels()
     started_at = datetime.now(UTC).isoformat()
@@ -127,9 +128,7 @@ def run_unit(
     try:
         if timeout_s:
             args = (unit, save_forecasts, dict(registered_forecasters.added))
-            metrics, forecasts, result["peak_rss_mb"] = run_with_deadline(
-                _compute_in_child, args, timeout_s, preload=CHILD_PRELOAD
-            )
+            metrics, forecasts, result["peak_rss_mb"] = run_with_deadline(_compute_in_child, args, timeout_s)
             result["value"] = metrics, forecasts
         else:
             result["value"] = compute_unit(unit, save_forecasts)
@@ -172,10 +171,6 @@ def run_unit(
         record["status"] = "ok"
         metrics, forecasts = result["value"]
     return ResultsStore(store_root).write_unit(unit.key, {"metrics": metrics, "forecasts": forecasts}, record)
-
-
-# what a unit's child process needs, imported once by the forkserver it is forked from
-CHILD_PRELOAD = ("workbench.engine.worker",)
 
 
 def _compute_in_child(
