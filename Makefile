@@ -6,6 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The CPU wheel of torch 2.13.0 first, where the machine has it, so pip never pulls a CUDA build.
 TORCH  := torch==2.13.0
+TSFM   := granite-tsfm==0.3.11 datasets deprecated wrapt einops dill multiprocess xxhash
 
 .PHONY: run run-full reproduce-ltsf test lint bench clean clean-kernels toto-env
 
@@ -14,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[dev,foundation]"
+# granite-tsfm (the ttm adapter) pins torch<2.12: installed without its pins, with what it imports
+	$(BIN)/pip install -q --no-deps $(TSFM)
 # headless Chromium for the browser tests and PNG export (Playwright drives the system's browser);
 # only where none is installed and apt-get exists; without it those tests skip with the reason
 	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \

@@ -56,7 +56,7 @@ from workbench.tasks import future_ds
 
 DEFAULT_MODEL = "ibm-granite/granite-timeseries-ttm-r2"
 # granite-tsfm 0.3.11 pins torch<2.12 and scikit-learn<1.8: installed without its pins, with what it imports
-INSTALL = "pip install --no-deps granite-tsfm==0.3.11 datasets deprecated einops dill multiprocess xxhash"
+INSTALL = "pip install --no-deps granite-tsfm==0.3.11 datasets deprecated wrapt einops dill multiprocess xxhash"
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
 
@@ -174,6 +174,7 @@ def finetune(
     head_dropout: float | None = None,
     device: str | None = None,
     progress: bool = False,
+    lr_schedule: Any = None,
 ) -> tuple[Any, Any]:
     """A tuned copy of `model` (the loaded one is left as it is) and the trainer's result.
 
@@ -188,7 +189,14 @@ def finetune(
         for p in tuned.backbone.parameters():
             p.requires_grad = False
     trainer = Trainer(
-        max_epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed, device=device, progress=progress
+        max_epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        seed=seed,
+        device=device,
+        progress=progress,
+        lr_schedule=lr_schedule,
     )
     seed_everything(seed)
     result = trainer.fit_batches(_Forecast(tuned, h), train, val)
