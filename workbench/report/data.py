@@ -93,10 +93,11 @@ def drilldown_frames(
     in the first window, the past and truth recomputed from the task itself."""
     from workbench.tasks import Task
 
-    files = store.valid_files("forecasts", records)
-    if not files:
+    with_forecasts = records["tables"].map(lambda t: isinstance(t, dict) and "forecasts" in t) if len(records) else []
+    keys = list(records.loc[with_forecasts, "key"]) if len(records) else []
+    if not keys:
         return []
-    forecasts = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    forecasts = store.read_table("forecasts", keys)  # through the store: local folder or object storage
     forecast_units = records[records["kind"] == "forecast"] if "kind" in records else records
     tasks = forecast_units.dropna(subset=["task_key"]).drop_duplicates("task_key").set_index("task_key")["task"]
     out = []
