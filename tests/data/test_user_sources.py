@@ -336,3 +336,27 @@ def test_when_workbench_run_meets_an_unsorted_file_then_it_exits_2_naming_the_fi
     assert result.exit_code == 2, result.output
     assert re.search(r"bad.parquet: row 61: series 'c' comes after 'd'", result.output.replace("\n", ""))
     assert not (tmp_path / "store" / "units").exists()
+
+
+def test_when_file_backed_data_go_to_dask_then_partitions_are_row_groups_and_no_series_is_split(tmp_path, catalog):
+    hive_folder(tmp_path / "data")
+    write_card(catalog, "mydata", tmp_path / "data")
+    ddf = open_dataset("mydata").to_dask(chunk_size=2)
+    assert ddf.npartitions == 8  # 4 files, units of 2 + 1 series
+    owners: dict[str, int] = {}
+    for i in range(ddf.npartitions):
+        for uid in ddf.get_partition(i).compute().index.unique():
+            assert uid not in owners, f"{uid} in partitions {owners[uid]} and {i}"
+            owners[uid] = i
+    whole = load_panel("mydata").df[["unique_id", "ds", "y"]]
+    got = ddf.compute().reset_index()[["unique_id", "ds", "y"]].sort_values(["unique_id", "ds"], ignore_index=True)
+    got["unique_id"] = got["unique_id"].astype(object)  # dask hands strings back as arrow strings
+    pd.testing.assert_frame_equal(got, whole)
+    panel = Panel.from_long(
+        long_frame(["a", "b", "c"]).rename(columns={"series": "unique_id", "ts": "ds", "value": "y"})
+    )
+    path = tmp_path / "panel.parquet"
+    panel.to_parquet(path)
+    lazy = Panel.dask_from_parquet(path)
+    assert lazy.divisions == ("a", "c") and len(lazy.compute()) == len(panel)
+    assert panel.to_dask(npartitions=3).divisions == ("a", "b", "c", "c")
