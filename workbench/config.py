@@ -31,7 +31,7 @@ def _shipped(folder: str) -> Path:
 def cache_dir() -> Path:
     """User cache: `WORKBENCH_CACHE`, else the OS cache dir (e.g. ~/.cache/workbench). When
     `WORKBENCH_CACHE` is a URL (`s3://...`: the chunk cache every worker reads, see
-    `workbench.sources.storage.cache_url`), a host's own downloads and parsed panels stay in the OS
+    `workbench.storage.cache_url`), a host's own downloads and parsed panels stay in the OS
     cache dir."""
     root = os.environ.get(CACHE_ENV)
     if root and "://" not in root:

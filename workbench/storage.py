@@ -8,6 +8,10 @@ functions below take URL strings and run through fsspec:
     location(root)               a local root as an absolute Path, a URL without its trailing slash
     put, get, get_many, names, exists, size, age_s, remove, sha256
 
+and, for a user's data files and the chunk cache (which may also be URLs, so that workers on other
+hosts read them): url_fs, local_fs, full_url, arrow_fs, file_token, cache_url, cache_join,
+write_bytes, write_with, read_json, write_json, open_input.
+
 Options for a filesystem (endpoint, credentials, region) come from fsspec's and the filesystem's
 own configuration, as for any fsspec user:
 
@@ -32,6 +36,7 @@ import hashlib
 import io
 import json
 import os
+import posixpath
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -41,6 +46,10 @@ from typing import Any
 
 import fsspec
 from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
+
+from workbench.atomic import atomic_write
+from workbench.config import CACHE_ENV, cache_dir
 
 OPTIONS_ENV = "WORKBENCH_STORAGE_OPTIONS"
 LOCAL_PROTOCOLS = ("file", "local")
@@ -55,6 +64,12 @@ def is_url(root: str | os.PathLike) -> bool:
         return False
     protocol, sep, _ = str(root).partition("://")
     return bool(sep) and protocol.split("::")[-1] not in LOCAL_PROTOCOLS and "/" not in protocol
+
+
+def has_scheme(path: str | os.PathLike) -> bool:
+    """True for anything written as a URL, `file://` included (a user's path is then taken as given,
+    not resolved against the card's folder)."""
+    return "://" in str(path)
 
 
 def is_local(root: str | os.PathLike) -> bool:
@@ -389,3 +404,109 @@ __all__ = [
     "split",
     "storage_options",
 ]
+
+
+# ---- data files and the chunk cache ----------------------------------------------------------------
+# A user's files, chunk files and plans: local paths keep the fast path (pyarrow's own file system,
+# a temporary name renamed into place); object stores get one put per file, which is atomic there.
+# Their storage options come from the user's card, never from WORKBENCH_STORAGE_OPTIONS.
+
+# the facts `fs.info` gives that change when a file's bytes do, by file system
+_TOKEN_KEYS = (
+    "ETag",
+    "etag",
+    "md5Hash",
+    "crc32c",
+    "generation",
+    "version_id",
+    "VersionId",
+    "LastModified",
+    "last_modified",
+    "updated",
+    "mtime",
+    "size",
+)
+
+
+def url_fs(url: str, storage_options: dict[str, Any] | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
+    """(file system, path inside it) of a local path or fsspec URL."""
+    fs, path = fsspec.core.url_to_fs(str(url), **(storage_options or {}))
+    return fs, path
+
+
+def local_fs(fs: fsspec.AbstractFileSystem) -> bool:
+    return isinstance(fs, LocalFileSystem)
+
+
+def full_url(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    """A URL another process can open: the plain path for local files, else `protocol://path`."""
+    if local_fs(fs):
+        return path
+    return fs.unstrip_protocol(path)
+
+
+def arrow_fs(fs: fsspec.AbstractFileSystem):
+    """The pyarrow file system for `fs`: pyarrow's own for local disks, else fsspec's handler."""
+    import pyarrow.fs as pafs
+
+    if local_fs(fs):
+        return pafs.LocalFileSystem()
+    return pafs.PyFileSystem(pafs.FSSpecHandler(fs))
+
+
+def file_token(info: dict[str, Any]) -> dict[str, Any]:
+    """What `fs.info` says about a file's version: size plus mtime, ETag, generation... (what exists)."""
+    out = {k: info[k] for k in _TOKEN_KEYS if info.get(k) is not None}
+    return {k: (str(v) if not isinstance(v, int | float | str) else v) for k, v in out.items()}
+
+
+# ---- the chunk cache ---------------------------------------------------------------------------
+def cache_url() -> str:
+    """Root of the chunk cache: `WORKBENCH_CACHE` as given (a local path or an fsspec URL)."""
+    root = os.environ.get(CACHE_ENV)
+    if root and "://" in root:
+        return root.rstrip("/")
+    return str(cache_dir())
+
+
+def cache_join(*parts: str) -> str:
+    root = cache_url()
+    return posixpath.join(root, *parts) if "://" in root else os.path.join(root, *parts)
+
+
+def write_bytes(url: str, data: bytes) -> None:
+    """Whole file or nothing: rename from a temporary name locally, one put on object stores."""
+    fs, path = url_fs(url)
+    if local_fs(fs):
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+        return
+    fs.pipe_file(path, data)
+
+
+def write_with(url: str, write: Callable[[Any], object]) -> None:
+    """`write(target)` where target is a local temporary path or an in-memory buffer then put."""
+    fs, path = url_fs(url)
+    if local_fs(fs):
+        atomic_write(path, write)
+        return
+    buf = io.BytesIO()
+    write(buf)
+    fs.pipe_file(path, buf.getvalue())
+
+
+def read_json(url: str) -> Any | None:
+    """The JSON at `url`, or None when it is absent or unreadable (a broken cache entry is rebuilt)."""
+    try:
+        return json.loads(get(url))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return None
+
+
+def write_json(url: str, payload: Any) -> None:
+    write_bytes(url, json.dumps(payload, default=str).encode())
+
+
+def open_input(url: str, storage_options: dict[str, Any] | None = None):
+    """A binary file object (for pyarrow, pandas); the caller closes it."""
+    fs, path = url_fs(url, storage_options)
+    return fs.open(path, "rb")

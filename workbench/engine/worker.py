@@ -35,7 +35,7 @@ def prepare_chunks(task: Task, chunk_size: int) -> list[ChunkRef]:
     The card's reader loads the subset here (on a worker); the chunks are then row ranges of the
     sorted panel, cut in one pass (`workbench.sources.chunkfiles`), into the chunk cache
     (`WORKBENCH_CACHE`: a local folder, or an fsspec URL every worker can reach)."""
-    from workbench.sources import storage
+    from workbench import storage
     from workbench.sources.chunkfiles import read_index, write_panel_chunks
 
     if task.protocol == "holdout":

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from workbench import storage
 from workbench.atomic import atomic_write
 from workbench.config import user_catalog_dirs
 from workbench.data.cards import DatasetCard, UserCard, all_cards, load_card
 from workbench.errors import DataFormatError, WorkbenchError
-from workbench.sources import storage
 from workbench.sources.checks import check_metadata, check_rows, check_values, infer_freq
 from workbench.sources.files import UserFile, list_files
 from workbench.sources.parquet import _canonical, _columns_needed, _file_metadata, long_frame, read_fragment
@@ -127,7 +127,7 @@ def add_dataset(
         raise WorkbenchError("where should the card go? give --catalog DIR (or set WORKBENCH_CATALOG)")
     target = folder.resolve() / f"{name}.yaml"
     paths = [path] if isinstance(path, str) else list(path)
-    paths = [p if storage.is_url(p) else str(Path(p).expanduser().resolve()) for p in paths]
+    paths = [p if storage.has_scheme(p) else str(Path(p).expanduser().resolve()) for p in paths]
     source: dict[str, Any] = {
         "path": paths[0] if len(paths) == 1 else paths,
         "layout": layout,

@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from workbench import storage
 from workbench.data.panel import _META_KEY, Panel
-from workbench.sources import storage
 
 INDEX = "index.json"
 
@@ -98,7 +98,7 @@ def read_index(folder: str) -> list | None:
 def read_panel_file(url: str) -> Panel:
     """A chunk file written by `write_panel_chunks` (or `Panel.to_parquet`), local or remote."""
     fs, path = storage.url_fs(url)
-    if storage.is_local(fs):
+    if storage.local_fs(fs):
         return Panel.read_parquet(path)
     table = pq.read_table(io.BytesIO(fs.cat_file(path)))
     raw = (table.schema.metadata or {}).get(_META_KEY)

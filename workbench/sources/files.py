@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench import storage
 from workbench.errors import DataFormatError
 from workbench.fingerprint import digest
-from workbench.sources import storage
 
 if TYPE_CHECKING:
     from workbench.data.cards import UserCard
@@ -68,7 +68,7 @@ def _hidden(key: str) -> bool:
 
 
 def _resolve(card: UserCard, raw: str) -> str:
-    if storage.is_url(raw):
+    if storage.has_scheme(raw):
         return raw
     path = Path(raw).expanduser()
     return str(path if path.is_absolute() else (card.folder / path))

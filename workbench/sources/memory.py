@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench import storage
 from workbench.data.panel import Panel
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import digest
-from workbench.sources import storage
 from workbench.sources.chunkfiles import read_index, read_panel_file, write_panel_chunks
 from workbench.sources.parquet import group_row_groups, read_chunk, write_series_grouped
 

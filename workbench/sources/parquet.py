@@ -24,10 +24,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from workbench import storage
 from workbench.data.panel import Panel, wide_to_long
 from workbench.errors import DataFormatError, DataIntegrityError
 from workbench.fingerprint import digest
-from workbench.sources import storage
 from workbench.sources.checks import check_metadata, check_rows, check_values, where_row
 
 PLAN_VERSION = 1
@@ -118,7 +118,7 @@ def _read_whole(entry: dict[str, Any], spec: dict[str, Any]) -> pd.DataFrame:
             return pq.read_table(fh).to_pandas()
     options = dict(spec.get("csv_options", {}))
     try:
-        return pd.read_csv(url, storage_options=so if storage.is_url(url) else None, **options)
+        return pd.read_csv(url, storage_options=so if storage.has_scheme(url) else None, **options)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataFormatError(f"{entry['where']}: cannot read CSV ({exc})") from exc
 

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench import storage
 from workbench.data.cards import USER_SUBSET, UserCard
 from workbench.data.panel import Panel
 from workbench.errors import DataFormatError
-from workbench.sources import storage
 from workbench.sources.files import UserFile, file_fingerprint, list_files, source_fingerprint
 from workbench.sources.parquet import cache_key, describe_file, group_row_groups, id_hashes, read_chunk
 
