@@ -116,20 +116,22 @@ def forecast_contexts(
 
     The model's own device and dtype are used; with `scaling="context"` every row is z-scored by its
     own mean and (population) standard deviation in float64 first, and the forecast scaled back."""
-    x = torch.as_tensor(contexts, dtype=torch.float64)
+    param = next(model.parameters())
     if scaling == "context":
+        x = torch.as_tensor(contexts, dtype=torch.float64)
         mean = x.mean(dim=1, keepdim=True)
         std = x.std(dim=1, unbiased=False, keepdim=True)
         std = torch.where(std > 0, std, torch.ones_like(std))  # a constant context stays constant
         x = (x - mean) / std
-    param = next(model.parameters())
+    else:  # handed over as they are: no float64 round trip
+        x = torch.as_tensor(contexts)
     run = _Forecast(model, h)
     out = []
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
             batch = x[start : start + batch_size].to(device=param.device, dtype=param.dtype).unsqueeze(-1)
-            out.append(run(batch)[..., 0].to(device="cpu", dtype=torch.float64))
-    y = torch.cat(out) if out else torch.empty((0, h), dtype=torch.float64)
+            out.append(run(batch)[..., 0])
+    y = torch.cat(out).to(device="cpu", dtype=torch.float64) if out else torch.empty((0, h), dtype=torch.float64)
     if scaling == "context":
         y = y * std + mean
     return y.numpy()
