@@ -21,8 +21,9 @@ The published numbers (`combined_results-granite-r2.csv` of ibm-granite/granite-
   `fewshot_location="first"`; the scaler is still fitted on the whole training split), head dropout
   0.7 for ETT, backbone frozen, AdamW with a one-cycle schedule at a learning rate chosen by
   `optimal_lr_finder`, 50 epochs, early stopping on the validation loss with patience 10, best
-  weights restored. Here: the same rows, dropout and frozen backbone through the workbench trainer
-  (Adam at a fixed learning rate, 1e-3 by default, seeded; see NOTES.md for what that changes).
+  weights restored. Here: the same rows, dropout, frozen backbone, epochs and patience through the
+  workbench trainer (Adam, seeded; the one-cycle factors set per epoch; the learning rate the lr finder
+  suggests on each split, found once: `FEWSHOT_LR`; see NOTES.md for what that changes).
 
 Every run is an LTSF unit of the results store (its record in `ttm_runs`, its pooled scores in
 `metrics`); a rerun with the same code, data, weights and settings reads it back instead.
