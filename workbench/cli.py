@@ -326,11 +326,12 @@ def reproduce_paper(
     report = result.report
     shown = report[report["status"] != "unavailable"]
     table = Table(title=f"{paper}: claimed vs reproduced ({len(shown)} available cells)")
-    for col in ("subset", "method", "metric", "claimed", "reproduced", "status"):
+    for col in ("dataset", "subset", "method", "metric", "claimed", "reproduced", "status"):
         table.add_column(col, justify="right" if col in ("claimed", "reproduced") else "left", no_wrap=True)
     colour = {"match": "green", "mismatch": "bold red", "known": "yellow"}
     for _, r in shown.iterrows():
         table.add_row(
+            str(r["dataset"]),
             r["subset"],
             r["method"],
             r["metric"],
