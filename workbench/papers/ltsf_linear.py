@@ -30,15 +30,14 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from workbench.engine.records import unit_record
 from workbench.engine.runner import package_versions
 from workbench.engine.store import ResultsStore
-from workbench.engine.units import new_run_id
 from workbench.errors import SourceUnavailableError, UnknownNameError
 from workbench.fingerprint import code_fingerprint, digest
 from workbench.keys import identity_key, unit_key, unit_payload
 from workbench.ltsf import LTSFTask, Table, TrainConfig, load_ltsf_table, prepare, run, scores
 from workbench.ltsf.models import Repeat
+from workbench.ltsf.units import commit_ltsf_run
 from workbench.papers.contract import Paper
 
 # the paper's dataset names -> (card, subset, split rule, input length)
@@ -234,31 +233,22 @@ def commit_run(
 ) -> None:
     """One LTSF run as a unit: the run's record row (`ltsf_runs`) and its scores as `metrics` rows,
     pooled over test windows x steps x channels on the scaled data, as the paper reports them."""
-    label = dict(kind="ltsf", task_key=task.key(), task=task.describe(), dataset=task.dataset, subset=task.subset)
     pooled = "pooled over test windows x steps x channels (scaled)"
-    rows = [
-        {"metric": name, "value": float(record[field]), "aggregation": pooled}
-        for name, field in SCORES.items()
-        if field in record
-    ]
-    model = f"{method} (seed {seed})"  # one leaderboard row per seed: the paper's cells are per seed too
-    metrics = pd.DataFrame(rows).assign(**label, model=model, seed=seed, window=0, unique_id="(all channels)")
-    unit = unit_record(
+    commit_ltsf_run(
+        store,
         key=key,
-        kind="ltsf",
         identity=identity,
         code=code,
-        run_id=new_run_id(),
         task=task,
-        model=model,
+        model=f"{method} (seed {seed})",  # one leaderboard row per seed: the paper's cells are per seed too
         model_name=method,
         params={k: v for k, v in record.items() if k.startswith("cfg_")},
         seed=seed,
         n_series=len(record.get("channels", [])) or None,
-        duration_s=round(float(record.get("seconds", 0.0)), 4),
-        status="ok",
+        record=record,
+        runs_table="ltsf_runs",
+        scores={name: (record[field], pooled) for name, field in SCORES.items() if field in record},
     )
-    store.write_unit(key, {"ltsf_runs": pd.DataFrame([record]), "metrics": metrics}, unit)
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:

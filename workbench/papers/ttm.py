@@ -44,15 +44,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from workbench.engine.records import unit_record
 from workbench.engine.runner import package_versions
 from workbench.engine.store import ResultsStore
-from workbench.engine.units import new_run_id
 from workbench.errors import SourceUnavailableError, UnknownNameError, WorkbenchError
 from workbench.fingerprint import code_fingerprint, digest
 from workbench.foundation import ttm as adapter
 from workbench.keys import identity_key, unit_key, unit_payload
 from workbench.ltsf import LTSFTask, Prepared, Windows, check_protocol, load_ltsf_table, prepare, scores
+from workbench.ltsf.units import commit_ltsf_run
 from workbench.neural.trainer import pick_device
 
 # the paper's dataset names -> (card, subset, split rule)
@@ -343,34 +342,26 @@ def commit_run(
     store: ResultsStore, key: str, identity: str, code: str, task: LTSFTask, method: str, record: dict
 ) -> None:
     """One run as an `ltsf` unit: its record (`ttm_runs`) and its pooled scores (`metrics`)."""
-    label = dict(kind="ltsf", task_key=task.key(), task=task.describe(), dataset=task.dataset, subset=task.subset)
-    rows = [
-        {
-            "metric": name,
-            "value": float(record[field]),
-            "aggregation": "pooled over test windows x steps x channels"
-            + (" (original scale)" if "original" in name else " (scaled with the training split's statistics)"),
-        }
-        for name, field in SCORES.items()
-    ]
-    model = METHODS[method]
-    metrics = pd.DataFrame(rows).assign(**label, model=model, seed=0, window=0, unique_id="(all channels)")
-    unit = unit_record(
+
+    def how(name: str) -> str:
+        scale = " (original scale)" if "original" in name else " (scaled with the training split's statistics)"
+        return "pooled over test windows x steps x channels" + scale
+
+    commit_ltsf_run(
+        store,
         key=key,
-        kind="ltsf",
         identity=identity,
         code=code,
-        run_id=new_run_id(),
         task=task,
-        model=model,
+        model=METHODS[method],
         model_name="ttm",
         params={k: record[k] for k in ("scaling", "dtype", "batch_size", "weights")},
         seed=0,
         n_series=int(record["channels"]),
-        duration_s=round(float(record["seconds"]), 4),
-        status="ok",
+        record=record,
+        runs_table=RUNS_TABLE,
+        scores={name: (record[field], how(name)) for name, field in SCORES.items()},
     )
-    store.write_unit(key, {RUNS_TABLE: pd.DataFrame([record]), "metrics": metrics}, unit)
 
 
 def reproduced(runs: pd.DataFrame, skipped: dict[tuple[str, str], str]) -> pd.DataFrame:
