@@ -26,7 +26,7 @@ from workbench.data.panel import Panel
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import digest
 from workbench.sources.chunkfiles import read_index, read_panel_file, write_panel_chunks
-from workbench.sources.parquet import group_row_groups, read_chunk, write_series_grouped
+from workbench.sources.parquet import read_chunk, row_group_refs, write_series_grouped
 
 _REGISTRY: dict[str, Any] = {}
 MEMORY_SUBSET = "all"
@@ -237,7 +237,6 @@ class FrameSource:
     has_test = False
 
     def plan(self, chunk_size: int, client: Any = None) -> list:
-        from workbench.engine.units import ChunkRef
 
         refs = []
         for part in self.parts:
@@ -260,23 +259,7 @@ class FrameSource:
                 },
             }
             text = json.dumps(spec, sort_keys=True, default=str)
-            for group in group_row_groups(part, chunk_size):
-                rgs = group["row_groups"]
-                refs.append(
-                    ChunkRef(
-                        len(refs),
-                        group["n_series"],
-                        part["data_url"],
-                        None,
-                        part["fingerprint"],
-                        str(group["first_id"]),
-                        str(group["last_id"]),
-                        tuple(rgs),
-                        text,
-                        f"{part['key']}#{rgs[0]}-{rgs[-1]}",
-                        group["n_rows"],
-                    )
-                )
+            refs += row_group_refs(part, chunk_size, text, len(refs))
         return refs
 
     def panels(self) -> tuple[Panel, Panel | None]:

@@ -300,6 +300,32 @@ def group_row_groups(plan: dict[str, Any], chunk_size: int) -> list[dict[str, An
     return out
 
 
+def row_group_refs(plan: dict[str, Any], chunk_size: int, spec: str, first_index: int) -> list:
+    """The units of one planned file (`plan`: data_url, fingerprint, key, row_groups) as chunk refs,
+    numbered from `first_index`; `spec` is the JSON a worker reads the file with."""
+    from workbench.engine.units import ChunkRef
+
+    refs = []
+    for group in group_row_groups(plan, chunk_size):
+        rgs = group["row_groups"]
+        refs.append(
+            ChunkRef(
+                first_index + len(refs),
+                group["n_series"],
+                plan["data_url"],
+                None,
+                plan["fingerprint"],
+                str(group["first_id"]),
+                str(group["last_id"]),
+                tuple(rgs),
+                spec,
+                f"{plan['key']}#{rgs[0]}-{rgs[-1]}",
+                group["n_rows"],
+            )
+        )
+    return refs
+
+
 def cache_key(fingerprint: str, token: dict[str, Any]) -> str:
     """A file's plan is cached per fingerprint and per what fs.info says (a pinned file is re-checked
     when it changes even though its fingerprint, the pinned hash, does not)."""

@@ -21,7 +21,7 @@ from workbench.data.cards import USER_SUBSET, UserCard
 from workbench.data.panel import Panel
 from workbench.errors import DataFormatError
 from workbench.sources.files import UserFile, file_fingerprint, list_files, source_fingerprint
-from workbench.sources.parquet import cache_key, describe_file, group_row_groups, id_hashes, read_chunk
+from workbench.sources.parquet import cache_key, describe_file, id_hashes, read_chunk, row_group_refs
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -131,7 +131,6 @@ class UserSource:
     # ---- units -----------------------------------------------------------------------------
     def plan(self, chunk_size: int, client: Any = None) -> list[ChunkRef]:
         """The units' chunk refs: consecutive row groups of one file, a series never split."""
-        from workbench.engine.units import ChunkRef
 
         spec = self.read_spec()
         files = {f.key: f for f in self.files()}
@@ -143,23 +142,7 @@ class UserSource:
             if plan["kind"] == "canonical":
                 chunk_spec["storage_options"] = {}  # converted copies live in the chunk cache
             text = json.dumps(chunk_spec, sort_keys=True, default=str)
-            for group in group_row_groups(plan, chunk_size):
-                rgs = group["row_groups"]
-                refs.append(
-                    ChunkRef(
-                        len(refs),
-                        group["n_series"],
-                        plan["data_url"],
-                        None,
-                        plan["fingerprint"],
-                        str(group["first_id"]),
-                        str(group["last_id"]),
-                        tuple(rgs),
-                        text,
-                        f"{plan['key']}#{rgs[0]}-{rgs[-1]}",
-                        group["n_rows"],
-                    )
-                )
+            refs += row_group_refs(plan, chunk_size, text, len(refs))
         return refs
 
     def _attrs(self, data_hash: str) -> dict[str, Any]:
