@@ -122,7 +122,7 @@ def test_when_a_unit_file_is_corrupt_or_half_written_then_it_is_recomputed(tmp_p
     first = evaluate(task, "naive2", store=store, chunk_size=100, n_workers=2, progress=False)
     assert first.n_computed == 4
     keys = sorted(first.records["key"])
-    corrupted = store.metrics_path(keys[0])
+    corrupted = store.table_path(keys[0], "metrics")
     corrupted.write_bytes(corrupted.read_bytes()[:-40])  # truncated parquet
     (store.root / "metrics" / f".{keys[1]}.parquet.abc.tmp").write_bytes(b"half")  # a write that never finished
     store.record_path(keys[2]).write_text('{"status": "ok", "key": ')  # a record cut short

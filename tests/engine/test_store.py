@@ -99,15 +99,6 @@ def test_when_a_unit_key_is_not_a_file_name_then_it_is_refused(tmp_path):
         ResultsStore(tmp_path).write_unit("../x", {}, {"kind": "paper"})
 
 
-def test_when_the_first_stores_signature_is_used_then_it_still_commits_a_forecast_unit(tmp_path):
-    store = ResultsStore(tmp_path)
-    tables = _tables("u")
-    record = store.write_unit("u", tables["metrics"], tables["forecasts"], {"key": "u", "status": "ok"})
-    assert record["kind"] == "forecast" and set(record["tables"]) == {"metrics", "forecasts"}
-    assert store.metrics_path("u") == store.root / record["tables"]["metrics"]["path"]
-    assert len(store.valid_files("forecasts")) == 1
-
-
 def _three_units(tmp_path) -> ResultsStore:
     store = ResultsStore(tmp_path / "s")
     for key in ("a", "b", "c"):
@@ -117,9 +108,9 @@ def _three_units(tmp_path) -> ResultsStore:
 
 def test_when_a_data_file_is_damaged_then_verify_names_the_unit_and_resume_excludes_it(tmp_path):
     store = _three_units(tmp_path)
-    path = store.metrics_path("a")
+    path = store.table_path("a", "metrics")
     path.write_bytes(path.read_bytes()[:-40])
-    store.forecasts_path("b").unlink()
+    store.table_path("b", "forecasts").unlink()
     report = store.verify()
     assert set(report.damaged) == {"a", "b"}
     assert "does not match" in report.damaged["a"] and "missing" in report.damaged["b"]
@@ -156,11 +147,11 @@ def test_when_the_store_is_intact_then_verify_exits_0_and_reports_throughput(tmp
 
 def test_when_a_unit_is_rewritten_then_the_old_files_are_orphans_that_gc_removes(tmp_path):
     store = _three_units(tmp_path)
-    old = store.metrics_path("a")
+    old = store.table_path("a", "metrics")
     tables = _tables("a")
     tables["metrics"]["value"] += 1
     store.write_unit("a", tables, {"kind": "forecast"})
-    assert store.metrics_path("a") != old and old.exists()
+    assert store.table_path("a", "metrics") != old and old.exists()
     (store.root / "units" / ".a.json.1.x.tmp").write_text("half")
     report = store.verify()
     assert report.ok and sorted(report.orphans) == [f"metrics/{old.name}", "units/.a.json.1.x.tmp"]

@@ -363,20 +363,16 @@ class ResultsStore:
     def write_unit(
         self,
         key: str,
-        tables: dict[str, pd.DataFrame | None] | pd.DataFrame,
-        record: dict | pd.DataFrame | None = None,
-        *legacy: dict,
+        tables: dict[str, pd.DataFrame | None],
+        record: dict,
     ) -> dict:
         """Commit one unit: its tables' parquet files first, then its record. Returns the record.
 
         `tables` maps table names (see TABLES; any `[a-z_]+` name) to frames; None or a frame
         without columns means "no such table for this unit". `record` must carry `kind` (one of
-        KINDS); `status` defaults to `ok`. The old form `write_unit(key, metrics, forecasts, record)`
-        is still accepted (kind defaults to `forecast` there) until every writer has moved over."""
-        if not isinstance(tables, dict):  # the first store's signature
-            if len(legacy) != 1:
-                raise TypeError("write_unit(key, tables: dict, record: dict)")
-            tables, record = {"metrics": tables, "forecasts": record}, {"kind": "forecast", **legacy[0]}
+        KINDS); `status` defaults to `ok`."""
+        if not isinstance(tables, dict):
+            raise TypeError("write_unit(key, tables: dict, record: dict)")
         if not isinstance(record, dict):
             raise TypeError("write_unit: record must be a dict")
         if not _KEY.match(key):
@@ -653,16 +649,7 @@ class ResultsStore:
                 _remove(path)
         return out
 
-    # ---- helpers kept for callers of the first store ---------------------------------------------
-    def metrics_path(self, key: str) -> Location | None:
-        return self.table_path(key, "metrics")
-
-    def forecasts_path(self, key: str) -> Location | None:
-        return self.table_path(key, "forecasts")
-
-    def valid_files(self, kind: str = "metrics", records: pd.DataFrame | None = None) -> list[Location]:
-        return self.files(kind, records)
-
+    # ---- convenience readers ---------------------------------------------------------------------
     def metrics(self) -> pd.DataFrame:
         return self.read_table("metrics")
 
