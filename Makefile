@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed
 # The CPU wheel of torch 2.13.0 first, where the machine has it, so pip never pulls a CUDA build.
 TORCH  := torch==2.13.0
 TSFM   := granite-tsfm==0.3.11 datasets deprecated wrapt einops dill multiprocess xxhash
+# tsb-ad (the peer the VUS and range detection metrics are checked against) pins numpy<2: no pins either
+PEERS  := tsb-ad==1.5
 
 .PHONY: run run-full reproduce-ltsf test lint bench clean clean-kernels toto-env
 
@@ -17,6 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev,foundation]"
 # granite-tsfm (the ttm adapter) pins torch<2.12: installed without its pins, with what it imports
 	$(BIN)/pip install -q --no-deps $(TSFM)
+	$(BIN)/pip install -q --no-deps $(PEERS)
 # headless Chromium for the browser tests and PNG export (Playwright drives the system's browser);
 # only where none is installed and apt-get exists; without it those tests skip with the reason
 	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
