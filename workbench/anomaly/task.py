@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from workbench.anomaly.errors import LabelError
 from workbench.anomaly.metrics import get_detection_metric
 from workbench.anomaly.nab import PROBATIONARY_PERCENT, STANDARD_PROFILES, NabCorpus
+from workbench.anomaly.point_labels import align_point_labels, point_windows
 from workbench.anomaly.thresholds import ThresholdStrategy
 from workbench.keys import TaskIdentity
 
@@ -115,16 +116,15 @@ class DetectionData:
 
     @classmethod
     def from_points(cls, task: DetectionTask, frame: pd.DataFrame, labels: pd.DataFrame) -> DetectionData:
-        """SKAB-like: several channels per item on shared timestamps; windows = runs of labelled rows."""
+        """Point labels (SKAB, Cloud Monitoring): several channels per item may share timestamps;
+        windows = runs of labelled rows (`point_windows`).
+
+        Labels are matched to rows by `align_point_labels`: by row order where an item's label
+        stamps are its rows' stamps (files that repeat stamps label each row), else by timestamp."""
         first = frame.groupby("item", sort=False)["unique_id"].transform("first")
         rows = frame.loc[frame["unique_id"] == first, ["item", "ds"]].reset_index(drop=True)
-        labels = labels[["item", "ds", task.label_column]].rename(columns={task.label_column: "label"})
-        merged = rows.merge(labels, on=["item", "ds"], how="left", validate="one_to_one")
-        if merged["label"].isna().any():
-            bad = merged.loc[merged["label"].isna()].iloc[0]
-            raise LabelError(f"{task.name}: no label for item {bad['item']!r} at {bad['ds']}")
-        merged["label"] = merged["label"].astype(np.int8)
-        windows = _runs_to_windows(merged)
+        merged = align_point_labels(task.name, rows, labels, task.label_column)
+        windows = point_windows(merged)
         corpus = NabCorpus.build(
             merged[["item", "ds"]].rename(columns={"item": "unique_id"}),
             windows,
@@ -144,15 +144,3 @@ class DetectionData:
         """The values of each channel of one item, in row order."""
         sub = self.frame[self.frame["item"] == item]
         return {uid: g["y"].to_numpy(float) for uid, g in sub.groupby("unique_id", sort=False)}
-
-
-def _runs_to_windows(rows: pd.DataFrame) -> pd.DataFrame:
-    """Each run of consecutive labelled rows of an item becomes one window (start, end)."""
-    out = []
-    for item, g in rows.groupby("item", sort=False):
-        lab = g["label"].to_numpy(bool)
-        ds = g["ds"].to_numpy()
-        starts = np.flatnonzero(lab & ~np.r_[False, lab[:-1]])
-        ends = np.flatnonzero(lab & ~np.r_[lab[1:], False])
-        out += [{"unique_id": item, "start": ds[s], "end": ds[e]} for s, e in zip(starts, ends, strict=True)]
-    return pd.DataFrame(out, columns=["unique_id", "start", "end"])
