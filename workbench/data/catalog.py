@@ -96,10 +96,24 @@ def load_panel(name: str, subset: str | None = None, split: str = "train", *, pr
         except Exception:  # a damaged cache entry is rebuilt, never trusted
             cached.unlink(missing_ok=True)
     files = fetch_files(specs, progress=progress, desc=f"{name}/{subset}/{split}")
-    frame = get_reader(card.reader)(files, options)
-    panel = Panel.from_long(
+    panel = split_panel(card, subset, split, get_reader(card.reader)(files, options), list(files))
+    _check_declared(card, subset, split, panel)
+    panel.to_parquet(cached)
+    return panel
+
+
+def split_options(card: DatasetCard, subset: str, split: str) -> dict[str, Any]:
+    sub = card.subset(subset)
+    return {**sub.options, **sub.splits[split].options}
+
+
+def split_panel(card: DatasetCard, subset: str, split: str, frame: pd.DataFrame, keys: list[str]) -> Panel:
+    """A reader's long frame (a whole split, or a batch of its series) as a validated Panel with the
+    subset's metadata: the one place a catalog frame becomes a Panel, whole or streamed."""
+    name, sub = card.name, card.subset(subset)
+    return Panel.from_long(
         frame,
-        source=f"{name}/{subset}/{split} ({', '.join(files)})" if len(files) <= 3 else f"{name}/{subset}/{split}",
+        source=f"{name}/{subset}/{split} ({', '.join(keys)})" if len(keys) <= 3 else f"{name}/{subset}/{split}",
         allow_missing=sub.allow_missing,
         keep_row_order=sub.keep_row_order,
         name=f"{name}/{subset}",
@@ -111,24 +125,24 @@ def load_panel(name: str, subset: str | None = None, split: str = "train", *, pr
             "subset": subset,
             "split": split,
             "data_hash": data_fingerprint(card, subset, split),
-            "ds_kind": options.get("ds_kind", "time"),
+            "ds_kind": split_options(card, subset, split).get("ds_kind", "time"),
         },
     )
-    _check_declared(card, subset, split, panel)
-    panel.to_parquet(cached)
-    return panel
 
 
-def _check_declared(card: DatasetCard, subset: str, split: str, panel: Panel) -> None:
-    """The facts a card declares must hold, or the reader (or the card) is wrong."""
+def check_counts(card: DatasetCard, subset: str, split: str, n_series: int, n_rows: int) -> None:
+    """The series and row counts a card declares must hold, or the reader (or the card) is wrong."""
     sub = card.subsets[subset]
-    if sub.n_series is not None and panel.n_series != sub.n_series:
-        raise DataFormatError(
-            f"{card.name}/{subset}/{split}: read {panel.n_series} series, the card declares {sub.n_series}"
-        )
-    if split == "train" and sub.n_rows is not None and len(panel) != sub.n_rows:
-        raise DataFormatError(f"{card.name}/{subset}/{split}: read {len(panel)} rows, the card declares {sub.n_rows}")
-    if split == "test" and sub.horizon is not None and panel.attrs.get("ds_kind") == "step":
+    if sub.n_series is not None and n_series != sub.n_series:
+        raise DataFormatError(f"{card.name}/{subset}/{split}: read {n_series} series, the card declares {sub.n_series}")
+    if split == "train" and sub.n_rows is not None and n_rows != sub.n_rows:
+        raise DataFormatError(f"{card.name}/{subset}/{split}: read {n_rows} rows, the card declares {sub.n_rows}")
+
+
+def check_test_lengths(card: DatasetCard, subset: str, panel: Panel) -> None:
+    """A test split counted in forecast steps holds exactly the horizon of every series."""
+    sub = card.subsets[subset]
+    if sub.horizon is not None and panel.attrs.get("ds_kind") == "step":
         lengths = panel.lengths()
         if (lengths != sub.horizon).any():
             uid = lengths.index[(lengths != sub.horizon).argmax()]
@@ -137,16 +151,26 @@ def _check_declared(card: DatasetCard, subset: str, split: str, panel: Panel) ->
             )
 
 
+def _check_declared(card: DatasetCard, subset: str, split: str, panel: Panel) -> None:
+    check_counts(card, subset, split, panel.n_series, len(panel))
+    if split == "test":
+        check_test_lengths(card, subset, panel)
+
+
+def continue_steps(train: Panel, test: Panel) -> Panel:
+    """A test split counted in forecast steps (`ds_kind: step`), its `ds` continuing each train series."""
+    if test.attrs.get("ds_kind") != "step":
+        return test
+    last = train.df.groupby("unique_id")["ds"].max()
+    df = test.df.copy()
+    df["ds"] = df["ds"] + df["unique_id"].map(last).to_numpy()
+    return replace(test, df=df, attrs={**test.attrs, "ds_kind": "time"})
+
+
 def load_holdout(name: str, subset: str, *, progress: bool = False) -> tuple[Panel, Panel]:
     """(train, test) of a competition subset, the test's `ds` continuing each train series."""
     train = load_panel(name, subset, "train", progress=progress)
-    test = load_panel(name, subset, "test", progress=progress)
-    if test.attrs.get("ds_kind") == "step":
-        last = train.df.groupby("unique_id")["ds"].max()
-        df = test.df.copy()
-        df["ds"] = df["ds"] + df["unique_id"].map(last).to_numpy()
-        test = replace(test, df=df, attrs={**test.attrs, "ds_kind": "time"})
-    return train, test
+    return train, continue_steps(train, load_panel(name, subset, "test", progress=progress))
 
 
 def load_table(name: str, table: str, *, progress: bool = False) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +26,10 @@ from workbench.errors import DataFormatError, UnknownNameError
 Files = dict[str, Path]
 Reader = Callable[[Files, dict[str, Any]], pd.DataFrame]
 
+Stream = Callable[[Files, dict[str, Any], int], Iterator[pd.DataFrame]]
+
 PANEL_READERS: dict[str, Reader] = {}
+PANEL_STREAMS: dict[str, Stream] = {}
 TABLE_READERS: dict[str, Reader] = {}
 
 
@@ -46,6 +49,29 @@ def table_reader(name: str) -> Callable[[Reader], Reader]:
     return register
 
 
+def panel_stream(name: str) -> Callable[[Stream], Stream]:
+    """Register the batched form of a panel reader: `(files, options, batch_series)` yielding long
+    frames of whole series, `batch_series` at a time. Readers without one are read whole."""
+
+    def register(fn: Stream) -> Stream:
+        PANEL_STREAMS[name] = fn
+        return fn
+
+    return register
+
+
+def stream_reader(name: str) -> Stream:
+    """The batched reader of `name`: its own stream, else one batch holding the whole read."""
+    if name in PANEL_STREAMS:
+        return PANEL_STREAMS[name]
+    reader = get_reader(name)
+
+    def whole(files: Files, options: dict[str, Any], batch_series: int) -> Iterator[pd.DataFrame]:
+        yield reader(files, options)
+
+    return whole
+
+
 def get_reader(name: str, table: bool = False) -> Reader:
     registry = TABLE_READERS if table else PANEL_READERS
     if name not in registry:
@@ -63,33 +89,42 @@ def _read_csv(path: Path, key: str, **kwargs: Any) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # M4: one row per series, first column the id, values padded with trailing empties
 # ---------------------------------------------------------------------------------------------
+def _m4_long(key: str, raw: pd.DataFrame) -> pd.DataFrame:
+    """Long rows of M4's wide rows (id, then values padded with trailing empties)."""
+    ids = raw.iloc[:, 0].to_numpy(dtype=str)
+    values = raw.iloc[:, 1:].to_numpy(dtype=float)
+    present = ~np.isnan(values)
+    lengths = present.sum(axis=1)
+    # observed values must be contiguous from the first column: anything else is a broken row
+    contiguous = present[:, 0] | (lengths == 0)
+    last = np.where(lengths > 0, values.shape[1] - 1 - np.argmax(present[:, ::-1], axis=1), -1)
+    bad = np.flatnonzero(~contiguous | (last + 1 != lengths) | (lengths == 0))
+    if len(bad):
+        raise DataFormatError(f"{key}: series {ids[bad[0]]!r} has gaps or no values ({len(bad)} rows)")
+    steps = np.concatenate([np.arange(1, n + 1) for n in lengths]) if len(lengths) else np.array([], dtype=int)
+    return pd.DataFrame({"unique_id": np.repeat(ids, lengths), "ds": steps.astype("int64"), "y": values[present]})
+
+
 @panel_reader("m4_wide")
 def read_m4_wide(files: Files, options: dict[str, Any]) -> pd.DataFrame:
     """M4 train/test CSVs. No timestamps are published with them in the mirror (M4-info.csv is
     not mirrored), so `ds` counts observations from 1; in a test file it counts forecast steps."""
-    frames = []
+    return pd.concat(
+        [_m4_long(key, _read_csv(path, key, dtype={0: str})) for key, path in files.items()], ignore_index=True
+    )
+
+
+@panel_stream("m4_wide")
+def stream_m4_wide(files: Files, options: dict[str, Any], batch_series: int) -> Iterator[pd.DataFrame]:
+    """`read_m4_wide` in batches of `batch_series` rows (series), in the files' row order: the CSV
+    is parsed a batch at a time, so cutting M4 Monthly into chunks never holds its 48,000 series."""
     for key, path in files.items():
-        raw = _read_csv(path, key, dtype={0: str})
-        ids = raw.iloc[:, 0].to_numpy(dtype=str)
-        values = raw.iloc[:, 1:].to_numpy(dtype=float)
-        present = ~np.isnan(values)
-        lengths = present.sum(axis=1)
-        # observed values must be contiguous from the first column: anything else is a broken row
-        contiguous = present[:, 0] | (lengths == 0)
-        last = np.where(lengths > 0, values.shape[1] - 1 - np.argmax(present[:, ::-1], axis=1), -1)
-        bad = np.flatnonzero(~contiguous | (last + 1 != lengths) | (lengths == 0))
-        if len(bad):
-            raise DataFormatError(f"{key}: series {ids[bad[0]]!r} has gaps or no values ({len(bad)} rows)")
-        frames.append(
-            pd.DataFrame(
-                {
-                    "unique_id": np.repeat(ids, lengths),
-                    "ds": np.concatenate([np.arange(1, n + 1) for n in lengths]).astype("int64"),
-                    "y": values[present],
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+        try:
+            reader = pd.read_csv(path, dtype={0: str}, chunksize=batch_series)
+            for raw in reader:
+                yield _m4_long(key, raw)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError, OSError) as exc:
+            raise DataFormatError(f"{key}: cannot parse as CSV ({exc})") from exc
 
 
 # ---------------------------------------------------------------------------------------------

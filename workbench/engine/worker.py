@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from workbench.data import Panel, load_holdout, load_panel
+from workbench.data import Panel
 from workbench.engine.isolation import UnitTimeout, run_with_deadline
 from workbench.engine.records import unit_record
 from workbench.engine.store import ResultsStore
@@ -32,22 +32,12 @@ def _meta(panel: Panel) -> dict:
 def prepare_chunks(task: Task, chunk_size: int) -> list[ChunkRef]:
     """Cut a catalog subset into chunk files once per (data, chunk size); later calls reuse them.
 
-    The card's reader loads the subset here (on a worker); the chunks are then row ranges of the
-    sorted panel, cut in one pass (`workbench.sources.chunkfiles`), into the chunk cache
-    (`WORKBENCH_CACHE`: a local folder, or an fsspec URL every worker can reach)."""
-    from workbench import storage
-    from workbench.sources.chunkfiles import read_index, write_panel_chunks
+    Runs on a worker: the card's reader is read a batch of `chunk_size` series at a time where it
+    can be (`workbench.sources.catalog`), each batch written to the chunk cache (`WORKBENCH_CACHE`:
+    a local folder, or an fsspec URL every worker can reach) before the next is read."""
+    from workbench.sources.catalog import cut_catalog_chunks
 
-    if task.protocol == "holdout":
-        train, test = load_holdout(task.dataset, task.subset)
-        data_hash = f"{train.attrs.get('data_hash', '')}+{test.attrs.get('data_hash', '')}"
-    else:
-        train, test = load_panel(task.dataset, task.subset, "train"), None
-        data_hash = str(train.attrs.get("data_hash", ""))
-    name = f"{task.dataset}-{task.subset}-{task.protocol}-{data_hash[:24]}-{chunk_size}"
-    folder = storage.cache_join("chunks", name)
-    refs = read_index(folder)  # a broken index is rebuilt
-    return refs if refs is not None else write_panel_chunks(folder, train, test, chunk_size, data_hash)
+    return cut_catalog_chunks(task.dataset, task.subset, task.protocol, chunk_size)
 
 
 def _read(chunks: tuple[ChunkRef, ...], split: str) -> Panel:

@@ -51,6 +51,20 @@ def write_table(url: str, table: pa.Table) -> None:
 
 def write_panel_chunks(folder: str, train: Panel, test: Panel | None, chunk_size: int, data_hash: str) -> list:
     """Chunk files of (train, test) under `folder` (local or URL) and their refs, plus `index.json`."""
+    refs = write_chunks(folder, train, test, chunk_size, data_hash)
+    write_index(folder, refs)
+    return refs
+
+
+def write_index(folder: str, refs: list) -> None:
+    """The index last: chunk files without it are invisible, and cut again."""
+    storage.write_json(storage.join(folder, INDEX), [r.__dict__ for r in refs])
+
+
+def write_chunks(
+    folder: str, train: Panel, test: Panel | None, chunk_size: int, data_hash: str, start: int = 0
+) -> list:
+    """Chunk files of (train, test), numbered from `start`, and their refs (no index)."""
     from workbench.engine.units import ChunkRef
 
     train = _grouped(train)
@@ -65,7 +79,7 @@ def write_panel_chunks(folder: str, train: Panel, test: Panel | None, chunk_size
         test_series = test_ids[series_starts(test_ids)[:-1]] if len(test_ids) else test_ids
         test_starts = series_starts(test_ids)
     refs = []
-    for index, first in enumerate(range(0, n_series, chunk_size)):
+    for index, first in enumerate(range(0, n_series, chunk_size), start=start):
         last = min(first + chunk_size, n_series)
         lo, hi = ids[starts[first]], ids[starts[last] - 1]
         train_url = storage.join(folder, f"train-{index:05d}.parquet")
@@ -78,7 +92,6 @@ def write_panel_chunks(folder: str, train: Panel, test: Panel | None, chunk_size
             test_url = storage.join(folder, f"test-{index:05d}.parquet")
             write_table(test_url, test_table.slice(rows[0], rows[1] - rows[0]))
         refs.append(ChunkRef(index, last - first, train_url, test_url, data_hash, str(lo), str(hi)))
-    storage.write_json(storage.join(folder, INDEX), [r.__dict__ for r in refs])
     return refs
 
 

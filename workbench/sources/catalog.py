@@ -1,0 +1,112 @@
+"""Cutting a catalog subset into chunk files on a worker, a batch of series at a time.
+
+A card's reader either has a batched form (`workbench.data.readers.panel_stream`: M4's wide CSVs
+are parsed `chunk_size` rows at a time) or is read whole (R data files, single TSF files: formats
+that cannot be read in part). Each batch is validated as a Panel with the subset's metadata, its
+test rows are taken from the test stream read in step (the same series in the same order, or an
+error naming the first that differs), and its chunk files are written before the next batch is
+read; so a streamed subset is never whole in any process. The declared series and row counts are
+checked over all batches, and the index, which makes the chunks visible, is written last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from workbench import storage
+from workbench.data.cards import DatasetCard, get_card
+from workbench.data.catalog import (
+    check_counts,
+    check_test_lengths,
+    continue_steps,
+    data_fingerprint,
+    fetch_files,
+    split_options,
+    split_panel,
+)
+from workbench.data.panel import Panel
+from workbench.data.readers import stream_reader
+from workbench.errors import DataFormatError
+from workbench.sources.chunkfiles import read_index, write_chunks, write_index
+
+CUT_VERSION = 2  # 2: batches in the file's order (1: the whole subset, sorted by id)
+
+
+def _batches(card: DatasetCard, subset: str, split: str, batch_series: int) -> Iterator[Panel]:
+    files = fetch_files(card.split_files(subset, split), desc=f"{card.name}/{subset}/{split}")
+    stream = stream_reader(card.reader)(files, split_options(card, subset, split), batch_series)
+    for frame in stream:
+        yield split_panel(card, subset, split, frame, list(files))
+
+
+def _series(panel: Panel) -> list[str]:
+    return panel.df["unique_id"].drop_duplicates().tolist()
+
+
+def _aligned(train: Panel, tests: Iterator[Panel], pending: list[Panel], where: str) -> Panel:
+    """The test rows of exactly `train`'s series, from the test stream read in step with it."""
+    want = _series(train)
+    got: list[str] = []
+    parts: list[Panel] = []
+    while len(got) < len(want):
+        part = pending.pop() if pending else next(tests, None)
+        if part is None:
+            raise DataFormatError(f"{where}: the test split ends before series {want[len(got)]!r}")
+        ids = _series(part)
+        take = min(len(ids), len(want) - len(got))
+        if take < len(ids):  # the test batch runs past this train batch: keep the rest for the next
+            part_ids = part.df["unique_id"]
+            head = part_ids.isin(ids[:take])
+            pending.append(Panel(df=part.df[~head].reset_index(drop=True), **part.meta()))
+            part = Panel(df=part.df[head].reset_index(drop=True), **part.meta())
+        parts.append(part)
+        got += ids[:take]
+    if sorted(got) != sorted(want):
+        first = next(a for a, b in zip(sorted(want), sorted(got), strict=True) if a != b)
+        raise DataFormatError(f"{where}: the test split's series are not the train split's; first differing {first!r}")
+    if len(parts) == 1:
+        return parts[0]
+    import pandas as pd
+
+    return Panel(df=pd.concat([p.df for p in parts], ignore_index=True), **parts[0].meta())
+
+
+def cut_catalog_chunks(dataset: str, subset: str, protocol: str, chunk_size: int) -> list:
+    """Chunk refs of a catalog subset, cut once per (data, chunk size) into the chunk cache."""
+    card = get_card(dataset)
+    holdout = protocol == "holdout"
+    data_hash = data_fingerprint(card, subset, "train")
+    if holdout:
+        data_hash = f"{data_hash}+{data_fingerprint(card, subset, 'test')}"
+    name = f"{dataset}-{subset}-{protocol}-{data_hash[:24]}-{chunk_size}-v{CUT_VERSION}"
+    folder = storage.cache_join("chunks", name)
+    refs = read_index(folder)  # a broken index is rebuilt
+    if refs is not None:
+        return refs
+    where = f"{dataset}/{subset}"
+    tests = _batches(card, subset, "test", chunk_size) if holdout else None
+    pending: list[Panel] = []
+    seen: set[str] = set()
+    refs, n_rows, n_test_series = [], 0, 0
+    for train in _batches(card, subset, "train", chunk_size):
+        ids = _series(train)
+        repeated = seen.intersection(ids)
+        if repeated:
+            raise DataFormatError(f"{where}/train: series {sorted(repeated)[0]!r} appears in two places of the file")
+        seen.update(ids)
+        n_rows += len(train)
+        test = None
+        if tests is not None:
+            test = _aligned(train, tests, pending, f"{where}/test")
+            check_test_lengths(card, subset, test)
+            test = continue_steps(train, test)
+            n_test_series += len(ids)
+        refs += write_chunks(folder, train, test, chunk_size, data_hash, start=len(refs))
+    check_counts(card, subset, "train", len(seen), n_rows)
+    if tests is not None:
+        extra = pending[0] if pending else next(tests, None)
+        if extra is not None:
+            raise DataFormatError(f"{where}/test: series {_series(extra)[0]!r} is not in the train split")
+        check_counts(card, subset, "test", n_test_series, -1)
+    write_index(folder, refs)
+    return refs
