@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from workbench.anomaly import nab_reference as ref
 from workbench.anomaly.errors import LabelError, ScoreRangeError, TimestampOrderError
-from workbench.anomaly.nab import MAX_TP, STANDARD_PROFILES, NabCorpus, probationary_length, scaled_sigmoid
+from workbench.anomaly.nab import (
+    MAX_TP,
+    STANDARD_PROFILES,
+    NabCorpus,
+    OutOfRangeScoreWarning,
+    probationary_length,
+    scaled_sigmoid,
+)
 
 PROFILES = list(STANDARD_PROFILES.values())
 
@@ -131,3 +140,54 @@ def test_when_scores_are_nan_or_outside_0_1_then_they_are_refused_with_their_row
     scores[17] = bad
     with pytest.raises(ScoreRangeError, match=r"a\.csv row 17"):
         corpus.align({"a.csv": scores}, "det")
+
+
+def _published_frame(data: pd.DataFrame, scores: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Scores as a published result file holds them: unique_id, timestamp, anomaly_score."""
+    frame = data.rename(columns={"ds": "timestamp"})
+    return frame.assign(anomaly_score=np.concatenate([scores[uid] for uid in dict.fromkeys(frame["unique_id"])]))
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.name)
+def test_when_a_published_file_holds_negative_scores_then_it_is_scored_as_nab_does_with_a_warning(profile):
+    data, windows, scores = _random_corpus(3)
+    scores["cat/file2.csv"] = scores["cat/file2.csv"] - 0.05  # small negative scores, as some published files hold
+    corpus = NabCorpus.build(data, windows)
+    with pytest.warns(OutOfRangeScoreWarning, match=r"det: cat/file2\.csv holds \d+ .*min -0\.05") as caught:
+        aligned = corpus.align(_published_frame(data, scores), "det", published=True)
+    assert len(caught) == 1 and aligned.min() == pytest.approx(-0.05)
+    loop = _as_reference(data, windows, scores)
+    for threshold in (-0.05, -0.01, 0.0, 0.3, 0.9):
+        assert corpus.score(aligned, profile, threshold) == pytest.approx(ref.score_corpus(loop, profile, threshold),
+                                                                          abs=1e-9)  # fmt: skip
+    assert corpus.optimise(aligned, profile) == pytest.approx(ref.optimise(loop, profile), abs=1e-9)
+
+
+def test_when_a_published_file_holds_scores_above_one_then_each_file_is_named_with_its_range():
+    data, windows, scores = _random_corpus(4)
+    scores["cat/file0.csv"] = scores["cat/file0.csv"] * 1.5
+    scores["cat/file3.csv"] = scores["cat/file3.csv"] - 0.2
+    with pytest.warns(OutOfRangeScoreWarning) as caught:
+        NabCorpus.build(data, windows).align(scores, "det", published=True)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 2
+    assert "cat/file0.csv" in messages[0] and f"max {float(scores['cat/file0.csv'].max())!r}" in messages[0]
+    assert "cat/file3.csv" in messages[1] and f"min {float(scores['cat/file3.csv'].min())!r}" in messages[1]
+
+
+def test_when_the_workbenchs_own_scores_leave_0_1_then_they_stay_refused():
+    data, windows, scores = _random_corpus(3)
+    scores["cat/file2.csv"] = scores["cat/file2.csv"] - 0.05
+    with pytest.raises(ScoreRangeError, match=r"det: \d+ anomaly score\(s\) NaN or outside \[0, 1\].*cat/file2\.csv"):
+        NabCorpus.build(data, windows).align(_published_frame(data, scores), "det")
+
+
+def test_when_a_published_file_holds_nan_then_it_is_refused_and_in_range_files_pass_silently():
+    corpus = NabCorpus.build(_one_file(), pd.DataFrame(columns=["unique_id", "start", "end"]))
+    scores = np.full(40, 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(corpus.align({"a.csv": scores}, "det", published=True), scores)
+    scores[5] = np.nan
+    with pytest.raises(ScoreRangeError, match=r"NaN or infinite.*a\.csv row 5"):
+        corpus.align({"a.csv": scores}, "det", published=True)

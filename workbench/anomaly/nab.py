@@ -17,6 +17,7 @@ row-by-row loop with NAB's own structure, used to check this module and to time 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -231,14 +232,18 @@ class NabCorpus:
         inside = self.window >= 0
         return np.where(inside, self.unweighted * profile.tp / MAX_TP, self.unweighted * profile.fp)
 
-    def align(self, scores: Mapping[str, np.ndarray] | pd.DataFrame, detector: str = "detector") -> np.ndarray:
+    def align(
+        self, scores: Mapping[str, np.ndarray] | pd.DataFrame, detector: str = "detector", *, published: bool = False
+    ) -> np.ndarray:
         """One score array in corpus row order, checked: every file present, right length, in [0, 1].
 
         A DataFrame must have unique_id, timestamp (or ds) and anomaly_score; its timestamps must be the
-        data's, row for row (a detector scores the rows it was given, in their order).
+        data's, row for row (a detector scores the rows it was given, in their order). `published=True`
+        is for result files others wrote (NAB's `results/`): finite scores outside [0, 1] are scored as
+        NAB scores them, with an `OutOfRangeScoreWarning` per file (see `check_scores`).
         """
         if isinstance(scores, pd.DataFrame):
-            return self._align_frame(scores, detector)
+            return self._align_frame(scores, detector, published)
         missing = [f for f in self.files if f not in scores]
         if missing:
             raise TimestampOrderError(f"{detector}: no scores for file(s) {missing[:5]}")
@@ -249,10 +254,10 @@ class NabCorpus:
                 raise TimestampOrderError(f"{detector}: {f} has {len(arr)} scores for {n} data rows")
             out.append(arr)
         values = np.concatenate(out) if out else np.zeros(0)
-        check_scores(values, detector, self.files, self.file_index)
+        check_scores(values, detector, self.files, self.file_index, published=published)
         return values
 
-    def _align_frame(self, frame: pd.DataFrame, detector: str) -> np.ndarray:
+    def _align_frame(self, frame: pd.DataFrame, detector: str, published: bool) -> np.ndarray:
         time_col = "timestamp" if "timestamp" in frame.columns else "ds"
         groups = dict(tuple(frame.groupby("unique_id", sort=False)))
         scores = {}
@@ -269,7 +274,7 @@ class NabCorpus:
                     f"the data has {expected[bad] if bad < len(expected) else 'none'} (rows out of order or missing)"
                 )
             scores[f] = g["anomaly_score"].to_numpy(float)
-        return self.align(scores, detector)
+        return self.align(scores, detector, published=published)
 
     def score_files(self, scores: np.ndarray, profile: CostProfile, threshold: float) -> pd.DataFrame:
         """Per-file score and row counts at `threshold` (detection = score >= threshold): NAB's
@@ -350,22 +355,56 @@ def normalise(raw: float, null_raw: float, perfect: float) -> float:
     return 100.0 * (raw - null_raw) / (perfect - null_raw)
 
 
+class OutOfRangeScoreWarning(UserWarning):
+    """A published result file holds anomaly scores outside [0, 1]; it is scored as NAB scores it."""
+
+
 def check_scores(
-    values: np.ndarray, detector: str, files: list[str] | None = None, file_index: np.ndarray | None = None
+    values: np.ndarray,
+    detector: str,
+    files: list[str] | None = None,
+    file_index: np.ndarray | None = None,
+    *,
+    published: bool = False,
 ) -> None:
-    """Scores must be finite and in [0, 1]: NAB's detectors refuse anything else, and its sweep
-    ranks them against a start threshold of 1.1."""
-    bad = ~np.isfinite(values) | (values < 0) | (values > 1)
+    """The workbench's own detectors' scores must be finite and in [0, 1]: NAB's detectors promise
+    that range, and its sweep starts at a threshold of 1.1 to detect nothing first.
+
+    A *published* result file is another matter: NAB's scorer compares whatever float the file holds
+    with the threshold (`anomalyScore >= threshold`), and some published detectors' files hold small
+    negative scores. Those are scored the same way here, with one `OutOfRangeScoreWarning` per file
+    naming it and its score range. NaN and infinite scores stay refused: they cannot be ranked.
+    """
+    values = np.asarray(values, dtype=float)
+    finite = np.isfinite(values)
+    outside = finite & ((values < 0) | (values > 1))
+    bad = ~finite if published else ~finite | outside
     if bad.any():
         i = int(np.argmax(bad))
-        where = ""
-        if files is not None and file_index is not None:
-            f = int(file_index[i])
-            row = i - int(np.searchsorted(file_index, f))
-            where = f" at {files[f]} row {row}"
+        kind = "NaN or infinite" if published else "NaN or outside [0, 1]"
         raise ScoreRangeError(
-            f"{detector}: {int(bad.sum())} anomaly score(s) NaN or outside [0, 1], first {values[i]!r}{where}"
+            f"{detector}: {int(bad.sum())} anomaly score(s) {kind}, first {values[i]!r}{_where(i, files, file_index)}"
         )
+    if not outside.any():
+        return
+    owner = file_index if file_index is not None else np.zeros(len(values), np.int64)
+    for f in np.unique(owner[outside]):
+        mine = values[owner == f]
+        name = files[int(f)] if files is not None else "its scores"
+        warnings.warn(
+            f"{detector}: {name} holds {int(((mine < 0) | (mine > 1)).sum())} anomaly score(s) outside [0, 1] "
+            f"(min {float(mine.min())!r}, max {float(mine.max())!r}); "
+            "scored as NAB does, comparing each with the threshold",
+            OutOfRangeScoreWarning,
+            stacklevel=3,
+        )
+
+
+def _where(i: int, files: list[str] | None, file_index: np.ndarray | None) -> str:
+    if files is None or file_index is None:
+        return ""
+    f = int(file_index[i])
+    return f" at {files[f]} row {i - int(np.searchsorted(file_index, f))}"
 
 
 def _first_difference(a: np.ndarray, b: np.ndarray) -> int:
