@@ -19,6 +19,9 @@ def test_when_detectors_run_on_the_cluster_then_scores_equal_local_runs_and_a_re
     specs = ["windowedGaussian", "rolling_robust_z", broken]
     run = detect_on_engine(task, specs, scheduler=cluster.address, store=tmp_path, chunk_size=2, progress=False)
     assert [d.label for d in run.detections] == ["windowedGaussian", "rolling_robust_z"]
+    # the client got the rows' stamps and labels back from the worker, not the series' values
+    assert run.data.frame.empty and set(run.data.chunk_files) == set(ITEMS)
+    assert len(run.data.rows) == len(task.load().frame)
     (failure,) = run.failures.values()
     assert "fewer than input_len 400" in failure
     for det in run.detections:

@@ -92,8 +92,9 @@ def detector_fingerprint(spec: ModelSpec) -> str:
     )
 
 
-def prepare_item_chunks(task: DetectionTask, chunk_size: int) -> list[ItemChunk]:
-    """Cut the task's items into parquet chunks (on a worker: the client never holds the series)."""
+def prepare_item_chunks(task: DetectionTask, chunk_size: int) -> tuple[list[ItemChunk], DetectionData]:
+    """Cut the task's items into parquet chunks, on a worker, and return them with the data's
+    scoring view (rows, labels, windows; no values): the client never holds the series."""
     data = task.load()
     folder = cache_dir() / "detection-chunks" / task.key()
     chunks = []
@@ -103,7 +104,7 @@ def prepare_item_chunks(task: DetectionTask, chunk_size: int) -> list[ItemChunk]
         path = folder / f"chunk-{index:05d}.parquet"
         atomic_write(path, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
         chunks.append(ItemChunk(index, items, str(path), sha256_file(path)))
-    return chunks
+    return chunks, data.scoring_view({item: c.path for c in chunks for item in c.items})
 
 
 def _label(frame: pd.DataFrame, task: DetectionTask, model: str, unit: str) -> pd.DataFrame:
@@ -223,15 +224,19 @@ def detect_on_engine(
     progress: bool = True,
     data: DetectionData | None = None,
 ) -> EngineDetections:
-    """Every detector on every item of `task`, one Dask task per (detector, chunk of items)."""
+    """Every detector on every item of `task`, one Dask task per (detector, chunk of items).
+
+    A worker reads the task's data and cuts it into chunks; this process gets back the rows'
+    stamps and labels (`DetectionData.scoring_view`), never the values, and scores the corpus from
+    the stored scores (NAB's threshold is chosen over every row of the corpus at once)."""
     specs = [ModelSpec.of(d) for d in detectors]
     for spec in specs:  # unknown names fail before any work
         as_detector(spec.model_dump())
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
-    data = data if data is not None else task.load()
     run_id = new_run_id()
     with connect(client, scheduler, n_workers) as c:
-        chunks = c.submit(prepare_item_chunks, task, chunk_size, pure=False).result()
+        chunks, view = c.submit(prepare_item_chunks, task, chunk_size, pure=False).result()
+        data = data if data is not None else view
         codes = {spec.key(): detector_fingerprint(spec) for spec in specs}
         units = [DetectionUnit(task, spec, chunk, seed, codes[spec.key()]) for spec in specs for chunk in chunks]
         done = store.complete([u.key for u in units])

@@ -9,7 +9,7 @@ a 0/1 label per item row, and the windows the NAB scorer needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -97,6 +97,8 @@ class DetectionData:
     rows: pd.DataFrame
     windows: pd.DataFrame
     corpus: NabCorpus
+    # a scoring view's values stay in the chunk files the worker wrote: item -> file, read per item
+    chunk_files: dict[str, str] = field(default_factory=dict)
 
     @property
     def items(self) -> list[str]:
@@ -140,7 +142,17 @@ class DetectionData:
         chosen = set(sorted(self.items)[::2])
         return self.rows["item"].isin(chosen).to_numpy()
 
+    def scoring_view(self, chunk_files: dict[str, str]) -> DetectionData:
+        """This data without the series' values: what scoring the corpus needs (each row's item,
+        stamp and label, the windows, the NAB corpus), sent back by the worker that cut the chunks,
+        so that the process scoring a run never holds the values themselves; `channels(item)`
+        reads one item's values from its chunk file when a figure asks for them."""
+        return replace(self, frame=self.frame.iloc[:0].copy(), chunk_files=dict(chunk_files))
+
     def channels(self, item: str) -> dict[str, np.ndarray]:
         """The values of each channel of one item, in row order."""
-        sub = self.frame[self.frame["item"] == item]
+        if item in self.chunk_files:
+            sub = pd.read_parquet(self.chunk_files[item], filters=[("item", "==", item)])
+        else:
+            sub = self.frame[self.frame["item"] == item]
         return {uid: g["y"].to_numpy(float) for uid, g in sub.groupby("unique_id", sort=False)}
