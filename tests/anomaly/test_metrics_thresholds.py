@@ -81,3 +81,36 @@ def test_when_a_strategy_is_incomplete_then_it_is_refused():
         ThresholdStrategy(metric="auc_pr")
     with pytest.raises(ThresholdError, match="calibration split"):
         choose_threshold(ThresholdStrategy(), np.zeros(3), np.zeros(3), np.zeros(3, bool))
+
+
+def test_when_metrics_are_looked_up_by_name_then_every_new_one_is_registered_and_pa_f1_is_marked_optimistic():
+    from workbench.anomaly.metrics import (
+        DESCRIPTIONS,
+        OPTIMISTIC_METRICS,
+        THRESHOLD_FREE,
+        THRESHOLDED,
+        describe_detection_metric,
+        get_detection_metric,
+    )
+    from workbench.errors import UnknownNameError
+
+    for name in ("range_precision", "range_recall", "range_f1"):
+        assert get_detection_metric(name)[1] is True
+    for name in ("vus_pr", "vus_roc"):
+        assert get_detection_metric(name)[1] is False
+    assert set(DESCRIPTIONS) == set(THRESHOLDED) | set(THRESHOLD_FREE)
+    assert "point_adjusted_f1" in OPTIMISTIC_METRICS and "event_f1" not in OPTIMISTIC_METRICS
+    assert describe_detection_metric("point_adjusted_f1").startswith("(optimistic)")
+    assert not describe_detection_metric("event_f1").startswith("(optimistic)")
+    with pytest.raises(UnknownNameError, match="vus_pr"):
+        get_detection_metric("vus-pr")
+
+
+def test_when_a_detection_task_names_the_new_metrics_then_it_validates_and_an_unknown_one_is_refused():
+    from workbench.anomaly.task import DetectionTask
+    from workbench.errors import UnknownNameError
+
+    task = DetectionTask(dataset="nab", subsets=("all",), metrics=("vus_pr", "vus_roc", "range_f1"))
+    assert task.metrics == ("vus_pr", "vus_roc", "range_f1")
+    with pytest.raises(UnknownNameError, match=r"range_f2.*Did you mean 'range_f1'"):
+        DetectionTask(dataset="nab", subsets=("all",), metrics=("range_f2",))

@@ -6,9 +6,14 @@ one series into the next. Labels are 0/1 per row; predictions are 0/1 (detection
 scores are in [0, 1] (the threshold-free AUCs).
 
 `event_f1` is the composite F1 of Garg et al. (2021): event-wise recall, row-wise precision.
-`point_adjusted_f1` credits a whole labelled event as detected when any one of its rows is: it is
-the convention of many deep-learning papers and it is optimistic (a random detector scores well on
-long events), so it is named as such wherever it is reported.
+`point_adjusted_f1` (PA-F1) credits a whole labelled event as detected when any one of its rows is:
+it is the convention of many deep-learning papers and it is optimistic (a random detector scores
+well on long events; Kim et al., AAAI 2022), so it is listed in `OPTIMISTIC_METRICS` and every
+table that reports it can mark it.
+
+The metrics the field reports now sit beside them: range-based precision, recall and F1 (Tatbul et
+al. 2018, `workbench.anomaly.range_metrics`) over 0/1 detections, and VUS-ROC / VUS-PR (Paparrizos
+et al. 2022, `workbench.anomaly.vus`) over raw scores, both as TSB-AD v1.5 computes them.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from workbench.anomaly.range_metrics import range_f1, range_precision, range_recall
+from workbench.anomaly.vus import vus_pr, vus_roc
 from workbench.errors import UnknownNameError
 
 
@@ -91,15 +98,46 @@ def auc_roc(y_true: np.ndarray, score: np.ndarray, groups: np.ndarray | None = N
 
 
 Metric = Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]
-# metrics over 0/1 detections (need a threshold) and over raw scores (threshold-free)
-THRESHOLDED: dict[str, Metric] = {"point_f1": point_f1, "point_adjusted_f1": point_adjusted_f1, "event_f1": event_f1}
-THRESHOLD_FREE: dict[str, Metric] = {"auc_pr": auc_pr, "auc_roc": auc_roc}
+# metrics over 0/1 detections (need a threshold) and over raw scores (threshold-free); all higher-is-better
+THRESHOLDED: dict[str, Metric] = {
+    "point_f1": point_f1,
+    "point_adjusted_f1": point_adjusted_f1,
+    "event_f1": event_f1,
+    "range_precision": range_precision,
+    "range_recall": range_recall,
+    "range_f1": range_f1,
+}
+THRESHOLD_FREE: dict[str, Metric] = {"auc_pr": auc_pr, "auc_roc": auc_roc, "vus_pr": vus_pr, "vus_roc": vus_roc}
+
+# metrics known to overstate a detector: reported for comparison with the papers that use them, and
+# marked as such wherever they appear
+OPTIMISTIC_METRICS: frozenset[str] = frozenset({"point_adjusted_f1"})
+
+DESCRIPTIONS: dict[str, str] = {
+    "point_f1": "F1 over rows",
+    "point_adjusted_f1": "PA-F1: F1 after point adjustment (a whole event counts once one row is found); "
+    "OPTIMISTIC, a random detector scores well on long events",
+    "event_f1": "composite F1 (Garg et al. 2021): recall over events, precision over rows",
+    "range_precision": "range-based precision (Tatbul et al. 2018; TSB-AD: alpha 0, reciprocal cardinality, flat bias)",
+    "range_recall": "range-based recall (Tatbul et al. 2018; TSB-AD: alpha 0.2, reciprocal cardinality, flat bias)",
+    "range_f1": "harmonic mean of range-based precision and recall (TSB-AD's R-based-F1)",
+    "auc_pr": "area under the precision-recall curve (average precision), pooled over rows",
+    "auc_roc": "area under the ROC curve, pooled over rows",
+    "vus_pr": "VUS-PR (Paparrizos et al. 2022; TSB-AD: windows 0..100, 250 thresholds), mean over series",
+    "vus_roc": "VUS-ROC (Paparrizos et al. 2022; TSB-AD: windows 0..100, 250 thresholds), mean over series",
+}
 
 
 def get_detection_metric(name: str) -> tuple[Metric, bool]:
-    """(function, needs_threshold) for a metric name."""
+    """(function, needs_threshold) for a metric name; every detection metric is higher-is-better."""
     if name in THRESHOLDED:
         return THRESHOLDED[name], True
     if name in THRESHOLD_FREE:
         return THRESHOLD_FREE[name], False
     raise UnknownNameError("detection metric", name, [*THRESHOLDED, *THRESHOLD_FREE])
+
+
+def describe_detection_metric(name: str) -> str:
+    """One line on what the metric measures, `(optimistic)` first when it is in `OPTIMISTIC_METRICS`."""
+    get_detection_metric(name)
+    return ("(optimistic) " if name in OPTIMISTIC_METRICS else "") + DESCRIPTIONS[name]
