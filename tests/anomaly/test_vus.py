@@ -237,3 +237,17 @@ def test_when_a_threshold_is_tuned_on_range_f1_then_it_is_accepted():
     labels = np.r_[np.linspace(0, 1, 50) > 0.8, np.linspace(0, 1, 50) > 0.3]
     chosen = choose_threshold(ThresholdStrategy(metric="range_f1"), scores, labels, np.arange(100) < 50)
     assert 0.78 < chosen.value < 0.84
+
+
+def test_when_the_engine_runs_a_task_with_the_new_metrics_then_its_stored_scoreboard_holds_them(cluster, tmp_path):
+    from workbench.anomaly.engine import detect_on_engine
+    from workbench.anomaly.run import scoreboard
+    from workbench.anomaly.task import DetectionTask
+
+    task = DetectionTask(dataset="nab", subsets=("all",), items=ITEMS[:2], metrics=NEW)
+    run = detect_on_engine(task, ["windowedGaussian"], scheduler=cluster.address, store=tmp_path, progress=False)
+    stored = run.store.read_table("detection_metrics").set_index("metric")
+    assert set(NEW) <= set(stored.index) and stored.loc[list(NEW), "higher_is_better"].all()
+    assert stored.loc[list(NEW), "value"].between(0, 1).all()  # NaN would fail here
+    local = scoreboard(run.data, run.detections).set_index("metric")
+    np.testing.assert_allclose(stored.loc[list(NEW), "value"], local.loc[list(NEW), "value"], rtol=1e-12)
