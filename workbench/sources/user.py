@@ -90,43 +90,30 @@ class UserSource:
         return out
 
     def describe(self, client: Any = None) -> list[dict[str, Any]]:
-        """One plan per file, made on the workers (or here without a client); cached per file version."""
+        """One plan per file, made on the workers (or here without a client); cached per file version.
+
+        With a client, the cross-file check over every series id's hash runs on a worker too, and
+        the plans come back without the hashes: the client's memory does not grow with the series."""
         entries, spec, root = self._entries(), self.read_spec(), storage.cache_url()
         if client is None:
             plans = [describe_file(e, spec, root) for e in entries]
-        else:
-            futures = client.map(
-                describe_file,
-                entries,
-                spec=spec,
-                cache_root=root,
-                pure=False,
-                key=[f"describe-{e['cache_key']}" for e in entries],
-            )
-            plans = client.gather(futures)
-        self._check_plans(plans)
+            check_plans(plans, self._where(), self.card.n_series, spec)
+            return plans
+        futures = client.map(
+            describe_file,
+            entries,
+            spec=spec,
+            cache_root=root,
+            pure=False,
+            key=[f"describe-{e['cache_key']}" for e in entries],
+        )
+        checked = client.submit(check_plans, futures, self._where(), self.card.n_series, spec, pure=False)
+        plans = client.gather(client.map(without_id_hashes, futures, pure=False))
+        checked.result()  # raises the worker's DataFormatError here
         return plans
 
-    def _check_plans(self, plans: list[dict[str, Any]]) -> None:
-        where = f"dataset card {self.card.path or self.name}"
-        sizes = [p["n_series"] for p in plans]
-        hashes = np.concatenate([id_hashes(p) for p in plans]) if plans else np.array([], dtype="<u8")
-        owner = np.repeat(np.arange(len(plans)), sizes)
-        order = np.argsort(hashes, kind="stable")
-        same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
-        if len(same):
-            a, b = plans[owner[order[same[0]]]], plans[owner[order[same[0] + 1]]]
-            uid = _id_with_hash(a, int(hashes[order[same[0]]]), self.read_spec())
-            raise DataFormatError(
-                f"{where}: series {uid!r} is in two files, {a['key']} and {b['key']}: each series must live in "
-                "one file (partition by series, e.g. hive folders `bucket=07/`), so that no unit splits it"
-            )
-        total = int(sum(sizes))
-        if self.card.n_series is not None and total != self.card.n_series:
-            raise DataFormatError(
-                f"{where}: the files hold {total} series, the card declares n_series: {self.card.n_series} "
-                "(run `workbench datasets add` again, or drop n_series from the card)"
-            )
+    def _where(self) -> str:
+        return f"dataset card {self.card.path or self.name}"
 
     # ---- units -----------------------------------------------------------------------------
     def plan(self, chunk_size: int, client: Any = None) -> list[ChunkRef]:
@@ -196,3 +183,30 @@ def _id_with_hash(plan: dict[str, Any], value: int, spec: dict[str, Any]) -> str
     ids = pd.unique(table.column(0).to_pandas().astype(str).to_numpy())
     hit = np.flatnonzero(pd.util.hash_array(ids.astype(object)) == np.uint64(value))
     return str(ids[hit[0]]) if len(hit) else "?"
+
+
+def without_id_hashes(plan: dict[str, Any]) -> dict[str, Any]:
+    """A file's plan without its series-id hashes (only the cross-file check needs them)."""
+    return {k: v for k, v in plan.items() if k != "id_hashes"}
+
+
+def check_plans(plans: list[dict[str, Any]], where: str, n_series: int | None, spec: dict[str, Any]) -> None:
+    """Every series lives in one file, and the files hold the series count the card declares."""
+    sizes = [p["n_series"] for p in plans]
+    hashes = np.concatenate([id_hashes(p) for p in plans]) if plans else np.array([], dtype="<u8")
+    owner = np.repeat(np.arange(len(plans)), sizes)
+    order = np.argsort(hashes, kind="stable")
+    same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
+    if len(same):
+        a, b = plans[owner[order[same[0]]]], plans[owner[order[same[0] + 1]]]
+        uid = _id_with_hash(a, int(hashes[order[same[0]]]), spec)
+        raise DataFormatError(
+            f"{where}: series {uid!r} is in two files, {a['key']} and {b['key']}: each series must live in "
+            "one file (partition by series, e.g. hive folders `bucket=07/`), so that no unit splits it"
+        )
+    total = int(sum(sizes))
+    if n_series is not None and total != n_series:
+        raise DataFormatError(
+            f"{where}: the files hold {total} series, the card declares n_series: {n_series} "
+            "(run `workbench datasets add` again, or drop n_series from the card)"
+        )
