@@ -6,6 +6,8 @@ Views available to every query, built from the committed records (no file is has
                  the rows of every committed unit's table (an empty view with the usual columns when
                  no unit has that table); any other stored table gets a view of its name too
     units        one row per committed unit: key, kind, status, run_id, task_key, model, ...,
+                 runtime (device, routed, fit_s, predict_s, inference_s, batch_size; `runtime` and
+                 `hardware` as JSON), leakage (leakage, leakage_entry, leakage_check),
                  superseded (recomputed since by other code: its rows are left out of the views above)
     runs         one row per run: provenance, counts, timings
 
@@ -68,6 +70,12 @@ UNIT_COLUMNS: dict[str, pa.DataType] = {
     **{"model_name": pa.string(), "n_series": pa.int64(), "window": pa.int64(), "seed": pa.int64()},
     **{"worker": pa.string(), "duration_s": pa.float64(), "peak_rss_mb": pa.float64(), "error": pa.string()},
     **{"committed_at": pa.string(), "committed_by": pa.string(), "tables": pa.string()},
+    # runtime (workbench.engine.records): device and routing, seconds, what it ran on (JSON objects)
+    **{"routed": pa.string(), "device": pa.string(), "dtype": pa.string(), "batch_size": pa.int64()},
+    **{"fit_s": pa.float64(), "predict_s": pa.float64(), "inference_s": pa.float64(), "train_s": pa.float64()},
+    **{"runtime": pa.string(), "hardware": pa.string()},
+    # leakage (workbench.leakage): pretraining corpus verdict and entry, hashed-window check of training here
+    **{"leakage": pa.string(), "leakage_entry": pa.string(), "leakage_check": pa.string()},
 }
 _RUN_NESTED = ("tasks", "packages", "status_counts")
 Store = str | Path | ResultsStore | None

@@ -85,6 +85,7 @@ class SubsetSpec(_Frozen):
     keep_row_order: bool = False
     description: str = ""
     data_version: str | None = None  # which copy of the data this subset reads (overrides the card's)
+    provenance: list[str] = Field(default_factory=list)  # where its series come from (overrides the card's)
     splits: dict[str, SplitSpec]
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -104,6 +105,9 @@ class DatasetCard(_Frozen):
     description: str = ""
     data_version: str | None = None  # which copy of the data the card reads, e.g. an R package's version
     reader: str = ""  # the panel reader of the subsets; a card of published results only has none
+    # where the series come from, as identifiers (`ett:etth1`, `m4:hourly`, `monash:...`) that
+    # workbench.leakage matches against pretrained models' corpora; a subset's own list wins
+    provenance: list[str] = Field(default_factory=list)
     homepage: str = ""
     licence: str
     citation: str
@@ -215,6 +219,7 @@ class UserCard(_Frozen):
     horizon: int | None = Field(None, ge=1)
     n_series: int | None = None
     allow_missing: bool = False
+    provenance: list[str] = Field(default_factory=list)  # where the user's series come from (workbench.leakage)
     path: Path | None = None
 
     @model_validator(mode="after")
@@ -254,6 +259,7 @@ class UserCard(_Frozen):
             n_series=self.n_series,
             allow_missing=self.allow_missing,
             description=self.description,
+            provenance=self.provenance,
             splits={"train": SplitSpec(files=["*"])},
         )
         return {USER_SUBSET: spec}

@@ -4,15 +4,100 @@ A record says what the unit is (key, kind, identity), what made it (the code fin
 commit and dirty flag, the run, the worker process) and what it evaluated (the resolved task with
 its description, the model and its parameters, the seed); writers add their own facts (chunks,
 timings, errors) and hand it to `ResultsStore.write_unit`, which adds the files and commits it.
+
+Every record also says what it ran on (`hardware`: CPU model, cores, torch threads, GPU), so a
+timing read from the store can be told apart from one measured on other hardware; forecast units
+add their runtime (`RuntimeLog`: seconds fitting and predicting, and what the model reports of
+itself through `runtime_info()`: device, dtype, batch size, seconds of its forward passes, weights
+loaded or shared) and the Dask resources they were routed by.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import platform
 import socket
+import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.fingerprint import git_state
+
+# runtime facts a unit record also carries as top-level fields (columns of the `units` view)
+RUNTIME_COLUMNS = ("device", "dtype", "batch_size", "fit_s", "predict_s", "inference_s", "train_s")
+
+
+@functools.cache
+def _cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what `platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware() -> dict[str, Any]:
+    """What this process computes on: CPU model, logical cores (and those it may use), torch's
+    intra-op threads and the GPU's name when torch is loaded and sees CUDA. Torch is only asked
+    when already imported, so a classic model's unit pays no torch import for it."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    out: dict[str, Any] = {"cpu": _cpu_model(), "cores": os.cpu_count(), "usable_cores": usable}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch_threads"] = torch.get_num_threads()
+        try:
+            if torch.cuda.is_available():
+                out["gpu"] = torch.cuda.get_device_name(torch.cuda.current_device())
+                out["gpu_count"] = torch.cuda.device_count()
+        except Exception:  # a broken driver is no reason to lose the unit
+            out["gpu"] = None
+    return out
+
+
+@dataclass
+class RuntimeLog:
+    """A unit's runtime over its windows: wall seconds of `fit` and `predict` summed, and what the
+    model reports of itself (`runtime_info()`; its seconds summed, the rest from the last window)."""
+
+    fit_s: float = 0.0
+    predict_s: float = 0.0
+    windows: int = 0
+    reported: dict[str, Any] = field(default_factory=dict)
+    hardware: dict[str, Any] | None = None  # of the process that computed (a unit's child, with a timeout)
+
+    def add(self, model: Any, fit_s: float, predict_s: float) -> None:
+        self.hardware = hardware()
+        self.fit_s += fit_s
+        self.predict_s += predict_s
+        self.windows += 1
+        report = getattr(model, "runtime_info", None)
+        info = dict(report() or {}) if callable(report) else {}
+        for name, value in info.items():
+            if name.endswith("_s") and isinstance(value, int | float) and name in self.reported:
+                self.reported[name] = self.reported[name] + value
+            else:
+                self.reported[name] = value
+
+    def facts(self, routed: str = "") -> dict[str, Any]:
+        """The record's fields: `runtime` (everything, hardware included), `routed` (the resources
+        the unit was submitted with, e.g. `GPU`; empty for none), and the flat runtime columns."""
+        runtime = {
+            "fit_s": round(self.fit_s, 4),
+            "predict_s": round(self.predict_s, 4),
+            "windows": self.windows,
+            **{k: round(v, 4) if k.endswith("_s") and isinstance(v, float) else v for k, v in self.reported.items()},
+        }
+        runtime.setdefault("device", "cpu")  # a model that does not say computes in this process on the CPU
+        runtime["hardware"] = self.hardware or hardware()
+        return {"runtime": runtime, "routed": routed, **{c: runtime.get(c) for c in RUNTIME_COLUMNS}}
 
 
 def unit_record(
@@ -61,6 +146,7 @@ def unit_record(
         "params": params,
         "seed": seed,
         "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "hardware": hardware(),
         "error": "",
         **facts,
     }

@@ -70,6 +70,45 @@ def is_global(spec: ModelSpec) -> bool:
     return bool(make_forecaster(spec.name, **spec.params).is_global)
 
 
+def wants_accelerator(spec: ModelSpec) -> bool:
+    """A model whose class says it can use an accelerator (`uses_accelerator`), unless its
+    parameters pin it to the CPU (`device="cpu"`)."""
+    forecaster = make_forecaster(spec.name, **spec.params)
+    device = spec.params.get("device")
+    pinned = isinstance(device, str) and device.lower().startswith("cpu")
+    return bool(getattr(forecaster, "uses_accelerator", False)) and not pinned
+
+
+def advertised_resources(client: Any) -> dict[str, float]:
+    """Resource name -> the most any one worker of the cluster advertises (`scheduler_info()`)."""
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    out: dict[str, float] = {}
+    for worker in workers.values():
+        for name, amount in (worker.get("resources") or {}).items():
+            out[name] = max(out.get(name, 0.0), float(amount))
+    return out
+
+
+def accelerator_resources(client: Any, requested: dict[str, float] | bool | None) -> dict[str, float] | None:
+    """The Dask resources accelerator units are submitted with: `None` or `True` asks for one `GPU`
+    where some worker advertises it (else none: they run on any worker, on its CPU); a mapping asks
+    for exactly that and is refused when no worker could ever satisfy it (Dask would wait forever);
+    `False` asks for nothing."""
+    if requested is False:
+        return None
+    advertised = advertised_resources(client)
+    if requested is None or requested is True:
+        return {"GPU": 1} if advertised.get("GPU", 0) >= 1 else None
+    short = {k: v for k, v in requested.items() if advertised.get(k, 0) < v}
+    if short:
+        raise WorkbenchError(
+            f"resources {short} are asked for, but no worker of the cluster advertises that much "
+            f"(workers advertise {advertised or 'no resources'}); start workers with `--resources "
+            f'"{" ".join(f"{k}={v:g}" for k, v in short.items())}"` or pass resources=None'
+        )
+    return dict(requested)
+
+
 def code_fingerprint(spec: ModelSpec) -> str:
     """What a model's units depend on besides data and task: the workbench modules its computation
     reaches (its own module and the scoring core) and the versions of the numerical libraries."""
@@ -149,6 +188,7 @@ def evaluate(
     progress: bool = True,
     chunks: dict[str, list[ChunkRef]] | None = None,
     reuse_across_code: bool = False,
+    resources: dict[str, float] | bool | None = None,
     **task_fields: Any,
 ) -> RunSummary:
     """Evaluate every task × model on Dask; results go to the store, a summary comes back.
@@ -163,7 +203,13 @@ def evaluate(
     into row groups, in-memory data are written to the chunk cache. `chunks` maps a task key to
     ready-made chunk files instead. Rerunning the same grid skips complete units (`retry_failed`
     recomputes units that ended in error or timeout). A unit made by other workbench code is
-    recomputed unless `reuse_across_code=True`, which reuses it and lists it in the run record."""
+    recomputed unless `reuse_across_code=True`, which reuses it and lists it in the run record.
+
+    Units of models that can use an accelerator (`uses_accelerator`, e.g. the foundation models)
+    are submitted with Dask worker `resources` (`accelerator_resources`): by default `{"GPU": 1}`
+    when a worker of the cluster advertises `GPU`, so they run there (one at a time per GPU) while
+    other units fill the remaining workers; each unit records what it was routed by (`routed`) and
+    the device its model chose (`device`)."""
     data = tasks if _is_data(tasks) else None
     if data is None and task_fields:
         raise TypeError(f"task fields {sorted(task_fields)} are given with tasks: set them on the tasks")
@@ -199,18 +245,29 @@ def evaluate(
             reused = {new: old for new, old in candidates.items() if old in verified}
         todo = [u for u in units if u.key not in done and u.key not in reused]
         records = []
+        routing = accelerator_resources(c, resources) if todo else None
+        accelerated = {s.key() for s in specs if wants_accelerator(s)} if routing else set()
         if todo:
-            futures = c.map(
-                run_unit,
-                todo,
-                store_root=str(store.root),
-                run_id=run_id,
-                chunk_size=chunk_size,
-                save_forecasts=save_forecasts,
-                timeout_s=timeout_s,
-                key=[f"unit-{u.key}-{run_id}" for u in todo],
-                pure=False,
-            )
+            futures = []
+            for group, wanted in (
+                ([u for u in todo if u.model.key() not in accelerated], None),
+                ([u for u in todo if u.model.key() in accelerated], routing),
+            ):
+                if not group:
+                    continue
+                futures += c.map(
+                    run_unit,
+                    group,
+                    store_root=str(store.root),
+                    run_id=run_id,
+                    chunk_size=chunk_size,
+                    save_forecasts=save_forecasts,
+                    timeout_s=timeout_s,
+                    routed=",".join(sorted(wanted)) if wanted else "",
+                    key=[f"unit-{u.key}-{run_id}" for u in group],
+                    pure=False,
+                    resources=wanted,
+                )
             from distributed import as_completed
 
             bar = tqdm(total=len(todo), desc="units", unit="unit", disable=not progress)
@@ -226,6 +283,8 @@ def evaluate(
     record["code"] = {u.model.label: u.code for u in units}
     record["reuse_across_code"] = reuse_across_code
     record["reused_across_code"] = reused
+    record["accelerated_models"] = sorted(s.label for s in specs if s.key() in accelerated)
+    record["routed"] = ",".join(f"{k}={v:g}" for k, v in sorted((routing or {}).items()))
     store.write_run(record)
     return summary
 

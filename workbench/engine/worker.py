@@ -16,7 +16,7 @@ import pandas as pd
 
 from workbench.data import Panel
 from workbench.engine.isolation import UnitTimeout, run_with_deadline
-from workbench.engine.records import unit_record
+from workbench.engine.records import RuntimeLog, unit_record
 from workbench.engine.store import ResultsStore
 from workbench.engine.units import ChunkRef, Unit
 from workbench.forecasters import make_forecaster
@@ -52,19 +52,39 @@ def _read(chunks: tuple[ChunkRef, ...], split: str) -> Panel:
     return Panel(df=pd.concat([p.df for p in panels], ignore_index=True), **_meta(first))
 
 
-def compute_unit(unit: Unit, save_forecasts: bool = False) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Metric rows (and forecasts) of one unit, computed in this process."""
+def compute_unit(
+    unit: Unit, save_forecasts: bool = False, facts: dict | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Metric rows (and forecasts) of one unit, computed in this process.
+
+    `facts`, when given, receives what the unit's record says of the computation: its runtime
+    (`RuntimeLog`), for a pretrained model whether the data is in its pretraining corpus
+    (`workbench.leakage.leakage`), and for a model trained here the hashed-window check of its
+    training data against the test windows (`workbench.leakage.check_panels`)."""
+    from workbench import leakage
+
     task, spec = unit.task, unit.model
     train = _read(unit.chunks, "train")
     # test chunks come from load_holdout: their ds already continue each train series
     test = _read(unit.chunks, "test") if task.protocol == "holdout" else None
     frames, forecasts = [], []
+    runtime = RuntimeLog()
+    checked: leakage.WindowCheck | None = None
+    corpus: leakage.Leakage | None = None
     for window in task.windows_of(train, test):
         if unit.window is not None and window.index != unit.window:
             continue
         params = dict(spec.params)
+        started = time.perf_counter()
         forecaster = make_forecaster(spec.name, seed=unit.seed, **params).fit(window.past)
+        fitted = time.perf_counter()
         forecast = forecaster.predict(task.h)
+        runtime.add(forecaster, fitted - started, time.perf_counter() - fitted)
+        if corpus is None and leakage.is_pretrained(forecaster):
+            corpus = leakage.leakage(task, forecaster)
+        if leakage.trains_here(forecaster):
+            check = leakage.check_panels(window.past, window.truth, task.h)
+            checked = check if checked is None else checked + check
         scores = score_window(task, window.past, window.truth, forecast, spec.label)
         scores.insert(0, "window", window.index)
         frames.append(scores)
@@ -76,6 +96,10 @@ def compute_unit(unit: Unit, save_forecasts: bool = False) -> tuple[pd.DataFrame
     if save_forecasts:
         out_forecasts = pd.concat(forecasts, ignore_index=True)
         _label(out_forecasts, unit)
+    if facts is not None:
+        facts["runtime_log"] = runtime
+        facts |= corpus.record() if corpus is not None else {}
+        facts |= checked.record() if checked is not None else {}
     return metrics, out_forecasts
 
 
@@ -102,8 +126,12 @@ def run_unit(
     save_forecasts: bool = False,
     timeout_s: float | None = None,
     chunk_size: int | None = None,
+    routed: str = "",
 ) -> dict:
     """Compute one unit and commit it to the store; never raises for a model's or a series' fault.
+
+    The record carries the unit's runtime and leakage facts (see `compute_unit`) and `routed`, the
+    Dask resources the runner submitted it with (e.g. `GPU`), beside the device the model chose.
 
     Without `timeout_s` the unit is computed in this process. With it, the unit runs in a child
     process (`workbench.engine.isolation`; one that finished its previous unit in time takes the
@@ -115,13 +143,14 @@ def run_unit(
     started_at = datetime.now(UTC).isoformat()
     start = time.perf_counter()
     result: dict = {}
+    facts: dict = {}
     try:
         if timeout_s:
             args = (unit, save_forecasts, dict(registered_forecasters.added))
-            metrics, forecasts, result["peak_rss_mb"] = run_with_deadline(_compute_in_child, args, timeout_s)
+            metrics, forecasts, result["peak_rss_mb"], facts = run_with_deadline(_compute_in_child, args, timeout_s)
             result["value"] = metrics, forecasts
         else:
-            result["value"] = compute_unit(unit, save_forecasts)
+            result["value"] = compute_unit(unit, save_forecasts, facts)
     except UnitTimeout as exc:
         result["killed_at"] = datetime.fromtimestamp(exc.killed_at, UTC).isoformat()
     except BaseException as exc:  # a model's fault is recorded, not raised
@@ -160,19 +189,24 @@ def run_unit(
     else:
         record["status"] = "ok"
         metrics, forecasts = result["value"]
+    runtime = facts.pop("runtime_log", None)
+    record |= (runtime or RuntimeLog()).facts(routed) if record["status"] == "ok" else {"routed": routed}
+    record |= facts
     return ResultsStore(store_root).write_unit(unit.key, {"metrics": metrics, "forecasts": forecasts}, record)
 
 
 def _compute_in_child(
     unit: Unit, save_forecasts: bool, added: dict[str, type]
-) -> tuple[pd.DataFrame, pd.DataFrame | None, float]:
+) -> tuple[pd.DataFrame, pd.DataFrame | None, float, dict]:
     """`compute_unit` in the unit's own process, which knows the models this worker registered at run
-    time (a notebook's or a test's) and keeps numba single-threaded; also returns its peak memory."""
+    time (a notebook's or a test's) and keeps numba single-threaded; also returns its peak memory and
+    the unit's runtime and leakage facts."""
     for name, cls in added.items():
         registered_forecasters.added.setdefault(name, cls)
     _single_threaded_kernels()
-    metrics, forecasts = compute_unit(unit, save_forecasts)
-    return metrics, forecasts, _peak_rss_mb()
+    facts: dict = {}
+    metrics, forecasts = compute_unit(unit, save_forecasts, facts)
+    return metrics, forecasts, _peak_rss_mb(), facts
 
 
 def _single_threaded_kernels() -> None:

@@ -6,10 +6,15 @@ are sorted per step, since a quantile head is not guaranteed monotone; `y_hat` i
 Nothing is trained, so the engine runs it per chunk of series like a local model. Chronos-Bolt's
 quantile head is deterministic; the original Chronos samples paths, from torch's generator seeded
 with `random_state`, else the run's seed, else 0 (torch's global state is restored afterwards).
+The pipeline is loaded once per process (`workbench.foundation.loading`) and shared by the units a
+worker computes; without a `device` it runs on a GPU when the process has one (the engine routes
+its units to workers that advertise one), else on the CPU. Its pretraining corpus is not typed
+here, so its units record leakage `unknown`.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -18,6 +23,7 @@ from pydantic import Field
 
 from workbench.errors import SourceUnavailableError, WorkbenchError
 from workbench.forecasters import Forecaster
+from workbench.foundation import loading
 from workbench.registry import ModelParams, Quantile, resolve_seed
 from workbench.tasks import future_ds
 
@@ -25,18 +31,31 @@ DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 
 
 def load_pipeline(model: str, device: str | None = None) -> Any:
-    """A Chronos pipeline from a hub id or local path, with an error that says what to do."""
+    """A Chronos pipeline from a hub id or local path (once per process), with an error that says
+    what to do."""
+    return load_weights(model, device).value
+
+
+def load_weights(model: str, device: str | None = None) -> loading.Loaded:
+    """The pipeline on `device` (default: a GPU when there is one) through the process's cache."""
     try:
         from chronos import BaseChronosPipeline
     except ImportError as exc:
         raise WorkbenchError("chronos needs the foundation extra: pip install 'workbench[foundation]'") from exc
-    try:
-        return BaseChronosPipeline.from_pretrained(model, device_map=device or "cpu")
-    except Exception as exc:
-        raise SourceUnavailableError(
-            f"chronos: cannot load weights {model!r} ({type(exc).__name__}: {exc}). Without internet, download "
-            "the model folder elsewhere and pass its local path as `model`."
-        ) from exc
+    from workbench.neural.trainer import pick_device
+
+    where = str(pick_device(device))
+
+    def read() -> Any:
+        try:
+            return BaseChronosPipeline.from_pretrained(model, device_map=where)
+        except Exception as exc:
+            raise SourceUnavailableError(
+                f"chronos: cannot load weights {model!r} ({type(exc).__name__}: {exc}). Without internet, download "
+                "the model folder elsewhere and pass its local path as `model`."
+            ) from exc
+
+    return loading.load("chronos", model, read, device=where, dtype="model")
 
 
 class ChronosParams(ModelParams):
@@ -46,7 +65,7 @@ class ChronosParams(ModelParams):
     quantiles: list[Quantile] = Field(list(DEFAULT_QUANTILES), description="quantile levels (0.5 is always added)")
     context_length: int | None = Field(None, ge=1, description="most recent values given as context; default: all")
     batch_size: int = Field(256, ge=1, description="series per forward pass")
-    device: str | None = Field(None, description="torch device map; default: the CPU")
+    device: str | None = Field(None, description="torch device map; default: a GPU when there is one, else the CPU")
     random_state: int | None = Field(
         None, description="seed of sampled paths (original Chronos); default: the run's seed, else 0"
     )
@@ -58,17 +77,31 @@ class Chronos(Forecaster):
 
     name = "chronos"
     Params = ChronosParams
+    uses_accelerator = True
+    pretrained = True
+    training_corpus = None  # not typed from the Chronos paper here: leakage is `unknown`
 
     def __init__(self, *, seed: int | None = None, **params: Any) -> None:
         super().__init__(seed=seed, **params)
         self.quantiles = sorted({*self.params.quantiles, 0.5})
         self._pipeline = self.params.pipeline
+        self._weights: loading.Loaded | None = None
+        self._runtime: dict[str, Any] = {}
 
     @property
     def pipeline(self) -> Any:
         if self._pipeline is None:
-            self._pipeline = load_pipeline(self.params.model, self.params.device)
+            self._weights = load_weights(self.params.model, self.params.device)
+            self._pipeline = self._weights.value
         return self._pipeline
+
+    def runtime_info(self) -> dict[str, Any]:
+        """Batch size, seconds of the forward passes, device and dtype, how the weights were had."""
+        info = {"batch_size": self.params.batch_size, **self._runtime}
+        info |= loading.torch_facts(getattr(self._pipeline, "model", None))
+        if self._weights is not None:
+            info["weights"] = self._weights.describe()
+        return info
 
     def predict(self, h: int) -> pd.DataFrame:
         import torch
@@ -77,6 +110,8 @@ class Chronos(Forecaster):
         context = self.params.context_length
         batch = self.params.batch_size
         rows = []
+        pipeline = self.pipeline
+        start = time.perf_counter()
         with torch.random.fork_rng():  # the caller's generator state is left as it was
             torch.manual_seed(resolve_seed(self.params.random_state, self.seed, 0))
             for start in range(0, len(values), batch):
@@ -85,10 +120,9 @@ class Chronos(Forecaster):
                     series = row[len(row) - n :]
                     contexts.append(torch.tensor(series[-context:] if context else series, dtype=torch.float32))
                 with torch.no_grad():
-                    q, _ = self.pipeline.predict_quantiles(
-                        contexts, prediction_length=h, quantile_levels=self.quantiles
-                    )
+                    q, _ = pipeline.predict_quantiles(contexts, prediction_length=h, quantile_levels=self.quantiles)
                 rows.append(np.sort(q.float().cpu().numpy(), axis=-1))  # (series, h, quantiles), no crossing
+        self._runtime = {"inference_s": round(time.perf_counter() - start, 4), "n_series": len(values)}
         q = np.concatenate(rows, axis=0)
         out = future_ds(self.past_, h)
         for i, level in enumerate(self.quantiles):

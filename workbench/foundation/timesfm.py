@@ -4,12 +4,15 @@
 a local folder; a compiled model object can be passed as `model_object=` (a small test model). The
 model's quantile head gives the deciles 0.1..0.9; asked-for quantiles must be among them. Quantiles
 are sorted per step (a quantile head is not guaranteed monotone); `y_hat` is the model's point
-forecast.
+forecast. The compiled model is loaded once per process for each (weights, context, horizon
+bucket) (`workbench.foundation.loading`); its pretraining corpus is not typed here, so its units
+record leakage `unknown`.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,7 @@ from pydantic import Field, field_validator
 
 from workbench.errors import SourceUnavailableError, WorkbenchError
 from workbench.forecasters import Forecaster
+from workbench.foundation import loading
 from workbench.registry import ModelParams
 from workbench.tasks import future_ds
 
@@ -36,19 +40,29 @@ def forecast_config(max_context: int, horizon: int):
 
 
 def load_model(model: str, max_context: int, horizon: int) -> Any:
+    """The model compiled for this context and horizon bucket, once per process."""
+    return load_weights(model, max_context, horizon).value
+
+
+def load_weights(model: str, max_context: int, horizon: int) -> loading.Loaded:
     try:
         import timesfm
     except ImportError as exc:
         raise WorkbenchError("timesfm needs the foundation extra: pip install 'workbench[foundation]'") from exc
-    try:
-        loaded = timesfm.TimesFM_2p5_200M_torch.from_pretrained(model, torch_compile=False)
-    except Exception as exc:
-        raise SourceUnavailableError(
-            f"timesfm: cannot load weights {model!r} ({type(exc).__name__}: {exc}). Without internet, download "
-            "the model folder elsewhere and pass its local path as `model`."
-        ) from exc
-    loaded.compile(forecast_config(max_context, horizon))
-    return loaded
+
+    def read() -> Any:
+        try:
+            loaded = timesfm.TimesFM_2p5_200M_torch.from_pretrained(model, torch_compile=False)
+        except Exception as exc:
+            raise SourceUnavailableError(
+                f"timesfm: cannot load weights {model!r} ({type(exc).__name__}: {exc}). Without internet, download "
+                "the model folder elsewhere and pass its local path as `model`."
+            ) from exc
+        loaded.compile(forecast_config(max_context, horizon))
+        return loaded
+
+    bucket = 128 * math.ceil(horizon / 128)  # what the compiled configuration depends on
+    return loading.load("timesfm", model, read, device="auto", dtype="model", extra=(max_context, bucket))
 
 
 class TimesFMParams(ModelParams):
@@ -73,19 +87,34 @@ class TimesFM(Forecaster):
 
     name = "timesfm"
     Params = TimesFMParams
+    uses_accelerator = True
+    pretrained = True
+    training_corpus = None  # not typed from the TimesFM paper here: leakage is `unknown`
 
     def __init__(self, *, seed: int | None = None, **params: Any) -> None:
         super().__init__(seed=seed, **params)
         self.quantiles = sorted(self.params.quantiles)
         self._model = self.params.model_object
+        self._weights: loading.Loaded | None = None
+        self._runtime: dict[str, Any] = {}
+
+    def runtime_info(self) -> dict[str, Any]:
+        """Seconds of the forecast call, the series forecast, how the weights were had."""
+        info = dict(self._runtime)
+        if self._weights is not None:
+            info["weights"] = self._weights.describe()
+        return info
 
     def predict(self, h: int) -> pd.DataFrame:
         max_context = self.params.max_context
         if self._model is None:
-            self._model = load_model(self.params.model, max_context, h)
+            self._weights = load_weights(self.params.model, max_context, h)
+            self._model = self._weights.value
         values, lengths, _ = self.past_.to_numpy(pad="left")
         inputs = [row[len(row) - n :][-max_context:] for row, n in zip(values, lengths, strict=True)]
+        start = time.perf_counter()
         point, quantiles = self._model.forecast(horizon=h, inputs=inputs)
+        self._runtime = {"inference_s": round(time.perf_counter() - start, 4), "n_series": len(inputs)}
         deciles = np.sort(np.asarray(quantiles)[:, :h, 1:], axis=-1)  # index 0 is the mean
         out = future_ds(self.past_, h)
         out["y_hat"] = np.asarray(point)[:, :h].ravel()

@@ -12,11 +12,14 @@ folder holding `model.safetensors` and `config.json`; a ready `Toto` module can 
 is repeatable; torch's global generator is restored afterwards) and `y_hat` is their median;
 `num_samples=0` asks for Toto's mean path only (a point forecast, no quantiles, no sampling).
 Each series is one univariate batch item, left-padded to the longest context with the padding mask
-off, so no series sees another.
+off, so no series sees another. The module is loaded once per process and shared by the units a
+worker computes (`workbench.foundation.loading`); without a `device` it runs on a GPU when the
+process has one. Its pretraining corpus is not typed here, so its units record leakage `unknown`.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from pydantic import Field
 
 from workbench.errors import SourceUnavailableError, WorkbenchError
 from workbench.forecasters import Forecaster
+from workbench.foundation import loading
 from workbench.registry import ModelParams, Quantile, resolve_seed
 from workbench.tasks import future_ds
 
@@ -48,24 +52,37 @@ def _toto_modules() -> tuple[Any, Any, Any]:
 
 
 def load_module(model: str, device: str | None = None) -> Any:
-    """A Toto module from a hub id or a local folder, with an error that says what to do.
+    """A Toto module from a hub id or a local folder (once per process), with an error that says
+    what to do."""
+    return load_weights(model, device).value
+
+
+def load_weights(model: str, device: str | None = None) -> loading.Loaded:
+    """The module on `device` (default: a GPU when there is one) through the process's cache.
 
     Goes through `Toto.load_from_checkpoint` on a folder rather than `Toto.from_pretrained`: the
     latter passes keyword arguments that huggingface_hub 1.0 and later no longer accept."""
     toto_cls, _, _ = _toto_modules()
-    try:
-        folder = Path(model)
-        if not folder.is_dir():
-            from huggingface_hub import snapshot_download
+    from workbench.neural.trainer import pick_device
 
-            folder = Path(snapshot_download(model, allow_patterns=["model.safetensors", "config.json"]))
-        module = toto_cls.load_from_checkpoint(str(folder), map_location=device or "cpu", strict=False)
-    except Exception as exc:
-        raise SourceUnavailableError(
-            f"toto: cannot load weights {model!r} ({type(exc).__name__}: {exc}). Without internet, download "
-            "the model folder (model.safetensors + config.json) elsewhere and pass its local path as `model`."
-        ) from exc
-    return module.eval()
+    where = str(pick_device(device))
+
+    def read() -> Any:
+        try:
+            folder = Path(model)
+            if not folder.is_dir():
+                from huggingface_hub import snapshot_download
+
+                folder = Path(snapshot_download(model, allow_patterns=["model.safetensors", "config.json"]))
+            module = toto_cls.load_from_checkpoint(str(folder), map_location=where, strict=False)
+        except Exception as exc:
+            raise SourceUnavailableError(
+                f"toto: cannot load weights {model!r} ({type(exc).__name__}: {exc}). Without internet, download "
+                "the model folder (model.safetensors + config.json) elsewhere and pass its local path as `model`."
+            ) from exc
+        return module.eval()
+
+    return loading.load("toto", model, read, device=where, dtype="float32")
 
 
 def _interval_seconds(freq: str | None) -> int:
@@ -90,7 +107,7 @@ class TotoParams(ModelParams):
     random_state: int | None = Field(
         None, description="seed of the sampled trajectories; default: the run's seed, else 0"
     )
-    device: str | None = Field(None, description="torch device; default: the CPU")
+    device: str | None = Field(None, description="torch device; default: a GPU when there is one, else the CPU")
     module: Any = Field(None, description="a loaded `toto.model.toto.Toto` (e.g. a small test model)")
 
 
@@ -99,18 +116,32 @@ class TotoModel(Forecaster):
 
     name = "toto"
     Params = TotoParams
+    uses_accelerator = True
+    pretrained = True
+    training_corpus = None  # not typed from the Toto paper here: leakage is `unknown`
 
     def __init__(self, *, seed: int | None = None, **params: Any) -> None:
         super().__init__(seed=seed, **params)
         self.quantiles = sorted({*self.params.quantiles, 0.5})
         self._module = self.params.module
+        self._weights: loading.Loaded | None = None
+        self._runtime: dict[str, Any] = {}
         _toto_modules()  # fail at construction, not inside a worker, when toto-ts is absent
 
     @property
     def module(self) -> Any:
         if self._module is None:
-            self._module = load_module(self.params.model, self.params.device)
+            self._weights = load_weights(self.params.model, self.params.device)
+            self._module = self._weights.value
         return self._module
+
+    def runtime_info(self) -> dict[str, Any]:
+        """Batch size, samples, seconds of the forward passes, device and dtype, how the weights were had."""
+        info = {"batch_size": self.params.batch_size, "num_samples": self.params.num_samples, **self._runtime}
+        info |= loading.torch_facts(self._module)
+        if self._weights is not None:
+            info["weights"] = self._weights.describe()
+        return info
 
     def predict(self, h: int) -> pd.DataFrame:
         import torch
@@ -125,6 +156,7 @@ class TotoModel(Forecaster):
         module = self.module
         device = next(module.parameters()).device
         forecaster = forecaster_cls(module.model)
+        started = time.perf_counter()
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(resolve_seed(self.params.random_state, self.seed, 0))
         try:
@@ -156,6 +188,7 @@ class TotoModel(Forecaster):
                 parts.append(q.permute(1, 2, 0).float().cpu().numpy())
         finally:
             torch.random.set_rng_state(generator_state)
+        self._runtime = {"inference_s": round(time.perf_counter() - started, 4), "n_series": len(values)}
         q = np.sort(np.concatenate(parts, axis=0), axis=-1)
         out_frame = future_ds(self.past_, h)
         if not num_samples:

@@ -2,8 +2,11 @@
 
 `make_forecaster("ttm", model="ibm-granite/granite-timeseries-ttm-r2")` loads granite-tsfm's
 `TinyTimeMixerForPrediction` from a hub id (with `revision`) or a local folder; a loaded model can be
-passed as `model_object=` (a small test model). The weights are loaded once per process and kept
-(per model, revision, device and dtype).
+passed as `model_object=` (a small test model). The weights are loaded once per process and shared
+by the units it computes (`workbench.foundation.loading`: keyed by model, revision, the checkpoint's
+content hash, device and dtype). Each unit records its runtime (`runtime_info`: device, dtype,
+batch size, seconds of the forward passes, whether the weights came from the cache) and whether the
+evaluated dataset is in the R2 pretraining corpus (`TRAINING_CORPUS`, `workbench.leakage`).
 
 What the model is given, and why:
 - **Context**: the last `context_length` points of each series (the checkpoint's, 512 for the
@@ -40,7 +43,8 @@ workbench's torch (see `INSTALL`).
 from __future__ import annotations
 
 import copy
-import functools
+import time
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -51,6 +55,9 @@ from torch import nn
 
 from workbench.errors import DataFormatError, SourceUnavailableError, WorkbenchError
 from workbench.forecasters import Forecaster
+from workbench.foundation import loading
+from workbench.foundation.loading import Loaded
+from workbench.leakage import CorpusEntry, TrainingCorpus
 from workbench.registry import ModelParams, resolve_seed
 from workbench.tasks import future_ds
 
@@ -58,6 +65,39 @@ DEFAULT_MODEL = "ibm-granite/granite-timeseries-ttm-r2"
 # granite-tsfm 0.3.11 pins torch<2.12 and scikit-learn<1.8: installed without its pins, with what it imports
 INSTALL = "pip install --no-deps granite-tsfm==0.3.11 datasets deprecated wrapt einops dill multiprocess xxhash"
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
+# sha256 of model.safetensors of the R2 `main` revision (512/96), as ../shared/models/README.md records it
+R2_WEIGHTS_SHA256 = frozenset({"a706726a7eb01bbcb42994b7dcb3c06ea9557898dbae8d480eb04fe8ccb89710"})
+# The TTM-R2 model card's pretraining data (as listed in ../shared/models/README.md, which quotes it): the
+# Monash archive versions of twelve sets and LibCity's six traffic sets. The card states none of ETT, M1, M3,
+# M4, Tourism, NAB or the cloud monitoring data is in it, so the list is taken as complete.
+TRAINING_CORPUS = TrainingCorpus(
+    model="granite-timeseries-ttm-r2",
+    entries=tuple(
+        CorpusEntry(identifier, name)
+        for identifier, name in (
+            ("monash:australian_electricity_demand", "Australian Electricity Demand"),
+            ("monash:australian_weather", "Australian Weather"),
+            ("monash:bitcoin", "Bitcoin"),
+            ("monash:kdd_cup_2018", "KDD Cup 2018"),
+            ("monash:london_smart_meters", "London Smart Meters"),
+            ("monash:saugeen_river_flow", "Saugeen River Flow"),
+            ("monash:solar_power", "Solar Power"),
+            ("monash:sunspot", "Sunspots"),
+            ("monash:solar", "Solar"),
+            ("monash:us_births", "US Births"),
+            ("monash:wind_farms_production", "Wind Farms Production"),
+            ("monash:wind_power", "Wind Power"),
+            ("pems:pemsd3", "PEMSD3"),
+            ("pems:pemsd4", "PEMSD4"),
+            ("pems:pemsd7", "PEMSD7"),
+            ("pems:pemsd8", "PEMSD8"),
+            ("pems:pems_bay", "PEMS_BAY"),
+            ("libcity:los_loop", "LOS_LOOP"),
+        )
+    ),
+    source="ibm-granite/granite-timeseries-ttm-r2 model card, pretraining data (quoted in ../shared/models/README.md)",
+    complete=True,
+)
 
 
 def import_ttm() -> Any:
@@ -73,19 +113,39 @@ def import_ttm() -> Any:
     return TinyTimeMixerForPrediction
 
 
-@functools.lru_cache(maxsize=4)
+def load_weights(model: str, revision: str | None = None, device: str = "cpu", dtype: str = "float32") -> Loaded:
+    """The checkpoint at a hub id or local folder, in evaluation mode on `device` in `dtype`, loaded
+    once per process (`workbench.foundation.loading`) and shared: never tune it in place."""
+
+    def read() -> Any:
+        cls = import_ttm()
+        try:
+            loaded = cls.from_pretrained(model, revision=revision)
+        except Exception as exc:
+            raise SourceUnavailableError(
+                f"ttm: cannot load weights {model!r}{f' (revision {revision!r})' if revision else ''} "
+                f"({type(exc).__name__}: {exc}). Without internet, download the model folder elsewhere and pass its "
+                "local path as `model`."
+            ) from exc
+        return loaded.to(device=device, dtype=DTYPES[dtype]).eval()
+
+    return loading.load("ttm", model, read, revision=revision, device=device, dtype=dtype)
+
+
 def load_model(model: str, revision: str | None = None, device: str = "cpu", dtype: str = "float32") -> Any:
-    """The checkpoint at a hub id or local folder, in evaluation mode on `device` in `dtype` (cached)."""
-    cls = import_ttm()
-    try:
-        loaded = cls.from_pretrained(model, revision=revision)
-    except Exception as exc:
-        raise SourceUnavailableError(
-            f"ttm: cannot load weights {model!r}{f' (revision {revision!r})' if revision else ''} "
-            f"({type(exc).__name__}: {exc}). Without internet, download the model folder elsewhere and pass its "
-            "local path as `model`."
-        ) from exc
-    return loaded.to(device=device, dtype=DTYPES[dtype]).eval()
+    """The loaded checkpoint itself (see `load_weights`)."""
+    return load_weights(model, revision, device, dtype).value
+
+
+def training_corpus(model: str, model_object: Any = None) -> TrainingCorpus | None:
+    """TTM-R2's pretraining corpus when these are its published weights (the hub's R2 repository, or
+    a local folder holding the R2 `main` checkpoint's bytes); None for other or custom weights."""
+    if model_object is not None:
+        return None
+    if model == DEFAULT_MODEL:
+        return TRAINING_CORPUS
+    weights = Path(model) / "model.safetensors"
+    return TRAINING_CORPUS if loading.file_sha256(weights) in R2_WEIGHTS_SHA256 else None
 
 
 def checkpoint_lengths(model: Any) -> tuple[int, int]:
@@ -235,10 +295,32 @@ class TTM(Forecaster):
 
     name = "ttm"
     Params = TTMParams
+    uses_accelerator = True  # the engine routes its units to workers that advertise a GPU
+    pretrained = True  # its units record whether the evaluated data is in the pretraining corpus
 
     def __init__(self, *, seed: int | None = None, **params: Any) -> None:
         super().__init__(seed=seed, **params)
         self._model = self.params.model_object
+        self._weights: Loaded | None = None
+        self._timings: dict[str, float] = {}
+        self._n_series = 0
+
+    def training_corpus(self) -> TrainingCorpus | None:
+        """TTM-R2's corpus for its published weights (see `training_corpus`), None otherwise."""
+        return training_corpus(self.params.model, self.params.model_object)
+
+    def runtime_info(self) -> dict[str, Any]:
+        """Device, dtype and batch size of the forward passes, their seconds (and the tuning's), the
+        series forecast, and how the weights were had (loaded here, or shared from an earlier unit)."""
+        p = self.params
+        info: dict[str, Any] = {"batch_size": p.batch_size, "n_series": self._n_series, **self._timings}
+        if self._model is not None:
+            info |= loading.torch_facts(self._model)
+        if self._weights is not None:
+            info["weights"] = self._weights.describe()
+        elif p.model_object is not None:
+            info["weights"] = {"family": "ttm", "source": "model_object", "cache_hit": None}
+        return info
 
     @property
     def is_global(self) -> bool:  # tuned: one model learnt across the series of a window
@@ -250,7 +332,8 @@ class TTM(Forecaster):
             from workbench.neural.trainer import pick_device
 
             p = self.params
-            self._model = load_model(p.model, p.revision, str(pick_device(p.device)), p.dtype)
+            self._weights = load_weights(p.model, p.revision, str(pick_device(p.device)), p.dtype)
+            self._model = self._weights.value
         return self._model
 
     def predict(self, h: int) -> pd.DataFrame:
@@ -276,8 +359,13 @@ class TTM(Forecaster):
                 f"({len(bad)} series in all); fill or drop them before forecasting"
             )
         if self.params.finetune_epochs:
+            start = time.perf_counter()
             model = self._tuned(model, values, lengths, h, context_length)
+            self._timings["train_s"] = round(time.perf_counter() - start, 4)
+        start = time.perf_counter()
         y = forecast_contexts(model, contexts, h, batch_size=self.params.batch_size, scaling=self.params.scaling)
+        self._timings["inference_s"] = round(time.perf_counter() - start, 4)
+        self._n_series = len(contexts)
         out = future_ds(self.past_, h)
         out["y_hat"] = y.ravel()
         return out

@@ -1,0 +1,203 @@
+"""Pretrained weights, loaded once per process and shared by every unit that process computes.
+
+A Dask worker computes many units one after another; loading a checkpoint for each of them would
+cost more than the forecasts (Toto's 151 M parameters take seconds to read, TTM's load dominates a
+unit of a few series). Every foundation adapter therefore asks `load` for its weights: the first
+call in a process runs the adapter's loader, later calls with the same key get the same object.
+
+The key says everything the loaded object depends on: the model family, the hub id or local path,
+the revision, a content fingerprint of a local checkpoint (so weights replaced in place are loaded
+again rather than served stale), the device, the dtype and any adapter-specific extra (TimesFM
+compiles the model for a context and a horizon). Loading is thread-safe: a worker with several
+threads that asks for one key at once loads it once (one lock per key; other keys load in parallel).
+
+`stats()` counts loads and cache hits per key, which is what a test reads to see that two units on
+one worker loaded a checkpoint once, and what each unit records (`weights` in its runtime facts).
+A loaded model is shared and must not be changed in place: adapters that tune weights copy first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# checkpoint files whose bytes define the weights (configs included: they shape the network)
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".json")
+MAX_ENTRIES = 8  # loaded models kept per process, least recently used dropped first
+
+
+@dataclass(frozen=True)
+class WeightsKey:
+    """What a loaded model depends on: family, source (hub id or path), revision, content
+    fingerprint, device, dtype and an adapter's extra settings."""
+
+    family: str
+    source: str
+    revision: str | None
+    fingerprint: str
+    device: str
+    dtype: str
+    extra: tuple[Hashable, ...] = ()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A model from the cache and how it was had: `hit` (already loaded in this process) and the
+    seconds its load took (in this call when not a hit, else when it was first loaded)."""
+
+    value: Any
+    key: WeightsKey
+    hit: bool
+    load_s: float
+
+    def describe(self) -> dict[str, Any]:
+        """What a unit records of its weights."""
+        return {
+            "family": self.key.family,
+            "source": self.key.source,
+            "revision": self.key.revision,
+            "fingerprint": self.key.fingerprint,
+            "cache_hit": self.hit,
+            "load_s": round(self.load_s, 4),
+        }
+
+
+@dataclass
+class _Entry:
+    value: Any
+    load_s: float
+    loads: int = 1
+    hits: int = 0
+
+
+@dataclass
+class _Cache:
+    entries: OrderedDict[WeightsKey, _Entry] = field(default_factory=OrderedDict)
+    locks: dict[WeightsKey, threading.Lock] = field(default_factory=dict)
+    history: dict[WeightsKey, list[int]] = field(default_factory=dict)  # loads and hits, evictions included
+    guard: threading.Lock = field(default_factory=threading.Lock)
+
+
+_CACHE = _Cache()
+_FINGERPRINTS: dict[tuple, str] = {}
+
+
+def fingerprint(source: str, revision: str | None = None) -> str:
+    """A local checkpoint's content hash (sha256 over its weight and config files, by name), or
+    `hub:<id>@<revision>` for a hub id (a revision pins the hub's content). Cached per file
+    listing with sizes and mtimes, so a file replaced in place is hashed again."""
+    path = Path(source)
+    if not path.exists():
+        return f"hub:{source}@{revision or 'main'}"
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in WEIGHT_SUFFIXES)
+    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    if stamp not in _FINGERPRINTS:
+        digest = hashlib.sha256()
+        for p in files:
+            digest.update(str(p.relative_to(path) if path.is_dir() else p.name).encode() + b"\0")
+            with p.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        _FINGERPRINTS[stamp] = "sha256:" + digest.hexdigest()
+    return _FINGERPRINTS[stamp]
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """The sha256 of one file (e.g. a checkpoint's `model.safetensors`), None when it is absent."""
+    p = Path(path)
+    if not p.is_file():
+        return None
+    digest = hashlib.sha256()
+    with p.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load(
+    family: str,
+    source: str,
+    loader: Callable[[], Any],
+    *,
+    revision: str | None = None,
+    device: str = "cpu",
+    dtype: str = "float32",
+    extra: tuple[Hashable, ...] = (),
+) -> Loaded:
+    """The model for this key, loaded by `loader()` on the first call in this process."""
+    key = WeightsKey(family, str(source), revision, fingerprint(str(source), revision), str(device), dtype, extra)
+    cache = _CACHE
+    with cache.guard:
+        hit = _hit(cache, key)
+        if hit is not None:
+            return hit
+        lock = cache.locks.setdefault(key, threading.Lock())
+    with lock:  # one loader per key; a second thread waits here and then finds the entry
+        with cache.guard:
+            hit = _hit(cache, key)
+            if hit is not None:
+                return hit
+        start = time.perf_counter()
+        value = loader()
+        seconds = time.perf_counter() - start
+        with cache.guard:
+            cache.entries[key] = _Entry(value, seconds)
+            cache.history.setdefault(key, [0, 0])[0] += 1
+            while len(cache.entries) > MAX_ENTRIES:
+                cache.entries.popitem(last=False)
+    return Loaded(value, key, False, seconds)
+
+
+def _hit(cache: _Cache, key: WeightsKey) -> Loaded | None:
+    entry = cache.entries.get(key)
+    if entry is None:
+        return None
+    entry.hits += 1
+    cache.history.setdefault(key, [0, 0])[1] += 1
+    cache.entries.move_to_end(key)
+    return Loaded(entry.value, key, True, entry.load_s)
+
+
+def stats() -> dict[str, Any]:
+    """Loads and hits in this process: totals, and per key (family, source, fingerprint, device,
+    dtype, loads, hits, whether it is still held)."""
+    with _CACHE.guard:
+        rows = [
+            {
+                "family": k.family,
+                "source": k.source,
+                "revision": k.revision,
+                "fingerprint": k.fingerprint,
+                "device": k.device,
+                "dtype": k.dtype,
+                "extra": list(k.extra),
+                "loads": loads,
+                "hits": hits,
+                "held": k in _CACHE.entries,
+            }
+            for k, (loads, hits) in _CACHE.history.items()
+        ]
+    return {"loads": sum(r["loads"] for r in rows), "hits": sum(r["hits"] for r in rows), "keys": rows}
+
+
+def clear() -> None:
+    """Drop every loaded model and the counts (a test's fresh start; frees the memory)."""
+    with _CACHE.guard:
+        _CACHE.entries.clear()
+        _CACHE.history.clear()
+        _CACHE.locks.clear()
+
+
+def torch_facts(module: Any) -> dict[str, Any]:
+    """Device and dtype of a torch module's first parameter (what its forward passes run in)."""
+    try:
+        param = next(module.parameters())
+    except (AttributeError, StopIteration, TypeError):
+        return {}
+    return {"device": str(param.device), "dtype": str(param.dtype).removeprefix("torch.")}
