@@ -1,0 +1,317 @@
+"""Joint forecasting and detection on Cloud Monitoring: does a better forecaster make a better alert?
+
+For each model and each folder of the `cloud_monitoring` card, two things go to the results store:
+
+- the model's rolling forecast accuracy (MASE; CRPS where the model is asked for quantiles),
+  through `workbench.evaluate`, on a task over the folder's series (`Task.for_panel`, dataset
+  `cloud_monitoring`, subset the folder, the folder's horizon and season);
+- the detection scores of its `residual` detector (the same forecaster rolled over each series,
+  forecasting `h` rows from every origin, alerting where the observation leaves the 95% band)
+  through the detection engine, on the folder's expert point labels. The threshold is the band's
+  edge (fixed 0.5, no label used), every item evaluated (no calibration split).
+
+A series a model cannot forecast is never dropped silently: a series shorter than the model's
+context plus the rolling windows (TTM-R2's 512 points + `n_windows * h`) is left out of that
+model's task and detection items and *counted* (`n_not_forecastable`); a unit that fails is
+counted (`n_failed`) with the store's error. `joint_table` reads everything back from the store
+(nothing is carried over from the run), so a report or notebook can rebuild it from the store alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.engine.store import ResultsStore
+from workbench.errors import WorkbenchError
+
+DATASET = "cloud_monitoring"
+DEFAULT_MODELS = ("seasonal_naive", "theta", "ttm")
+# points of past a model needs before its first forecast (TTM-R2 main: context length 512)
+MIN_CONTEXT = {"ttm": 512}
+DETECTION_METRICS = ("nab_standard", "event_f1", "point_adjusted_f1", "auc_pr")
+BAND_THRESHOLD = 0.5  # the residual detector's band edge
+
+
+class JointError(WorkbenchError):
+    """A joint run or table that cannot be made as asked (an unknown folder, an ambiguous store)."""
+
+
+@dataclass
+class JointRun:
+    """What a joint run did: per folder and model, the series it could and could not forecast."""
+
+    store: ResultsStore
+    folders: list[str]
+    models: list[str]
+    not_forecastable: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    forecast_failures: int = 0
+    detection_failures: dict[str, str] = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        return joint_table(self.store)
+
+
+def folders() -> list[str]:
+    """The card's folder subsets (every subset but `all`)."""
+    from workbench.data import get_card
+
+    return [s for s in get_card(DATASET).subsets if s != "all"]
+
+
+def model_label(name: str, params: dict[str, Any] | None) -> str:
+    """The name the table shows: the registry name, with parameters other than a local `model` path."""
+    shown = {k: v for k, v in (params or {}).items() if k not in ("model", "device", "batch_size")}
+    return name if not shown else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(shown.items()))})"
+
+
+def _detector_spec(name: str, params: dict[str, Any], h: int, m: int, level: float) -> dict[str, Any]:
+    """The residual detector of a forecaster on a folder: origins every h rows, each forecasting h rows."""
+    need = MIN_CONTEXT.get(name, 0)
+    context = need if need else max(512, 3 * m)
+    min_context = need if need else min(context, max(2 * m, 20))
+    return {
+        "name": "residual",
+        "params": {
+            "forecaster": name,
+            "forecaster_params": params,
+            "level": level,
+            "context": context,
+            "refit_every": h,
+            "min_context": min_context,
+            "season_length": m,
+        },
+    }
+
+
+def run_joint(
+    *,
+    folder_names: Sequence[str] | None = None,
+    models: Sequence[str] = DEFAULT_MODELS,
+    model_params: dict[str, dict[str, Any]] | None = None,
+    series: Iterable[str] | None = None,
+    n_windows: int = 3,
+    level: float = 0.95,
+    store: str | Path | ResultsStore | None = None,
+    client: Any = None,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    chunk_size: int = 1,
+    seed: int = 0,
+    progress: bool = False,
+) -> JointRun:
+    """Forecast and detect with every model on every folder (or `series`, a slice of series ids).
+
+    `model_params` gives a model's parameters (`{"ttm": {"model": "<local folder>"}}`); a model
+    given `quantiles` is scored with CRPS too. `chunk_size` series per forecasting unit (1: a
+    series a model fails on costs only itself)."""
+    import workbench
+    from workbench.anomaly.engine import detect_on_engine
+    from workbench.anomaly.task import DetectionTask
+    from workbench.anomaly.thresholds import ThresholdStrategy
+    from workbench.data import load_panel
+    from workbench.engine.cluster import connect
+    from workbench.forecasters import make_forecaster
+    from workbench.tasks import Task
+
+    known = folders()
+    chosen = list(folder_names) if folder_names is not None else known
+    unknown = [f for f in chosen if f not in known]
+    if unknown:
+        raise JointError(f"{DATASET}: unknown folder(s) {unknown}; folders: {known}")
+    model_params = dict(model_params or {})
+    for name in models:  # unknown models and parameters fail before any work
+        make_forecaster(name, **model_params.get(name, {}))
+    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    wanted = None if series is None else set(series)
+    run = JointRun(store, chosen, list(models))
+    threshold = ThresholdStrategy(kind="fixed", value=BAND_THRESHOLD)
+    with connect(client, scheduler, n_workers) as c:
+        for folder in chosen:
+            panel = load_panel(DATASET, folder)
+            if wanted is not None:
+                panel = panel.select([u for u in panel.ids if u in wanted])
+            if not panel.n_series:
+                continue
+            h, m = int(panel.horizon), int(panel.season_length)
+            lengths = panel.lengths()
+            for name in models:
+                params = model_params.get(name, {})
+                need = MIN_CONTEXT.get(name, 1) + n_windows * h
+                ok = [str(u) for u in lengths.index if lengths[u] >= need]
+                run.not_forecastable[(folder, name)] = [str(u) for u in lengths.index if lengths[u] < need]
+                if not ok:
+                    continue
+                metrics = ("mase", "crps") if "quantiles" in params else ("mase",)
+                task = Task.for_panel(
+                    panel.select(ok), name=DATASET, subset=folder, horizon=h, season_length=m,
+                    protocol="rolling", n_windows=n_windows, metrics=metrics,
+                )  # fmt: skip
+                spec = {"name": name, "params": params}
+                summary = workbench.evaluate(
+                    task, [spec], client=c, store=store, chunk_size=chunk_size, seed=seed, progress=progress
+                )
+                run.forecast_failures += int(sum(v for k, v in summary.counts().items() if k != "ok"))
+                detection = DetectionTask(
+                    dataset=DATASET, subsets=(folder,), labels="points", labels_table="labels", items=tuple(ok),
+                    threshold=threshold, calibration="none", metrics=("point_f1", "point_adjusted_f1", "event_f1",
+                                                                      "auc_pr", "auc_roc"),
+                )  # fmt: skip
+                found = detect_on_engine(
+                    detection, [_detector_spec(name, params, h, m, level)], client=c, store=store, seed=seed,
+                    progress=progress,
+                )  # fmt: skip
+                run.detection_failures.update({f"{folder}:{k}": v for k, v in found.failures.items()})
+    return run
+
+
+# ---- reading it back --------------------------------------------------------------------------
+def _current(store: ResultsStore) -> pd.DataFrame:
+    records = store.records()
+    if records.empty:
+        raise JointError(f"the results store at {store.root} holds no units")
+    if "superseded" in records:
+        records = records[~records["superseded"]]
+    return records[records["dataset"] == DATASET]
+
+
+def joint_rows(store: ResultsStore | str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(forecast metric rows, detection scoreboard rows, unit records) of the joint runs in `store`.
+
+    Forecast rows get `forecaster` (the model's table label); scoreboard rows `forecaster` (the
+    residual detector's forecaster, labelled the same way) and `folder`."""
+    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    records = _current(store)
+    forecast = records[records["kind"] == "forecast"].copy()
+    if forecast.empty:
+        raise JointError(f"the results store at {store.root} holds no {DATASET} forecasts: run run_joint first")
+    forecast["forecaster"] = [
+        model_label(n, p) for n, p in zip(forecast["model_name"], forecast["params"], strict=True)
+    ]
+    ok = forecast[forecast["status"] == "ok"]
+    metrics = store.read_table("metrics", list(ok["key"]))
+    metrics = metrics.merge(ok[["key", "forecaster"]].rename(columns={"key": "unit"}), on="unit", how="left")
+    detection = records[(records["kind"] == "detection") & (records["model_name"] == "residual")]
+    boards = detection[detection["score_units"].notna()] if "score_units" in detection else detection.iloc[:0]
+    board = store.read_table("detection_metrics", list(boards["key"])) if len(boards) else pd.DataFrame()
+    if len(board):
+        labels = {
+            k: model_label(p["forecaster"], p.get("forecaster_params"))
+            for k, p in zip(boards["key"], boards["params"], strict=True)
+        }
+        board["forecaster"] = board["unit"].map(labels)
+        board["folder"] = board["subset"]
+        board["n_items"] = board["unit"].map(dict(zip(boards["key"], boards["n_series"], strict=True)))
+    return metrics, board, forecast
+
+
+def joint_table(store: ResultsStore | str | Path, *, by_folder: bool = False) -> pd.DataFrame:
+    """One row per model (per model and folder with `by_folder`): forecast skill beside detection scores.
+
+    Columns: `model`; `mase` (mean of the per-series, per-window values); `mase_common` (the same
+    over the series every model scored, so models of different coverage compare); `crps` (pooled
+    weighted quantile loss where the model gave quantiles, else NaN); one column per detection metric
+    of its residual detector (across folders: the folders' values weighted by their items);
+    `n_series` (series scored); `n_not_forecastable` (series of the folders it ran on that it was
+    not run on, too short for its context: counted against the most series any model ran on in the
+    folder); `n_failed` (series in failed units); `n_folders`."""
+    from workbench.metrics import pooled_ratio
+
+    metrics, board, records = joint_rows(store)
+    _check_one_task(records)
+    mase = metrics[metrics["metric"] == "mase"]
+    common = _common_series(mase)
+    universe = _universe(mase, records)
+    groups = ["forecaster", "subset"] if by_folder else ["forecaster"]
+    out = []
+    for key, mine in records.groupby(groups):
+        name, folder = (key[0], key[1]) if by_folder else (key[0] if isinstance(key, tuple) else key, None)
+        rows = mase[mase["forecaster"] == name]
+        crps = metrics[(metrics["forecaster"] == name) & (metrics["metric"] == "crps")]
+        if folder is not None:
+            rows, crps = rows[rows["subset"] == folder], crps[crps["subset"] == folder]
+        pairs = set(zip(rows["subset"], rows["unique_id"], strict=True))
+        failed = int(mine.loc[mine["status"] != "ok", "n_series"].fillna(0).sum())
+        total = sum(universe.get(f, 0) for f in set(mine["subset"]))
+        in_common = [p in common for p in zip(rows["subset"], rows["unique_id"], strict=True)]
+        out.append(
+            {
+                "model": name,
+                **({"folder": folder} if by_folder else {}),
+                "mase": float(rows["value"].mean()) if len(rows) else np.nan,
+                "mase_common": float(rows.loc[in_common, "value"].mean()) if any(in_common) else np.nan,
+                "crps": pooled_ratio(crps["numerator"], crps["denominator"]) if len(crps) else np.nan,
+                **_detection_scores(board, name, folder),
+                "n_series": len(pairs),
+                "n_not_forecastable": max(total - len(pairs) - failed, 0),
+                "n_failed": failed,
+                "n_folders": int(mine["subset"].nunique()),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def _check_one_task(records: pd.DataFrame) -> None:
+    """A model with two tasks on one folder (say, two window counts) would mix them: refused."""
+    tasks = records.groupby(["forecaster", "subset"])["task_key"].nunique()
+    mixed = tasks[tasks > 1]
+    if len(mixed):
+        (model, folder), n = mixed.index[0], int(mixed.iloc[0])
+        raise JointError(
+            f"the store holds {n} tasks of {model} on {DATASET}/{folder} (different windows or horizons?); "
+            "build the joint table from a store of one joint run"
+        )
+
+
+def _common_series(mase: pd.DataFrame) -> set[tuple[str, str]]:
+    """(folder, series) pairs every model scored."""
+    sets = [set(zip(g["subset"], g["unique_id"], strict=True)) for _, g in mase.groupby("forecaster")]
+    return set.intersection(*sets) if sets else set()
+
+
+def _universe(mase: pd.DataFrame, records: pd.DataFrame) -> dict[str, int]:
+    """Per folder, the most series any model was run on (scored + failed)."""
+    scored = mase.groupby(["subset", "forecaster"])["unique_id"].nunique()
+    failed = records[records["status"] != "ok"].groupby(["subset", "forecaster"])["n_series"].sum()
+    ran = scored.add(failed, fill_value=0)
+    return {folder: int(n) for folder, n in ran.groupby(level="subset").max().items()}
+
+
+def _detection_scores(board: pd.DataFrame, name: str, folder: str | None) -> dict[str, float]:
+    """Each detection metric of the model's residual detector, item-weighted across folders."""
+    mine = board[board["forecaster"] == name] if len(board) else board
+    if folder is not None and len(mine):
+        mine = mine[mine["folder"] == folder]
+    out = {}
+    for metric in DETECTION_METRICS:
+        rows = mine[mine["metric"] == metric] if len(mine) else mine
+        out[metric] = float(np.average(rows["value"], weights=rows["n_items"])) if len(rows) else np.nan
+    return out
+
+
+def skill_figure(table: pd.DataFrame, metric: str = "nab_standard", skill: str = "mase_common") -> Any:
+    """Forecast skill (x, lower is better) against the residual detector's `metric` (y), one point per
+    model (per model and folder when the table has folders): does a better forecaster make a better alert?"""
+    import plotly.express as px
+
+    missing = [c for c in (metric, skill, "model") if c not in table.columns]
+    if missing:
+        raise JointError(f"the joint table has no column(s) {missing}; columns: {list(table.columns)}")
+    hover = [c for c in ("n_series", "n_not_forecastable", "n_failed", "mase", "crps") if c in table.columns]
+    fig = px.scatter(
+        table,
+        x=skill,
+        y=metric,
+        color="model",
+        symbol="folder" if "folder" in table.columns else None,
+        hover_data=hover,
+        title="Does a better forecaster make a better alert?",
+        labels={skill: f"{skill} (lower is better)", metric: f"{metric} of its residual detector"},
+    )
+    fig.update_traces(marker={"size": 12})
+    return fig
