@@ -262,3 +262,19 @@ def test_when_the_detector_runs_on_a_nab_file_then_it_flags_rows_of_the_labelled
     assert det.scores.sum() <= int(0.05 * len(det.scores))
     (values,) = data.channels(item).values()
     assert len(shesd(values, None, period=288, max_anoms=0.05)) == det.scores.sum()
+
+
+def test_when_longterm_is_set_then_each_two_week_window_is_tested_on_its_own_and_the_last_reaches_back():
+    rng = np.random.default_rng(6)
+    n = 24 * 7 * 5 + 30  # five weeks and 30 hours of hourly rows: windows of 336 rows, the last one reaching back
+    values = 50 + 10 * np.sin(2 * np.pi * np.arange(n) / 24) + np.arange(n) / 20 + rng.normal(size=n)
+    values[rng.choice(n, 12, replace=False)] += 30
+    stamps = np.datetime64("2024-01-01T00:00") + np.arange(n) * np.timedelta64(1, "h")
+    found = shesd(values, stamps, longterm=True)
+    windows = [range(0, 336), range(336, 672), range(n - 336, n)]
+    union = set()
+    for w in windows:
+        part = shesd(values[list(w)], None, period=24, max_anoms=0.10)
+        union |= {w[i] for i in part.indices}
+    assert set(found.indices) == union and len(union) >= 12
+    assert set(found.indices) != set(shesd(values, stamps).indices)  # one window over the whole series differs

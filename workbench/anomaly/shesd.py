@@ -7,8 +7,9 @@ granularity, `only_last` 'day' or 'hr', `longterm` windows of `piecewise_median_
 
 1. decompose with R's `stl(ts(x, frequency=period), s.window="periodic", robust=TRUE)`
    (`workbench.anomaly.rstl`, which says why statsmodels' `STL` is not used);
-2. residual = x - seasonal - median(x) (the median, not the trend: the "hybrid" of S-H-ESD);
-3. generalised ESD with median and MAD (R's `mad`, constant 1.4826) in place of mean and sd, up to
+2. residual = x - seasonal - median(x) (the median stands in for STL's trend as the level);
+3. generalised ESD with median and MAD (R's `mad`, constant 1.4826) in place of mean and sd (the
+   "hybrid" of S-H-ESD: robust to the very anomalies it removes), up to
    trunc(n * max_anoms) removals, critical values from Student's t (scipy's `t.ppf` for R's `qt`).
 
 The ESD loop is incremental: the residuals are sorted once, and since each step removes the point
@@ -61,7 +62,7 @@ class SHESDResult:
     indices: np.ndarray
     values: np.ndarray
     expected: np.ndarray | None = None
-    period: int = 0
+    period: int = 0  # the period used (from the stamps' granularity in the timestamped form)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -257,15 +258,61 @@ def _check_options(values: np.ndarray, name: str, max_anoms: float, direction: s
         raise SHESDError(f"{name}: infinite value at row {int(np.flatnonzero(np.isinf(values))[0])}")
 
 
+def _vec_setup(n: int, name: str, period: int | None, only_last: object, longterm: bool, weeks: int,
+               longterm_period: int | None) -> list[np.ndarray]:  # fmt: skip
+    """AnomalyDetectionVec's checks; the row ranges of its longterm windows."""
+    if period is None:
+        raise SHESDError(f"{name}: period must be set to the number of rows in one period (vector form)")
+    if only_last not in (None, True, False):
+        raise SHESDError(f"{name}: only_last must be True or False without timestamps; got {only_last!r}")
+    if longterm or weeks != 2:
+        raise SHESDError(f"{name}: longterm / piecewise_median_period_weeks need timestamps; use longterm_period")
+    if longterm_period is not None and longterm_period < 1:
+        raise SHESDError(f"{name}: longterm_period must be a positive number of rows; got {longterm_period}")
+    return [np.arange(n)] if longterm_period is None else _vec_pieces(n, longterm_period)
+
+
+def _ts_setup(timestamps: np.ndarray, n: int, name: str, period: int | None, only_last: object, longterm: bool,
+              weeks: int, longterm_period: int | None) -> tuple[np.ndarray, int, object, list[np.ndarray]]:  # fmt: skip
+    """AnomalyDetectionTs' checks; the stamps, the period of their granularity, `only_last` as R
+    resolves it, and the row ranges of the longterm windows."""
+    stamps = np.asarray(timestamps, dtype="datetime64[ns]")
+    if stamps.shape != (n,):
+        raise SHESDError(f"{name}: {len(stamps)} timestamps for {n} values")
+    if np.isnat(stamps).any():
+        raise SHESDError(f"{name}: missing timestamp at row {int(np.flatnonzero(np.isnat(stamps))[0])}")
+    steps = np.diff(stamps) <= np.timedelta64(0)
+    if n < 2 or steps.any():
+        bad = int(np.flatnonzero(steps)[0]) + 1 if steps.any() else 0
+        raise SHESDError(f"{name}: timestamps must be strictly increasing and at least 2 (row {bad} is not)")
+    if period is not None or longterm_period is not None:
+        raise SHESDError(f"{name}: with timestamps the period comes from their granularity; drop period")
+    if only_last not in (None, "day", "hr"):
+        raise SHESDError(f"{name}: only_last must be None, 'day' or 'hr' with timestamps; got {only_last!r}")
+    if weeks < 2:
+        raise SHESDError(f"{name}: piecewise_median_period_weeks must be at least 2; got {weeks}")
+    gran = _granularity(stamps)
+    if gran not in _PERIOD_BY_GRANULARITY:
+        raise SHESDError(
+            f"{name}: {gran} granularity has no S-H-ESD period (R's AnomalyDetectionTs sums seconds to minutes "
+            "and then finds none); aggregate to minutes first"
+        )
+    period = _PERIOD_BY_GRANULARITY[gran]
+    if gran == "day" and only_last == "hr":
+        only_last = "day"
+    pieces = _ts_pieces(stamps, gran, period, weeks) if longterm else [np.arange(n)]
+    return stamps, period, only_last, pieces
+
+
 def shesd(
     values: np.ndarray,
     timestamps: np.ndarray | None = None,
     *,
     max_anoms: float = 0.10,
-    direction: str = "pos",
+    direction: Direction = "pos",
     alpha: float = 0.05,
     only_last: str | bool | None = None,
-    threshold: str = "None",
+    threshold: Threshold = "None",
     e_value: bool = False,
     longterm: bool = False,
     piecewise_median_period_weeks: int = 2,
@@ -284,51 +331,21 @@ def shesd(
     values = np.asarray(values, dtype=float)
     _check_options(values, name, max_anoms, direction, threshold)
     n = len(values)
+    stamps = None
     if timestamps is None:
-        if period is None:
-            raise SHESDError(f"{name}: period must be set to the number of rows in one period (vector form)")
-        if only_last not in (None, True, False):
-            raise SHESDError(f"{name}: only_last must be True or False without timestamps; got {only_last!r}")
-        if longterm or piecewise_median_period_weeks != 2:
-            raise SHESDError(f"{name}: longterm / piecewise_median_period_weeks need timestamps; use longterm_period")
-        if longterm_period is not None and longterm_period < 1:
-            raise SHESDError(f"{name}: longterm_period must be a positive number of rows; got {longterm_period}")
-        pieces = [np.arange(n)] if longterm_period is None else _vec_pieces(n, longterm_period)
-        stamps = None
+        pieces = _vec_setup(n, name, period, only_last, longterm, piecewise_median_period_weeks, longterm_period)
     else:
-        stamps = np.asarray(timestamps, dtype="datetime64[ns]")
-        if stamps.shape != values.shape:
-            raise SHESDError(f"{name}: {len(stamps)} timestamps for {n} values")
-        if np.isnat(stamps).any():
-            raise SHESDError(f"{name}: missing timestamp at row {int(np.flatnonzero(np.isnat(stamps))[0])}")
-        if n < 2 or (np.diff(stamps) <= np.timedelta64(0)).any():
-            bad = int(np.flatnonzero(np.diff(stamps) <= np.timedelta64(0))[0]) + 1 if n >= 2 else 0
-            raise SHESDError(f"{name}: timestamps must be strictly increasing (row {bad} is not)")
-        if period is not None or longterm_period is not None:
-            raise SHESDError(f"{name}: with timestamps the period comes from their granularity; drop period")
-        if only_last not in (None, "day", "hr"):
-            raise SHESDError(f"{name}: only_last must be None, 'day' or 'hr' with timestamps; got {only_last!r}")
-        if piecewise_median_period_weeks < 2:
-            raise SHESDError(
-                f"{name}: piecewise_median_period_weeks must be at least 2; got {piecewise_median_period_weeks}"
-            )
-        gran = _granularity(stamps)
-        if gran not in _PERIOD_BY_GRANULARITY:
-            raise SHESDError(
-                f"{name}: {gran} granularity has no S-H-ESD period (R's AnomalyDetectionTs sums seconds to minutes "
-                "and then finds none); aggregate to minutes first"
-            )
-        period = _PERIOD_BY_GRANULARITY[gran]
-        if gran == "day" and only_last == "hr":
-            only_last = "day"
-        pieces = _ts_pieces(stamps, gran, period, piecewise_median_period_weeks) if longterm else [np.arange(n)]
+        stamps, period, only_last, pieces = _ts_setup(
+            timestamps, n, name, period, only_last, longterm, piecewise_median_period_weeks, longterm_period
+        )
+    assert period is not None
     if period < 2:
         raise SHESDError(f"{name}: period must be at least 2 for the seasonal decomposition; got {period}")
     k = max(max_anoms, 1 / n) if n else max_anoms
 
     if threshold != "None" and stamps is not None:
         daily = _threshold_value(_group_max(values, stamps.astype("datetime64[D]").astype(np.int64)), threshold)
-    found: dict[int, None] = {}
+    found: set[int] = set()
     expected = np.full(n, np.nan)
     seen = np.zeros(n, bool)
     for piece in pieces:
@@ -340,8 +357,7 @@ def shesd(
             else:
                 cut = daily
             rows = rows[values[rows] >= cut]
-        for r in rows:
-            found.setdefault(int(r))
+        found.update(rows.tolist())
         fresh = piece[~seen[piece]]
         expected[fresh] = part.expected[~seen[piece]]
         seen[piece] = True
