@@ -278,3 +278,20 @@ def test_when_longterm_is_set_then_each_two_week_window_is_tested_on_its_own_and
         union |= {w[i] for i in part.indices}
     assert set(found.indices) == union and len(union) >= 12
     assert set(found.indices) != set(shesd(values, stamps).indices)  # one window over the whole series differs
+
+
+def test_when_stamps_are_daily_hourly_or_secondly_then_the_period_follows_rs_granularity_rule():
+    rng = np.random.default_rng(7)
+    values = np.tile([5.0, 6, 7, 6, 5, 2, 1], 12) + rng.normal(size=84) * 0.3
+    values[[20, 70]] += 6
+    days = np.datetime64("2024-01-01") + np.arange(84) * np.timedelta64(1, "D")
+    daily = shesd(values, days, only_last="hr")  # 'hr' on daily rows means 'day', as in R
+    assert daily.period == 7
+    assert daily.indices.tolist() == shesd(values, days, only_last="day").indices.tolist()
+    hours = np.datetime64("2024-01-01T00") + np.arange(84) * np.timedelta64(1, "h")
+    assert shesd(values, hours).period == 24
+    seconds = np.datetime64("2024-01-01T00:00:00") + np.arange(84) * np.timedelta64(1, "s")
+    with pytest.raises(SHESDError, match="sec granularity has no S-H-ESD period"):
+        shesd(values, seconds)
+    with pytest.raises(SHESDError, match=r"strictly increasing .*row 3"):
+        shesd(values, np.r_[hours[:3], hours[2:83]])
