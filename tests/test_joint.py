@@ -52,7 +52,6 @@ def test_when_joint_runs_then_the_table_has_every_model_with_its_coverage(joint)
 def test_when_the_table_is_read_then_its_numbers_are_the_sequential_paths(joint):
     from workbench.anomaly.run import detect, scoreboard
     from workbench.anomaly.task import DetectionTask
-    from workbench.anomaly.thresholds import ThresholdStrategy
     from workbench.data import load_panel
     from workbench.evaluation import evaluate_sequential
     from workbench.joint import _detector_spec
@@ -68,7 +67,7 @@ def test_when_the_table_is_read_then_its_numbers_are_the_sequential_paths(joint)
     assert table.loc["seasonal_naive", "mase_common"] == pytest.approx(app2, rel=1e-12)
     detection = DetectionTask(
         dataset="cloud_monitoring", subsets=(FOLDER,), labels="points", labels_table="labels", items=tuple(SERIES),
-        threshold=ThresholdStrategy(kind="fixed", value=0.5), calibration="none",
+        threshold={"kind": "fixed", "value": 0.5}, calibration="none",
         metrics=("point_f1", "point_adjusted_f1", "event_f1", "auc_pr", "auc_roc"),
     )  # fmt: skip
     data = detection.load()

@@ -89,6 +89,19 @@ def _detector_spec(name: str, params: dict[str, Any], h: int, m: int, level: flo
     }
 
 
+def detection_task(folder: str, items: Sequence[str]) -> Any:
+    """The detection task of a folder's items: expert point labels, the band's edge as a fixed
+    threshold (no label used to choose it), every item evaluated (no calibration split)."""
+    from workbench.anomaly.task import DetectionTask
+    from workbench.anomaly.thresholds import ThresholdStrategy
+
+    return DetectionTask(
+        dataset=DATASET, subsets=(folder,), labels="points", labels_table="labels", items=tuple(items),
+        threshold=ThresholdStrategy(kind="fixed", value=BAND_THRESHOLD), calibration="none",
+        metrics=("point_f1", "point_adjusted_f1", "event_f1", "auc_pr", "auc_roc"),
+    )  # fmt: skip
+
+
 def run_joint(
     *,
     folder_names: Sequence[str] | None = None,
@@ -97,6 +110,7 @@ def run_joint(
     series: Iterable[str] | None = None,
     n_windows: int = 3,
     level: float = 0.95,
+    baseline_detectors: Sequence[str | dict[str, Any]] = (),
     store: str | Path | ResultsStore | None = None,
     client: Any = None,
     scheduler: str | None = None,
@@ -108,12 +122,11 @@ def run_joint(
     """Forecast and detect with every model on every folder (or `series`, a slice of series ids).
 
     `model_params` gives a model's parameters (`{"ttm": {"model": "<local folder>"}}`); a model
-    given `quantiles` is scored with CRPS too. `chunk_size` series per forecasting unit (1: a
-    series a model fails on costs only itself)."""
+    given `quantiles` is scored with CRPS too. `baseline_detectors` (detector names or specs, e.g.
+    `rolling_robust_z`) run on every folder's items on the same detection task, for the detection
+    leaderboard. `chunk_size` series per forecasting unit (1: a series a model fails on costs only itself)."""
     import workbench
     from workbench.anomaly.engine import detect_on_engine
-    from workbench.anomaly.task import DetectionTask
-    from workbench.anomaly.thresholds import ThresholdStrategy
     from workbench.data import load_panel
     from workbench.engine.cluster import connect
     from workbench.forecasters import make_forecaster
@@ -130,7 +143,6 @@ def run_joint(
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     wanted = None if series is None else set(series)
     run = JointRun(store, chosen, list(models))
-    threshold = ThresholdStrategy(kind="fixed", value=BAND_THRESHOLD)
     with connect(client, scheduler, n_workers) as c:
         for folder in chosen:
             panel = load_panel(DATASET, folder)
@@ -157,15 +169,16 @@ def run_joint(
                     task, [spec], client=c, store=store, chunk_size=chunk_size, seed=seed, progress=progress
                 )
                 run.forecast_failures += int(sum(v for k, v in summary.counts().items() if k != "ok"))
-                detection = DetectionTask(
-                    dataset=DATASET, subsets=(folder,), labels="points", labels_table="labels", items=tuple(ok),
-                    threshold=threshold, calibration="none", metrics=("point_f1", "point_adjusted_f1", "event_f1",
-                                                                      "auc_pr", "auc_roc"),
-                )  # fmt: skip
+                detector = _detector_spec(name, params, h, m, level)
                 found = detect_on_engine(
-                    detection, [_detector_spec(name, params, h, m, level)], client=c, store=store, seed=seed,
-                    progress=progress,
-                )  # fmt: skip
+                    detection_task(folder, ok), [detector], client=c, store=store, seed=seed, progress=progress
+                )
+                run.detection_failures.update({f"{folder}:{k}": v for k, v in found.failures.items()})
+            if baseline_detectors:
+                everything = detection_task(folder, [str(u) for u in lengths.index])
+                found = detect_on_engine(
+                    everything, list(baseline_detectors), client=c, store=store, seed=seed, progress=progress
+                )
                 run.detection_failures.update({f"{folder}:{k}": v for k, v in found.failures.items()})
     return run
 

@@ -1,0 +1,140 @@
+"""What the observability notebook shows, as calls: the cards' series profiles, forecasting tasks
+over them, leaderboards restricted to them, and BOOM's published leaderboard beside the workbench's.
+
+The three observability cards: `cloud_monitoring` (60 labelled production series), `twitter_raw_data`
+(one minute series of counts) and `robot_shop` (4 KPIs every 10 s). None of them declares a
+`metric_type` per series, so a profile shows the declared type where a panel has the column and,
+always, what the values look like (`value_kind`: non-negative integers look like counts; other
+values are levels, gauges or rates), with the shares of zeros and missing values that decide how
+intermittent a series is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import WorkbenchError
+
+CARDS: dict[str, str] = {"cloud_monitoring": "all", "twitter_raw_data": "raw_data", "robot_shop": "application"}
+# forecasting subsets (cloud_monitoring's `all` mixes minute and hourly series, so its folders are used)
+FORECAST_SUBSETS: dict[str, tuple[str, ...]] = {"twitter_raw_data": ("raw_data",), "robot_shop": ("application",)}
+MAX_HORIZON = 96  # TTM-R2's `main` head: horizons are capped so that every model can forecast every task
+
+
+def series_profile(dataset: str, subset: str | None = None) -> pd.DataFrame:
+    """Per series: rows, frequency, declared `metric_type` (None where the card gives none),
+    `value_kind`, `zero_share` and `missing_share` (of all rows), `integer_share` (of present values)."""
+    from workbench.data import load_panel
+
+    subset = subset or CARDS.get(dataset, "all")
+    panel = load_panel(dataset, subset)
+    df = panel.df
+    y = df["y"].to_numpy(float)
+    present = ~np.isnan(y)
+    frame = pd.DataFrame(
+        {
+            "unique_id": df["unique_id"].to_numpy(),
+            "zero": (y == 0) & present,
+            "missing": ~present,
+            "integer": present & (y == np.round(np.nan_to_num(y))),
+            "negative": present & (y < 0),
+            "present": present,
+        }
+    )
+    g = frame.groupby("unique_id", sort=False)
+    out = pd.DataFrame(
+        {
+            "n_rows": g.size(),
+            "zero_share": g["zero"].mean(),
+            "missing_share": g["missing"].mean(),
+            "integer_share": g["integer"].sum() / g["present"].sum().clip(lower=1),
+            "any_negative": g["negative"].any(),
+        }
+    )
+    declared = df.groupby("unique_id", sort=False)["metric_type"].first() if "metric_type" in df else None
+    out["metric_type"] = declared.reindex(out.index) if declared is not None else None
+    out["value_kind"] = np.where(
+        out["any_negative"],
+        "signed values",
+        np.where(out["integer_share"] == 1.0, "non-negative integers (count-like)", "non-negative reals"),
+    )
+    if "folder" in df:
+        out["group"] = df.groupby("unique_id", sort=False)["folder"].first()
+    else:
+        out["group"] = subset
+    out.insert(0, "dataset", dataset)
+    out.insert(1, "freq", panel.freq)
+    return out.drop(columns="any_negative").reset_index()
+
+
+def profiles(cards: Iterable[str] = CARDS) -> pd.DataFrame:
+    """`series_profile` of every card, one frame."""
+    return pd.concat([series_profile(c) for c in cards], ignore_index=True)
+
+
+def profile_summary(profile: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset, group and value kind: series, rows, median and max zero share, missing share."""
+    return (
+        profile.groupby(["dataset", "group", "value_kind"], dropna=False)
+        .agg(
+            n_series=("unique_id", "size"),
+            n_rows=("n_rows", "sum"),
+            median_zero_share=("zero_share", "median"),
+            max_zero_share=("zero_share", "max"),
+            missing_share=("missing_share", "mean"),
+        )
+        .reset_index()
+    )
+
+
+def forecast_tasks(
+    n_windows: int = 3, cards: Sequence[str] = tuple(FORECAST_SUBSETS), max_horizon: int = MAX_HORIZON
+) -> list[Any]:
+    """Rolling tasks over the non-Cloud-Monitoring cards (Cloud Monitoring's run through
+    `workbench.joint`): the card's horizon, capped at `max_horizon`, `n_windows` origins."""
+    from workbench.data import get_card
+    from workbench.tasks import Task
+
+    tasks = []
+    for card in cards:
+        if card not in FORECAST_SUBSETS:
+            raise WorkbenchError(f"no forecasting subsets declared for {card!r}; known: {sorted(FORECAST_SUBSETS)}")
+        for subset in FORECAST_SUBSETS[card]:
+            h = get_card(card).subset(subset).horizon or max_horizon
+            tasks.append(
+                Task(dataset=card, subset=subset, protocol="rolling", horizon=min(h, max_horizon), n_windows=n_windows)
+            )
+    return tasks
+
+
+def board_for(board: pd.DataFrame, datasets: Iterable[str]) -> pd.DataFrame:
+    """Leaderboard rows of tasks over `datasets` (their readable task names start with the dataset)."""
+    prefixes = tuple(f"{d}/" for d in datasets)
+    return board[board["task"].astype(str).str.startswith(prefixes)].reset_index(drop=True)
+
+
+def boom_leaderboard() -> pd.DataFrame:
+    """BOOM's published leaderboard (the `boom_results` card's `leaderboard` table: MASE and CRPS
+    scaled by seasonal naive, shifted geometric mean over the scaled tasks, mean CRPS rank)."""
+    from workbench.data import load_table
+
+    table = load_table("boom_results", "leaderboard")
+    keep = [c for c in table.columns if c == "model" or c.endswith("-scaled")]
+    return table[keep].sort_values(next(c for c in keep if c.startswith("Rank")), kind="stable").reset_index(drop=True)
+
+
+def relative_to_baseline(
+    joint: pd.DataFrame, baseline: str = "seasonal_naive", column: str = "mase_common"
+) -> pd.DataFrame:
+    """The joint table's models with `column` divided by the baseline's: the workbench's own
+    seasonal-naive-scaled MASE on Cloud Monitoring, to read beside BOOM's (other series: not a claim)."""
+    base = joint.loc[joint["model"] == baseline, column]
+    if base.empty:
+        raise WorkbenchError(f"the joint table has no {baseline!r} row to scale by; models: {list(joint['model'])}")
+    out = joint[["model", column, "n_series"]].copy()
+    out[f"{column}_scaled"] = out[column] / float(base.iloc[0])
+    return out.sort_values(f"{column}_scaled").reset_index(drop=True)
