@@ -86,7 +86,7 @@ def test_when_a_model_trained_here_runs_on_a_leaky_split_then_its_unit_records_t
     for leak, expected in ((True, "flagged"), (False, "passed")):
         summary = workbench.evaluate(
             random_panel(leak=leak),
-            [mlp, "naive"],
+            [mlp] if leak else [mlp, "naive"],
             client=client,
             store=tmp_path / f"store-{leak}",
             horizon=H,
@@ -99,18 +99,19 @@ def test_when_a_model_trained_here_runs_on_a_leaky_split_then_its_unit_records_t
         detail = records.loc["mlp", "leakage_check_detail"]
         assert detail["n_test_windows"] == 3 and detail["n_seen"] == (3 if leak else 0)
         assert detail["length"] == H
-        assert pd.isna(records.loc["naive"].get("leakage_check"))  # nothing trained here: nothing to check
+        if not leak:
+            assert pd.isna(records.loc["naive"].get("leakage_check"))  # nothing trained here: nothing to check
 
 
 @needs_ttm
 def test_when_ttm_is_tuned_few_shot_then_its_training_data_is_checked_against_the_test_windows(client, tmp_path):
     ttm = {"name": "ttm", "params": {"model": str(WEIGHTS), "finetune_epochs": 1, "finetune_patience": 1}}
     summary = workbench.evaluate(
-        random_panel(2, 600, seed=4), [ttm], client=client, store=tmp_path / "s", horizon=24, season_length=24
-    )
+        random_panel(2, 570, seed=4), [ttm], client=client, store=tmp_path / "s", horizon=24, season_length=24
+    )  # 546 points of past per series: 11 tuning windows of 512 + 24 each
     record = summary.store.records().iloc[0]
     assert record["status"] == "ok" and record["leakage_check"] == "passed"
-    assert record["leakage_check_detail"]["n_train_windows"] == 2 * (576 - 24 + 1)
+    assert record["leakage_check_detail"]["n_train_windows"] == 2 * (546 - 24 + 1)
     assert record["train_s"] > 0 and record["leakage"] == "unknown"  # tuned on data in memory: no provenance
 
 
@@ -169,3 +170,18 @@ def test_when_a_store_holds_pretrained_units_then_leakage_column_lists_them(tmp_
     column = lk.leakage_column(store)
     assert list(column.columns) == ["task_key", "model", "leakage", "corpus_entry"]
     assert column.to_dict("records") == [{"task_key": "t1", "model": "ttm", "leakage": "false", "corpus_entry": ""}]
+
+
+def test_when_any_writer_builds_a_pretrained_models_record_then_it_carries_the_verdict():
+    from workbench.engine.records import unit_record
+    from workbench.ltsf.protocol import LTSFTask
+
+    task = LTSFTask(dataset="ett", subset="ETTh1", input_len=512, horizon=96, split_rule="ett_hour")
+    r2 = "a706726a7eb01bbcb42994b7dcb3c06ea9557898dbae8d480eb04fe8ccb89710"  # the R2 checkpoint's sha256
+    common = dict(key="k", identity="i", code="c", run_id="r", task=task, model="TTM-R2 zero-shot", seed=0)
+    record = unit_record(kind="ltsf", model_name="ttm", params={"weights": r2}, **common)
+    assert (record["leakage"], record["leakage_detail"]["provenance"]) == ("false", "ett:etth1")
+    assert record["hardware"]["cpu"] and record["hardware"]["cores"] >= 1
+    custom = unit_record(kind="ltsf", model_name="ttm", params={"weights": "0" * 64}, **common)
+    assert custom["leakage"] == "unknown"
+    assert "leakage" not in unit_record(kind="ltsf", model_name="dlinear", params={}, **common)

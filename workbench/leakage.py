@@ -25,7 +25,7 @@ Two questions, two answers a unit records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -184,10 +184,29 @@ def is_pretrained(model: Any) -> bool:
     return bool(getattr(model, "pretrained", False))
 
 
-def corpus_of(model: Any) -> TrainingCorpus | None:
-    """The declared corpus of a pretrained model's weights (None: not declared, e.g. custom weights)."""
-    corpus = getattr(model, "training_corpus", None)
-    return corpus() if callable(corpus) else corpus
+def corpus_of(model: Any, params: Mapping[str, Any] | None = None) -> TrainingCorpus | None:
+    """The declared corpus of a pretrained model's weights (None: not declared, e.g. custom weights).
+
+    `model` is a forecaster or its class; a class that tells corpora apart by its weights has a
+    `corpus_for(params)` class method (given the forecaster's parameters, or a recorded unit's),
+    else its `training_corpus` attribute stands for every instance."""
+    cls = model if isinstance(model, type) else type(model)
+    corpus_for = getattr(cls, "corpus_for", None)
+    if callable(corpus_for):
+        if params is None:
+            params = {} if isinstance(model, type) else dict(model.params)
+        return corpus_for(params)
+    return getattr(cls, "training_corpus", None)
+
+
+def judge(task: Any, corpus: TrainingCorpus | None, name: str) -> Leakage:
+    """The verdict for a task's data against a declared corpus (None: undeclared)."""
+    if corpus is None:
+        return Leakage("unknown", basis=f"{name}: the training corpus of these weights is not declared")
+    provenance = provenance_of(task)
+    if provenance is None:
+        return Leakage("unknown", basis="data handed over in memory carries no provenance")
+    return match(provenance, corpus)
 
 
 def leakage(task: Any, model: Any) -> Leakage:
@@ -202,13 +221,27 @@ def leakage(task: Any, model: Any) -> Leakage:
     name = getattr(model, "name", type(model).__name__)
     if not is_pretrained(model):
         raise LeakageError(f"{name} is not a pretrained model: it has no pretraining corpus to compare with")
-    corpus = corpus_of(model)
-    if corpus is None:
-        return Leakage("unknown", basis=f"{name}: the training corpus of these weights is not declared")
-    provenance = provenance_of(task)
-    if provenance is None:
-        return Leakage("unknown", basis="data handed over in memory carries no provenance")
-    return match(provenance, corpus)
+    return judge(task, corpus_of(model), name)
+
+
+def record_facts(kind: str, model_name: str, params: Mapping[str, Any], task: Any) -> dict[str, Any]:
+    """The leakage fields of a unit record (any writer: the engine, an LTSF run) when `model_name`
+    is a registered pretrained forecaster; {} otherwise. Never raises: a question that cannot be
+    answered (a card that is gone) is recorded as `unknown` with the reason."""
+    if kind not in ("forecast", "ltsf") or isinstance(task, dict):
+        return {}
+    from workbench.forecasters import FORECASTERS
+
+    try:
+        cls, _ = FORECASTERS.resolve(model_name)
+    except Exception:
+        return {}
+    if not is_pretrained(cls):
+        return {}
+    try:
+        return judge(task, corpus_of(cls, params), model_name).record()
+    except WorkbenchError as exc:
+        return Leakage("unknown", basis=f"{type(exc).__name__}: {exc}").record()
 
 
 def leakage_column(store: Any = None) -> pd.DataFrame:

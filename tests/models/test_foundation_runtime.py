@@ -130,7 +130,7 @@ def test_when_ttm_and_a_classic_model_run_on_two_workers_then_ttm_is_routed_load
 
     # runtime of every unit: TTM's batching and seconds, the hardware of the process that computed
     for runtime in ttm["runtime"]:
-        assert runtime["batch_size"] == 3 and runtime["n_series"] == 2
+        assert runtime["batch_size"] == 3 and runtime["n_series"] == 2 and runtime["n_batches"] == 1
         assert runtime["inference_s"] > 0 and runtime["predict_s"] >= runtime["inference_s"]
         assert runtime["dtype"] == "float32"
         assert runtime["hardware"]["cpu"] and runtime["hardware"]["torch_threads"] >= 1
@@ -179,16 +179,14 @@ def test_when_resources_are_asked_that_no_worker_has_then_the_run_is_refused_nam
 
 
 @needs_ttm
-def test_when_routing_is_off_then_accelerator_units_are_not_routed(two_workers, tmp_path):
-    summary = workbench.evaluate(
-        panel(2),
-        [TTM],
-        client=two_workers,
-        store=tmp_path / "store",
-        horizon=24,
-        season_length=24,
-        resources=False,
-        progress=False,
-    )
-    records = summary.store.records()
-    assert list(records["status"]) == ["ok"] and list(records["routed"]) == [""]
+def test_when_routing_is_asked_for_or_turned_off_then_the_resources_follow_the_cluster(two_workers):
+    from workbench.engine.runner import accelerator_resources, advertised_resources, wants_accelerator
+    from workbench.engine.units import ModelSpec
+
+    assert advertised_resources(two_workers) == {"GPU": 1.0}
+    assert accelerator_resources(two_workers, None) == {"GPU": 1}  # the default: a GPU where one is advertised
+    assert accelerator_resources(two_workers, {"GPU": 1}) == {"GPU": 1}
+    assert accelerator_resources(two_workers, False) is None
+    assert wants_accelerator(ModelSpec.of(TTM)) is True
+    assert wants_accelerator(ModelSpec(name="ttm", params={"model": str(WEIGHTS), "device": "cpu"})) is False
+    assert wants_accelerator(ModelSpec(name="naive")) is False

@@ -5,7 +5,9 @@ commit and dirty flag, the run, the worker process) and what it evaluated (the r
 its description, the model and its parameters, the seed); writers add their own facts (chunks,
 timings, errors) and hand it to `ResultsStore.write_unit`, which adds the files and commits it.
 
-Every record also says what it ran on (`hardware`: CPU model, cores, torch threads, GPU), so a
+A pretrained forecaster's record says whether the evaluated data is in its pretraining corpus
+(`workbench.leakage.record_facts`: leakage true / false / unknown and the corpus entry), whichever
+writer builds it. Every record also says what it ran on (`hardware`: CPU model, cores, torch threads, GPU), so a
 timing read from the store can be told apart from one measured on other hardware; forecast units
 add their runtime (`RuntimeLog`: seconds fitting and predicting, and what the model reports of
 itself through `runtime_info()`: device, dtype, batch size, seconds of its forward passes, weights
@@ -133,6 +135,8 @@ def unit_record(
             "dataset": task.dataset,
             "subset": subset,
         }
+    from workbench.leakage import record_facts
+
     return {
         "key": key,
         "kind": kind,
@@ -148,5 +152,6 @@ def unit_record(
         "worker": f"{socket.gethostname()}:{os.getpid()}",
         "hardware": hardware(),
         "error": "",
+        **record_facts(kind, model_name, params, task),  # a pretrained model's: is the data in its corpus?
         **facts,
     }

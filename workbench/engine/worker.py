@@ -40,12 +40,12 @@ def prepare_chunks(task: Task, chunk_size: int) -> list[ChunkRef]:
     return cut_catalog_chunks(task.dataset, task.subset, task.protocol, chunk_size)
 
 
-def _read(chunks: tuple[ChunkRef, ...], split: str) -> Panel:
+def _read(chunks: tuple[ChunkRef, ...], split: str, allow_gaps: bool = False) -> Panel:
     """The unit's panel: chunk files the workbench wrote, or a user file's row groups, read here."""
     from workbench.sources.chunkfiles import read_panel_file
     from workbench.sources.parquet import read_chunk
 
-    panels = [read_chunk(c) if c.spec else read_panel_file(getattr(c, split)) for c in chunks]
+    panels = [read_chunk(c, allow_gaps) if c.spec else read_panel_file(getattr(c, split)) for c in chunks]
     if len(panels) == 1:
         return panels[0]
     first = panels[0]
@@ -58,19 +58,18 @@ def compute_unit(
     """Metric rows (and forecasts) of one unit, computed in this process.
 
     `facts`, when given, receives what the unit's record says of the computation: its runtime
-    (`RuntimeLog`), for a pretrained model whether the data is in its pretraining corpus
-    (`workbench.leakage.leakage`), and for a model trained here the hashed-window check of its
-    training data against the test windows (`workbench.leakage.check_panels`)."""
+    (`RuntimeLog`) and, for a model trained here, the hashed-window check of its training data
+    against the test windows (`workbench.leakage.check_panels`). Whether a pretrained model's
+    corpus holds the data is asked by `unit_record` (`workbench.leakage.record_facts`)."""
     from workbench import leakage
 
     task, spec = unit.task, unit.model
-    train = _read(unit.chunks, "train")
+    train = _read(unit.chunks, "train", task.gap_policy != "none")
     # test chunks come from load_holdout: their ds already continue each train series
     test = _read(unit.chunks, "test") if task.protocol == "holdout" else None
     frames, forecasts = [], []
     runtime = RuntimeLog()
     checked: leakage.WindowCheck | None = None
-    corpus: leakage.Leakage | None = None
     for window in task.windows_of(train, test):
         if unit.window is not None and window.index != unit.window:
             continue
@@ -80,8 +79,6 @@ def compute_unit(
         fitted = time.perf_counter()
         forecast = forecaster.predict(task.h)
         runtime.add(forecaster, fitted - started, time.perf_counter() - fitted)
-        if corpus is None and leakage.is_pretrained(forecaster):
-            corpus = leakage.leakage(task, forecaster)
         if leakage.trains_here(forecaster):
             check = leakage.check_panels(window.past, window.truth, task.h)
             checked = check if checked is None else checked + check
@@ -98,7 +95,6 @@ def compute_unit(
         _label(out_forecasts, unit)
     if facts is not None:
         facts["runtime_log"] = runtime
-        facts |= corpus.record() if corpus is not None else {}
         facts |= checked.record() if checked is not None else {}
     return metrics, out_forecasts
 

@@ -109,15 +109,20 @@ def fingerprint(source: str, revision: str | None = None) -> str:
 
 
 def file_sha256(path: str | Path) -> str | None:
-    """The sha256 of one file (e.g. a checkpoint's `model.safetensors`), None when it is absent."""
+    """The sha256 of one file (e.g. a checkpoint's `model.safetensors`), None when it is absent;
+    cached per path, size and mtime (every unit record of a pretrained model asks it)."""
     p = Path(path)
     if not p.is_file():
         return None
-    digest = hashlib.sha256()
-    with p.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    st = p.stat()
+    stamp = ("file", str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if stamp not in _FINGERPRINTS:
+        digest = hashlib.sha256()
+        with p.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        _FINGERPRINTS[stamp] = digest.hexdigest()
+    return _FINGERPRINTS[stamp]
 
 
 def load(

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -305,15 +306,25 @@ class TTM(Forecaster):
         self._timings: dict[str, float] = {}
         self._n_series = 0
 
-    def training_corpus(self) -> TrainingCorpus | None:
-        """TTM-R2's corpus for its published weights (see `training_corpus`), None otherwise."""
-        return training_corpus(self.params.model, self.params.model_object)
+    @classmethod
+    def corpus_for(cls, params: Mapping[str, Any]) -> TrainingCorpus | None:
+        """TTM-R2's corpus for its published weights, None otherwise: from the adapter's parameters
+        (`model`, `model_object`; see `training_corpus`) or a recorded run's (`weights`: the
+        checkpoint's sha256 or hub id, as the TTM reproduction records it)."""
+        if params.get("model_object") is not None:
+            return None
+        weights = params.get("weights")
+        if weights is not None:
+            return TRAINING_CORPUS if weights in R2_WEIGHTS_SHA256 or weights == DEFAULT_MODEL else None
+        return training_corpus(str(params.get("model") or DEFAULT_MODEL))
 
     def runtime_info(self) -> dict[str, Any]:
         """Device, dtype and batch size of the forward passes, their seconds (and the tuning's), the
         series forecast, and how the weights were had (loaded here, or shared from an earlier unit)."""
         p = self.params
-        info: dict[str, Any] = {"batch_size": p.batch_size, "n_series": self._n_series, **self._timings}
+        batches = -(-self._n_series // p.batch_size)  # forward passes: the unit's series in batches of batch_size
+        info: dict[str, Any] = {"batch_size": p.batch_size, "n_series": self._n_series, "n_batches": batches}
+        info |= self._timings
         if self._model is not None:
             info |= loading.torch_facts(self._model)
         if self._weights is not None:
