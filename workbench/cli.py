@@ -565,6 +565,32 @@ def results_leaderboard(
         _print_frame(frame, "detection leaderboard" if detection else "leaderboard (mean of per-series values)")
 
 
+@results_app.command("import")
+def results_import(
+    source: Annotated[str, typer.Argument(help="Layout: only gift-eval (GIFT-Eval / BOOM all_results.csv).")],
+    target: Annotated[Path, typer.Argument(help="An all_results.csv, or a folder searched for them.")],
+    store: Annotated[
+        str | None,
+        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+    ] = None,
+    name: Annotated[
+        list[str] | None, typer.Option(help="Model name per file, in sorted file order (default: each file's folder).")
+    ] = None,
+    label: Annotated[str, typer.Option(help="Where the results come from (e.g. boom), kept on every row.")] = "",
+) -> None:
+    """Import published per-task results as `published` units (table published_metrics); every file
+    is checked before anything is written."""
+    from workbench.results_import import import_gift_eval
+
+    if source != "gift-eval":
+        _fail(WorkbenchError(f"unknown layout {source!r}; known: gift-eval"))
+    try:
+        keys = import_gift_eval(target, store, name, label)
+    except WorkbenchError as exc:
+        _fail(exc)
+    console.print(f"{len(keys)} published unit(s) committed from {target}")
+
+
 @results_app.command("verify")
 def results_verify(
     store: Annotated[

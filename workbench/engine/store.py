@@ -15,6 +15,7 @@ Tables (any name matching `[a-z_]+` other than `units` and `runs`; the known one
     detection_metrics  per-item or corpus detection metric rows (unique_id null for a corpus value),
                        with a boolean `higher_is_better` column
     claims             a paper's claimed-vs-reproduced rows (paper, table, method, metric, claimed, reproduced, ...)
+    published_metrics  imported published per-task metrics (task, model, metric, value, task properties)
 
 Every row of every table carries `unit` (the unit's key; added when the writer did not).
 
@@ -83,13 +84,14 @@ from workbench.storage import Location
 
 RESULTS_ENV = "WORKBENCH_RESULTS"
 DONE = ("ok", "error", "timeout")
-KINDS = ("forecast", "ltsf", "detection", "paper")
+KINDS = ("forecast", "ltsf", "detection", "paper", "published")
 TABLES = {
     "metrics": "per-series forecast metric rows",
     "forecasts": "point forecasts per series, window and step",
     "detection_scores": "per-row anomaly scores",
     "detection_metrics": "per-item or corpus detection metric rows, with higher_is_better",
     "claims": "a paper's claimed-vs-reproduced rows",
+    "published_metrics": "imported published per-task metrics (task, model, metric, value, properties)",
 }
 FORMAT = 2
 RESERVED = ("units", "runs")
