@@ -102,8 +102,8 @@ def split_tasks(frame: pd.DataFrame, spec: RankingSpec) -> tuple[set[str], set[s
         )
     zero = set(base.loc[base["value"] == 0, by].astype(str))
     apart = zero | set(spec.unscaled_tasks)
-    groups = frame[["task", by]].drop_duplicates()
-    unscaled = set(groups.loc[groups[by].astype(str).isin(apart), "task"])
+    groups = frame[["task"]].assign(_by=frame[by].astype(str)).drop_duplicates()
+    unscaled = set(groups.loc[groups["_by"].isin(apart), "task"])
     return set(frame["task"]) - unscaled, unscaled
 
 
