@@ -35,3 +35,39 @@ def papers_folder(tmp_path_factory) -> Path:
     ]
     pd.DataFrame(rows, columns=COLUMNS).to_csv(folder / "toy.csv", index=False)
     return folder
+
+
+@pytest.fixture(scope="session")
+def m4_run(tmp_path_factory, mirror):
+    """The M4 reproduction of Hourly through the engine into a fresh store (zero-shot TTM beside the
+    benchmarks where its weights and granite-tsfm are here), its claims committed as `workbench
+    reproduce` commits them."""
+    from workbench.config import papers_dir
+    from workbench.papers import compare, load_paper, m4
+    from workbench.papers.runner import commit_claims
+
+    root = tmp_path_factory.mktemp("m4-store")
+    extras = {m4.TTM_SUBSET: [m4.ttm_spec()]} if ttm_here() else {}
+    run = m4.run(["Hourly"], store=root, extras=extras, n_workers=2, progress=False)
+    report = compare(load_paper("m4"), run.values, not_run_note="frequency not run (parameter `frequencies`)")
+    notebook = papers_dir() / "m4" / "reproduce.ipynb"
+    commit_claims(run.engine.store, "m4", notebook, {"frequencies": ["Hourly"]}, report, 1.0)
+    return run, report
+
+
+def ttm_here() -> bool:
+    """TTM's offline weights and granite-tsfm are both installed (never fetched by the tests)."""
+    import importlib.util
+    from pathlib import Path as _Path
+
+    from workbench.papers.ttm import default_model
+
+    return _Path(default_model()).is_dir() and importlib.util.find_spec("tsfm_public") is not None
+
+
+@pytest.fixture(scope="session")
+def m4_report(m4_run, tmp_path_factory) -> Path:
+    from workbench.report import build_report
+
+    run, _ = m4_run
+    return build_report(run.engine.store.root, tmp_path_factory.mktemp("m4-report") / "report.html", n_boot=200)

@@ -9,6 +9,7 @@ from report_helpers import run_cli
 from workbench.data.hashing import sha256_file
 from workbench.engine import ResultsStore
 from workbench.report import build_report, compare
+from workbench.report.names import display_name
 
 
 def test_when_the_report_is_built_then_it_is_one_self_contained_file(report_store, papers_folder, tmp_path):
@@ -24,10 +25,9 @@ def test_when_the_report_is_built_then_it_is_one_self_contained_file(report_stor
     assert not re.search(r"<script[^>]+src=", page), "the page loads a script from elsewhere"
     assert not re.search(r"<link[^>]+href=\"?https?:", page)
     for heading in (
-        "Leaderboard (mase",
-        "Skill against seasonal_naive",
+        "Leaderboard, per task and metric",
+        "Skill against the baselines",
         "Friedman test",
-        "Per-task tables",
         "Forecasts per series",
         "Papers: claimed against reproduced",
         "Provenance",
@@ -46,7 +46,8 @@ def test_when_the_report_shows_numbers_then_they_are_the_statistics_and_carry_pr
     metrics = store.metrics()
     ranks = compare.mean_ranks(metrics, "mase")
     for _, row in ranks.iterrows():
-        assert re.search(rf"<td>{row['model']}</td>\s*<td>{row['mean_rank']:.4g}</td>", page), row["model"]
+        name = display_name(row["model"])
+        assert re.search(rf"<td>{name}</td>\s*<td>{row['mean_rank']:.4g}</td>", page), row["model"]
     skill = compare.skill_scores(metrics, "mase", n_boot=200).set_index("model")
     assert f"{skill.loc['theta', 'skill']:.4g}" in page
     friedman = compare.friedman(metrics, "mase")
@@ -73,3 +74,58 @@ def test_when_the_metric_is_unknown_then_the_cli_names_it(report_store, tmp_path
     result = run_cli(["report", "--results", str(report_store), "-o", str(tmp_path / "r.html"), "--metric", "nope"])
     assert result.returncode == 2 and "nope" in result.stdout and "mase" in result.stdout
     assert not (tmp_path / "r.html").exists()
+
+
+def _body_outside_provenance(page: str) -> str:
+    """The page's visible text before the provenance section, scripts and tags removed."""
+    import html
+
+    body = page.split("<body>", 1)[1].split('<section id="provenance">', 1)[0]
+    body = re.sub(r"<script.*?</script>", "", body, flags=re.S)
+    body = re.sub(r'<div class="plotly-graph-div".*?</div>', "", body, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def test_when_the_m4_reproduction_is_reported_then_a_person_can_read_it(m4_run, m4_report):
+    run, report = m4_run
+    page = m4_report.read_text()
+    text = " ".join(_body_outside_provenance(page).split())
+    counts = report["status"].value_counts()
+    available = int(counts.get("match", 0) + counts.get("mismatch", 0))
+    assert f"M4: {counts['match']} of {available} available cells match; {counts['unavailable']} unavailable (" in text
+    assert f"{counts['match']} match</span>" in page and "class='badge unavailable'" in page
+    assert "8 models" in text or "9 models" in text  # the benchmarks (and TTM where it runs)
+    assert "m4/Hourly holdout h=48 m=24" in text and "414 series in all" in text
+    for name in ("Naive1", "sNaive", "Naive2", "SES", "Holt", "Damped", "Theta", "Comb"):
+        assert f"<td>{name}</td>" in page, name
+    shown = page.split('<section id="provenance">', 1)[0]
+    assert "<td>naive</td>" not in shown and "<td>comb</td>" not in shown  # registry names: provenance only
+    assert "Monthly: test file not in the mirror and no internet" in text
+    assert "Showing 20 of 414 series, sampled with seed 0" in text
+    for figure in ("skill", "cd-diagram", "win-rates", "forecasts", "paper-m4"):
+        assert re.search(rf'id="fig-\d+-{figure}"', page), figure
+    assert "Skill against Naive2" in page and "Skill against sNaive" in page
+    # numbers a person can check against the leaderboard and the statistics
+    wide = compare.problem_matrix(run.engine.store.metrics(), "mase")
+    assert f"Friedman χ² = {compare.wide_friedman(wide, 'mase').statistic:.3f}" in text
+    # never a raw dict, an exception's text or a traceback outside the provenance section
+    for raw in ('{"', "{'", "Traceback", "cannot download", "Error:"):
+        assert raw not in text, raw
+    provenance = page.split('<section id="provenance">', 1)[1]
+    assert "cannot download" in provenance  # the full error is kept, under Provenance
+    assert m4_report.stat().st_size < 20e6
+
+
+def test_when_a_section_is_registered_then_the_report_shows_it_in_place(report_store, tmp_path):
+    from workbench.report import sections
+
+    saved = list(sections.SECTIONS)
+    try:
+        sections.register(sections.Section("extra", "An extra view", lambda ctx: "<p>extra body</p>"))
+        page = build_report(report_store, tmp_path / "r.html", n_boot=50).read_text()
+    finally:
+        sections.SECTIONS[:] = saved
+    assert '<section id="extra"><h2>An extra view</h2>' in page
+    assert page.index('id="extra"') < page.index('id="provenance"') and page.index('id="papers"') < page.index(
+        'id="extra"'
+    )

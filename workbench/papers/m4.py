@@ -33,6 +33,7 @@ from workbench.metrics import mase, smape
 from workbench.metrics import owa as metric_owa
 from workbench.papers.submissions import steps_to_array
 from workbench.report.names import MODEL_NAMES, display_name
+from workbench.report.reasons import DETAILS
 
 DATASET = "m4"
 FREQUENCIES = ("Yearly", "Quarterly", "Monthly", "Weekly", "Daily", "Hourly")
@@ -64,7 +65,6 @@ ENGINE_METRICS = {"smape": "sMAPE", "mase": "MASE"}
 # zero-shot TTM-R2 beside the benchmarks (not a claim of the paper): every Hourly series is >= 700
 # points long, and the checkpoint needs a context of 512
 TTM_SUBSET = "Hourly"
-DETAILS = " [details: "
 
 
 @dataclass(frozen=True)

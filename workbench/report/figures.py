@@ -126,7 +126,7 @@ def forecast_drilldown(
     fig.update_layout(
         title=title,
         updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.15}],
-        height=380,
+        height=max(380, 160 + 22 * per_series),  # room for the whole legend
     )
     return fig
 

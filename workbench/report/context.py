@@ -1,0 +1,133 @@
+"""What every section of the report reads: the store, one DuckDB connection, the leaderboard, the
+problem matrices (computed once per task and metric), the papers' reports, and the full texts the
+provenance section keeps (errors and notes that other sections show as one line)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench.engine.store import ResultsStore
+from workbench.report import queries
+from workbench.report.data import claims_in_store, leaderboard_with_provenance, paper_reports
+from workbench.report.page import Page
+
+# metrics given their own ranks, skill and critical-difference blocks (the rest stay in the tables)
+MAX_METRICS = 4
+# tasks given their own figures (the rest are listed in tables)
+MAX_TASK_FIGURES = 12
+PREFERRED = ("mase", "smape", "mae")
+# where the leakage column of the leaderboard comes from, when that module exists
+LEAKAGE_HOOK = ("workbench.leakage", "leakage_column")
+
+
+@dataclass
+class ReportContext:
+    store: ResultsStore
+    page: Page
+    con: Any  # duckdb connection with the store's views
+    everything: pd.DataFrame  # every committed record, superseded ones flagged
+    board: pd.DataFrame  # the leaderboard with provenance (units, runs) per task, model, metric
+    facts: pd.DataFrame  # queries.task_facts
+    metrics: list[str]  # metrics compared (primary first)
+    baselines: list[str]
+    n_boot: int = 1000
+    drill_series: int = 20
+    seed: int = 0
+    higher_is_better: bool = False
+    papers_folder: str | Path | None = None
+    details: list[tuple[str, str]] = field(default_factory=list)  # (where, full text) for provenance
+    _wide: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
+    _papers: list | None = None
+
+    @property
+    def records(self) -> pd.DataFrame:
+        e = self.everything
+        return e[~e["superseded"]] if "superseded" in e else e
+
+    @property
+    def primary(self) -> str | None:
+        return self.metrics[0] if self.metrics else None
+
+    def task_name(self, task_key: str) -> str:
+        names = dict(zip(self.facts["task_key"], self.facts["task"], strict=True)) if len(self.facts) else {}
+        return str(names.get(task_key, task_key))
+
+    def tasks(self) -> list[str]:
+        """Forecasting task keys, by description."""
+        return list(self.facts["task_key"]) if len(self.facts) else []
+
+    def wide(self, task_key: str, metric: str) -> pd.DataFrame:
+        """Problems × models of one task and metric (cached: ranks, skill and the CD diagram share it)."""
+        if (task_key, metric) not in self._wide:
+            self._wide[(task_key, metric)] = queries.problem_matrix(self.con, task_key, metric)
+        return self._wide[(task_key, metric)]
+
+    def paper_reports(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
+        """(paper, claimed-vs-reproduced rows, provenance): the store's claims, then CSVs of papers
+        the store has none of."""
+        if self._papers is None:
+            reports = []
+            claims = claims_in_store(self.store)
+            if len(claims):
+                for paper, frame in claims.groupby("paper", sort=True):
+                    units = ", ".join(sorted(set(frame["unit"])))
+                    reports.append((str(paper), frame.reset_index(drop=True), {"store units": units}))
+            stored = {paper for paper, _, _ in reports}
+            reports += [r for r in paper_reports(self.papers_folder) if r[0] not in stored]
+            self._papers = reports
+        return self._papers
+
+    def detail(self, where: str, text: str) -> None:
+        """Keep a full text (an error, a note) for the provenance section, once."""
+        if text and (where, text) not in self.details:
+            self.details.append((where, text))
+
+
+def choose_metrics(facts: pd.DataFrame, preferred: str | None) -> list[str]:
+    """The metric asked for (an error naming the known ones if it is not in the store), else every
+    metric of the store up to MAX_METRICS, mase / smape / mae first."""
+    names = sorted({m for ms in facts["metrics"] for m in ms}) if len(facts) else []
+    if preferred:
+        if preferred not in names:
+            raise KeyError(f"metric {preferred!r} is not in the results; they hold {', '.join(names)}")
+        return [preferred, *[m for m in names if m != preferred]][:MAX_METRICS]
+    ordered = [m for m in PREFERRED if m in names] + [m for m in names if m not in PREFERRED]
+    return ordered[:MAX_METRICS]
+
+
+def leakage_column(store: ResultsStore) -> pd.DataFrame | None:
+    """The hook for the leakage check: `workbench.leakage.leakage_column(store)` -> (task_key, model,
+    leakage, corpus_entry), or None where that module is not there."""
+    module_name, function = LEAKAGE_HOOK
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+    fn = getattr(module, function, None)
+    return None if fn is None else fn(store)
+
+
+def open_context(
+    store: ResultsStore,
+    page: Page,
+    *,
+    metric: str | None,
+    baselines: list[str],
+    **options: Any,
+) -> ReportContext:
+    """Read what every section needs; a missing or empty store is an error here (never an empty report)."""
+    from workbench.results import connect
+
+    everything = store.records()
+    board = leaderboard_with_provenance(store, everything)  # a missing or empty store raises here
+    con = connect(store, views=["metrics", "forecasts"])
+    facts = queries.task_facts(con)
+    metrics = choose_metrics(facts, metric)
+    return ReportContext(store, page, con, everything, board, facts, metrics, baselines, **options)
