@@ -20,7 +20,9 @@ Two questions, two answers a unit records.
    counts). A deliberate leak (test values copied into the training split) is flagged; a clean
    split passes. Constant windows (a run of zeros in an intermittent series) match by coincidence,
    so they are counted apart and never flag. Values are compared exactly: a copy rescaled or
-   rounded is not found (say so when quoting a pass).
+   rounded is not found (say so when quoting a pass). An exactly periodic series (a noiseless
+   sine) repeats its test window in its own past and is flagged: the check says those values were
+   seen in training, which is true, not how they got there.
 """
 
 from __future__ import annotations
@@ -342,41 +344,45 @@ def check_windows(
     across series: a global model sees them all)?"""
     if length < 1:
         raise LeakageError(f"window length {length} must be at least 1")
-    hashes, owners, starts = [], [], []
-    for i, series in enumerate(train):
-        h, s = window_hashes(series, length)
-        hashes.append(h)
-        starts.append(s)
-        owners.append(np.full(len(h), i, np.int64))
-    table = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
-    owner = np.concatenate(owners) if owners else np.empty(0, np.int64)
-    start = np.concatenate(starts) if starts else np.empty(0, np.int64)
+    table, owner, start = _hashed(train, length)
     order = np.argsort(table, kind="stable")
     table, owner, start = table[order], owner[order], start[order]
-    n_test = seen = constant = 0
+    probe, probe_owner, probe_start = _hashed(test, length)
+    lo = np.searchsorted(table, probe, "left")  # one sorted look-up for every test window
+    found = np.flatnonzero((lo < len(table)) & (table[np.minimum(lo, len(table) - 1)] == probe)) if len(table) else []
+    seen = constant = 0
     example = ""
-    for j, series in enumerate(test):
-        h, s = window_hashes(series, length)
-        n_test += len(h)
-        for k in np.flatnonzero(np.isin(h, table)):
-            window = np.asarray(series[s[k] : s[k] + length], dtype=np.float64)
-            lo, hi = np.searchsorted(table, h[k], "left"), np.searchsorted(table, h[k], "right")
-            hit = next(
-                (c for c in range(lo, hi) if np.array_equal(train[owner[c]][start[c] : start[c] + length], window)),
-                None,
-            )
-            if hit is None:
-                continue  # a hash collision, not a copy
-            if np.all(window == window[0]):
-                constant += 1
-                continue
-            seen += 1
-            if not example:
-                name = test_ids[j] if test_ids is not None else j
-                example = (
-                    f"test series {name!r} at {int(s[k])} = training series {int(owner[hit])} at {int(start[hit])}"
-                )
-    return WindowCheck(length, len(table), n_test, seen, constant, example)
+    for k in found:
+        j, at = int(probe_owner[k]), int(probe_start[k])
+        window = np.asarray(test[j][at : at + length], dtype=np.float64)
+        hit = None
+        c = int(lo[k])
+        while c < len(table) and table[c] == probe[k]:
+            if np.array_equal(np.asarray(train[owner[c]][start[c] : start[c] + length], dtype=np.float64), window):
+                hit = c
+                break
+            c += 1
+        if hit is None:
+            continue  # a hash collision, not a copy
+        if np.all(window == window[0]):
+            constant += 1
+            continue
+        seen += 1
+        if not example:
+            name = test_ids[j] if test_ids is not None else j
+            example = f"test series {name!r} at {at} = training series {int(owner[hit])} at {int(start[hit])}"
+    return WindowCheck(length, len(table), len(probe), seen, constant, example)
+
+
+def _hashed(series: Sequence[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hash, series index, start) of every window of every series, concatenated."""
+    parts = [(*window_hashes(values, length), i) for i, values in enumerate(series)]
+    if not parts:
+        return np.empty(0, np.uint64), np.empty(0, np.int64), np.empty(0, np.int64)
+    hashes = np.concatenate([h for h, _, _ in parts])
+    owners = np.concatenate([np.full(len(h), i, np.int64) for h, _, i in parts])
+    starts = np.concatenate([s for _, s, _ in parts])
+    return hashes, owners, starts
 
 
 def panel_series(panel: Any) -> tuple[list[np.ndarray], list[Any]]:
