@@ -94,8 +94,10 @@ def long_rows(
     if missing:
         raise PublishedResultsError(f"{where}: missing column(s) {missing}; found {list(raw.columns)}")
     task = raw["dataset"].astype(str)
-    parts = task.str.split("/")
-    bad = parts.str.len() != 3
+    parts = task.str.split("/", expand=True)  # one split, three columns (more or fewer: malformed)
+    if parts.shape[1] < 3:
+        parts = parts.reindex(columns=range(3))
+    bad = parts[2].isna() | (parts[parts.columns[3:]].notna().any(axis=1) if parts.shape[1] > 3 else False)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise PublishedResultsError(
@@ -116,9 +118,9 @@ def long_rows(
         {
             "task": task.to_numpy(),
             "model": models.to_numpy(),
-            "dataset_id": parts.str[0].to_numpy(),
-            "frequency": parts.str[1].to_numpy(),
-            "term": parts.str[2].to_numpy(),
+            "dataset_id": parts[0].to_numpy(),
+            "frequency": parts[1].to_numpy(),
+            "term": parts[2].to_numpy(),
         }
     )
     for col in PROPERTY_COLUMNS:
@@ -134,15 +136,16 @@ def long_rows(
 
 def _numbers(column: pd.Series, where: str, name: str) -> np.ndarray:
     numeric = pd.to_numeric(column, errors="coerce")
-    text = column.astype(str).str.strip()
-    blank = column.isna() | text.str.lower().isin(["", "nan", "inf", "-inf", "infinity", "-infinity"])
-    bad = numeric.isna() & ~blank
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise PublishedResultsError(
-            f"{where}, line {_line(column.index[i])}: {name} is {column.iloc[i]!r}, not a number "
-            f"({int(bad.sum())} such row(s))"
-        )
+    unparsed = numeric.isna() & column.notna()
+    if unparsed.any():  # only the cells that did not parse are looked at as text
+        text = column[unparsed].astype(str).str.strip().str.lower()
+        bad = ~text.isin(["", "nan", "inf", "-inf", "infinity", "-infinity"])
+        if bad.any():
+            i = int(np.flatnonzero(column.index == bad.index[bad.to_numpy()][0])[0])
+            raise PublishedResultsError(
+                f"{where}, line {_line(column.index[i])}: {name} is {column.iloc[i]!r}, not a number "
+                f"({int(bad.sum())} such row(s))"
+            )
     return numeric.astype(float).to_numpy()
 
 

@@ -71,12 +71,14 @@ def spec(low_variance: Sequence[str], model_order: Sequence[str] | None = None) 
 
 
 def tables(frame: pd.DataFrame, ranking: RankingSpec) -> dict[str, pd.DataFrame]:
-    """The leaderboard's two parts and the four breakdowns (tidy), as BOOM's notebook computes them."""
+    """The leaderboard's two parts and the four breakdowns (tidy), as BOOM's notebook computes them,
+    and `ties` (how often each model's CRPS ties another's, and what the tie order does to its rank)."""
     parts = prepare(frame, ranking)
     out = leaderboards(frame, ranking, parts)
     scaled = parts["scaled"]
     for stem, prop in BREAKDOWNS.items():
         out[f"breakdown_{stem}"] = breakdown(scaled, prop, ranking.scaled_metrics, ranking)
+    out["ties"] = tie_counts(frame, ranking, parts)
     return out
 
 
