@@ -358,6 +358,24 @@ def reproduce_paper(
         raise typer.Exit(code=1)
 
 
+@app.command("present")
+def present_paper(
+    paper: Annotated[str, typer.Argument(help="Paper id whose reproduction is stored (workbench reproduce <id>).")],
+    output: Annotated[Path | None, typer.Option(help="Deck file (default results/papers/<id>.slides.html).")] = None,
+    store: Annotated[
+        str | None, typer.Option(help="Results store holding the claims (default: WORKBENCH_RESULTS).")
+    ] = None,
+) -> None:
+    """Write an offline reveal.js slide deck of a paper's stored reproduction (claim, protocol, results)."""
+    from workbench.present import present
+
+    try:
+        deck = present(paper, output, store)
+    except WorkbenchError as exc:
+        _fail(exc)
+    console.print(f"{deck.slides} slides: {deck.html} (source notebook {deck.notebook})")
+
+
 @app.command("run")
 def run_grid(
     config: Annotated[Path, typer.Argument(help="Grid file (YAML): tasks, models, chunk_size, seed, ...")],

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 import yaml
@@ -92,21 +94,48 @@ def test_when_a_parameter_is_misspelt_mistyped_or_malformed_then_exit_2_names_it
     assert not list(tmp_path.iterdir()), "nothing may be written for a refused parameter"
 
 
-def test_when_a_paper_is_reproduced_then_its_claims_land_in_the_configured_store_not_the_source_tree(tmp_path):
+def test_when_a_paper_is_reproduced_then_its_claims_land_in_the_configured_store_not_the_source_tree(m4_quick):
     from workbench.engine.store import ResultsStore
 
-    store = tmp_path / "store"
-    before = {p for p in papers_dir().rglob("*") if p.is_file()}
-    result = _run(["reproduce", "m4", "--output", str(tmp_path / "out"), "--no-html", "-p", "frequencies=[Hourly]"],
-                  env={"WORKBENCH_RESULTS": str(store)})  # fmt: skip
+    store, result = m4_quick.store, m4_quick.result
     assert result.returncode == 0, result.stdout + result.stderr
-    assert {p for p in papers_dir().rglob("*") if p.is_file()} == before
+    assert {p for p in papers_dir().rglob("*") if p.is_file()} == m4_quick.papers_before
     records = ResultsStore(store).records()
-    assert list(records["kind"]) == ["paper"] and records["model"].iloc[0] == "m4"
+    papers = records[records["kind"] == "paper"]
+    assert len(papers) == 1 and papers["model"].iloc[0] == "m4"
     claims = ResultsStore(store).read_table("claims")
-    report = pd.read_csv(tmp_path / "out" / "m4.csv")
+    report = pd.read_csv(m4_quick.output / "m4.csv")
     assert len(claims) == len(report) and (claims["status"] == "match").sum() == (report["status"] == "match").sum()
-    again = _run(["reproduce", "m4", "--output", str(tmp_path / "out"), "--no-html", "-p", "frequencies=[Hourly]"],
-                 env={"WORKBENCH_RESULTS": str(store)})  # fmt: skip
-    assert again.returncode == 0 and len(ResultsStore(store).current()) == 1  # the same reproduction: one unit
+    again = _run(list(m4_quick.args), env={"WORKBENCH_RESULTS": str(store)})
+    papers = [r for r in ResultsStore(store).current() if r["kind"] == "paper"]
+    assert again.returncode == 0 and len(papers) == 1  # the same reproduction: still one unit of claims
     assert len(ResultsStore(store).read_table("claims")) == len(report)
+
+
+def test_when_a_paper_is_reproduced_then_it_says_what_runs_and_how_long_first_then_each_cell(m4_quick):
+    out = m4_quick.result.stdout
+    assert m4_quick.result.returncode == 0, out + m4_quick.result.stderr
+    lines = out.splitlines()
+    assert lines[0] == "m4: running the default cells (--full runs all) of 168 claims"
+    assert "  frequencies = ['Hourly']" in lines and "  methods = ['naive2', 'ses', 'theta']" in lines
+    assert re.search(r"^  expected time: about \S+ (min|s) on a 2-core machine; --full about ", out, re.M)
+    n = len([c for c in nbformat.read(m4_quick.output / "m4.ipynb", as_version=4).cells if c.cell_type == "code"])
+    started = re.findall(rf"^\[cell (\d+)/{n}\] (?!done)", out, re.M)
+    done = re.findall(rf"^\[cell (\d+)/{n}\] done in [\d.]+ s$", out, re.M)
+    assert started == done == [str(i) for i in range(1, n + 1)], out
+    assert out.index("[cell 1/") < out.index("claimed vs reproduced")  # progress comes before the table
+    # the notebook's tqdm bars (widgets in the kernel), as text: one reached its total
+    assert re.search(r"^    \S[^\n]*: +100%[^\n]* (\d+)/\1 \[", out, re.M), "no progress bar of the notebook shown"
+
+
+def test_when_a_paper_is_reproduced_then_the_kernel_starts_without_warnings_and_the_notebook_is_clean(m4_quick):
+    assert "without encryption" not in m4_quick.result.stderr + m4_quick.result.stdout
+    assert "IProgress not found" not in m4_quick.result.stderr + m4_quick.result.stdout
+    nb = nbformat.read(m4_quick.output / "m4.ipynb", as_version=4)
+    unclean = [
+        (i, o.get("name") or o.get("ename"), o.get("text") or o.get("evalue"))
+        for i, c in enumerate(nb.cells)
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error" or o.get("name") == "stderr"
+    ]
+    assert unclean == [], f"m4.ipynb has stderr or error outputs (cell, stream, text): {unclean}"

@@ -66,6 +66,17 @@ class Claim(BaseModel):
     known_discrepancy: str | None = None
 
 
+class Cost(BaseModel):
+    """What a reproduction costs before it starts: minutes on a 2-core machine for the default and the
+    `--full` run, and how each figure was obtained (measured, or derived from timings in the notes)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_minutes: float
+    full_minutes: float | None = None
+    how: str
+
+
 class Paper(BaseModel):
     """A paper's card: who wrote it, where its numbers come from, and the numbers."""
 
@@ -79,6 +90,7 @@ class Paper(BaseModel):
     notebook: str = "reproduce.ipynb"
     parameters: dict = {}
     full_parameters: dict = {}
+    expected_cost: Cost | None = None
     claims: tuple[Claim, ...]
 
 
