@@ -36,7 +36,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         pd.read_csv(out / "boom.csv", keep_default_na=False, na_values=[""]) if (out / "boom.csv").exists() else None
     )
     ties = pd.read_csv(out / "boom_ties.csv") if (out / "boom_ties.csv").exists() else None
-    return {"result": result, "report": report, "ties": ties, "out": out}
+    pairs = pd.read_csv(out / "boom_tie_pairs.csv") if (out / "boom_tie_pairs.csv").exists() else None
+    return {"result": result, "report": report, "ties": ties, "pairs": pairs, "out": out}
 
 
 def _leaderboard(report: pd.DataFrame) -> pd.DataFrame:
@@ -84,6 +85,15 @@ def test_when_ties_are_averaged_instead_of_ranked_in_booms_order_then_published_
     assert (unscaled["rank_in_order"] - claimed).abs().max() <= 0.0005
     assert (unscaled["rank_ties_averaged"] - claimed).abs().max() > 1.0
     assert unscaled.loc["toto_2.0_2.5b", "tied_tasks"] > 300  # near-zero series: many models give the same CRPS
+
+
+def test_when_the_tie_order_is_recovered_from_the_published_ranks_then_every_tied_pair_is_forced_as_in_the_card(run):
+    """The card's model_order is not a guess: the notebook recovers the order of every pair of models that ever
+    tie from the published ranks alone, each pair can only go one way round, and the card has it that way."""
+    pairs = run["pairs"]
+    assert pairs is not None and len(pairs) == 132
+    assert pairs["forced"].all() and pairs["in_model_order"].all()
+    assert (pairs["tied_tasks"] > 0).all()
 
 
 def test_when_the_breakdown_tables_are_recomputed_then_every_cell_but_14_toto_2_cells_matches(run):

@@ -123,4 +123,98 @@ def tie_counts(frame: pd.DataFrame, ranking: RankingSpec, parts: dict[str, pd.Da
     return pd.concat(out).rename_axis("model").reset_index()
 
 
-__all__ = ["BASELINE", "LEADERBOARD", "reproduced", "spec", "tables", "task_frame", "tie_counts"]
+def _crps_wide(part: pd.DataFrame, ranking: RankingSpec) -> pd.DataFrame:
+    return part[part["metric"] == ranking.rank_metric].pivot(index="task", columns="model", values="value")
+
+
+def recover_tie_order(
+    frame: pd.DataFrame, ranking: RankingSpec, claimed: dict[str, pd.Series], tolerance: float = 0.0005
+) -> tuple[list[str], pd.DataFrame]:
+    """An order of the models under which `rank(method="first")` gives the claimed mean ranks of both
+    sets (`claimed`: set name -> rank per model), and every pair of models that tie somewhere (a, b,
+    tied_tasks, a_first in that order, forced: whether the claims leave only that way round).
+
+    Why it is solvable: with ties broken in a fixed order, a model's rank on a task is 1 + the models
+    strictly better + the tied models placed before it, so its summed rank is a known constant plus
+    the ties it shares with each model placed before it. Choosing "i before j" for every pair, under
+    transitivity and with the baseline last (BOOM moves it last), is a small integer program (HiGHS
+    through scipy) whose constraints are the claimed means within `tolerance`. Each tied pair is then
+    forced the other way round: if no order fits, the claims fix that pair's order."""
+    import itertools
+
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    parts = prepare(frame, ranking)
+    wides = {name: _crps_wide(parts[name], ranking) for name in claimed}
+    models = sorted(next(iter(wides.values())).columns)
+    n = len(models)
+    pairs = list(itertools.combinations(range(n), 2))
+    index = {p: k for k, p in enumerate(pairs)}
+    rows, lo, hi = [], [], []
+
+    def before(i: int, j: int) -> tuple[int, int, int]:
+        """(variable, sign, constant) of the indicator "i before j"."""
+        return (index[(i, j)], 1, 0) if i < j else (index[(j, i)], -1, 1)
+
+    def constrain(coefs: dict[int, float], low: float, high: float) -> None:
+        row = np.zeros(len(pairs))
+        for k, c in coefs.items():
+            row[k] += c
+        rows.append(row)
+        lo.append(low)
+        hi.append(high)
+
+    last = models.index(ranking.baseline)
+    for m in range(n):
+        if m != last:
+            k, sign, const = before(m, last)
+            constrain({k: sign}, 1 - const, 1 - const)
+    tied_any = np.zeros((n, n), dtype=int)
+    for name, wide in wides.items():
+        v = wide[models].to_numpy()
+        strictly = (v[:, :, None] > v[:, None, :]).sum(axis=(0, 2)) + len(v)
+        ties = (v[:, :, None] == v[:, None, :]).sum(axis=0)
+        np.fill_diagonal(ties, 0)
+        tied_any += ties
+        target = claimed[name].reindex(models).to_numpy(dtype=float) * len(v)
+        for m in range(n):
+            coefs: dict[int, float] = {}
+            const = float(strictly[m])
+            for j in np.flatnonzero(ties[m]):
+                k, sign, c = before(int(j), m)
+                coefs[k] = coefs.get(k, 0.0) + sign * ties[m, j]
+                const += c * ties[m, j]
+            constrain(coefs, target[m] - tolerance * len(v) - const, target[m] + tolerance * len(v) - const)
+    for i, j, k in itertools.combinations(range(n), 3):  # transitivity: x_ij + x_jk - x_ik in [0, 1]
+        constrain({index[(i, j)]: 1, index[(j, k)]: 1, index[(i, k)]: -1}, 0, 1)
+    matrix = np.array(rows)
+    integers, bounds = np.ones(len(pairs)), Bounds(0, 1)
+
+    def solve(extra: list[LinearConstraint]) -> np.ndarray | None:
+        res = milp(
+            np.zeros(len(pairs)),
+            constraints=[LinearConstraint(matrix, lo, hi), *extra],
+            integrality=integers,
+            bounds=bounds,
+        )
+        return None if res.x is None else np.round(res.x)
+
+    x = solve([])
+    if x is None:
+        raise ValueError("no order of the models gives the claimed ranks")
+    predecessors = np.zeros(n)
+    for (i, j), k in index.items():
+        predecessors[j if x[k] else i] += 1
+    order = [models[i] for i in np.argsort(predecessors, kind="stable")]
+    out = []
+    for (i, j), k in index.items():
+        if tied_any[i, j]:
+            pin = np.zeros((1, len(pairs)))
+            pin[0, k] = 1
+            forced = solve([LinearConstraint(pin, 1 - x[k], 1 - x[k])]) is None
+            out.append((models[i], models[j], int(tied_any[i, j]), bool(x[k]), forced))
+    return order, pd.DataFrame(out, columns=["a", "b", "tied_tasks", "a_first", "forced"])
+
+
+__all__ = ["BASELINE", "LEADERBOARD", "recover_tie_order", "reproduced", "spec", "tables", "task_frame", "tie_counts"]
