@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -133,3 +134,36 @@ def test_when_the_layout_or_names_are_wrong_then_the_command_says_so(tmp_path):
     assert result.exit_code == 2 and "no such file or folder" in result.output
     named = read_published(src / "good" / "all_results.csv", ["renamed"])
     assert named[0].model == "renamed" and set(named[0].rows["model"]) == {"renamed"}
+
+
+@pytest.mark.usefixtures("mirror")
+def test_when_a_slice_of_booms_files_is_imported_then_the_values_are_the_cards_and_rank_as_booms_code_does(tmp_path):
+    from workbench.data import load_table
+
+    results = load_table("boom_results", "results")
+    models = ["seasonalnaive", "toto", "chronos_2"]
+    tasks = results.loc[results["model_dir"] == "toto", "dataset"].iloc[:300]
+    src = tmp_path / "boom" / "results"
+    for model in models:
+        rows = results[(results["model_dir"] == model) & results["dataset"].isin(tasks)]
+        (src / model).mkdir(parents=True)
+        rows.drop(columns=["model_dir", "dataset_id", "term"]).to_csv(src / model / "all_results.csv", index=False)
+    store = tmp_path / "store"
+    result = runner.invoke(app, ["results", "import", "gift-eval", str(src), "--store", str(store), "--label", "boom"])
+    assert result.exit_code == 0, result.output
+    frame = combined_frame(store)
+    assert len(frame) == 3 * 300 * 3 and set(frame["model"]) == set(models)
+    wide = results[results["dataset"].isin(tasks) & results["model_dir"].isin(models)].set_index(
+        ["model_dir", "dataset"]
+    )
+    crps = frame[frame["metric"] == "crps"].set_index(["model", "task"])["value"]
+    expected = wide["eval_metrics/mean_weighted_sum_quantile_loss"].rename_axis(["model", "task"])
+    pd.testing.assert_series_equal(crps.sort_index(), expected.sort_index(), check_names=False)
+    spec = RankingSpec(baseline="seasonalnaive", unscaled_by="dataset_id")
+    board = ranking_tables(frame, spec)["scaled"]
+    mase = wide["eval_metrics/MASE[0.5]"].unstack(0)
+    apart = mase.index.str.split("/").str[0].isin(mase.index[mase["seasonalnaive"] == 0].str.split("/").str[0])
+    kept = mase[~apart].fillna(mase[~apart].mean())
+    ratio = kept["toto"] / kept["seasonalnaive"]
+    assert board.loc["toto", "mase"] == pytest.approx(np.exp(np.log(ratio + 1e-5).mean()) - 1e-5, rel=1e-12)
+    assert board.loc["toto", "n_tasks"] == len(kept)
