@@ -77,7 +77,7 @@ def test_when_one_store_holds_forecasting_and_detection_units_then_the_report_sh
     page_path = build_report(store, tmp_path / "report.html", n_boot=100)
     text = page_path.read_text()
     assert "Anomaly detection, per task" in text and "nab/all detection" in text and "nab_standard" in text
-    assert "Leaderboard (mase, per task)" in text and "classics/australian_tourism rolling 2x4 step 4" in text
+    assert "Leaderboard, per task and metric" in text and "classics/australian_tourism rolling 2x4 step 4" in text
     with chromium_page() as page:
         page.route("http*://**", lambda route: route.abort())
         page.goto(page_path.as_uri())
@@ -88,4 +88,48 @@ def test_when_one_store_holds_forecasting_and_detection_units_then_the_report_sh
         assert all(count > 0 for count in page.evaluate(DRAWN))
         assert page.locator("#detection table.data").count() == 1
         page.screenshot(path=str(ARTIFACTS / "report-forecast-and-detection.png"), full_page=True)
+        assert page.console_errors == []
+
+
+VISIBLE_TEXT = """() => { const s = [...document.querySelectorAll('body > section')].filter(x => x.id !== 'provenance');
+    return s.map(x => x.innerText).join('\\n'); }"""
+SHOWN_BLOCKS = """(attr) => [...document.querySelectorAll('.block')].filter(b => b.style.display !== 'none')
+    .map(b => b.dataset[attr] || '')"""
+
+
+def test_when_two_tasks_are_reported_then_every_section_draws_and_the_filters_show_one_task_or_metric(
+    m4_run, report_store, tmp_path
+):
+    import shutil
+
+    run, _ = m4_run
+    store = tmp_path / "both"
+    shutil.copytree(report_store, store)
+    shutil.copytree(run.engine.store.root, store, dirs_exist_ok=True)  # content-addressed: the files never clash
+    page_path = build_report(store, tmp_path / "report.html", n_boot=100)
+    hourly = run.engine.tasks["Hourly"].key()
+    with chromium_page() as page:
+        page.route("http*://**", lambda route: route.abort())
+        page.goto(page_path.as_uri())
+        page.wait_for_load_state("load")
+        for section in ("leaderboard", "skill", "statistics", "forecasts", "papers"):
+            figures = page.locator(f"#{section} div.plotly-graph-div")
+            assert section == "leaderboard" or figures.count() > 0, section
+            for i in range(figures.count()):
+                figures.nth(i).locator(".main-svg").first.wait_for(timeout=30_000)
+        assert all(count > 0 for count in page.evaluate(DRAWN))
+        tasks = set(page.evaluate(SHOWN_BLOCKS, "task")) - {""}
+        assert hourly in tasks and len(tasks) == 2
+        page.select_option("#filter-task", hourly)
+        assert set(page.evaluate(SHOWN_BLOCKS, "task")) - {""} == {hourly}
+        assert page.locator("#forecasts .block:visible .main-svg").count() > 0  # still drawn once filtered
+        page.select_option("#filter-metric", "smape")
+        assert set(page.evaluate(SHOWN_BLOCKS, "metric")) - {""} == {"smape"}
+        page.select_option("#filter-task", "*")
+        page.select_option("#filter-metric", "*")
+        assert len(set(page.evaluate(SHOWN_BLOCKS, "task")) - {""}) == 2
+        text = page.evaluate(VISIBLE_TEXT)
+        for raw in ('{"', "{'", "Traceback", "cannot download"):
+            assert raw not in text, raw
+        page.screenshot(path=str(ARTIFACTS / "report-m4.png"), full_page=True)
         assert page.console_errors == []

@@ -14,6 +14,7 @@ units, so the file's size does not grow with the number of series.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from workbench.atomic import atomic_write
 from workbench.engine.store import ResultsStore
 from workbench.report.context import open_context
 from workbench.report.page import Page, block, esc, prov, table
+from workbench.report.reasons import one_line
 from workbench.report.sections import SECTIONS
 
 DEFAULT_BASELINES = ("naive2", "seasonal_naive")
@@ -65,7 +67,12 @@ def build_report(
         page.tasks = {k: ctx.task_name(k) for k in ctx.tasks()}
         page.metrics = list(ctx.metrics)
         for section in SECTIONS:
-            body = section.render(ctx)
+            try:
+                body = section.render(ctx)
+            except Exception as exc:  # one broken section must not cost the reader the others: say so
+                ctx.detail(f"section {section.heading!r}", traceback.format_exc())
+                body = f"<p class='mismatch'>This section failed: {esc(one_line(f'{type(exc).__name__}: {exc}'))} "
+                body += "(the traceback is under Provenance).</p>"
             if body is not None:
                 page.add(section.anchor, section.heading, body)
     finally:

@@ -264,7 +264,9 @@ def forecasts(ctx: ReportContext) -> str | None:
         return "<p class='note'>No stored forecasts (evaluate with save_forecasts=True to drill down).</p>"
     units = ctx.records
     units = units[units["kind"] == "forecast"] if "kind" in units else units
-    resolved = units.dropna(subset=["task_key"]).drop_duplicates("task_key").set_index("task_key")["task"]
+    resolved = pd.Series(dtype=object)
+    if {"task_key", "task"} <= set(units.columns):  # units written by other tools may not record the task
+        resolved = units.dropna(subset=["task_key"]).drop_duplicates("task_key").set_index("task_key")["task"]
     parts = []
     with_forecasts = sorted(with_forecasts, key=ctx.task_name)
     for task_key in with_forecasts[:MAX_TASK_FIGURES]:
@@ -330,7 +332,8 @@ def papers(ctx: ReportContext) -> str:
 
     reports = ctx.paper_reports()
     if not reports:
-        return f"<p class='note'>No reproduction reports in the store or in {esc(ctx.papers_folder)}.</p>"
+        where = f" or in {esc(ctx.papers_folder)}" if ctx.papers_folder else ""
+        return f"<p class='note'>No reproduction reports in the store{where}.</p>"
     parts = []
     for paper, frame, provenance in reports:
         frame = frame.copy()
@@ -388,8 +391,12 @@ def provenance(ctx: ReportContext) -> str:
 
 def joint(ctx: ReportContext) -> str | None:
     """Forecast skill beside the residual detectors' scores (`workbench.report.joint`), where run."""
+    from workbench.joint import DATASET
     from workbench.report.joint import joint_section
 
+    records = ctx.records
+    if "dataset" not in records or not (records["dataset"] == DATASET).any():
+        return None
     return joint_section(ctx.store) or None
 
 
