@@ -188,7 +188,7 @@ def commit_published(store: ResultsStore, item: PublishedFile, label: str = "") 
     rows = item.rows.assign(kind=KIND, source=label or "published", task_key="published:" + item.rows["task"])
     task = {
         "key": f"published:{label or item.model}",
-        "description": f"published results {label or ''} ({item.path.name})".replace("  ", " "),
+        "description": f"published results of {item.model}" + (f" ({label})" if label else ""),
         "fields": {"source_path": str(item.path), "sha256": item.sha256},
         "dataset": label or "published",
         "subset": "",
