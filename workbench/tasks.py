@@ -31,6 +31,7 @@ from workbench.data import Panel, get_card
 from workbench.errors import DataFormatError, UnknownNameError
 from workbench.keys import TaskIdentity
 from workbench.metrics import get_metric
+from workbench.semantics import GapPolicy, MetricType
 
 
 class Task(TaskIdentity, BaseModel):
@@ -55,6 +56,10 @@ class Task(TaskIdentity, BaseModel):
     # the levels crps / wql / scaled_ql score (fev's `quantile_levels`); None: every level the model
     # gives. Fixing them keeps crps comparable when a model also returns 0.025/0.975 for msis.
     quantile_levels: tuple[float, ...] | None = None
+    # what a missing timestamp means, and the type of series without a `metric_type` column
+    # (`workbench.semantics`: none | nan | ffill | zero | by_metric_type; gauge | count | rate)
+    gap_policy: GapPolicy = "none"
+    metric_type: MetricType | None = None
     # the source's defaults, resolved once at validation (pickled with the task, so a worker never
     # looks a card up): horizon, season_length, data_version
     _defaults: dict[str, Any] | None = PrivateAttr(default=None)
@@ -143,6 +148,11 @@ class Task(TaskIdentity, BaseModel):
         out = self.model_dump(mode="json")
         if out.get("data_fingerprint") is None:
             out.pop("data_fingerprint", None)
+        # declared only where set, so tasks without them keep the keys they had
+        if out.get("gap_policy") == "none":
+            out.pop("gap_policy", None)
+        if out.get("metric_type") is None:
+            out.pop("metric_type", None)
         out["horizon"] = self.h
         out["season_length"] = self.m
         if self.protocol == "rolling":
@@ -170,7 +180,8 @@ class Task(TaskIdentity, BaseModel):
             if self.window == "sliding":
                 protocol += f" train {self.train_length}"
         data = f"@{self.data_fingerprint[:8]}" if self.data_fingerprint else ""
-        return f"{self.dataset}/{self.subset}{data} {protocol} h={self.h} m={self.m}"
+        gaps = f" gaps={self.gap_policy}" if self.gap_policy != "none" else ""
+        return f"{self.dataset}/{self.subset}{data} {protocol} h={self.h} m={self.m}{gaps}"
 
     # ---- tasks over data handed over directly -----------------------------------------------
     @classmethod
@@ -286,9 +297,15 @@ class Task(TaskIdentity, BaseModel):
         train, test = task_panels(self)
         yield from self.windows_of(train, test if self.protocol == "holdout" else None)
 
+    def prepared(self, panel: Panel) -> Panel:
+        """The panel as the task's models see it: counts checked, gaps filled by the gap policy."""
+        return _semantics(self, panel)
+
     def windows_of(self, train: Panel, test: Panel | None = None) -> Iterator[Window]:
         """The task's windows over given panels (any subset of the series: the engine's chunks).
-        `test` (ds continuing train) is needed by the holdout protocol only."""
+        `test` (ds continuing train) is needed by the holdout protocol only. Count series are
+        checked, and the gap policy applied, first (`workbench.semantics`)."""
+        train, test = self.prepared(train), (self.prepared(test) if test is not None else None)
         if self.protocol == "holdout":
             if test is None:
                 raise ValueError("the holdout protocol needs the test panel")
@@ -303,6 +320,16 @@ class Task(TaskIdentity, BaseModel):
             self.step or self.h,
             self.train_length if self.window == "sliding" else None,
         )
+
+
+def _semantics(task: Task, panel: Panel) -> Panel:
+    from workbench.semantics import apply_gap_policy, check_counts, series_types
+
+    if task.metric_type is None and task.gap_policy == "none" and "metric_type" not in panel.df.columns:
+        return panel
+    types = series_types(panel, task.metric_type)
+    check_counts(panel, types)
+    return apply_gap_policy(panel, task.gap_policy, types)
 
 
 def _with(panel: Panel, task: Task) -> Panel:

@@ -42,6 +42,8 @@ def _frame(ids: list[str], seed: int, n: int = LENGTH) -> pd.DataFrame:
     for k, uid in enumerate(ids):
         t = np.arange(n)
         y = 100 + 5 * k + 20 * np.sin(2 * np.pi * t / 24 + k) + rng.normal(0, 2, n)
+        if k % 3 == 1:  # a count: non-negative integers (the workbench checks them)
+            y = np.round(y)
         parts.append(
             pd.DataFrame(
                 {

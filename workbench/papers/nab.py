@@ -58,7 +58,7 @@ class Nab:
         rows = self.results[self.results["detector"] == detector]
         if rows.empty:
             raise KeyError(f"no committed raw results for {detector!r} in the mirror")
-        return self.corpus.align(rows, detector)
+        return self.corpus.align(rows, detector, published=True)
 
 
 @lru_cache(maxsize=1)

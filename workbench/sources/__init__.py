@@ -91,7 +91,7 @@ def task_panels(task: Task) -> tuple[Panel, Panel | None]:
         return source.panels()
     if hasattr(source, "panels"):
         return source.panels()
-    return source.load(), None
+    return source.load(allow_gaps=task.gap_policy != "none"), None
 
 
 def open_dataset(name: str) -> Any:

@@ -35,11 +35,14 @@ def check_rows(
     freq: str | None = None,
     csv: bool = False,
     ids_sorted: bool = True,
+    gaps: bool = False,
 ) -> None:
     """Raise DataFormatError at the first row out of (series, time) order, repeated, or off-frequency.
 
     `ids` and `ds` are the rows in file order (`ds` parsed); `first_row` is the number of the first of
-    them in the file (so batches of a large file are checked with their true row numbers)."""
+    them in the file (so batches of a large file are checked with their true row numbers). With
+    `gaps`, a step may skip stamps (a whole number of steps of the frequency: what a task's gap
+    policy fills), but a step off the frequency's grid (mixed frequencies) is still an error."""
     n = len(ids)
     if n < 2:
         return
@@ -63,7 +66,10 @@ def check_rows(
         candidates.append((back_t, f"series {next_id[back_t]!r} steps back in time ({stamps}): {order}"))
     expected = _next_stamps(prev_ds, freq)
     if expected is not None:
-        off = _first(same & (next_ds > prev_ds) & (next_ds != expected))
+        wrong = next_ds != expected
+        if gaps:
+            wrong = _off_grid(prev_ds, next_ds, expected)
+        off = _first(same & (next_ds > prev_ds) & wrong)
         if off is not None:
             unit = f"frequency {freq!r}" if freq else "step 1"
             steps = f"steps from {_show(prev_ds[off])} to {_show(next_ds[off])}"
@@ -72,6 +78,18 @@ def check_rows(
     if candidates:
         index, message = min(candidates)
         raise DataFormatError(f"{where_row(where, first_row + index + 1, csv)}: {message}")
+
+
+def _off_grid(prev: np.ndarray, nxt: np.ndarray, one_step: np.ndarray) -> np.ndarray:
+    """Steps that are not a whole number of the frequency's steps (fixed-length frequencies and
+    integer stamps; a calendar frequency such as months is checked one step at a time)."""
+    step = one_step - prev
+    if np.issubdtype(step.dtype, np.timedelta64):
+        unit = step.astype("int64")
+        if len(unit) and (unit != unit[0]).any():  # calendar steps vary: no multiple to check
+            return nxt != one_step
+        return (nxt - prev).astype("int64") % np.maximum(unit, 1) != 0
+    return (nxt - prev) % np.maximum(step, 1) != 0
 
 
 def _next_stamps(prev: np.ndarray, freq: str | None) -> np.ndarray | None:

@@ -86,8 +86,11 @@ def _columns_needed(spec: dict[str, Any], schema_names: list[str], where: str, h
     return [*needed, *meta]
 
 
-def read_chunk(ref) -> Panel:
-    """The Panel of one unit of a user source (a ChunkRef with `spec`): its row groups only."""
+def read_chunk(ref, allow_gaps: bool = False) -> Panel:
+    """The Panel of one unit of a user source (a ChunkRef with `spec`): its row groups only.
+
+    `allow_gaps`: a task with a gap policy takes series with missing stamps (it fills them); the
+    order and duplicate checks still apply."""
     spec = json.loads(ref.spec)
     where = spec["where"]
     meta = spec["meta"]
@@ -105,7 +108,16 @@ def read_chunk(ref) -> Panel:
     csv = spec.get("csv", False)
     ids_sorted = spec["kind"] != "canonical"  # converted files were checked as they were written
     ds = frame["ds"].to_numpy()
-    check_rows(raw_ids, ds, where=where, first_row=first_row, freq=meta.get("freq"), csv=csv, ids_sorted=ids_sorted)
+    check_rows(
+        raw_ids,
+        ds,
+        where=where,
+        first_row=first_row,
+        freq=meta.get("freq"),
+        csv=csv,
+        ids_sorted=ids_sorted,
+        gaps=allow_gaps,
+    )
     check_metadata(frame, spec.get("metadata_cols", []), where=where, first_row=first_row, csv=csv)
     return Panel.from_long(frame, source=where, allow_missing=spec.get("allow_missing", False), **meta)
 
@@ -161,8 +173,14 @@ def long_frame(entry: dict[str, Any], spec: dict[str, Any]) -> pd.DataFrame:
     else:
         _columns_needed(spec, list(raw.columns), where, hive)
         frame = _canonical(raw, spec, where, hive)
+        # gaps are checked where a unit reads the rows: a task with a gap policy takes them
         check_rows(
-            raw[spec["id_col"]].to_numpy(), frame["ds"].to_numpy(), where=where, freq=spec["meta"].get("freq"), csv=csv
+            raw[spec["id_col"]].to_numpy(),
+            frame["ds"].to_numpy(),
+            where=where,
+            freq=spec["meta"].get("freq"),
+            csv=csv,
+            gaps=True,
         )
         check_metadata(frame, spec.get("metadata_cols", []), where=where, csv=csv)
     if not pd.api.types.is_numeric_dtype(frame["y"]):

@@ -136,12 +136,12 @@ class UserSource:
         return {"dataset": self.name, "subset": USER_SUBSET, "split": "train", "data_hash": data_hash}
 
     # ---- whole data (the in-process reference path) -------------------------------------------
-    def load(self) -> Panel:
+    def load(self, allow_gaps: bool = False) -> Panel:
         """Every series in this process (`evaluate_sequential`, small data); the engine never calls it."""
         refs = self.plan(chunk_size=1 << 30)
         if not refs:
             raise DataFormatError(f"dataset card {self.card.path or self.name}: the files hold no rows")
-        frames = [read_chunk(r).df for r in refs]
+        frames = [read_chunk(r, allow_gaps).df for r in refs]
         df = pd.concat(frames, ignore_index=True)
         df = df.sort_values("unique_id", kind="stable").reset_index(drop=True)
         meta = self.read_spec()["meta"]
