@@ -71,7 +71,9 @@ def test_when_the_table_is_read_then_its_numbers_are_the_sequential_paths(joint)
         metrics=("point_f1", "point_adjusted_f1", "event_f1", "auc_pr", "auc_roc"),
     )  # fmt: skip
     data = detection.load()
-    board = scoreboard(data, [detect(data, _detector_spec("seasonal_naive", {}, 24, 1, 0.95))]).set_index("metric")
+    spec = _detector_spec("seasonal_naive", {}, 24, 1, 0.95, start=512)  # the same first row as TTM's detector
+    assert spec["params"]["min_context"] == 512 and spec["params"]["context"] == 512
+    board = scoreboard(data, [detect(data, spec)]).set_index("metric")
     assert table.loc["seasonal_naive", "nab_standard"] == pytest.approx(board.loc["nab_standard", "value"], rel=1e-12)
     assert table.loc["seasonal_naive", "event_f1"] == pytest.approx(board.loc["event_f1", "value"], rel=1e-12)
 
@@ -109,3 +111,12 @@ def test_when_joint_scores_are_stored_then_they_are_finite_where_defined(joint):
     metrics = joint_table(joint.store, by_folder=True)
     assert set(metrics["folder"]) == {FOLDER}
     assert np.isfinite(metrics["mase"]).all()
+
+
+def test_when_the_items_hold_no_labelled_anomaly_then_detection_is_recorded_as_undefined(mirror, client, tmp_path):
+    free = "consumer-purchase-rate"  # purchase-01: the folder's anomaly-free series
+    run = run_joint(folder_names=[free], series=[f"{free}/purchase-01"], models=["seasonal_naive"], n_windows=1,
+                    baseline_detectors=["rolling_robust_z"], store=tmp_path / "results", client=client)  # fmt: skip
+    assert run.no_anomalies == [(free, "seasonal_naive"), (free, "baselines")]
+    row = joint_table(run.store).iloc[0]
+    assert row["n_series"] == 1 and row["n_detection_folders"] == 0 and np.isnan(row["nab_standard"])

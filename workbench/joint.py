@@ -52,6 +52,8 @@ class JointRun:
     not_forecastable: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     forecast_failures: int = 0
     detection_failures: dict[str, str] = field(default_factory=dict)
+    # (folder, model or "baselines") whose items hold no labelled anomaly: detection is undefined there
+    no_anomalies: list[tuple[str, str]] = field(default_factory=list)
 
     def table(self) -> pd.DataFrame:
         return joint_table(self.store)
@@ -70,11 +72,19 @@ def model_label(name: str, params: dict[str, Any] | None) -> str:
     return name if not shown else f"{name}({', '.join(f'{k}={v}' for k, v in sorted(shown.items()))})"
 
 
-def _detector_spec(name: str, params: dict[str, Any], h: int, m: int, level: float) -> dict[str, Any]:
-    """The residual detector of a forecaster on a folder: origins every h rows, each forecasting h rows."""
+def _first_origin(name: str, m: int) -> int:
+    """The first row a forecaster's residual detector can forecast: its context (TTM), else two seasons."""
+    return MIN_CONTEXT.get(name) or min(max(512, 3 * m), max(2 * m, 20))
+
+
+def _detector_spec(
+    name: str, params: dict[str, Any], h: int, m: int, level: float, start: int | None = None
+) -> dict[str, Any]:
+    """The residual detector of a forecaster on a folder: origins every h rows from row `start`
+    (default: the forecaster's own first origin), each forecasting h rows."""
     need = MIN_CONTEXT.get(name, 0)
+    start = start or _first_origin(name, m)
     context = need if need else max(512, 3 * m)
-    min_context = need if need else min(context, max(2 * m, 20))
     return {
         "name": "residual",
         "params": {
@@ -83,7 +93,7 @@ def _detector_spec(name: str, params: dict[str, Any], h: int, m: int, level: flo
             "level": level,
             "context": context,
             "refit_every": h,
-            "min_context": min_context,
+            "min_context": start,
             "season_length": m,
         },
     }
@@ -111,6 +121,7 @@ def run_joint(
     n_windows: int = 3,
     level: float = 0.95,
     baseline_detectors: Sequence[str | dict[str, Any]] = (),
+    same_start: bool = True,
     store: str | Path | ResultsStore | None = None,
     client: Any = None,
     scheduler: str | None = None,
@@ -124,9 +135,12 @@ def run_joint(
     `model_params` gives a model's parameters (`{"ttm": {"model": "<local folder>"}}`); a model
     given `quantiles` is scored with CRPS too. `baseline_detectors` (detector names or specs, e.g.
     `rolling_robust_z`) run on every folder's items on the same detection task, for the detection
-    leaderboard. `chunk_size` series per forecasting unit (1: a series a model fails on costs only itself)."""
+    leaderboard. `same_start`: every residual detector of a folder makes its first forecast at the
+    same row (the latest first origin of the models: TTM's 512-point context, two seasons of the
+    classics), so their scores cover the same rows; otherwise each starts as early as it can and a
+    model with a long context leaves more rows at score 0. `chunk_size` series per forecasting unit
+    (1: a series a model fails on costs only itself)."""
     import workbench
-    from workbench.anomaly.engine import detect_on_engine
     from workbench.data import load_panel
     from workbench.engine.cluster import connect
     from workbench.forecasters import make_forecaster
@@ -169,18 +183,28 @@ def run_joint(
                     task, [spec], client=c, store=store, chunk_size=chunk_size, seed=seed, progress=progress
                 )
                 run.forecast_failures += int(sum(v for k, v in summary.counts().items() if k != "ok"))
-                detector = _detector_spec(name, params, h, m, level)
-                found = detect_on_engine(
-                    detection_task(folder, ok), [detector], client=c, store=store, seed=seed, progress=progress
-                )
-                run.detection_failures.update({f"{folder}:{k}": v for k, v in found.failures.items()})
+                start = max(_first_origin(n, m) for n in models) if same_start else None
+                detectors = [_detector_spec(name, params, h, m, level, start)]
+                _detect(run, folder, name, ok, detectors, client=c, seed=seed, progress=progress)
             if baseline_detectors:
-                everything = detection_task(folder, [str(u) for u in lengths.index])
-                found = detect_on_engine(
-                    everything, list(baseline_detectors), client=c, store=store, seed=seed, progress=progress
-                )
-                run.detection_failures.update({f"{folder}:{k}": v for k, v in found.failures.items()})
+                everything = [str(u) for u in lengths.index]
+                _detect(run, folder, "baselines", everything, list(baseline_detectors), client=c, seed=seed,
+                        progress=progress)  # fmt: skip
     return run
+
+
+def _detect(run: JointRun, folder: str, who: str, items: list[str], detectors: list, **engine: Any) -> None:
+    """Detectors on a folder's items through the engine; items without any labelled anomaly are
+    recorded in `run.no_anomalies` instead (NAB's normalisation and the F1 scores are undefined there)."""
+    from workbench.anomaly.engine import detect_on_engine
+
+    task = detection_task(folder, items)
+    data = task.load()
+    if not data.rows["label"].any():
+        run.no_anomalies.append((folder, who))
+        return
+    found = detect_on_engine(task, detectors, store=run.store, data=data, **engine)
+    run.detection_failures.update({f"{folder}:{k}": v for k, v in found.failures.items()})
 
 
 # ---- reading it back --------------------------------------------------------------------------
@@ -232,11 +256,20 @@ def joint_table(store: ResultsStore | str | Path, *, by_folder: bool = False) ->
     of its residual detector (across folders: the folders' values weighted by their items);
     `n_series` (series scored); `n_not_forecastable` (series of the folders it ran on that it was
     not run on, too short for its context: counted against the most series any model ran on in the
-    folder); `n_failed` (series in failed units); `n_folders`."""
+    folder); `n_failed` (series in failed units); `n_folders` (folders forecast) and
+    `n_detection_folders` (folders scored for detection: a folder without labelled anomalies has none)."""
     from workbench.metrics import pooled_ratio
 
     metrics, board, records = joint_rows(store)
     _check_one_task(records)
+    if len(board):
+        boards = board.groupby(["forecaster", "folder"])["unit"].nunique()
+        if (boards > 1).any():
+            (model, folder), n = boards[boards > 1].index[0], int(boards[boards > 1].iloc[0])
+            raise JointError(
+                f"the store holds {n} residual-detector scoreboards of {model} on {DATASET}/{folder} (other detector "
+                "parameters?); build the joint table from a store of one joint run"
+            )
     mase = metrics[metrics["metric"] == "mase"]
     common = _common_series(mase)
     universe = _universe(mase, records)
@@ -300,10 +333,11 @@ def _detection_scores(board: pd.DataFrame, name: str, folder: str | None) -> dic
     mine = board[board["forecaster"] == name] if len(board) else board
     if folder is not None and len(mine):
         mine = mine[mine["folder"] == folder]
-    out = {}
+    out: dict[str, float] = {}
     for metric in DETECTION_METRICS:
         rows = mine[mine["metric"] == metric] if len(mine) else mine
         out[metric] = float(np.average(rows["value"], weights=rows["n_items"])) if len(rows) else np.nan
+    out["n_detection_folders"] = int(mine["folder"].nunique()) if len(mine) else 0
     return out
 
 

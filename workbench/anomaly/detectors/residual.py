@@ -11,7 +11,8 @@ The band at central level `level`:
   probabilistic scoring reads, `workbench.scoring.quantile_columns`): it is asked for the two
   levels (1 - level) / 2 and (1 + level) / 2;
 - else the forecast plus the empirical quantiles of the residuals before the row (a trailing
-  window of `calibration` residuals, none seen before it is scored).
+  window of `calibration` residuals, none seen before it is scored; with `refit_every` > 1 they
+  pool the residuals of every step ahead).
 
 Score: u = |y - band centre| / band half-width, mapped to u / (1 + u). A row inside the band scores
 at most 0.5 and a row outside more than 0.5, growing with the distance in half-widths, so the
@@ -27,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from workbench.anomaly.detectors.base import Detector
 from workbench.errors import WorkbenchError
@@ -44,19 +45,13 @@ class ResidualParams(ModelParams):
     level: float = Field(0.95, gt=0, lt=1, description="central coverage of the prediction band")
     context: int = Field(512, ge=1, description="past values each forecast is fitted on")
     refit_every: int = Field(1, ge=1, description="rows between forecast origins; each origin forecasts this many")
-    min_context: int = Field(20, ge=1, description="rows before the first forecast origin")
+    min_context: int = Field(20, ge=1, description="row of the first forecast origin (rows before it score 0)")
     season_length: int = Field(1, ge=1, description="season length of the panel handed to the forecaster")
     band: Literal["auto", "quantiles", "residuals"] = Field(
         "auto", description="auto: the forecaster's quantiles when it takes `quantiles`, else residual quantiles"
     )
     calibration: int = Field(500, ge=2, description="past residuals the empirical band is taken over")
     min_residuals: int = Field(20, ge=2, description="past residuals needed before the empirical band scores")
-
-    @model_validator(mode="after")
-    def _context(self) -> ResidualParams:
-        if self.min_context > self.context:
-            raise ValueError(f"min_context ({self.min_context}) exceeds context ({self.context})")
-        return self
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -153,6 +148,11 @@ class ResidualBand(Detector):
         )
         panel = Panel.from_long(frame, name=f"{self.name} origins", season_length=p.season_length)
         predicted = self._forecaster().fit(panel).predict(p.refit_every)
+        if len(predicted) != len(origins) * p.refit_every:
+            raise WorkbenchError(
+                f"residual: {p.forecaster} returned {len(predicted)} forecast rows for {len(origins)} origins x "
+                f"{p.refit_every} steps"
+            )
         return predicted.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
 
     def score_series(self, values: np.ndarray, probationary: int) -> np.ndarray:
