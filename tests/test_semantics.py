@@ -152,3 +152,33 @@ def test_when_a_user_card_has_gaps_then_a_task_with_a_gap_policy_evaluates_it_on
     reference = reference.sort_values(cols).reset_index(drop=True)
     np.testing.assert_allclose(engine["value"].to_numpy(), reference["value"].to_numpy())
     assert set(leaderboard(tmp_path / "store")["task"]) == {task.describe()}
+
+
+def test_when_observability_cards_declare_metric_types_then_counts_check_and_their_zero_shares_are_known(mirror):
+    from workbench.data import get_card, load_panel
+
+    panel = load_panel("cloud_monitoring", "all")
+    types = series_types(panel, get_card("cloud_monitoring").subset("all").metric_type)
+    assert types.value_counts().to_dict() == {"rate": 30, "gauge": 23, "count": 7}
+    check_counts(panel, types)  # purchases and service-unavailable events are whole numbers
+    stats = intermittency(panel, types).set_index("unique_id")
+    counts = stats[stats["metric_type"] == "count"]
+    assert counts.loc["service-unavailable/unavail-01", "zero_share"] == pytest.approx(7919 / 7920)
+    assert counts.loc["consumer-purchase-rate/purchase-01", "demand_class"] == "intermittent"
+    assert counts.index[counts["zero_inflated"]].tolist() == [  # ADI >= 1.32
+        "consumer-purchase-rate/purchase-01",
+        "consumer-purchase-rate/purchase-06",
+        "service-unavailable/unavail-01",
+    ]
+    # the folder subsets declare the same type as the prefix map of `all`
+    assert get_card("cloud_monitoring").subset("service-unavailable").metric_type == "count"
+    task = Task(dataset="cloud_monitoring", subset="service-unavailable", protocol="rolling")
+    assert task.declared_metric_types() == "count"
+    robot = load_panel("robot_shop", "application")
+    robot_types = series_types(robot, get_card("robot_shop").subset("application").metric_type)
+    assert robot_types.to_dict() == {
+        "RobotShop/Application/Robot-Shop:calls.sum": "count",
+        "RobotShop/Application/Robot-Shop:erroneousCalls.sum": "count",
+        "RobotShop/Application/Robot-Shop:latency.mean": "gauge",
+        "RobotShop/Application/Robot-Shop:latency.sum": "gauge",
+    }

@@ -25,18 +25,19 @@ seasonal-naive scale is 0 (`zero_scale`), which the scorer reports as undefined 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from workbench.data.cards import METRIC_TYPES
 from workbench.data.panel import Panel
 from workbench.errors import DataFormatError
 
 MetricType = Literal["gauge", "count", "rate"]
 GapPolicy = Literal["none", "nan", "ffill", "zero", "by_metric_type"]
-METRIC_TYPES: tuple[str, ...] = ("gauge", "count", "rate")
 GAP_POLICIES: tuple[str, ...] = ("none", "nan", "ffill", "zero", "by_metric_type")
 FILL_BY_TYPE = {"gauge": "ffill", "rate": "ffill", "count": "zero"}
 # Syntetos, Boylan & Croston (2005): the cut-offs between smooth, erratic, intermittent and lumpy demand
@@ -47,8 +48,17 @@ class MetricTypeError(DataFormatError):
     """A series' values contradict its metric type, or its type is unknown where it must be known."""
 
 
-def series_types(panel: Panel, default: str | None = None) -> pd.Series:
-    """The metric type of every series (index `unique_id`): its `metric_type` column, else `default`."""
+def declared_type(uid: str, declared: str | Mapping[str, str] | None) -> str | None:
+    """A series' type as a card declares it: one type for all, or by series-id prefix (longest wins)."""
+    if declared is None or isinstance(declared, str):
+        return declared
+    matches = [prefix for prefix in declared if str(uid).startswith(prefix)]
+    return declared[max(matches, key=len)] if matches else None
+
+
+def series_types(panel: Panel, default: str | Mapping[str, str] | None = None) -> pd.Series:
+    """The metric type of every series (index `unique_id`): its `metric_type` column, else `default`
+    (the task's type, or the card's declaration: one type, or types by series-id prefix)."""
     ids = panel.df["unique_id"].drop_duplicates()
     if "metric_type" in panel.df.columns:
         per = panel.df.groupby("unique_id", sort=False)["metric_type"].agg(lambda s: s.dropna().unique().tolist())
@@ -57,9 +67,10 @@ def series_types(panel: Panel, default: str | None = None) -> pd.Series:
             raise MetricTypeError(
                 f"{panel.name or 'panel'}: series {mixed.index[0]!r} has metric types {mixed.iloc[0]}"
             )
-        types = per.map(lambda v: v[0] if v else default)
+        types = pd.Series([v[0] if v else declared_type(u, default) for u, v in per.items()], index=per.index)
     else:
-        types = pd.Series(default, index=pd.Index(ids, name="unique_id"), dtype=object)
+        index = pd.Index(ids, name="unique_id")
+        types = pd.Series([declared_type(u, default) for u in index], index=index, dtype=object)
     unknown = types[types.notna() & ~types.isin(METRIC_TYPES)]
     if len(unknown):
         raise MetricTypeError(

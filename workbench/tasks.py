@@ -297,6 +297,15 @@ class Task(TaskIdentity, BaseModel):
         train, test = task_panels(self)
         yield from self.windows_of(train, test if self.protocol == "holdout" else None)
 
+    def declared_metric_types(self) -> str | dict[str, str] | None:
+        """The metric types the subset's card declares (none for data handed over in memory)."""
+        if self.data_fingerprint:
+            return None
+        try:
+            return get_card(self.dataset).subset(self.subset).metric_type
+        except (UnknownNameError, AttributeError):
+            return None
+
     def prepared(self, panel: Panel) -> Panel:
         """The panel as the task's models see it: counts checked, gaps filled by the gap policy."""
         return _semantics(self, panel)
@@ -325,9 +334,10 @@ class Task(TaskIdentity, BaseModel):
 def _semantics(task: Task, panel: Panel) -> Panel:
     from workbench.semantics import apply_gap_policy, check_counts, series_types
 
-    if task.metric_type is None and task.gap_policy == "none" and "metric_type" not in panel.df.columns:
+    declared = task.metric_type or task.declared_metric_types()
+    if declared is None and task.gap_policy == "none" and "metric_type" not in panel.df.columns:
         return panel
-    types = series_types(panel, task.metric_type)
+    types = series_types(panel, declared)
     check_counts(panel, types)
     return apply_gap_policy(panel, task.gap_policy, types)
 

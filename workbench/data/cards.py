@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workbench.config import catalog_path
 from workbench.errors import DataFormatError, UnknownNameError
 
 _RAW_PREFIX = "https://raw.githubusercontent.com/"
+# what a series measures (`workbench.semantics`): a level, a number of events, events per unit of time
+METRIC_TYPES: tuple[str, ...] = ("gauge", "count", "rate")
 _PINNED = re.compile(r"^https://raw\.githubusercontent\.com/[^/]+/[^/]+/[0-9a-f]{40}/.+")
 
 
@@ -86,8 +88,18 @@ class SubsetSpec(_Frozen):
     description: str = ""
     data_version: str | None = None  # which copy of the data this subset reads (overrides the card's)
     provenance: list[str] = Field(default_factory=list)  # where its series come from (overrides the card's)
+    # what its series measure (`workbench.semantics`): one type for all, or by series-id prefix
+    metric_type: str | dict[str, str] | None = None
     splits: dict[str, SplitSpec]
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metric_type")
+    @classmethod
+    def _known_types(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        for kind in [value] if isinstance(value, str) else (value or {}).values():
+            if kind not in METRIC_TYPES:
+                raise ValueError(f"metric_type {kind!r} is not one of {', '.join(METRIC_TYPES)}")
+        return value
 
 
 class TableSpec(_Frozen):
