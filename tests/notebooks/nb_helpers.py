@@ -38,3 +38,22 @@ def run_cli(args: list[str], timeout: float = 300, cwd: Path | None = None) -> s
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
     return subprocess.run([*WORKBENCH, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+
+
+def unclean_outputs(nb) -> list[str]:
+    """Every stderr stream and error output of an executed notebook, named by cell: a clean run has none
+    (no warnings such as tqdm's `IProgress not found`, no tracebacks)."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                found.append(f"cell {index} error: {out.get('ename')}: {out.get('evalue')}")
+            elif out.get("output_type") == "stream" and out.get("name") == "stderr":
+                found.append(f"cell {index} stderr: {out.get('text', '').strip()[:500]}")
+    return found
+
+
+def assert_clean(nb, name: str) -> None:
+    problems = unclean_outputs(nb)
+    source = {int(p.split()[1]): nb.cells[int(p.split()[1])].source.splitlines()[:1] for p in problems}
+    assert not problems, f"{name}: " + "; ".join(f"{p} (cell starts {source[int(p.split()[1])]})" for p in problems)

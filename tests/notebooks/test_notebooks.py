@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-from nb_helpers import NOTEBOOKS, REPO, run_cli, write_sweep
+from nb_helpers import NOTEBOOKS, REPO, assert_clean, run_cli, unclean_outputs, write_notebook, write_sweep
 
 pytestmark = pytest.mark.usefixtures("mirror")
 STORED = sorted([*NOTEBOOKS.glob("*.ipynb"), *REPO.glob("papers/*/reproduce.ipynb")])
@@ -25,6 +25,20 @@ def _outputs(nb, kind: str | None = None) -> list:
 
 def _stdout(nb) -> str:
     return "".join(o.get("text", "") for o in _outputs(nb) if o.get("name") == "stdout")
+
+
+def test_when_an_executed_notebook_has_stderr_or_an_error_then_the_check_names_the_cell_and_text(tiny_notebook):
+    nb = nbformat.read(tiny_notebook, as_version=4)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stderr", text="TqdmWarning: IProgress not found")]
+    nb.cells[2].outputs = [
+        nbformat.v4.new_output("error", ename="AssertionError", evalue="asked to fail", traceback=[])
+    ]
+    assert unclean_outputs(nb) == [
+        "cell 1 stderr: TqdmWarning: IProgress not found",
+        "cell 2 error: AssertionError: asked to fail",
+    ]
+    with pytest.raises(AssertionError, match=r"tiny: cell 1 stderr: TqdmWarning.*cell starts \['import time'\]"):
+        assert_clean(nb, "tiny")
 
 
 def test_the_notebooks_are_there():
@@ -68,6 +82,7 @@ def swept_store(tmp_path_factory) -> Path:
     assert nb.metadata["workbench"]["parameters"]["store"] == str(store.resolve())
     assert "3 units, 0 already complete" in _stdout(nb)
     assert _outputs(nb, PLOTLY), "no plotly figure in the swept benchmark notebook"
+    assert_clean(nb, "benchmark.ipynb (swept)")
     return store
 
 
@@ -83,6 +98,7 @@ def test_when_benchmark_runs_interactively_after_a_sweep_then_it_reuses_the_swep
     )
     nb = nbformat.read(out, as_version=4)
     assert "3 units, 3 already complete" in _stdout(nb)
+    assert_clean(nb, "benchmark.ipynb")
     figures = _outputs(nb, PLOTLY)
     titles = [json.dumps(o["data"][PLOTLY]["layout"].get("title", {})) for o in figures]
     assert any("Skill against seasonal_naive" in t for t in titles)
@@ -103,6 +119,7 @@ def test_when_report_notebook_runs_then_it_shows_the_store_and_writes_the_html(s
     )
     nb = nbformat.read(out, as_version=4)
     assert "3 models" in _stdout(nb)
+    assert_clean(nb, "report.ipynb")
     assert len(_outputs(nb, PLOTLY)) >= 2
     assert html.stat().st_size > 100_000 and "Friedman" in html.read_text()
 
@@ -119,6 +136,7 @@ def test_when_explore_runs_then_it_summarises_and_plots_the_dataset(tmp_path):
     )
     nb = nbformat.read(out, as_version=4)
     assert "1 of 1 series have missing values" in _stdout(nb)
+    assert_clean(nb, "explore.ipynb")
     assert len(_outputs(nb, PLOTLY)) == 3  # lengths, strengths, sampled series
 
 
@@ -133,6 +151,7 @@ def test_when_anomaly_runs_then_it_scores_the_detectors_and_plots_their_scores(t
     )  # fmt: skip
     nb = nbformat.read(out, as_version=4)
     assert "nab/all: 2 items, 2 detectors, failed: none" in _stdout(nb)
+    assert_clean(nb, "anomaly.ipynb")
     assert len(_outputs(nb, PLOTLY)) == 2  # the scoreboard and one item's scores
     # per detector, in the shared store: one unit of scores and one of its corpus scoreboard
     from workbench.engine.store import ResultsStore
@@ -167,9 +186,28 @@ def test_when_own_data_runs_on_a_parquet_folder_then_it_evaluates_plots_and_reus
                                    cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")  # fmt: skip
         nb = nbformat.read(out, as_version=4)
         stdout.append(_stdout(nb))
+        assert_clean(nb, f"own_data.ipynb (run {run})")
         assert len(_outputs(nb, PLOTLY)) >= 2  # the skill figure and forecasts
     import re
 
     # 3 models x the frame's parts (its partitions, shuffled by series)
     n = int(re.search(r"(\d+) units, 0 already complete, \{'ok': (\d+)\}", stdout[0]).group(1))
     assert "own_data/all@" in stdout[0] and n % 3 == 0 and f"{n} units, {n} already complete" in stdout[1]
+
+
+def test_when_a_tqdm_cell_runs_in_the_reproduction_kernel_then_it_is_a_widget_and_nothing_warns(tmp_path, capfd):
+    from workbench.papers.runner import kernel_config, progress_engine
+
+    path = write_notebook(
+        tmp_path / "bar.ipynb", "n = 3", "from tqdm.auto import tqdm\nfor _ in tqdm(range(n)):\n    pass"
+    )
+    run = {"progress_bar": False, "kernel_name": "python3", "cwd": str(tmp_path)}
+    papermill.execute_notebook(str(path), str(tmp_path / "plain.ipynb"), **run)
+    assert "Kernel is running over TCP without encryption" in capfd.readouterr().err  # what the default start says
+    papermill.execute_notebook(
+        str(path), str(tmp_path / "out.ipynb"), engine_name=progress_engine(), config=kernel_config(), **run
+    )
+    assert "without encryption" not in capfd.readouterr().err
+    nb = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert_clean(nb, "bar.ipynb")
+    assert _outputs(nb, "application/vnd.jupyter.widget-view+json"), "tqdm did not draw a widget"
