@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 from report_helpers import run_cli
@@ -114,6 +115,8 @@ def test_when_the_m4_reproduction_is_reported_then_a_person_can_read_it(m4_run, 
     provenance = page.split('<section id="provenance">', 1)[1]
     assert "cannot download" in provenance  # the full error is kept, under Provenance
     assert m4_report.stat().st_size < 20e6
+    if importlib.util.find_spec("workbench.leakage") is not None:  # the leakage check's column, where it exists
+        assert "<th>leakage</th>" in shown and "<th>corpus_entry</th>" in shown
 
 
 def test_when_a_section_is_registered_then_the_report_shows_it_in_place(report_store, tmp_path):

@@ -112,19 +112,36 @@ def wide_skill(
     The bootstrap resamples problems (paired: one resample serves every model) and takes, per model,
     the mean log ratio over the resampled problems it has a ratio for; resamples are drawn as counts,
     so 100,000 problems × 1,000 resamples cost a matrix product, not a Python loop."""
-    if wide.empty or baseline not in wide:
-        raise KeyError(f"baseline {baseline!r} has no {metric!r} values in these results")
-    base = wide[baseline].to_numpy()
-    others = [m for m in wide.columns if m != baseline]
-    values = wide[others].to_numpy()
-    usable = (values > 0) & (base[:, None] > 0)
+    hib = higher_is_better
+    return wide_skills(wide, metric, [baseline], n_boot=n_boot, level=level, seed=seed, higher_is_better=hib)
+
+
+def wide_skills(
+    wide: pd.DataFrame,
+    metric: str,
+    baselines: list[str],
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    higher_is_better: bool = False,
+) -> pd.DataFrame:
+    """`wide_skill` against several baselines at once (rows carry `baseline`): one bootstrap pass
+    serves them all, since the resamples of problems are shared."""
+    missing = [b for b in baselines if wide.empty or b not in wide]
+    if missing:
+        raise KeyError(f"baseline {missing[0]!r} has no {metric!r} values in these results")
+    pairs = [(b, m) for b in baselines for m in wide.columns if m != b]
+    base = np.column_stack([wide[b].to_numpy() for b, _ in pairs]) if pairs else np.empty((len(wide), 0))
+    values = np.column_stack([wide[m].to_numpy() for _, m in pairs]) if pairs else np.empty((len(wide), 0))
+    usable = (values > 0) & (base > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_ratio = np.where(usable, np.log(values / base[:, None]), 0.0) * (-1 if higher_is_better else 1)
+        log_ratio = np.where(usable, np.log(values / base), 0.0) * (-1 if higher_is_better else 1)
     alpha = (1 - level) / 2
     means = _bootstrap_means(log_ratio, usable, n_boot, np.random.default_rng(seed))
-    better = (values > base[:, None]) if higher_is_better else (values < base[:, None])
+    better = (values > base) if higher_is_better else (values < base)
     out = []
-    for j, model in enumerate(others):
+    for j, (baseline, model) in enumerate(pairs):
         n = int(usable[:, j].sum())
         row = {
             "model": model,
@@ -133,7 +150,7 @@ def wide_skill(
             "n_problems": n,
             "n_excluded": int((~usable[:, j]).sum()),  # an error of zero: no log ratio
             "n_left_out": wide.attrs.get("n_left_out", 0),  # some model's value undefined or missing
-            "win_rate": float(np.mean(better[:, j])) + 0.5 * float(np.mean(values[:, j] == base)),
+            "win_rate": float(np.mean(better[:, j])) + 0.5 * float(np.mean(values[:, j] == base[:, j])),
         }
         if n == 0:
             out.append({**row, "rel_error": np.nan, "skill": np.nan, "ci_low": np.nan, "ci_high": np.nan})
@@ -144,8 +161,10 @@ def wide_skill(
         row.update(rel_error=gmean, skill=1 - gmean, ci_low=1 - math.exp(hi), ci_high=1 - math.exp(lo))
         out.append(row)
     frame = pd.DataFrame(out)
-    frame["aggregation"] = f"1 - geometric mean of {metric} / {baseline} per problem; {level:.0%} bootstrap CI"
-    return frame.sort_values("skill", ascending=False, ignore_index=True)
+    frame["aggregation"] = frame["baseline"].map(
+        lambda b: f"1 - geometric mean of {metric} / {b} per problem; {level:.0%} bootstrap CI"
+    )
+    return frame.sort_values(["baseline", "skill"], ascending=[True, False], ignore_index=True)
 
 
 def _bootstrap_means(x: np.ndarray, usable: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:

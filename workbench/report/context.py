@@ -128,6 +128,7 @@ def open_context(
     everything = store.records()
     board = leaderboard_with_provenance(store, everything)  # a missing or empty store raises here
     con = connect(store, views=["metrics", "forecasts"])
+    con.execute("SET enable_progress_bar = false")
     facts = queries.task_facts(con)
     metrics = choose_metrics(facts, metric)
     return ReportContext(store, page, con, everything, board, facts, metrics, baselines, **options)

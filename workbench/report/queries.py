@@ -26,24 +26,29 @@ def task_facts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def problem_matrix(con: duckdb.DuckDBPyConnection, task_key: str, metric: str) -> pd.DataFrame:
-    """Problems (window, series) × models of one task and metric, only problems every model has a
-    finite value for; `attrs["n_left_out"]` counts the others. Copies of a row stored twice are
-    averaged (the leaderboard counts them). The pivot is done in numpy from one grouped query."""
+    """Problems × models of one task and metric, only problems every model has a finite value for;
+    `attrs["n_left_out"]` counts the others. The index numbers the problems ((window, series) in
+    order), the same numbers for every metric of the task. Copies of a row stored twice are averaged
+    (the leaderboard counts them). DuckDB numbers problems and models; numpy only scatters values."""
     rows = con.execute(
-        """SELECT "window", unique_id, model, avg(value) AS value FROM metrics
-           WHERE task_key = $task AND metric = $metric GROUP BY ALL""",
+        """WITH k AS (SELECT "window", unique_id, model, avg(value) AS value FROM metrics
+                      WHERE task_key = $task AND metric = $metric GROUP BY ALL),
+                p AS (SELECT "window", unique_id, row_number() OVER (ORDER BY "window", unique_id) - 1 AS problem
+                      FROM (SELECT DISTINCT "window", unique_id FROM metrics WHERE task_key = $task))
+           SELECT problem, dense_rank() OVER (ORDER BY model) - 1 AS m, model, value
+           FROM k JOIN p USING ("window", unique_id)""",
         {"task": task_key, "metric": metric},
-    ).df()
-    if rows.empty:
+    ).fetchnumpy()
+    if len(rows["problem"]) == 0:
         return pd.DataFrame()
-    p_codes, p_uniques = pd.factorize(pd.MultiIndex.from_frame(rows[["window", "unique_id"]]), sort=True)
-    m_codes, models = pd.factorize(rows["model"], sort=True)
-    values = np.full((len(p_uniques), len(models)), np.nan)
-    values[p_codes, m_codes] = rows["value"].to_numpy(dtype=float)
+    problem, m = np.asarray(rows["problem"], dtype=np.int64), np.asarray(rows["m"], dtype=np.int64)
+    models = pd.Series(np.asarray(rows["model"], dtype=object)).groupby(m).first().sort_index()
+    codes, problems = np.unique(problem, return_inverse=True)
+    values = np.full((len(codes), len(models)), np.nan)
+    values[problems, m] = np.ma.filled(np.ma.asarray(rows["value"], dtype=float), np.nan)  # null -> NaN
     values[~np.isfinite(values)] = np.nan
     complete = ~np.isnan(values).any(axis=1)
-    index = pd.MultiIndex.from_tuples(list(p_uniques[complete]), names=["window", "unique_id"])
-    wide = pd.DataFrame(values[complete], index=index, columns=list(models))
+    wide = pd.DataFrame(values[complete], index=pd.Index(codes[complete], name="problem"), columns=list(models))
     wide.attrs["n_left_out"] = int((~complete).sum())
     return wide
 

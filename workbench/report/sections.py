@@ -160,7 +160,9 @@ def leaderboard(ctx: ReportContext) -> str | None:
             frame = frame.rename(columns={"value": metric}).join(ranks, how="left")
             frame.insert(0, "mean rank", frame.pop("mean rank"))
             if leak is not None:
-                part = leak[leak["task_key"] == task_key].set_index("model")[["leakage", "corpus_entry"]]
+                part = leak[leak["task_key"] == task_key].astype({"leakage": str, "corpus_entry": str})
+                # units that disagree keep every answer: one cell lists them
+                part = part.groupby("model")[["leakage", "corpus_entry"]].agg(lambda v: " / ".join(dict.fromkeys(v)))
                 frame = frame.join(part, how="left")
             frame = frame.sort_values(["mean rank", metric], ascending=[True, not hib], na_position="last")
             frame.index = _names(frame.index)
@@ -196,10 +198,11 @@ def skill(ctx: ReportContext) -> str | None:
                 note = f"no skill scores: none of the baselines ({', '.join(_names(ctx.baselines))}) ran on this task"
                 parts.append(block(heading + f"<p class='note'>{esc(note)}.</p>", task=task_key, metric=metric))
                 continue
+            every = compare.wide_skills(
+                wide, metric, present, n_boot=ctx.n_boot, seed=ctx.seed, higher_is_better=ctx.higher_is_better
+            )
             for baseline in present:
-                frame = compare.wide_skill(
-                    wide, metric, baseline, n_boot=ctx.n_boot, seed=ctx.seed, higher_is_better=ctx.higher_is_better
-                )
+                frame = every[every["baseline"] == baseline].reset_index(drop=True)
                 frame["model"] = _names(frame["model"])
                 title = f"Skill against {display_name(baseline)} on {metric} (1 - geometric mean relative error)"
                 body = (
@@ -207,8 +210,8 @@ def skill(ctx: ReportContext) -> str | None:
                     + ctx.page.figure(figures.skill_figure(frame, title=title), "skill")
                     + table(frame[cols])
                     + prov(
-                        f"{frame['aggregation'].iloc[0]}; {ctx.n_boot} resamples of problems, seed {ctx.seed}. "
-                        + EXCLUDED
+                        f"{frame['aggregation'].iloc[0]}; {ctx.n_boot} resamples of problems (shared by the "
+                        f"baselines), seed {ctx.seed}. " + EXCLUDED
                     )
                 )
                 parts.append(block(body, task=task_key, metric=metric))
