@@ -355,4 +355,5 @@ def progress_engine() -> str:
 
 
 def _plain(fragment: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", "", fragment)).replace("\u2009", " ").strip()
+    # tqdm's widget text pads with figure and thin spaces, which a terminal (or a grep) wants as spaces
+    return re.sub(r"[\u2007\u2009\u00a0]", " ", html.unescape(re.sub(r"<[^>]+>", "", fragment))).strip()
