@@ -479,7 +479,10 @@ def report(
         Path | None, typer.Option(help="Folder of claimed-vs-reproduced CSVs (default: <results>/papers).")
     ] = None,
     metric: Annotated[str | None, typer.Option(help="Metric ranked and tested (default: mase, else smape).")] = None,
-    baseline: Annotated[str, typer.Option(help="Model the skill scores are relative to.")] = "seasonal_naive",
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option(help="Model(s) the skill scores are relative to (repeatable; default Naive2 and seasonal naive)."),
+    ] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the skill intervals.")] = 1000,
     png: Annotated[
         Path | None, typer.Option(help="Also export every figure as PNG here (needs Chromium + Playwright).")
