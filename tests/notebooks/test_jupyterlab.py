@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import papermill
 import pytest
 from nb_helpers import NOTEBOOKS, REPO
@@ -100,6 +101,13 @@ def test_when_benchmark_is_run_all_in_jupyterlab_then_a_plotly_figure_renders(ju
                     "store": str(tmp_path / "results")},
         prepare_only=True,
     )  # fmt: skip
+    # a cell with a tqdm bar (as the engine's and the trainer's are) before the last one: Lab must draw it as a widget
+    nb = nbformat.read(tmp_path / "benchmark.ipynb", as_version=4)
+    bar = (
+        'import time\nfrom tqdm.auto import tqdm\nfor _ in tqdm(range(20), desc="widget check"):\n    time.sleep(0.05)'
+    )
+    nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(bar))
+    nbformat.write(nb, tmp_path / "benchmark.ipynb")
     ARTIFACTS.mkdir(exist_ok=True)
     with chromium_page(width=1400, height=1000) as page:
         page.goto(f"{base}/lab/tree/benchmark.ipynb?token={token}&reset")
@@ -125,5 +133,15 @@ def test_when_benchmark_is_run_all_in_jupyterlab_then_a_plotly_figure_renders(ju
             page.screenshot(path=str(ARTIFACTS / "jupyterlab-benchmark.png"))
         n_figures = page.locator(".jp-Notebook .js-plotly-plot").count()
         errors = page.locator(".jp-Notebook .jp-OutputArea-output", has_text="Traceback").count()
+        # error and stderr outputs render with the stderr mime type; a clean run has none
+        stderr = page.locator('.jp-Notebook .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+        stderr_texts = [stderr.nth(i).inner_text()[:300] for i in range(stderr.count())]
+        progress = page.locator(".jp-Notebook .jp-OutputArea-output .widget-hprogress")
+        progress.first.wait_for(timeout=30_000)
+        progress.first.scroll_into_view_if_needed()
+        widget_text = progress.first.locator("xpath=..").inner_text().replace("\u2007", " ")  # tqdm's figure spaces
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-progress-widget.png"))
     assert n_figures >= 3 and errors == 0  # skill, CD diagram, forecasts
+    assert stderr_texts == [], f"error or stderr outputs in JupyterLab: {stderr_texts}"
+    assert "widget check" in widget_text and "20/20" in widget_text, widget_text
     assert (tmp_path / "results" / "units").is_dir(), "the interactive run wrote no results"
