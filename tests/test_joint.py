@@ -42,6 +42,7 @@ def test_when_joint_runs_then_the_table_has_every_model_with_its_coverage(joint)
     table = joint_table(joint.store).set_index("model")
     assert list(table.index) == ["seasonal_naive", "theta", "ttm"]
     assert joint.not_forecastable[(FOLDER, "ttm")] == [f"{FOLDER}/app1-01"]
+    assert joint.forecast_failures == 3  # app1-04 (empty values) for each of the three models
     assert table.loc["ttm", ["n_series", "n_not_forecastable", "n_failed"]].tolist() == [1, 1, 1]
     for classic in ("seasonal_naive", "theta"):
         assert table.loc[classic, ["n_series", "n_not_forecastable", "n_failed"]].tolist() == [2, 0, 1]

@@ -50,6 +50,7 @@ class JointRun:
     folders: list[str]
     models: list[str]
     not_forecastable: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # series in forecast units that ended in error or timeout (computed now or earlier, as stored)
     forecast_failures: int = 0
     detection_failures: dict[str, str] = field(default_factory=dict)
     # (folder, model or "baselines") whose items hold no labelled anomaly: detection is undefined there
@@ -143,6 +144,7 @@ def run_joint(
     import workbench
     from workbench.data import load_panel
     from workbench.engine.cluster import connect
+    from workbench.engine.units import ModelSpec
     from workbench.forecasters import make_forecaster
     from workbench.tasks import Task
 
@@ -182,7 +184,7 @@ def run_joint(
                 summary = workbench.evaluate(
                     task, [spec], client=c, store=store, chunk_size=chunk_size, seed=seed, progress=progress
                 )
-                run.forecast_failures += int(sum(v for k, v in summary.counts().items() if k != "ok"))
+                run.forecast_failures += _failed_series(summary.store, task.key(), ModelSpec.of(spec).labelled(seed))
                 start = max(_first_origin(n, m) for n in models) if same_start else None
                 detectors = [_detector_spec(name, params, h, m, level, start)]
                 _detect(run, folder, name, ok, detectors, client=c, seed=seed, progress=progress)
@@ -191,6 +193,17 @@ def run_joint(
                 _detect(run, folder, "baselines", everything, list(baseline_detectors), client=c, seed=seed,
                         progress=progress)  # fmt: skip
     return run
+
+
+def _failed_series(store: ResultsStore, task_key: str, model: str) -> int:
+    """Series of a task × model's stored units that did not end ok (a rerun skips them, so a run's
+    own summary would not count them)."""
+    records = store.records()
+    if records.empty:
+        return 0
+    mine = records[(records["task_key"] == task_key) & (records["model"] == model) & ~records["superseded"]]
+    failed = mine[mine["status"] != "ok"]
+    return int(failed["n_series"].fillna(0).sum())
 
 
 def _detect(run: JointRun, folder: str, who: str, items: list[str], detectors: list, **engine: Any) -> None:

@@ -2,11 +2,11 @@
 over them, leaderboards restricted to them, and BOOM's published leaderboard beside the workbench's.
 
 The three observability cards: `cloud_monitoring` (60 labelled production series), `twitter_raw_data`
-(one minute series of counts) and `robot_shop` (4 KPIs every 10 s). None of them declares a
-`metric_type` per series, so a profile shows the declared type where a panel has the column and,
-always, what the values look like (`value_kind`: non-negative integers look like counts; other
-values are levels, gauges or rates), with the shares of zeros and missing values that decide how
-intermittent a series is.
+(one minute series) and `robot_shop` (4 KPIs every 10 s). Each card declares what its series measure
+(`metric_type`: gauge, count or rate, per subset or by series-id prefix); a profile shows that
+declaration beside what the values look like (`value_kind`: non-negative integers, non-negative
+reals, signed values) and the shares of zeros and missing values that decide how intermittent a
+series is.
 """
 
 from __future__ import annotations
@@ -26,49 +26,42 @@ MAX_HORIZON = 96  # TTM-R2's `main` head: horizons are capped so that every mode
 
 
 def series_profile(dataset: str, subset: str | None = None) -> pd.DataFrame:
-    """Per series: rows, frequency, declared `metric_type` (None where the card gives none),
-    `value_kind`, `zero_share` and `missing_share` (of all rows), `integer_share` (of present values)."""
-    from workbench.data import load_panel
+    """Per series: rows, frequency, the card's declared `metric_type` (gauge / count / rate; None
+    where it declares none), `value_kind` (what the values look like), `zero_share` and
+    `missing_share` of the rows, and the intermittency statistics of `workbench.semantics`
+    (ADI, CV² of the non-zero values, Syntetos-Boylan `demand_class`)."""
+    from workbench.data import get_card, load_panel
+    from workbench.semantics import intermittency, series_types
 
     subset = subset or CARDS.get(dataset, "all")
     panel = load_panel(dataset, subset)
+    types = series_types(panel, get_card(dataset).subset(subset).metric_type)
     df = panel.df
     y = df["y"].to_numpy(float)
     present = ~np.isnan(y)
-    frame = pd.DataFrame(
+    flags = pd.DataFrame(
         {
             "unique_id": df["unique_id"].to_numpy(),
-            "zero": (y == 0) & present,
             "missing": ~present,
             "integer": present & (y == np.round(np.nan_to_num(y))),
             "negative": present & (y < 0),
             "present": present,
         }
-    )
-    g = frame.groupby("unique_id", sort=False)
-    out = pd.DataFrame(
-        {
-            "n_rows": g.size(),
-            "zero_share": g["zero"].mean(),
-            "missing_share": g["missing"].mean(),
-            "integer_share": g["integer"].sum() / g["present"].sum().clip(lower=1),
-            "any_negative": g["negative"].any(),
-        }
-    )
-    declared = df.groupby("unique_id", sort=False)["metric_type"].first() if "metric_type" in df else None
-    out["metric_type"] = declared.reindex(out.index) if declared is not None else None
+    ).groupby("unique_id", sort=False)
+    out = intermittency(panel, types).set_index("unique_id")
+    out["n_rows"] = flags.size()
+    out["missing_share"] = flags["missing"].mean()
+    integer_share = flags["integer"].sum() / flags["present"].sum().clip(lower=1)
     out["value_kind"] = np.where(
-        out["any_negative"],
+        flags["negative"].any(),
         "signed values",
-        np.where(out["integer_share"] == 1.0, "non-negative integers (count-like)", "non-negative reals"),
+        np.where(integer_share == 1.0, "non-negative integers", "non-negative reals"),
     )
-    if "folder" in df:
-        out["group"] = df.groupby("unique_id", sort=False)["folder"].first()
-    else:
-        out["group"] = subset
+    groups = df.groupby("unique_id", sort=False)["folder"].first() if "folder" in df else None
+    out["group"] = groups if groups is not None else subset
     out.insert(0, "dataset", dataset)
     out.insert(1, "freq", panel.freq)
-    return out.drop(columns="any_negative").reset_index()
+    return out.drop(columns=["n"]).reset_index()
 
 
 def profiles(cards: Iterable[str] = CARDS) -> pd.DataFrame:
@@ -77,15 +70,17 @@ def profiles(cards: Iterable[str] = CARDS) -> pd.DataFrame:
 
 
 def profile_summary(profile: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset, group and value kind: series, rows, median and max zero share, missing share."""
+    """Per dataset, group, declared type and value kind: series, rows, median and max zero share,
+    missing share, zero-inflated series (ADI >= 1.32)."""
     return (
-        profile.groupby(["dataset", "group", "value_kind"], dropna=False)
+        profile.groupby(["dataset", "group", "metric_type", "value_kind"], dropna=False)
         .agg(
             n_series=("unique_id", "size"),
             n_rows=("n_rows", "sum"),
             median_zero_share=("zero_share", "median"),
             max_zero_share=("zero_share", "max"),
             missing_share=("missing_share", "mean"),
+            n_zero_inflated=("zero_inflated", "sum"),
         )
         .reset_index()
     )

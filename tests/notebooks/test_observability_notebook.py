@@ -30,7 +30,7 @@ def test_when_observability_runs_on_a_slice_then_it_tells_the_story_without_stde
     assert not stderr, f"stderr output: {stderr[0][:500]}"
     assert not [o for o in outputs if o.get("output_type") == "error"]
     stdout = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
-    assert "joint: 1 folders, forecast units not ok: 0, not forecastable: none" in stdout
+    assert "joint: 1 folders, series in failed forecast units: 0, not forecastable: none" in stdout
     assert "other cards: {'ok': 4}" in stdout  # 2 cards x 2 models
     assert "detection failures: none; no labelled anomaly: none" in stdout
     assert "BOOM leaderboard: 23 models" in stdout
