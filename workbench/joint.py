@@ -87,7 +87,7 @@ def _detector_spec(
     start = start or _first_origin(name, m)
     context = need if need else max(512, 3 * m)
     return {
-        "name": "residual",
+        "name": "forecast_band",
         "params": {
             "forecaster": name,
             "forecaster_params": params,
@@ -246,7 +246,7 @@ def joint_rows(store: ResultsStore | str | Path) -> tuple[pd.DataFrame, pd.DataF
     ok = forecast[forecast["status"] == "ok"]
     metrics = store.read_table("metrics", list(ok["key"]))
     metrics = metrics.merge(ok[["key", "forecaster"]].rename(columns={"key": "unit"}), on="unit", how="left")
-    detection = records[(records["kind"] == "detection") & (records["model_name"] == "residual")]
+    detection = records[(records["kind"] == "detection") & (records["model_name"] == "forecast_band")]
     boards = detection[detection["score_units"].notna()] if "score_units" in detection else detection.iloc[:0]
     board = store.read_table("detection_metrics", list(boards["key"])) if len(boards) else pd.DataFrame()
     if len(board):

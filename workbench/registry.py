@@ -62,7 +62,7 @@ DETECTORS: dict[str, str] = {
     "rolling_robust_z": "workbench.anomaly.detectors.extra:RollingRobustZ",
     "forecast_residual": "workbench.anomaly.detectors.extra:ForecastResidual",
     "shesd": "workbench.anomaly.detectors.shesd:SHESD",
-    "residual": "workbench.anomaly.detectors.residual:ResidualBand",
+    "forecast_band": "workbench.anomaly.detectors.residual:ResidualBand",
 }
 DETECTOR_FAMILIES: dict[str, str] = {"pyod": "workbench.anomaly.detectors.extra:PyodDetector"}
 

@@ -62,7 +62,7 @@ class ResidualParams(ModelParams):
 class ResidualBand(Detector):
     """Alerts where the observation leaves the forecaster's prediction band (see the module)."""
 
-    name = "residual"
+    name = "forecast_band"
     Params = ResidualParams
 
     def __init__(self, *, seed: int | None = None, **params: Any) -> None:
