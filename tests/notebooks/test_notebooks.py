@@ -196,7 +196,8 @@ def test_when_own_data_runs_on_a_parquet_folder_then_it_evaluates_plots_and_reus
 
 
 def test_when_a_tqdm_cell_runs_in_the_reproduction_kernel_then_it_is_a_widget_and_nothing_warns(tmp_path, capfd):
-    from workbench.papers.runner import kernel_config, progress_engine
+    from workbench.kernels import kernel_config
+    from workbench.papers.runner import progress_engine
 
     path = write_notebook(
         tmp_path / "bar.ipynb", "n = 3", "from tqdm.auto import tqdm\nfor _ in tqdm(range(n)):\n    pass"

@@ -9,6 +9,7 @@ per core keeps the machine busy without oversubscribing it).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -30,8 +31,16 @@ def connect(client: Any = None, scheduler: str | None = None, n_workers: int | N
             yield c
         return
     workers = n_workers or os.cpu_count() or 1
+    # distributed's own loggers at ERROR: its shutdown notices ("Worker process still alive after 4.0
+    # seconds, killing" on a loaded machine) are not the run's and would land in executed notebooks
     with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
         Client(cluster) as c,
     ):
         yield c

@@ -37,6 +37,7 @@ from workbench.engine.store import ResultsStore, results_root
 from workbench.engine.units import new_run_id
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import digest, package_fingerprint
+from workbench.kernels import kernel_config
 from workbench.papers.contract import KNOWN, Paper, load_paper, paper_path, read_report
 
 DEFAULT_OUTPUT = Path("results") / "papers"
@@ -239,15 +240,6 @@ def _minutes(value: float) -> str:
 
 def _print(line: str) -> None:
     print(line, flush=True)
-
-
-def kernel_config():
-    """The kernel manager's settings for papermill's kernel: CurveZMQ keys provisioned by the manager
-    where pyzmq has Curve support ("auto" applies them only to kernelspecs that declare it)."""
-    import zmq
-    from traitlets.config import Config
-
-    return Config(KernelManager={"transport_encryption": "auto"}) if zmq.has("curve") else Config()
 
 
 def _progress_kwargs(say: Echo) -> dict[str, Any]:

@@ -118,6 +118,7 @@ def run_cell(
     from papermill.exceptions import PapermillExecutionError
 
     from workbench.data.hashing import sha256_file
+    from workbench.kernels import kernel_config
 
     out_dir, source = Path(output), Path(notebook)
     target = output_notebook(out_dir, cell["key"], cell["label"])
@@ -148,6 +149,7 @@ def run_cell(
             progress_bar=False,
             cwd=str(source.parent),
             execution_timeout=timeout_s,
+            config=kernel_config(),
         )
         record["status"] = "ok"
     except PapermillExecutionError as exc:
