@@ -119,7 +119,11 @@ def load_weights(model: str, revision: str | None = None, device: str = "cpu", d
     once per process (`workbench.foundation.loading`) and shared: never tune it in place."""
 
     def read() -> Any:
+        from transformers.utils import logging as hf_logging
+
         cls = import_ttm()
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # its "Loading weights" bar would go to every notebook's stderr
         try:
             loaded = cls.from_pretrained(model, revision=revision)
         except Exception as exc:
@@ -128,6 +132,9 @@ def load_weights(model: str, revision: str | None = None, device: str = "cpu", d
                 f"({type(exc).__name__}: {exc}). Without internet, download the model folder elsewhere and pass its "
                 "local path as `model`."
             ) from exc
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         return loaded.to(device=device, dtype=DTYPES[dtype]).eval()
 
     return loading.load("ttm", model, read, revision=revision, device=device, dtype=dtype)
