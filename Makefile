@@ -34,7 +34,7 @@ run-full: $(STAMP)
 	$(BIN)/workbench reproduce m4 --full
 
 reproduce-ltsf: $(STAMP)  # LTSF-Linear Table 2; resumable: rerun after an interruption
-	$(BIN)/workbench reproduce ltsf_linear
+	$(BIN)/workbench reproduce ltsf_linear --full
 
 # toto-ts pins torch 2.7, numpy 1.26 and pandas 2.2: it gets an environment of its own that sees the
 # main one's packages and adds toto-ts and its inference-time modules without their pins.
