@@ -403,6 +403,13 @@ def joint(ctx: ReportContext) -> str | None:
     return joint_section(ctx.store) or None
 
 
+def ranking(ctx: ReportContext) -> str | None:
+    """BOOM / GIFT-Eval style ranking of published and own results (`workbench.report.ranking`)."""
+    from workbench.report.ranking import ranking_section
+
+    return ranking_section(ctx.store)
+
+
 SECTIONS: list[Section] = [
     Section("overview", "Overview", overview),
     Section("leaderboard", "Leaderboard, per task and metric", leaderboard),
@@ -411,6 +418,7 @@ SECTIONS: list[Section] = [
     Section("forecasts", "Forecasts per series", forecasts),
     Section("detection", "Anomaly detection, per task", detection),
     Section("joint", "Forecasting and detection together", joint),
+    Section("ranking", "Ranking as BOOM and GIFT-Eval do (scaled by seasonal naive)", ranking),
     Section("papers", "Papers: claimed against reproduced", papers),
     Section("provenance", "Provenance", provenance),  # last: it lists what the others kept for it
 ]

@@ -1,0 +1,60 @@
+"""The report's BOOM / GIFT-Eval style ranking: published models beside the store's own.
+
+Shown where the store holds published results (`workbench results import gift-eval`) or its own
+MASE and CRPS rows with a seasonal-naive baseline: per task, MASE and CRPS divided by the
+baseline's, the shifted geometric mean over tasks, the mean rank by CRPS (`workbench.ranking`), the
+tasks set apart unscaled, the undefined values counted, and the breakdowns by task property.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from workbench.errors import WorkbenchError
+from workbench.ranking import RankingSpec, ranking_tables
+from workbench.report.page import esc, prov, table
+from workbench.results_import import combined_frame
+
+BASELINES = ("seasonal_naive", "seasonalnaive")  # the workbench's name, and BOOM's / GIFT-Eval's folder
+
+
+def ranking_section(store) -> str | None:
+    """HTML of the ranking, or None when the store has no baseline to scale by."""
+    frame = combined_frame(store)
+    if frame.empty:
+        return None
+    baseline = next((b for b in BASELINES if b in set(frame["model"])), None)
+    published = "source" in frame and (frame["source"] != "store").any()
+    if baseline is None or (not published and "crps" not in set(frame["metric"])):
+        return None
+    spec = RankingSpec(baseline=baseline)
+    try:
+        tables = ranking_tables(frame, spec)
+    except WorkbenchError as exc:
+        return f"<p>No ranking: {esc(str(exc).splitlines()[0])}</p>"
+    sources = ", ".join(sorted(frame["source"].dropna().astype(str).unique()))
+    parts = [
+        f"<p>{frame['task'].nunique():,} tasks, {frame['model'].nunique()} models (sources: {esc(sources)}), "
+        f"scaled by {esc(baseline)}; shifted geometric mean (epsilon {spec.epsilon:g}) over tasks, mean rank by "
+        f"{esc(spec.rank_metric.upper())}.</p>",
+        "<h3>Scaled</h3>" + table(_sorted(tables["scaled"]).reset_index(), scroll=True),
+    ]
+    if len(tables.get("unscaled", ())):
+        parts.append("<h3>Set apart, unscaled</h3>" + table(_sorted(tables["unscaled"]).reset_index(), scroll=True))
+    undefined = tables["undefined"]
+    if len(undefined) and (undefined[["n_undefined", "n_unscalable"]].to_numpy().sum() > 0):
+        parts.append("<h3>Undefined values</h3>" + table(undefined, scroll=True))
+    for name, frame_by in tables.items():
+        if name.startswith("by_") and len(frame_by):
+            parts.append(f"<h3>By {esc(name[3:])}</h3>" + table(frame_by.reset_index(), scroll=True))
+    return "\n".join(parts) + prov(
+        "workbench.ranking over workbench.results_import.combined_frame: published rows (units of kind "
+        "published, each with its file's sha256) and the store's own leaderboard rows (task = its description)."
+    )
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in ("rank", "mean_rank", "crps", "mase"):
+        if column in frame.columns:
+            return frame.sort_values(column)
+    return frame
