@@ -191,3 +191,10 @@ def test_when_a_published_file_holds_nan_then_it_is_refused_and_in_range_files_p
     scores[5] = np.nan
     with pytest.raises(ScoreRangeError, match=r"NaN or infinite.*a\.csv row 5"):
         corpus.align({"a.csv": scores}, "det", published=True)
+
+
+def test_when_a_corpus_has_no_anomaly_window_then_the_normalised_score_is_undefined_not_a_division_error():
+    from workbench.anomaly.nab import normalise
+
+    assert np.isnan(normalise(-3.0, -3.0, -3.0))
+    assert normalise(-1.0, -3.0, 1.0) == pytest.approx(50.0)

@@ -351,7 +351,11 @@ class NabCorpus:
 
 
 def normalise(raw: float, null_raw: float, perfect: float) -> float:
-    """NAB's normalised score: 0 for the null detector, 100 for the perfect one."""
+    """NAB's normalised score: 0 for the null detector, 100 for the perfect one. Undefined (NaN,
+    counted as such wherever it is aggregated) on a corpus without any anomaly window, where the
+    perfect detector scores no better than the null one."""
+    if perfect == null_raw:
+        return float("nan")
     return 100.0 * (raw - null_raw) / (perfect - null_raw)
 
 
