@@ -63,3 +63,30 @@ def test_when_a_detection_task_names_an_unknown_item_then_it_is_refused(mirror):
 
     with pytest.raises(LabelError, match="nope"):
         DetectionTask(dataset="nab", subsets=("all",), items=("nope.csv",)).load()
+
+
+def test_when_detection_chunks_are_cut_then_a_file_at_a_time_is_read_and_the_view_equals_the_whole_load(
+    mirror, tmp_path, monkeypatch
+):
+    from workbench.anomaly import engine
+
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    task = DetectionTask(dataset="nab", subsets=("all",))
+    sizes = []
+    real = engine._item_batches
+
+    def spy(*args):
+        for frame in real(*args):
+            sizes.append(frame["item"].nunique())
+            yield frame
+
+    monkeypatch.setattr(engine, "_item_batches", spy)
+    chunks, view = engine.prepare_item_chunks(task, 8)
+    whole = task.load()
+    assert len(sizes) == 58 and max(sizes) == 1  # NAB's 58 files, one series per read
+    assert [len(c.items) for c in chunks] == [8] * 7 + [2]
+    assert view.frame.empty and view.items == whole.items
+    np.testing.assert_array_equal(view.rows["label"].to_numpy(), whole.rows["label"].to_numpy())
+    item = whole.items[3]
+    for channel, values in whole.channels(item).items():
+        np.testing.assert_array_equal(view.channels(item)[channel], values)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,18 +93,59 @@ def detector_fingerprint(spec: ModelSpec) -> str:
     )
 
 
+def _item_batches(task: DetectionTask, batch: int) -> Iterator[pd.DataFrame]:
+    """The task's rows (item, unique_id, ds, y), a reader's batch at a time (a file, where the card's
+    reader reads one file at a time: `workbench.data.readers.panel_stream`), checked as a Panel."""
+    from workbench.data.cards import get_card
+    from workbench.data.catalog import fetch_files, split_options, split_panel
+    from workbench.data.readers import stream_reader
+
+    card = get_card(task.dataset)
+    for subset in task.subsets:
+        files = fetch_files(card.split_files(subset, "train"), desc=f"{task.dataset}/{subset}")
+        stream = stream_reader(card.reader)(files, split_options(card, subset, "train"), batch)
+        for frame in stream:
+            df = split_panel(card, subset, "train", frame, list(files)).df
+            df = df.assign(item=df["item"] if "item" in df.columns else df["unique_id"])
+            if task.items is not None:
+                df = df[df["item"].isin(task.items)]
+            if len(df):
+                yield df
+
+
 def prepare_item_chunks(task: DetectionTask, chunk_size: int) -> tuple[list[ItemChunk], DetectionData]:
     """Cut the task's items into parquet chunks, on a worker, and return them with the data's
-    scoring view (rows, labels, windows; no values): the client never holds the series."""
-    data = task.load()
+    scoring view (rows, labels, windows; no values): the client never holds the series, and this
+    worker holds one chunk's values at a time (plus every row's stamp, which scoring needs)."""
     folder = cache_dir() / "detection-chunks" / task.key()
-    chunks = []
-    for index, start in enumerate(range(0, len(data.items), chunk_size)):
-        items = tuple(data.items[start : start + chunk_size])
-        frame = data.frame.loc[data.frame["item"].isin(items), ["item", "unique_id", "y"]]
-        path = folder / f"chunk-{index:05d}.parquet"
-        atomic_write(path, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
-        chunks.append(ItemChunk(index, items, str(path), sha256_file(path)))
+    chunks: list[ItemChunk] = []
+    stamps: list[pd.DataFrame] = []
+    pending: list[pd.DataFrame] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        frame = pd.concat(pending, ignore_index=True)
+        pending.clear()
+        items = tuple(dict.fromkeys(frame["item"]))
+        for start in range(0, len(items), chunk_size):
+            part = items[start : start + chunk_size]
+            rows = frame.loc[frame["item"].isin(part), ["item", "unique_id", "y"]]
+            path = folder / f"chunk-{len(chunks):05d}.parquet"
+            atomic_write(path, lambda tmp, f=rows: f.to_parquet(tmp, index=False))
+            chunks.append(ItemChunk(len(chunks), part, str(path), sha256_file(path)))
+
+    for df in _item_batches(task, chunk_size):
+        stamps.append(df.drop(columns="y"))
+        pending.append(df)
+        if sum(p["item"].nunique() for p in pending) >= chunk_size:
+            flush()
+    flush()
+    if not stamps:
+        raise WorkbenchError(f"{task.name}: no rows to detect on")
+    # in the order `task.load()` gives (a Panel's: by series, each series' rows as read)
+    rows = pd.concat(stamps, ignore_index=True).sort_values("unique_id", kind="stable").reset_index(drop=True)
+    data = task.from_frame(rows)
     return chunks, data.scoring_view({item: c.path for c in chunks for item in c.items})
 
 

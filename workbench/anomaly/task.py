@@ -70,13 +70,19 @@ class DetectionTask(TaskIdentity, BaseModel):
         return f"{self.dataset}/{'+'.join(self.subsets)}"
 
     def load(self) -> DetectionData:
-        from workbench.data.catalog import load_panel, load_table
+        from workbench.data.catalog import load_panel
 
         frames = []
         for subset in self.subsets:
             df = load_panel(self.dataset, subset).df
             frames.append(df.assign(item=df["item"] if "item" in df.columns else df["unique_id"]))
-        frame = pd.concat(frames, ignore_index=True)
+        return self.from_frame(pd.concat(frames, ignore_index=True))
+
+    def from_frame(self, frame: pd.DataFrame) -> DetectionData:
+        """The task's data from its rows (item, unique_id, ds, and y unless only stamps are needed):
+        the item slice checked, the labels read and matched to the rows."""
+        from workbench.data.catalog import load_table
+
         if self.items is not None:
             unknown = sorted(set(self.items) - set(frame["item"]))
             if unknown:

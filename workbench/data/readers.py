@@ -301,6 +301,15 @@ def read_wide_csv(files: Files, options: dict[str, Any]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+@panel_stream("wide_csv")
+def stream_wide_csv(files: Files, options: dict[str, Any], batch_series: int) -> Iterator[pd.DataFrame]:
+    """`read_wide_csv` one file (one item and its channels) at a time, with the ids it gives them
+    when it reads them all."""
+    one = {**options, "item_column": len(files) > 1 or bool(options.get("item_column"))}
+    for key, path in files.items():
+        yield read_wide_csv({key: path}, one)
+
+
 @table_reader("point_labels")
 def read_point_labels(files: Files, options: dict[str, Any]) -> pd.DataFrame:
     """Per-timestamp label columns of labelled CSVs (SKAB `anomaly`/`changepoint`, UCR `label`)."""
@@ -454,6 +463,13 @@ def read_nab(files: Files, options: dict[str, Any]) -> pd.DataFrame:
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+@panel_stream("nab")
+def stream_nab(files: Files, options: dict[str, Any], batch_series: int) -> Iterator[pd.DataFrame]:
+    """`read_nab` one file (one series) at a time."""
+    for key, path in files.items():
+        yield read_nab({key: path}, options)
 
 
 def _read_json(key: str, path: Path) -> Any:
@@ -718,6 +734,19 @@ def read_cloud_monitoring(files: Files, options: dict[str, Any]) -> pd.DataFrame
         ],
         ignore_index=True,
     )[["unique_id", "ds", "y", "folder", "notes"]]
+
+
+@panel_stream("cloud_monitoring")
+def stream_cloud_monitoring(files: Files, options: dict[str, Any], batch_series: int) -> Iterator[pd.DataFrame]:
+    """`read_cloud_monitoring` one CSV (one series) with its CSVW metadata file at a time."""
+    for key, path in files.items():
+        if key.endswith(_CSVW_SUFFIX):
+            continue
+        pair = {key: path}
+        meta = key + _CSVW_SUFFIX
+        if meta in files:
+            pair[meta] = files[meta]
+        yield read_cloud_monitoring(pair, options)
 
 
 @table_reader("cloud_monitoring_labels")

@@ -1,7 +1,8 @@
 """Cutting a catalog subset into chunk files on a worker, a batch of series at a time.
 
 A card's reader either has a batched form (`workbench.data.readers.panel_stream`: M4's wide CSVs
-are parsed `chunk_size` rows at a time) or is read whole (R data files, single TSF files: formats
+are parsed `chunk_size` rows at a time; NAB, wide CSV and Cloud Monitoring cards a file at a time,
+files gathered until a chunk is full) or is read whole (R data files, single TSF files: formats
 that cannot be read in part). Each batch is validated as a Panel with the subset's metadata, its
 test rows are taken from the test stream read in step (the same series in the same order, or an
 error naming the first that differs), and its chunk files are written before the next batch is
@@ -12,6 +13,8 @@ checked over all batches, and the index, which makes the chunks visible, is writ
 from __future__ import annotations
 
 from collections.abc import Iterator
+
+import pandas as pd
 
 from workbench import storage
 from workbench.data.cards import DatasetCard, get_card
@@ -29,7 +32,7 @@ from workbench.data.readers import stream_reader
 from workbench.errors import DataFormatError
 from workbench.sources.chunkfiles import read_index, write_chunks, write_index
 
-CUT_VERSION = 2  # 2: batches in the file's order (1: the whole subset, sorted by id)
+CUT_VERSION = 3  # 2: batches in the file's order; 3: per-file batches gathered to a chunk (1: the whole subset)
 
 
 def _batches(card: DatasetCard, subset: str, split: str, batch_series: int) -> Iterator[Panel]:
@@ -66,9 +69,13 @@ def _aligned(train: Panel, tests: Iterator[Panel], pending: list[Panel], where: 
         raise DataFormatError(f"{where}: the test split's series are not the train split's; first differing {first!r}")
     if len(parts) == 1:
         return parts[0]
-    import pandas as pd
-
     return Panel(df=pd.concat([p.df for p in parts], ignore_index=True), **parts[0].meta())
+
+
+def _joined(panels: list) -> Panel:
+    if len(panels) == 1:
+        return panels[0]
+    return Panel(df=pd.concat([p.df for p in panels], ignore_index=True), **panels[0].meta())
 
 
 def cut_catalog_chunks(dataset: str, subset: str, protocol: str, chunk_size: int) -> list:
@@ -88,6 +95,14 @@ def cut_catalog_chunks(dataset: str, subset: str, protocol: str, chunk_size: int
     pending: list[Panel] = []
     seen: set[str] = set()
     refs, n_rows, n_test_series = [], 0, 0
+    buffer: list[tuple[Panel, Panel | None]] = []  # batches smaller than a chunk (one file each) wait here
+
+    def flush() -> None:
+        if buffer:
+            train, test = _joined([b[0] for b in buffer]), (_joined([b[1] for b in buffer]) if holdout else None)
+            refs.extend(write_chunks(folder, train, test, chunk_size, data_hash, start=len(refs)))
+            buffer.clear()
+
     for train in _batches(card, subset, "train", chunk_size):
         ids = _series(train)
         repeated = seen.intersection(ids)
@@ -101,7 +116,10 @@ def cut_catalog_chunks(dataset: str, subset: str, protocol: str, chunk_size: int
             check_test_lengths(card, subset, test)
             test = continue_steps(train, test)
             n_test_series += len(ids)
-        refs += write_chunks(folder, train, test, chunk_size, data_hash, start=len(refs))
+        buffer.append((train, test))
+        if sum(len(_series(b[0])) for b in buffer) >= chunk_size:
+            flush()
+    flush()
     check_counts(card, subset, "train", len(seen), n_rows)
     if tests is not None:
         extra = pending[0] if pending else next(tests, None)
