@@ -13,9 +13,7 @@ from workbench.results_import import combined_frame, import_gift_eval
 BOOM = "github/DataDog/toto/46bd92adeeef6b3c2afb21008659f607fa203e38/boom/results"
 
 
-def test_when_published_results_are_in_the_store_then_the_report_ranks_them_scaled_by_seasonal_naive(
-    mirror, tmp_path
-):
+def test_when_published_results_are_in_the_store_then_the_report_ranks_them_scaled_by_seasonal_naive(mirror, tmp_path):
     for model in ("seasonalnaive", "autoets", "toto"):
         import_gift_eval(mirror / BOOM / model, tmp_path / "store", label="boom")
     store = ResultsStore(tmp_path / "store")
