@@ -5,8 +5,9 @@ What it measures, in one run (these machines are noisy: compare the ratios):
 1. throughput: seasonal naive + theta on N synthetic series (lengths 100-300, hourly, written as
    a hive-partitioned parquet dataset by the workers themselves), read through a user card, one
    rolling window of 24, scored (sMAPE, MASE) into the results store: series per second;
-2. memory: peak RSS of the driving process at 10k and at N series (each in a fresh process; target
-   <= 1.2x), and the workers' peak RSS (from the unit records) at 100k and at N (target <= 1.2x);
+2. memory: peak RSS of the driving process at 10k and at N series (each in a fresh process, with
+   the scheduler and workers in processes of their own; target <= 1.2x), and the workers' peak RSS
+   (from the unit records) at 100k and at N (target <= 1.2x);
 3. the leaderboard SQL over the N-series store (target < 5 s);
 4. the peer doing the same job: statsforecast on its own Dask backend (`StatsForecast(...).forecast(
    df=dask_dataframe)`, through fugue) with SeasonalNaive + Theta on the same 100k-series dataset and
@@ -19,6 +20,7 @@ Usage: python benchmarks/million_series.py [--series 1000000] [--peer-series 100
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -82,15 +84,23 @@ def write_card(catalog: Path, name: str, data: Path) -> None:
 
 
 def run_workbench(catalog: Path, name: str, store: Path, n_workers: int, chunk_size: int) -> dict:
-    """One `workbench.evaluate` in a fresh process: seconds, the client's peak RSS, the workers' peaks."""
+    """One `workbench.evaluate` in a fresh process: seconds, the client's peak RSS, the workers' peaks.
+
+    The scheduler and the workers are processes of their own (`dask scheduler`, `dask worker`), as
+    on a cluster, so the client's RSS is the workbench's driving process alone: with a LocalCluster
+    the scheduler lives in the client and its bookkeeping grows with the run's duration."""
     code = f"""
-import json, resource, time, os
+import json, resource, sys, time, os
 os.environ["WORKBENCH_CATALOG"] = {str(catalog)!r}
 import workbench
+from distributed import Client
 from workbench.tasks import Task
+address = sys.argv[1]
+with Client(address) as c:
+    c.wait_for_workers({n_workers}, timeout=120)
 task = Task(dataset={name!r}, subset="all", protocol="rolling", n_windows=1)
 start = time.perf_counter()
-s = workbench.evaluate(task, {MODELS!r}, store={str(store)!r}, n_workers={n_workers}, chunk_size={chunk_size},
+s = workbench.evaluate(task, {MODELS!r}, store={str(store)!r}, scheduler=address, chunk_size={chunk_size},
                        progress=False)
 seconds = time.perf_counter() - start
 assert s.counts() == {{"ok": s.n_computed}}, s.counts()
@@ -99,10 +109,44 @@ print(json.dumps({{"seconds": seconds, "client_rss_mb": resource.getrusage(resou
                   "worker_rss_mb": peaks, "units": s.n_units, "computed": s.n_computed}}))
 """
     env = {**os.environ, "WORKBENCH_CATALOG": str(catalog)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    with dask_cluster(store.parent, n_workers, env) as address:
+        out = subprocess.run(
+            [sys.executable, "-c", code, address], capture_output=True, text=True, env=env, check=False
+        )
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def dask_cluster(folder: Path, n_workers: int, env: dict[str, str]):
+    """`dask scheduler` and `dask worker` (n single-threaded worker processes) on 127.0.0.1."""
+    dask = str(Path(sys.executable).parent / "dask")
+    scheduler_file = folder / "scheduler.json"
+    scheduler_file.unlink(missing_ok=True)
+    logs = open(folder / "cluster.log", "w")  # noqa: SIM115 - closed below
+    common = ["--no-dashboard"]
+    scheduler = [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(scheduler_file)]
+    procs = [subprocess.Popen([*scheduler, *common], stdout=logs, stderr=subprocess.STDOUT, env=env)]
+    try:
+        deadline = time.monotonic() + 120
+        while not scheduler_file.exists():
+            if time.monotonic() > deadline or procs[0].poll() is not None:
+                raise RuntimeError(f"the scheduler did not start: see {folder / 'cluster.log'}")
+            time.sleep(0.2)
+        procs.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--nworkers",
+                                       str(n_workers), "--nthreads", "1", "--host", "127.0.0.1", *common],
+                                      stdout=logs, stderr=subprocess.STDOUT, env=env))  # fmt: skip
+        yield json.loads(scheduler_file.read_text())["address"]
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        logs.close()
 
 
 def leaderboard_seconds(store: Path) -> float:
