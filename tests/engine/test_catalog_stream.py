@@ -107,3 +107,26 @@ def test_when_the_test_file_is_out_of_step_with_the_train_file_then_the_error_na
     with pytest.raises(DataFormatError, match=r"m4/Hourly/test: .*'H\d+'"):
         catalog_cut.cut_catalog_chunks("m4", "Hourly", "holdout", 50)
     assert not list(chunk_cache.rglob("index.json"))  # nothing made visible
+
+
+@pytest.mark.parametrize(
+    ("dataset", "subset", "chunk"),
+    [("monash_sample", "ausgrid_weekly", 25), ("nab", "all", 10), ("cloud_monitoring", "all", 8)],
+)
+def test_when_a_tsf_or_per_file_card_is_cut_then_no_read_holds_more_than_a_chunk(
+    chunk_cache, monkeypatch, dataset, subset, chunk
+):
+    from workbench.data import load_panel
+
+    seen = _spy(monkeypatch)
+    refs = catalog_cut.cut_catalog_chunks(dataset, subset, "rolling", chunk)
+    whole = load_panel(dataset, subset)
+    assert max(n for _, _, n in seen) <= chunk < whole.n_series  # a TSF's lines, or one file, per read
+    assert sum(r.n_series for r in refs) == whole.n_series
+    cut = pd.concat([read_panel_file(r.train).df for r in refs])
+    order = ["unique_id", "ds"]
+    pd.testing.assert_frame_equal(
+        cut.sort_values(order, kind="stable").reset_index(drop=True),
+        whole.df.sort_values(order, kind="stable").reset_index(drop=True),
+        check_dtype=False,
+    )

@@ -361,15 +361,14 @@ TSF_FREQ = {
 }
 
 
-def parse_tsf(path: Path, key: str = "") -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Parse a .tsf file into (long frame, header) where header has frequency, horizon, ...
-
-    Series attributes other than the start timestamp become extra columns."""
-    key = key or str(path)
+def _tsf_lines(path: Path, key: str) -> Iterator[tuple[dict[str, Any], list[tuple[str, str]], tuple | None]]:
+    """(header, attributes, record) per data line of a .tsf file, a record being (id, start, values,
+    other attributes); the header and attributes are complete before the first record. A file
+    without an @data section ends with a record of None (so that the caller can refuse it)."""
     attributes: list[tuple[str, str]] = []
     header: dict[str, Any] = {}
-    ids, starts, values, extra = [], [], [], []
     in_data = False
+    count = 0
     with open(path, encoding="latin-1") as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.strip()
@@ -399,18 +398,32 @@ def parse_tsf(path: Path, key: str = "") -> tuple[pd.DataFrame, dict[str, Any]]:
             except ValueError as exc:
                 raise DataFormatError(f"{key}:{lineno}: non-numeric value ({exc})") from exc
             kinds = dict(attributes)
-            sid = next((attrs[a] for a, k in attributes if k == "string"), str(len(ids)))
+            sid = next((attrs[a] for a, k in attributes if k == "string"), str(count))
             start = next((attrs[a] for a, k in attributes if k == "date"), None)
-            ids.append(sid)
-            starts.append(start)
-            values.append(series)
-            extra.append({a: v for a, v in attrs.items() if kinds[a] not in ("date",) and v != sid})
+            count += 1
+            extra = {a: v for a, v in attrs.items() if kinds[a] not in ("date",) and v != sid}
+            yield header, attributes, (sid, start, series, extra)
     if not in_data:
         raise DataFormatError(f"{key}: no @data section (truncated file?)")
+
+
+def _tsf_meta(header: dict[str, Any]) -> dict[str, Any]:
     freq_name = header.get("frequency", "")
     freq, season = TSF_FREQ.get(freq_name, (None, 1))
+    return {
+        "freq": freq,
+        "season_length": season,
+        "horizon": int(header["horizon"]) if "horizon" in header else None,
+        "missing": header.get("missing", "false") == "true",
+        "equallength": header.get("equallength", "false") == "true",
+        "frequency": freq_name,
+        "relation": header.get("relation", ""),
+    }
+
+
+def _tsf_frame(records: list[tuple], freq: str | None) -> pd.DataFrame:
     frames = []
-    for sid, start, series, attrs in zip(ids, starts, values, extra, strict=True):
+    for sid, start, series, attrs in records:
         if start is not None and freq is not None:
             t0 = pd.Timestamp(re.sub(r"(\d{2})-(\d{2})-(\d{2})$", r"\1:\2:\3", start))
             ds = pd.date_range(t0, periods=len(series), freq=freq)
@@ -420,16 +433,41 @@ def parse_tsf(path: Path, key: str = "") -> tuple[pd.DataFrame, dict[str, Any]]:
         for a, v in attrs.items():
             frame[a] = v
         frames.append(frame)
-    meta = {
-        "freq": freq,
-        "season_length": season,
-        "horizon": int(header["horizon"]) if "horizon" in header else None,
-        "missing": header.get("missing", "false") == "true",
-        "equallength": header.get("equallength", "false") == "true",
-        "frequency": freq_name,
-        "relation": header.get("relation", ""),
-    }
-    return pd.concat(frames, ignore_index=True), meta
+    return pd.concat(frames, ignore_index=True)
+
+
+def _tsf_batches(path: Path, key: str, batch_series: int) -> Iterator[tuple[pd.DataFrame, dict[str, Any]]]:
+    """(long frame, header meta) of `batch_series` series at a time, read line by line."""
+    header: dict[str, Any] = {}
+    batch: list[tuple] = []
+    for header, _, record in _tsf_lines(path, key):
+        batch.append(record)
+        if len(batch) >= batch_series:
+            meta = _tsf_meta(header)
+            yield _tsf_frame(batch, meta["freq"]), meta
+            batch = []
+    if batch:
+        meta = _tsf_meta(header)
+        yield _tsf_frame(batch, meta["freq"]), meta
+
+
+def parse_tsf(path: Path, key: str = "") -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Parse a .tsf file into (long frame, header) where header has frequency, horizon, ...
+
+    Series attributes other than the start timestamp become extra columns."""
+    key = key or str(path)
+    parts = list(_tsf_batches(path, key, 1 << 62))
+    if not parts:
+        raise DataFormatError(f"{key}: no series in the @data section")
+    return parts[0]
+
+
+@panel_stream("tsf")
+def stream_tsf(files: Files, options: dict[str, Any], batch_series: int) -> Iterator[pd.DataFrame]:
+    """`read_tsf` `batch_series` lines (series) at a time: a Monash file is never parsed whole."""
+    for key, path in files.items():
+        for frame, _ in _tsf_batches(path, key, batch_series):
+            yield frame
 
 
 @panel_reader("tsf")
