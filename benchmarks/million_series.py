@@ -105,7 +105,12 @@ s = workbench.evaluate(task, {MODELS!r}, store={str(store)!r}, scheduler=address
 seconds = time.perf_counter() - start
 assert s.counts() == {{"ok": s.n_computed}}, s.counts()
 peaks = s.records.groupby("worker")["peak_rss_mb"].max().tolist() if s.n_computed else []
-print(json.dumps({{"seconds": seconds, "client_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+# this process's own peak: VmHWM is per address space, while ru_maxrss also counts the parent's image
+# that the fork copied before exec (a parent grown by the previous size's leaderboard inflated it)
+status = open("/proc/self/status").read() if os.path.exists("/proc/self/status") else ""
+hwm = [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")]
+peak = hwm[0] if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({{"seconds": seconds, "client_rss_mb": peak,
                   "worker_rss_mb": peaks, "units": s.n_units, "computed": s.n_computed}}))
 """
     env = {**os.environ, "WORKBENCH_CATALOG": str(catalog)}
