@@ -1,13 +1,14 @@
 """Cutting a catalog subset into chunk files on a worker, a batch of series at a time.
 
 A card's reader either has a batched form (`workbench.data.readers.panel_stream`: M4's wide CSVs
-are parsed `chunk_size` rows at a time; NAB, wide CSV and Cloud Monitoring cards a file at a time,
-files gathered until a chunk is full) or is read whole (R data files, single TSF files: formats
-that cannot be read in part). Each batch is validated as a Panel with the subset's metadata, its
-test rows are taken from the test stream read in step (the same series in the same order, or an
-error naming the first that differs), and its chunk files are written before the next batch is
-read; so a streamed subset is never whole in any process. The declared series and row counts are
-checked over all batches, and the index, which makes the chunks visible, is written last.
+are parsed `chunk_size` rows at a time, Monash's TSF files `chunk_size` lines at a time; NAB, wide
+CSV and Cloud Monitoring cards a file at a time, files gathered until a chunk is full) or is read
+whole (R data files: a binary R serialisation cannot be read in part). Each batch is validated as a
+Panel with the subset's metadata, its test rows are taken from the test stream read in step (the
+same series in the same order, or an error naming the first that differs), and its chunk files are
+written before the next batch is read; so a streamed subset is never whole in any process. The
+declared series and row counts are checked over all batches, and the index, which makes the chunks
+visible, is written last.
 """
 
 from __future__ import annotations
