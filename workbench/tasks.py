@@ -31,7 +31,7 @@ from workbench.data import Panel, get_card
 from workbench.errors import DataFormatError, UnknownNameError
 from workbench.keys import TaskIdentity
 from workbench.metrics import get_metric
-from workbench.semantics import GapPolicy, MetricType
+from workbench.semantics import GapPolicy, MetricType, apply_gap_policy, check_counts, series_types
 
 
 class Task(TaskIdentity, BaseModel):
@@ -308,7 +308,12 @@ class Task(TaskIdentity, BaseModel):
 
     def prepared(self, panel: Panel) -> Panel:
         """The panel as the task's models see it: counts checked, gaps filled by the gap policy."""
-        return _semantics(self, panel)
+        declared = self.metric_type or self.declared_metric_types()
+        if declared is None and self.gap_policy == "none" and "metric_type" not in panel.df.columns:
+            return panel
+        types = series_types(panel, declared)
+        check_counts(panel, types)
+        return apply_gap_policy(panel, self.gap_policy, types)
 
     def windows_of(self, train: Panel, test: Panel | None = None) -> Iterator[Window]:
         """The task's windows over given panels (any subset of the series: the engine's chunks).
@@ -329,17 +334,6 @@ class Task(TaskIdentity, BaseModel):
             self.step or self.h,
             self.train_length if self.window == "sliding" else None,
         )
-
-
-def _semantics(task: Task, panel: Panel) -> Panel:
-    from workbench.semantics import apply_gap_policy, check_counts, series_types
-
-    declared = task.metric_type or task.declared_metric_types()
-    if declared is None and task.gap_policy == "none" and "metric_type" not in panel.df.columns:
-        return panel
-    types = series_types(panel, declared)
-    check_counts(panel, types)
-    return apply_gap_policy(panel, task.gap_policy, types)
 
 
 def _with(panel: Panel, task: Task) -> Panel:

@@ -95,18 +95,14 @@ def detector_fingerprint(spec: ModelSpec) -> str:
 
 def _item_batches(task: DetectionTask, batch: int) -> Iterator[pd.DataFrame]:
     """The task's rows (item, unique_id, ds, y), a reader's batch at a time (a file, where the card's
-    reader reads one file at a time: `workbench.data.readers.panel_stream`), checked as a Panel."""
+    reader reads one file at a time: `workbench.sources.catalog.split_batches`), checked as a Panel."""
     from workbench.data.cards import get_card
-    from workbench.data.catalog import fetch_files, split_options, split_panel
-    from workbench.data.readers import stream_reader
+    from workbench.sources.catalog import split_batches
 
     card = get_card(task.dataset)
     for subset in task.subsets:
-        files = fetch_files(card.split_files(subset, "train"), desc=f"{task.dataset}/{subset}")
-        stream = stream_reader(card.reader)(files, split_options(card, subset, "train"), batch)
-        for frame in stream:
-            df = split_panel(card, subset, "train", frame, list(files)).df
-            df = df.assign(item=df["item"] if "item" in df.columns else df["unique_id"])
+        for panel in split_batches(card, subset, "train", batch):
+            df = panel.df.assign(item=panel.df["item"] if "item" in panel.df.columns else panel.df["unique_id"])
             if task.items is not None:
                 df = df[df["item"].isin(task.items)]
             if len(df):
@@ -121,12 +117,15 @@ def prepare_item_chunks(task: DetectionTask, chunk_size: int) -> tuple[list[Item
     chunks: list[ItemChunk] = []
     stamps: list[pd.DataFrame] = []
     pending: list[pd.DataFrame] = []
+    n_pending = 0  # items in `pending`
 
     def flush() -> None:
+        nonlocal n_pending
         if not pending:
             return
         frame = pd.concat(pending, ignore_index=True)
         pending.clear()
+        n_pending = 0
         items = tuple(dict.fromkeys(frame["item"]))
         for start in range(0, len(items), chunk_size):
             part = items[start : start + chunk_size]
@@ -138,7 +137,8 @@ def prepare_item_chunks(task: DetectionTask, chunk_size: int) -> tuple[list[Item
     for df in _item_batches(task, chunk_size):
         stamps.append(df.drop(columns="y"))
         pending.append(df)
-        if sum(p["item"].nunique() for p in pending) >= chunk_size:
+        n_pending += df["item"].nunique()
+        if n_pending >= chunk_size:
             flush()
     flush()
     if not stamps:

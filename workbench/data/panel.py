@@ -281,6 +281,13 @@ class Panel:
 
         return parquet_panel_frame(str(path))
 
+    @staticmethod
+    def concat(panels: list[Panel]) -> Panel:
+        """Panels of disjoint series (chunks of one dataset) as one, with the first one's metadata."""
+        if len(panels) == 1:
+            return panels[0]
+        return Panel(df=pd.concat([p.df for p in panels], ignore_index=True), **panels[0].meta())
+
     # ---- persistence ---------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
         return {

@@ -25,10 +25,6 @@ from workbench.scoring import score_window
 from workbench.tasks import Task
 
 
-def _meta(panel: Panel) -> dict:
-    return dict(panel.meta())
-
-
 def prepare_chunks(task: Task, chunk_size: int) -> list[ChunkRef]:
     """Cut a catalog subset into chunk files once per (data, chunk size); later calls reuse them.
 
@@ -42,14 +38,9 @@ def prepare_chunks(task: Task, chunk_size: int) -> list[ChunkRef]:
 
 def _read(chunks: tuple[ChunkRef, ...], split: str, allow_gaps: bool = False) -> Panel:
     """The unit's panel: chunk files the workbench wrote, or a user file's row groups, read here."""
-    from workbench.sources.chunkfiles import read_panel_file
-    from workbench.sources.parquet import read_chunk
+    from workbench.sources.chunkfiles import read_refs
 
-    panels = [read_chunk(c, allow_gaps) if c.spec else read_panel_file(getattr(c, split)) for c in chunks]
-    if len(panels) == 1:
-        return panels[0]
-    first = panels[0]
-    return Panel(df=pd.concat([p.df for p in panels], ignore_index=True), **_meta(first))
+    return read_refs(chunks, split, allow_gaps)
 
 
 def compute_unit(

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pandas as pd
-
 from workbench import storage
 from workbench.data.cards import DatasetCard, get_card
 from workbench.data.catalog import (
@@ -36,7 +34,8 @@ from workbench.sources.chunkfiles import read_index, write_chunks, write_index
 CUT_VERSION = 3  # 2: batches in the file's order; 3: per-file batches gathered to a chunk (1: the whole subset)
 
 
-def _batches(card: DatasetCard, subset: str, split: str, batch_series: int) -> Iterator[Panel]:
+def split_batches(card: DatasetCard, subset: str, split: str, batch_series: int) -> Iterator[Panel]:
+    """One split of a subset as validated Panels, a reader's batch (`batch_series`, or a file) at a time."""
     files = fetch_files(card.split_files(subset, split), desc=f"{card.name}/{subset}/{split}")
     stream = stream_reader(card.reader)(files, split_options(card, subset, split), batch_series)
     for frame in stream:
@@ -68,15 +67,7 @@ def _aligned(train: Panel, tests: Iterator[Panel], pending: list[Panel], where: 
     if sorted(got) != sorted(want):
         first = next(a for a, b in zip(sorted(want), sorted(got), strict=True) if a != b)
         raise DataFormatError(f"{where}: the test split's series are not the train split's; first differing {first!r}")
-    if len(parts) == 1:
-        return parts[0]
-    return Panel(df=pd.concat([p.df for p in parts], ignore_index=True), **parts[0].meta())
-
-
-def _joined(panels: list) -> Panel:
-    if len(panels) == 1:
-        return panels[0]
-    return Panel(df=pd.concat([p.df for p in panels], ignore_index=True), **panels[0].meta())
+    return Panel.concat(parts)
 
 
 def cut_catalog_chunks(dataset: str, subset: str, protocol: str, chunk_size: int) -> list:
@@ -92,19 +83,23 @@ def cut_catalog_chunks(dataset: str, subset: str, protocol: str, chunk_size: int
     if refs is not None:
         return refs
     where = f"{dataset}/{subset}"
-    tests = _batches(card, subset, "test", chunk_size) if holdout else None
+    tests = split_batches(card, subset, "test", chunk_size) if holdout else None
     pending: list[Panel] = []
     seen: set[str] = set()
-    refs, n_rows, n_test_series = [], 0, 0
+    refs, n_rows = [], 0
     buffer: list[tuple[Panel, Panel | None]] = []  # batches smaller than a chunk (one file each) wait here
+    buffered = 0  # series in `buffer`
 
     def flush() -> None:
+        nonlocal buffered
         if buffer:
-            train, test = _joined([b[0] for b in buffer]), (_joined([b[1] for b in buffer]) if holdout else None)
+            train = Panel.concat([b[0] for b in buffer])
+            test = Panel.concat([b[1] for b in buffer]) if holdout else None
             refs.extend(write_chunks(folder, train, test, chunk_size, data_hash, start=len(refs)))
             buffer.clear()
+            buffered = 0
 
-    for train in _batches(card, subset, "train", chunk_size):
+    for train in split_batches(card, subset, "train", chunk_size):
         ids = _series(train)
         repeated = seen.intersection(ids)
         if repeated:
@@ -116,9 +111,9 @@ def cut_catalog_chunks(dataset: str, subset: str, protocol: str, chunk_size: int
             test = _aligned(train, tests, pending, f"{where}/test")
             check_test_lengths(card, subset, test)
             test = continue_steps(train, test)
-            n_test_series += len(ids)
         buffer.append((train, test))
-        if sum(len(_series(b[0])) for b in buffer) >= chunk_size:
+        buffered += len(ids)
+        if buffered >= chunk_size:
             flush()
     flush()
     check_counts(card, subset, "train", len(seen), n_rows)
@@ -126,6 +121,6 @@ def cut_catalog_chunks(dataset: str, subset: str, protocol: str, chunk_size: int
         extra = pending[0] if pending else next(tests, None)
         if extra is not None:
             raise DataFormatError(f"{where}/test: series {_series(extra)[0]!r} is not in the train split")
-        check_counts(card, subset, "test", n_test_series, -1)
+        check_counts(card, subset, "test", len(seen), -1)  # every train batch got its test series
     write_index(folder, refs)
     return refs

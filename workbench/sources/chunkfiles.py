@@ -108,6 +108,14 @@ def read_index(folder: str) -> list | None:
         return None
 
 
+def read_refs(refs, split: str, allow_gaps: bool = False) -> Panel:
+    """One split of some chunk refs as one panel: chunk files the workbench wrote, or a user file's
+    row groups (`workbench.sources.parquet.read_chunk`), read in this process."""
+    from workbench.sources.parquet import read_chunk
+
+    return Panel.concat([read_chunk(r, allow_gaps) if r.spec else read_panel_file(getattr(r, split)) for r in refs])
+
+
 def read_panel_file(url: str) -> Panel:
     """A chunk file written by `write_panel_chunks` (or `Panel.to_parquet`), local or remote."""
     fs, path = storage.url_fs(url)

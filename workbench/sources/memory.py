@@ -25,7 +25,7 @@ from workbench import storage
 from workbench.data.panel import Panel
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import digest
-from workbench.sources.chunkfiles import read_index, read_panel_file, write_panel_chunks
+from workbench.sources.chunkfiles import read_index, write_panel_chunks
 from workbench.sources.parquet import read_chunk, row_group_refs, write_series_grouped
 
 _REGISTRY: dict[str, Any] = {}
@@ -116,11 +116,9 @@ class ChunkSource:
         return all(r.test for r in self.refs)
 
     def panels(self) -> tuple[Panel, Panel | None]:
-        def whole(split: str) -> Panel:
-            parts = [read_chunk(r) if r.spec else read_panel_file(getattr(r, split)) for r in self.refs]
-            return Panel(df=pd.concat([p.df for p in parts], ignore_index=True), **parts[0].meta())
+        from workbench.sources.chunkfiles import read_refs
 
-        return whole("train"), (whole("test") if self.has_test else None)
+        return read_refs(self.refs, "train"), (read_refs(self.refs, "test") if self.has_test else None)
 
     def plan(self, chunk_size: int, client: Any = None) -> list:
         return self.refs
