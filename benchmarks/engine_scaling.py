@@ -27,8 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.data.chunks import ChunkRef
 from workbench.data.synthetic import synthetic_chunk
-from workbench.engine import ChunkRef, ResultsStore, evaluate
+from workbench.engine import evaluate
+from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task
 
 CHUNK = 500

@@ -63,7 +63,7 @@ def run(
 ) -> pd.DataFrame:
     """Evaluate the grid into the store and return its leaderboard rows for these tasks."""
     import workbench
-    from workbench.results import leaderboard
+    from workbench.store.sql import leaderboard
 
     tasks, specs = grid(n_windows, subsets, horizon, ttm_model, models)
     summary = workbench.evaluate(tasks, specs, store=store, client=client, n_workers=n_workers, progress=progress)

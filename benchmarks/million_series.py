@@ -155,7 +155,7 @@ def dask_cluster(folder: Path, n_workers: int, env: dict[str, str]):
 
 
 def leaderboard_seconds(store: Path) -> float:
-    from workbench.results import leaderboard
+    from workbench.store.sql import leaderboard
 
     start = time.perf_counter()
     board = leaderboard(store)

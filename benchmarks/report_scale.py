@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.engine.store import ResultsStore
 from workbench.report import build_report
+from workbench.store.results_store import ResultsStore
 
 MODELS = ("naive", "seasonal_naive", "naive2", "ses", "holt", "damped", "theta", "comb")
 METRICS = ("smape", "mase")

@@ -36,8 +36,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from workbench.engine.store import ResultsStore, _sha256_file
-from workbench.results import leaderboard, sql
+from workbench.store.results_store import ResultsStore, _sha256_file
+from workbench.store.sql import leaderboard, sql
 
 LEADERBOARD = """
     SELECT task_key, model, metric, avg(value) AS value, count(DISTINCT unique_id) AS n_series,

@@ -40,8 +40,10 @@ sys.path.insert(0, str(REPO / "tests"))
 from s3_server import BUCKET, point_clients_at, start_moto, stop  # noqa: E402
 
 from workbench import storage  # noqa: E402
-from workbench.engine import ChunkRef, ResultsStore, evaluate  # noqa: E402
-from workbench.results import leaderboard, sql  # noqa: E402
+from workbench.data.chunks import ChunkRef  # noqa: E402
+from workbench.engine import evaluate  # noqa: E402
+from workbench.store.results_store import ResultsStore  # noqa: E402
+from workbench.store.sql import leaderboard, sql  # noqa: E402
 from workbench.tasks import Task  # noqa: E402
 
 

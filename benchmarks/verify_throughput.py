@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results_query import build_store
 
-from workbench.engine import store as store_module
+from workbench.store import results_store as store_module
 
 
 def sha256sum(files: list[Path], processes: int) -> float:

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.engine.store import ResultsStore
 from workbench.errors import UnknownNameError
 from workbench.joint import JointError, joint_table, run_joint, skill_figure
 from workbench.report.joint import joint_section
+from workbench.store.results_store import ResultsStore
 
 TTM_WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "models" / "granite-ttm-r2-512-96"
 FOLDER = "application-crash-rate-1"

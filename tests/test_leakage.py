@@ -159,7 +159,7 @@ def test_when_a_model_is_not_pretrained_then_asking_its_corpus_is_an_error():
 
 
 def test_when_a_store_holds_pretrained_units_then_leakage_column_lists_them(tmp_path):
-    from workbench.engine.store import ResultsStore
+    from workbench.store.results_store import ResultsStore
 
     store = ResultsStore(tmp_path / "store")
     for key, model, status, entry in (("a", "ttm", "false", ""), ("b", "theta", None, None)):
@@ -173,8 +173,8 @@ def test_when_a_store_holds_pretrained_units_then_leakage_column_lists_them(tmp_
 
 
 def test_when_any_writer_builds_a_pretrained_models_record_then_it_carries_the_verdict():
-    from workbench.engine.records import unit_record
     from workbench.ltsf.protocol import LTSFTask
+    from workbench.store.records import unit_record
 
     task = LTSFTask(dataset="ett", subset="ETTh1", input_len=512, horizon=96, split_rule="ett_hour")
     r2 = "a706726a7eb01bbcb42994b7dcb3c06ea9557898dbae8d480eb04fe8ccb89710"  # the R2 checkpoint's sha256

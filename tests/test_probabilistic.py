@@ -308,9 +308,10 @@ def test_when_the_task_declares_quantile_levels_then_crps_scores_those_levels_on
 
 # ---- the Dask engine stores the probabilistic rows --------------------------------------------------
 def test_when_the_engine_scores_quantile_forecasts_then_the_store_holds_them_with_their_levels(tmp_path, m4_weekly):
-    from workbench.engine import ChunkRef, ResultsStore
+    from workbench.data.chunks import ChunkRef
     from workbench.engine.runner import evaluate
-    from workbench.results import leaderboard
+    from workbench.store.results_store import ResultsStore
+    from workbench.store.sql import leaderboard
 
     train, test = m4_weekly
     train.to_parquet(tmp_path / "train-0.parquet")

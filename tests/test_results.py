@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from workbench.cli import app
-from workbench.engine.store import ResultsStore
 from workbench.errors import WorkbenchError
-from workbench.results import SCHEMAS, connect, detection_leaderboard, leaderboard, sql
+from workbench.store.results_store import ResultsStore
+from workbench.store.sql import SCHEMAS, connect, detection_leaderboard, leaderboard, sql
 
 runner = CliRunner()
 

@@ -12,8 +12,9 @@ from distributed import Client, LocalCluster
 from workbench.anomaly.detectors import make_detector
 from workbench.anomaly.engine import detect_on_engine
 from workbench.anomaly.task import DetectionTask
+from workbench.data.chunks import ChunkRef
 from workbench.data.synthetic import synthetic_chunk, synthetic_panel
-from workbench.engine import ChunkRef, evaluate
+from workbench.engine import evaluate
 from workbench.forecasters import make_forecaster
 from workbench.tasks import Task
 

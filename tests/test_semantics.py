@@ -104,9 +104,9 @@ def test_when_a_series_is_constant_then_its_scale_is_zero_and_mase_is_undefined(
 
 def test_when_a_user_card_has_gaps_then_a_task_with_a_gap_policy_evaluates_it_on_the_engine(tmp_path, monkeypatch):
     from workbench.config import CATALOG_ENV
-    from workbench.engine import ResultsStore
     from workbench.evaluation import evaluate_sequential
-    from workbench.results import leaderboard
+    from workbench.store.results_store import ResultsStore
+    from workbench.store.sql import leaderboard
 
     rng = np.random.default_rng(0)
     parts = []

@@ -452,7 +452,7 @@ def sweep_notebooks(
     try:
         overrides = _parse_params(param)
         if store is not None:  # handed to notebooks that declare `store`, as an absolute path or a URL
-            from workbench.engine.store import results_root
+            from workbench.store.results_store import results_root
 
             sweep = load_notebook_sweep(config, output)
             if "store" in notebook_parameters(sweep.notebook):
@@ -492,9 +492,9 @@ def report(
     ] = False,
 ) -> None:
     """Write one self-contained HTML report (opens offline) of a results store and the papers' reports."""
-    from workbench.engine.store import results_root
     from workbench.report import build_report
     from workbench.report.browser import export_pngs, find_chromium
+    from workbench.store.results_store import results_root
 
     root = results_root(results)
     try:
@@ -542,7 +542,7 @@ def results_sql(
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
     """Answer SQL over the results store with DuckDB (no file is re-hashed; see `results verify`)."""
-    from workbench.results import sql
+    from workbench.store.sql import sql
 
     try:
         frame = sql(query, store)
@@ -573,7 +573,7 @@ def results_leaderboard(
 
     With the number of series, windows and undefined values; never averages across tasks; rows
     stored twice are refused unless --allow-duplicates."""
-    from workbench.results import detection_leaderboard, leaderboard
+    from workbench.store.sql import detection_leaderboard, leaderboard
 
     board = detection_leaderboard if detection else leaderboard
     try:
@@ -625,7 +625,7 @@ def results_verify(
     (harmless) are counted; `results gc` removes them."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-    from workbench.engine.store import ResultsStore
+    from workbench.store.results_store import ResultsStore
 
     s = ResultsStore(store)
     if not s.exists():
@@ -658,7 +658,7 @@ def results_gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be removed.")] = False,
 ) -> None:
     """Remove orphan files: data files no committed record names, and unfinished temporaries."""
-    from workbench.engine.store import ResultsStore
+    from workbench.store.results_store import ResultsStore
 
     s = ResultsStore(store)
     if not s.exists():

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.engine.store import ResultsStore
 from workbench.errors import WorkbenchError
+from workbench.store.results_store import ResultsStore
 
 DATASET = "cloud_monitoring"
 DEFAULT_MODELS = ("seasonal_naive", "theta", "ttm")
@@ -144,8 +144,8 @@ def run_joint(
     import workbench
     from workbench.data import load_panel
     from workbench.engine.cluster import connect
-    from workbench.engine.units import ModelSpec
     from workbench.forecasters import make_forecaster
+    from workbench.models.spec import ModelSpec
     from workbench.tasks import Task
 
     known = folders()

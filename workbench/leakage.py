@@ -215,8 +215,8 @@ def leakage(task: Any, model: Any) -> Leakage:
     """Does `task`'s data appear in the pretraining corpus of `model` (a forecaster, or a name or
     `{name, params}` the registry builds)? See the module docstring for the three answers."""
     if isinstance(model, str | dict) or (hasattr(model, "params") and hasattr(model, "labelled")):
-        from workbench.engine.units import ModelSpec
         from workbench.forecasters import make_forecaster
+        from workbench.models.spec import ModelSpec
 
         spec = ModelSpec.of(model)
         model = make_forecaster(spec.name, **spec.params)
@@ -250,7 +250,7 @@ def leakage_column(store: Any = None) -> pd.DataFrame:
     """One row per (task_key, model) of the store's current units of pretrained models:
     `leakage` (true / false / unknown) and `corpus_entry` (the matched or related entry), for the
     report. Units that disagree (recorded under different card provenance) keep every answer."""
-    from workbench.engine.store import ResultsStore
+    from workbench.store.results_store import ResultsStore
 
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     rows = [

@@ -95,8 +95,8 @@ class Deck:
 
 def stored_claims(paper_id: str, store: str | Path | None = None) -> tuple[pd.DataFrame, dict]:
     """The claims rows of the paper's latest committed reproduction, and that unit's record."""
-    from workbench.engine.store import ResultsStore, results_root
-    from workbench.results import sql
+    from workbench.store.results_store import ResultsStore, results_root
+    from workbench.store.sql import sql
 
     root = results_root(store)
     hint = f"run `workbench reproduce {paper_id}` first"

@@ -26,11 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.engine.records import unit_record
-from workbench.engine.store import ResultsStore, results_root
-from workbench.engine.units import new_run_id
 from workbench.errors import DataFormatError
 from workbench.fingerprint import digest, package_fingerprint
+from workbench.store.records import new_run_id, unit_record
+from workbench.store.results_store import ResultsStore, results_root
 
 KIND = "published"
 TABLE = "published_metrics"
@@ -236,7 +235,7 @@ def combined_frame(
     one long frame for `workbench.ranking`: task, model, metric, value, source (`store` or the
     import's label) and the task properties the published rows carry. The workbench's own rows use
     the leaderboard's `task` description as the task."""
-    from workbench.results import leaderboard
+    from workbench.store.sql import leaderboard
 
     results = store if isinstance(store, ResultsStore) else ResultsStore(results_root(store))
     wanted = list(metrics) if metrics else None

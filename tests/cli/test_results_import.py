@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from workbench.cli import app
-from workbench.engine.store import ResultsStore
 from workbench.ranking import RankingSpec, ranking_tables
 from workbench.results_import import TABLE, PublishedResultsError, combined_frame, read_published
+from workbench.store.results_store import ResultsStore
 
 runner = CliRunner()
 MASE, CRPS, MAE = "eval_metrics/MASE[0.5]", "eval_metrics/mean_weighted_sum_quantile_loss", "eval_metrics/MAE[0.5]"

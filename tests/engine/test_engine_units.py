@@ -9,13 +9,16 @@ from distributed import Client, LocalCluster
 from typer.testing import CliRunner
 
 from workbench.cli import app
+from workbench.data.chunks import ChunkRef
 from workbench.data.synthetic import synthetic_chunk
-from workbench.engine import ChunkRef, ModelSpec, ResultsStore, evaluate
+from workbench.engine import evaluate
 from workbench.engine.grid import load_grid
 from workbench.engine.runner import plan_units
 from workbench.errors import DataFormatError
 from workbench.forecasters import Forecaster
-from workbench.results import leaderboard, sql
+from workbench.models.spec import ModelSpec
+from workbench.store.results_store import ResultsStore
+from workbench.store.sql import leaderboard, sql
 from workbench.tasks import Task, future_ds
 
 runner = CliRunner()

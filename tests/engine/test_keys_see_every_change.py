@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workbench.engine.store import ResultsStore
-from workbench.results import leaderboard
+from workbench.store.results_store import ResultsStore
+from workbench.store.sql import leaderboard
 from workbench.tasks import Task
 
 REPO = Path(__file__).resolve().parents[2]

@@ -26,9 +26,9 @@ from typer.testing import CliRunner
 import workbench
 from workbench.cli import app
 from workbench.config import CATALOG_ENV
-from workbench.engine import ResultsStore
 from workbench.evaluation import evaluate_sequential
 from workbench.sources import open_dataset
+from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the spy plugin travels to the workers

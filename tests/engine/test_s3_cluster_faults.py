@@ -18,8 +18,9 @@ import pytest
 import yaml
 from distributed import Client
 
-from workbench.engine import ResultsStore, evaluate
+from workbench.engine import evaluate
 from workbench.evaluation import evaluate_sequential
+from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task
 
 NAME = "s3_metrics"

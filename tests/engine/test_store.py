@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from workbench.cli import app
-from workbench.engine import store as store_module
-from workbench.engine.store import KINDS, ResultsStore
-from workbench.results import leaderboard, sql
+from workbench.store import results_store as store_module
+from workbench.store.results_store import KINDS, ResultsStore
+from workbench.store.sql import leaderboard, sql
 
 runner = CliRunner()
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from workbench.engine.store import ResultsStore
-from workbench.results import leaderboard, sql
+from workbench.store.results_store import ResultsStore
+from workbench.store.sql import leaderboard, sql
 
 N_UNITS = 60
 N_SERIES = 25

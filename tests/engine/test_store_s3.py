@@ -19,11 +19,12 @@ from typer.testing import CliRunner
 
 from workbench import storage
 from workbench.cli import app
+from workbench.data.chunks import ChunkRef
 from workbench.data.synthetic import synthetic_chunk
-from workbench.engine import ChunkRef, evaluate
-from workbench.engine.store import KINDS, ResultsStore
+from workbench.engine import evaluate
 from workbench.errors import WorkbenchError
-from workbench.results import detection_leaderboard, leaderboard, sql
+from workbench.store.results_store import KINDS, ResultsStore
+from workbench.store.sql import detection_leaderboard, leaderboard, sql
 from workbench.tasks import Task
 
 runner = CliRunner()

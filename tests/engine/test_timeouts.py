@@ -20,11 +20,13 @@ import pytest
 import timeout_models
 from distributed import Client, LocalCluster
 
+from workbench.data.chunks import ChunkRef
 from workbench.data.synthetic import synthetic_chunk
-from workbench.engine import ChunkRef, ModelSpec, evaluate
+from workbench.engine import evaluate
 from workbench.engine.isolation import IsolationError, UnitTimeout, run_with_deadline
 from workbench.engine.runner import plan_units
 from workbench.engine.worker import compute_unit
+from workbench.models.spec import ModelSpec
 from workbench.tasks import Task
 
 TIMEOUT_S = 6.0  # the second unit, in a fresh child, must finish well within it on a loaded machine

@@ -8,10 +8,10 @@ from darts.models import ExponentialSmoothing, LinearRegressionModel
 
 from workbench.data import Panel
 from workbench.data.synthetic import synthetic_panel
-from workbench.engine import ModelSpec
 from workbench.engine.runner import is_global
 from workbench.errors import ParameterError, UnknownNameError
 from workbench.forecasters import make_forecaster
+from workbench.models.spec import ModelSpec
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 import workbench
-from workbench import results
 from workbench.data import Panel
 from workbench.errors import WorkbenchError
 from workbench.foundation import loading
+from workbench.store import sql as results
 
 WEIGHTS = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "granite-ttm-r2-512-96"
 needs_ttm = pytest.mark.skipif(
@@ -181,7 +181,7 @@ def test_when_resources_are_asked_that_no_worker_has_then_the_run_is_refused_nam
 @needs_ttm
 def test_when_routing_is_asked_for_or_turned_off_then_the_resources_follow_the_cluster(two_workers):
     from workbench.engine.runner import accelerator_resources, advertised_resources, wants_accelerator
-    from workbench.engine.units import ModelSpec
+    from workbench.models.spec import ModelSpec
 
     assert advertised_resources(two_workers) == {"GPU": 1.0}
     assert accelerator_resources(two_workers, None) == {"GPU": 1}  # the default: a GPU where one is advertised

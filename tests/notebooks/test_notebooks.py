@@ -154,7 +154,7 @@ def test_when_anomaly_runs_then_it_scores_the_detectors_and_plots_their_scores(t
     assert_clean(nb, "anomaly.ipynb")
     assert len(_outputs(nb, PLOTLY)) == 2  # the scoreboard and one item's scores
     # per detector, in the shared store: one unit of scores and one of its corpus scoreboard
-    from workbench.engine.store import ResultsStore
+    from workbench.store.results_store import ResultsStore
 
     units = ResultsStore(store).records()
     assert list(units["kind"]) == ["detection"] * 4

@@ -39,7 +39,7 @@ def test_when_observability_runs_on_a_slice_then_it_tells_the_story_without_stde
     for model in ("seasonal_naive", "theta", "rolling_robust_z", "toto_2.0_2.5b"):
         assert model in html
 
-    from workbench.engine.store import ResultsStore
+    from workbench.store.results_store import ResultsStore
 
     records = ResultsStore(store).records()
     assert set(records["dataset"]) == {"cloud_monitoring", "twitter_raw_data", "robot_shop"}

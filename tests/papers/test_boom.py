@@ -48,7 +48,7 @@ def test_when_boom_is_reproduced_through_the_cli_then_it_exits_0_and_commits_the
     result = run["result"]
     assert result.returncode == 0, result.stdout + result.stderr
     assert "724 match, 14 mismatch (14 known discrepancies), 0 unavailable" in result.stdout
-    from workbench.engine.store import ResultsStore
+    from workbench.store.results_store import ResultsStore
 
     store = ResultsStore(run["out"] / "store")
     assert store.records()["kind"].tolist() == ["paper"]

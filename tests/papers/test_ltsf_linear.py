@@ -74,7 +74,7 @@ def test_when_the_time_budget_is_spent_then_remaining_cells_are_left_for_a_rerun
 
 def test_when_runs_are_stored_then_they_are_ltsf_units_of_the_one_store_with_pooled_metric_rows(repeat_runs):
     store, runs, _ = repeat_runs
-    from workbench.engine.store import ResultsStore
+    from workbench.store.results_store import ResultsStore
 
     records = ResultsStore(store).records()
     assert set(records["kind"]) == {"ltsf"} and len(records) == len(runs) == 12
@@ -120,7 +120,7 @@ def test_when_one_cell_is_reproduced_through_the_cli_then_it_matches_and_records
     assert {"compat", "all_windows", "claimed", "all_vs_compat_pct"} <= set(both.columns)
     runs = pd.read_csv(tmp_path / "ltsf_linear_runs.csv")
     assert runs["device"].iloc[0].startswith("cuda" if __import__("torch").cuda.is_available() else "cpu")
-    from workbench.engine.store import ResultsStore
+    from workbench.store.results_store import ResultsStore
 
     kinds = ResultsStore(tmp_path / "store").records()["kind"].value_counts().to_dict()
     assert kinds == {"ltsf": 1, "paper": 1}  # the run and the claimed-vs-reproduced rows, in the one store

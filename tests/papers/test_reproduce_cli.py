@@ -95,7 +95,7 @@ def test_when_a_parameter_is_misspelt_mistyped_or_malformed_then_exit_2_names_it
 
 
 def test_when_a_paper_is_reproduced_then_its_claims_land_in_the_configured_store_not_the_source_tree(m4_quick):
-    from workbench.engine.store import ResultsStore
+    from workbench.store.results_store import ResultsStore
 
     store, result = m4_quick.store, m4_quick.result
     assert result.returncode == 0, result.stdout + result.stderr

@@ -72,7 +72,7 @@ def test_when_etth1_zero_shot_is_reproduced_through_the_cli_then_it_matches_the_
     assert (report.drop(("ETTh1", "TTM-R2 zero-shot"))["status"] == "unavailable").all()
     runs = pd.read_csv(tmp_path / "ttm_runs.csv")
     assert runs["weights"].iloc[0] == "a706726a7eb01bbcb42994b7dcb3c06ea9557898dbae8d480eb04fe8ccb89710"
-    from workbench.engine.store import ResultsStore
+    from workbench.store.results_store import ResultsStore
 
     store = ResultsStore(tmp_path / "store")
     assert store.records()["kind"].value_counts().to_dict() == {"ltsf": 1, "paper": 1}

@@ -6,7 +6,7 @@ import pytest
 from conftest import ttm_here
 
 from workbench.papers import m4
-from workbench.results import leaderboard
+from workbench.store.sql import leaderboard
 
 
 def test_when_m4_hourly_runs_through_the_engine_then_every_cell_matches_and_is_the_leaderboards_number(m4_run):

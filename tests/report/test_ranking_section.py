@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.engine.store import ResultsStore
 from workbench.ranking import RankingSpec, ranking_tables
 from workbench.report import build_report
 from workbench.report.ranking import ranking_section
 from workbench.results_import import combined_frame, import_gift_eval
+from workbench.store.results_store import ResultsStore
 
 BOOM = "github/DataDog/toto/46bd92adeeef6b3c2afb21008659f607fa203e38/boom/results"
 

@@ -8,9 +8,9 @@ import re
 from report_helpers import run_cli
 
 from workbench.data.hashing import sha256_file
-from workbench.engine import ResultsStore
 from workbench.report import build_report, compare
 from workbench.report.names import display_name
+from workbench.store.results_store import ResultsStore
 
 
 def test_when_the_report_is_built_then_it_is_one_self_contained_file(report_store, papers_folder, tmp_path):

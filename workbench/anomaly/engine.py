@@ -28,13 +28,13 @@ from workbench.atomic import atomic_write
 from workbench.config import cache_dir
 from workbench.data.hashing import sha256_file
 from workbench.engine.cluster import connect
-from workbench.engine.records import unit_record
 from workbench.engine.runner import package_versions
-from workbench.engine.store import ResultsStore
-from workbench.engine.units import ModelSpec, new_run_id
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import code_fingerprint, digest, module_of
 from workbench.keys import identity_key, unit_key, unit_payload
+from workbench.models.spec import ModelSpec
+from workbench.store.records import new_run_id, unit_record
+from workbench.store.results_store import ResultsStore
 
 # what every detection unit runs besides its detector, and what the corpus scoreboard runs
 DETECTION_CORE = ("workbench.anomaly.run", "workbench.anomaly.task", "workbench.anomaly.engine")

@@ -25,8 +25,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench.engine.runner import as_model_specs
-from workbench.engine.units import ModelSpec
 from workbench.errors import DataFormatError, WorkbenchError
+from workbench.models.spec import ModelSpec
 from workbench.tasks import Task
 from workbench.yaml_files import load_yaml_model
 

@@ -21,14 +21,17 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from workbench import __version__
+from workbench.data.chunks import ChunkRef
 from workbench.engine.cluster import connect
-from workbench.engine.store import ResultsStore
-from workbench.engine.units import ChunkRef, ModelSpec, Unit, new_run_id
+from workbench.engine.units import Unit
 from workbench.engine.worker import run_unit
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import digest, forecaster_fingerprint, git_state
 from workbench.forecasters import make_forecaster
+from workbench.models.spec import ModelSpec
 from workbench.sources import plan_chunks
+from workbench.store.records import new_run_id
+from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task
 
 PACKAGES = ("numpy", "pandas", "numba", "dask", "distributed", "statsforecast", "darts", "torch", "pyarrow")

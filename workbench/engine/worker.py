@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from workbench.data import Panel
+from workbench.data.chunks import ChunkRef
 from workbench.engine.isolation import UnitTimeout, run_with_deadline
-from workbench.engine.records import RuntimeLog, unit_record
-from workbench.engine.store import ResultsStore
-from workbench.engine.units import ChunkRef, Unit
+from workbench.engine.units import Unit
 from workbench.forecasters import make_forecaster
 from workbench.registry import forecasters as registered_forecasters
 from workbench.scoring import score_window
+from workbench.store.records import RuntimeLog, unit_record
+from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task
 
 

@@ -12,10 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.engine.records import unit_record
-from workbench.engine.store import ResultsStore
-from workbench.engine.units import new_run_id
 from workbench.ltsf.protocol import LTSFTask
+from workbench.store.records import new_run_id, unit_record
+from workbench.store.results_store import ResultsStore
 
 
 def commit_ltsf_run(

@@ -31,7 +31,6 @@ import torch
 from tqdm.auto import tqdm
 
 from workbench.engine.runner import package_versions
-from workbench.engine.store import ResultsStore
 from workbench.errors import SourceUnavailableError, UnknownNameError
 from workbench.fingerprint import code_fingerprint, digest
 from workbench.keys import identity_key, unit_key, unit_payload
@@ -39,6 +38,7 @@ from workbench.ltsf import LTSFTask, Table, TrainConfig, load_ltsf_table, prepar
 from workbench.ltsf.models import Repeat
 from workbench.ltsf.units import commit_ltsf_run
 from workbench.papers.contract import Paper
+from workbench.store.results_store import ResultsStore
 
 # the paper's dataset names -> (card, subset, split rule, input length)
 DATASETS: dict[str, tuple[str, str, str, int]] = {

@@ -4,7 +4,7 @@ Two routes per published cell:
 - the workbench's own forecasts, computed *through the engine* (`workbench.evaluate`: one unit per
   frequency, benchmark and chunk of series, committed to the results store with per-series sMAPE and
   MASE and the forecasts), which needs a frequency's train and test files. The reproduced values are
-  then read back from the store's leaderboard (`workbench.results.leaderboard`), so a number in the
+  then read back from the store's leaderboard (`workbench.store.sql.leaderboard`), so a number in the
   claimed-vs-reproduced table is the number the leaderboard and the report show, and a rerun reuses
   the stored units instead of computing them again;
 - the organisers' own forecast files (`Point Forecasts/submission-*.rar`) rescored with the workbench's
@@ -27,13 +27,13 @@ from tqdm.auto import tqdm
 
 from workbench.classic.benchmarks import METHODS, m4_benchmarks
 from workbench.data import get_card, load_panel, load_table
-from workbench.engine.store import ResultsStore
 from workbench.errors import DataFormatError, SourceUnavailableError, WorkbenchError
 from workbench.metrics import mase, smape
 from workbench.metrics import owa as metric_owa
 from workbench.papers.submissions import steps_to_array
 from workbench.report.names import MODEL_NAMES, display_name
 from workbench.report.reasons import DETAILS
+from workbench.store.results_store import ResultsStore
 
 DATASET = "m4"
 FREQUENCIES = ("Yearly", "Quarterly", "Monthly", "Weekly", "Daily", "Hourly")
@@ -291,7 +291,7 @@ def evaluate_benchmarks(
     kept) as engine units in the store, then the extras; complete units are reused, not recomputed."""
     from workbench.engine.cluster import connect
     from workbench.engine.runner import evaluate
-    from workbench.results import leaderboard
+    from workbench.store.sql import leaderboard
     from workbench.tasks import Task
 
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
@@ -326,7 +326,7 @@ def evaluate_benchmarks(
 
 
 def _label(model: str | dict) -> str:
-    from workbench.engine.units import ModelSpec
+    from workbench.models.spec import ModelSpec
 
     return ModelSpec.of(model).label
 

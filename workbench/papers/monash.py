@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.engine import ModelSpec, evaluate
+from workbench.engine import evaluate
 from workbench.errors import SourceUnavailableError
+from workbench.models.spec import ModelSpec
 from workbench.tasks import Task
 
 # the archive's dataset names -> (card, subset)

@@ -32,13 +32,12 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.engine.records import unit_record
-from workbench.engine.store import ResultsStore, results_root
-from workbench.engine.units import new_run_id
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import digest, package_fingerprint
 from workbench.kernels import kernel_config
 from workbench.papers.contract import KNOWN, Paper, load_paper, paper_path, read_report
+from workbench.store.records import new_run_id, unit_record
+from workbench.store.results_store import ResultsStore, results_root
 
 DEFAULT_OUTPUT = Path("results") / "papers"
 # parameters the runner sets itself: not part of what a reader chooses

@@ -45,7 +45,6 @@ import torch
 from torch import nn
 
 from workbench.engine.runner import package_versions
-from workbench.engine.store import ResultsStore
 from workbench.errors import SourceUnavailableError, UnknownNameError, WorkbenchError
 from workbench.fingerprint import code_fingerprint, digest
 from workbench.foundation import ttm as adapter
@@ -53,6 +52,7 @@ from workbench.keys import identity_key, unit_key, unit_payload
 from workbench.ltsf import LTSFTask, Prepared, Windows, check_protocol, load_ltsf_table, prepare, scores
 from workbench.ltsf.units import commit_ltsf_run
 from workbench.neural.trainer import pick_device
+from workbench.store.results_store import ResultsStore
 
 # the paper's dataset names -> (card, subset, split rule)
 DATASETS: dict[str, tuple[str, str, str]] = {

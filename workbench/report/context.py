@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.engine.store import ResultsStore
 from workbench.report import queries
 from workbench.report.data import claims_in_store, leaderboard_with_provenance, paper_reports
 from workbench.report.page import Page
+from workbench.store.results_store import ResultsStore
 
 # metrics given their own ranks, skill and critical-difference blocks (the rest stay in the tables)
 MAX_METRICS = 4
@@ -123,7 +123,7 @@ def open_context(
     **options: Any,
 ) -> ReportContext:
     """Read what every section needs; a missing or empty store is an error here (never an empty report)."""
-    from workbench.results import connect
+    from workbench.store.sql import connect
 
     everything = store.records()
     board = leaderboard_with_provenance(store, everything)  # a missing or empty store raises here

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.data.hashing import sha256_file
-from workbench.engine.store import ResultsStore
 from workbench.errors import DataFormatError
-from workbench.results import detection_leaderboard, leaderboard
+from workbench.store.results_store import ResultsStore
+from workbench.store.sql import detection_leaderboard, leaderboard
 
 
 def leaderboard_with_provenance(store: ResultsStore, records: pd.DataFrame | None = None) -> pd.DataFrame:

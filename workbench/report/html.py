@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from workbench.atomic import atomic_write
-from workbench.engine.store import ResultsStore
 from workbench.report.context import open_context
 from workbench.report.page import Page, block, esc, prov, table
 from workbench.report.reasons import one_line
 from workbench.report.sections import SECTIONS
+from workbench.store.results_store import ResultsStore
 
 DEFAULT_BASELINES = ("naive2", "seasonal_naive")
 

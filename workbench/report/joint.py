@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from workbench.engine.store import ResultsStore
 from workbench.joint import DATASET, JointError, joint_table, skill_figure
+from workbench.store.results_store import ResultsStore
 
 SOURCE = (
     f"metrics and detection_metrics rows of the store for {DATASET} (workbench.joint): mase is the mean of per-series, "

@@ -2,7 +2,7 @@
 
 A store of 100,000 series × 8 models holds millions of metric rows and tens of millions of forecast
 rows; the report needs a few hundred numbers per task. Every function here runs aggregate queries on
-one connection (`workbench.results.connect`: views over the committed files) and returns what the
+one connection (`workbench.store.sql.connect`: views over the committed files) and returns what the
 page shows: task facts, one problem matrix (problems × models) of one task and metric at a time, the
 sampled series of the drill-down and their forecasts.
 """

@@ -65,7 +65,7 @@ def write_chunks(
     folder: str, train: Panel, test: Panel | None, chunk_size: int, data_hash: str, start: int = 0
 ) -> list:
     """Chunk files of (train, test), numbered from `start`, and their refs (no index)."""
-    from workbench.engine.units import ChunkRef
+    from workbench.data.chunks import ChunkRef
 
     train = _grouped(train)
     ids = train.df["unique_id"].to_numpy()
@@ -97,7 +97,7 @@ def write_chunks(
 
 def read_index(folder: str) -> list | None:
     """The refs of chunk files cut earlier, or None (absent or broken: cut again)."""
-    from workbench.engine.units import ChunkRef
+    from workbench.data.chunks import ChunkRef
 
     rows = storage.read_json(storage.join(folder, INDEX))
     if not isinstance(rows, list):

@@ -321,7 +321,7 @@ def group_row_groups(plan: dict[str, Any], chunk_size: int) -> list[dict[str, An
 def row_group_refs(plan: dict[str, Any], chunk_size: int, spec: str, first_index: int) -> list:
     """The units of one planned file (`plan`: data_url, fingerprint, key, row_groups) as chunk refs,
     numbered from `first_index`; `spec` is the JSON a worker reads the file with."""
-    from workbench.engine.units import ChunkRef
+    from workbench.data.chunks import ChunkRef
 
     refs = []
     for group in group_row_groups(plan, chunk_size):

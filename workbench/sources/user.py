@@ -26,7 +26,7 @@ from workbench.sources.parquet import cache_key, describe_file, id_hashes, read_
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
-    from workbench.engine.units import ChunkRef
+    from workbench.data.chunks import ChunkRef
 
 
 class UserSource:

@@ -21,10 +21,18 @@ import os
 import platform
 import socket
 import sys
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from workbench.fingerprint import git_state
+
+
+def new_run_id() -> str:
+    """A run's id: its UTC start time (sortable) and a random suffix (unique across processes)."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
 
 # runtime facts a unit record also carries as top-level fields (columns of the `units` view)
 RUNTIME_COLUMNS = ("device", "dtype", "batch_size", "fit_s", "predict_s", "inference_s", "train_s")

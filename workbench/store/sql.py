@@ -37,9 +37,9 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench import storage
-from workbench.engine.store import TABLES, ResultsStore, superseded
 from workbench.errors import WorkbenchError
 from workbench.storage import Location
+from workbench.store.results_store import TABLES, ResultsStore, superseded
 
 _V, _B, _D, _I = "VARCHAR", "BOOLEAN", "DOUBLE", "BIGINT"
 SCHEMAS: dict[str, dict[str, str]] = {
@@ -70,7 +70,7 @@ UNIT_COLUMNS: dict[str, pa.DataType] = {
     **{"model_name": pa.string(), "n_series": pa.int64(), "window": pa.int64(), "seed": pa.int64()},
     **{"worker": pa.string(), "duration_s": pa.float64(), "peak_rss_mb": pa.float64(), "error": pa.string()},
     **{"committed_at": pa.string(), "committed_by": pa.string(), "tables": pa.string()},
-    # runtime (workbench.engine.records): device and routing, seconds, what it ran on (JSON objects)
+    # runtime (workbench.store.records): device and routing, seconds, what it ran on (JSON objects)
     **{"routed": pa.string(), "device": pa.string(), "dtype": pa.string(), "batch_size": pa.int64()},
     **{"fit_s": pa.float64(), "predict_s": pa.float64(), "inference_s": pa.float64(), "train_s": pa.float64()},
     **{"runtime": pa.string(), "hardware": pa.string()},
