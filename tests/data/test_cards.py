@@ -22,6 +22,7 @@ def test_when_catalog_loads_then_expected_datasets_are_declared():
         "skab",
         "classics",
         "monash_sample",
+        "monash",
         "ucr_anomaly",
     } <= set(all_cards())
 

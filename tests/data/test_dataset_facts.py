@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.data import load_holdout, load_panel, load_table
+from workbench.data import get_card, load_holdout, load_panel, load_table
 
 pytestmark = pytest.mark.usefixtures("mirror")
 
@@ -145,6 +149,86 @@ def test_when_monash_sample_tsf_loads_then_299_weekly_series_with_horizon_8():
     p = load_panel("monash_sample")
     assert p.n_series == 299 and p.horizon == 8
     assert set(p.df.groupby("unique_id")["ds"].diff().dropna()) == {pd.Timedelta(days=7)}
+
+
+def _raw_tsf(path: Path) -> dict:
+    """A Monash .tsf file's facts counted from its text alone (no reader): header lines, and per data
+    line the series name, its other attribute fields and its comma-separated value cells."""
+    text = path.read_bytes().decode("latin-1")
+    lines = text.split("\r\n")  # the Zenodo files end every line in CRLF
+    assert "\n" not in "".join(lines), f"{path.name}: a line ends in a bare LF"
+    data = lines.index("@data")
+    header = {ln.split(" ", 1)[0]: ln.split(" ", 1)[1] for ln in lines[:data] if ln.startswith("@") and " " in ln}
+    attributes = [ln.split(" ")[1] for ln in lines[:data] if ln.startswith("@attribute ")]
+    rows = [ln.split(":") for ln in lines[data + 1 :] if ln]
+    return {"header": header, "attributes": attributes, "rows": {r[0]: (r[1:-1], r[-1].split(",")) for r in rows}}
+
+
+def _after(start: dt.date, steps: int, frequency: str) -> dt.date:
+    """The stamp `steps` periods after `start`, by calendar arithmetic (independent of pandas)."""
+    if frequency == "daily":
+        return start + dt.timedelta(days=steps)
+    year, month = divmod(start.month - 1 + steps, 12)
+    return dt.date(start.year + year, month + 1, start.day)
+
+
+@pytest.mark.parametrize(
+    ("subset", "n_series", "min_len", "max_len", "n_missing", "frequency", "freq", "t1_first", "t1_last"),
+    [
+        ("hospital", 767, 84, 84, 0, "monthly", "MS", dt.date(2000, 1, 1), dt.date(2006, 12, 1)),
+        ("cif_2016", 72, 28, 120, 0, "monthly", None, 0, 119),  # no start dates: ds counts observations
+        ("covid_deaths", 266, 212, 212, 0, "daily", "D", dt.date(2020, 1, 22), dt.date(2020, 8, 20)),
+        ("fred_md", 107, 728, 728, 0, "monthly", "MS", dt.date(1959, 1, 1), dt.date(2019, 8, 1)),
+        ("car_parts", 2674, 51, 51, 6122, "monthly", "MS", dt.date(1998, 1, 1), dt.date(2002, 3, 1)),
+        ("nn5_daily", 111, 791, 791, 1677, "daily", "D", dt.date(1996, 3, 18), dt.date(1998, 5, 17)),
+    ],
+)
+def test_when_monash_tsf_loads_then_its_facts_match_the_raw_file(
+    mirror, manifest, subset, n_series, min_len, max_len, n_missing, frequency, freq, t1_first, t1_last
+):
+    (spec,) = get_card("monash").split_files(subset, "train")
+    raw = _raw_tsf(mirror / manifest[spec.url]["mirror_path"])
+    cells = {sid: values for sid, (_, values) in raw["rows"].items()}
+    lengths = {sid: len(v) for sid, v in cells.items()}
+    missing = {sid: v.count("?") for sid, v in cells.items()}
+    # the file's own text gives the card's facts
+    assert len(cells) == n_series
+    assert (min(lengths.values()), max(lengths.values()), sum(missing.values())) == (min_len, max_len, n_missing)
+    assert raw["header"]["@frequency"] == frequency
+    attrs, t1 = raw["rows"]["T1"]
+    if freq is None:
+        assert raw["attributes"] == ["series_name", "horizon"] and (0, len(t1) - 1) == (t1_first, t1_last)
+    else:
+        first = dt.date.fromisoformat(attrs[0].split(" ")[0])
+        assert (first, _after(first, len(t1) - 1, frequency)) == (t1_first, t1_last)
+
+    # and the panel holds the same: counts, missing values where the file has '?', T1's values and stamps
+    p = load_panel("monash", subset)
+    assert p.n_series == n_series and p.freq == freq
+    assert p.lengths().to_dict() == lengths
+    assert p.df.groupby("unique_id")["y"].apply(lambda y: int(y.isna().sum())).to_dict() == missing
+    s = p.series("T1")
+    expected = np.array([np.nan if v == "?" else float(v) for v in t1])
+    np.testing.assert_array_equal(s["y"].to_numpy(), expected)
+    first, last = s["ds"].iloc[0], s["ds"].iloc[-1]
+    if freq is None:
+        assert (first, last) == (t1_first, t1_last)
+    else:
+        assert (first.date(), last.date()) == (t1_first, t1_last)
+        assert s["ds"].tolist() == list(pd.date_range(first, last, freq=freq))  # one stamp per period, no gaps
+
+
+def test_when_cif_2016_loads_then_each_series_keeps_its_own_horizon(mirror, manifest):
+    (spec,) = get_card("monash").split_files("cif_2016", "train")
+    rows = _raw_tsf(mirror / manifest[spec.url]["mirror_path"])["rows"]
+    raw = {sid: int(attrs[0]) for sid, (attrs, _) in rows.items()}
+    p = load_panel("monash", "cif_2016")
+    per_series = p.df.groupby("unique_id")["horizon"].agg(["nunique", "first"])
+    assert (per_series["nunique"] == 1).all() and p.df["horizon"].dtype == np.int64
+    assert per_series["first"].to_dict() == raw
+    # the file's header comment: 57 series with horizon 12, 15 with 6; the card's default is the largest
+    assert pd.Series(raw).value_counts().to_dict() == {12: 57, 6: 15}
+    assert p.horizon == 12 and p.season_length == 12
 
 
 def test_when_classics_load_then_known_sizes_hold():

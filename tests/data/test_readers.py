@@ -96,3 +96,63 @@ def test_when_tsf_row_has_wrong_arity_then_error_gives_the_line(tmp_path):
     f = _tsf(tmp_path, "@attribute series_name string\n@attribute start_timestamp date\n@data\nT1:1,2,3\n")
     with pytest.raises(DataFormatError, match=r"x.tsf:4: expected 2 attributes"):
         parse_tsf(f)
+
+
+_TSF_HEAD = "@relation r\n@attribute series_name string\n@attribute start_timestamp date\n@frequency monthly\n@data\n"
+
+
+def test_when_tsf_has_crlf_line_ends_then_it_reads_as_with_lf(tmp_path):
+    # the Monash archive's Zenodo files end lines in CRLF and write missing values as '?'
+    body = "# comment\n" + _TSF_HEAD + "T1:2020-01-01 00-00-00:1,?,3\nT2:2021-06-01 00-00-00:?,5\n"
+    lf, crlf = tmp_path / "lf.tsf", tmp_path / "crlf.tsf"
+    lf.write_bytes(body.encode())
+    crlf.write_bytes(body.replace("\n", "\r\n").encode())
+    a, b = parse_tsf(lf)[0], parse_tsf(crlf)[0]
+    pd.testing.assert_frame_equal(a, b)
+    assert a["y"].isna().sum() == 2 and a["ds"].iloc[-1] == pd.Timestamp("2021-07-01")
+
+
+def test_when_tsf_has_a_per_series_numeric_horizon_then_it_is_an_int_column(tmp_path):
+    # CIF 2016: no start dates (ds counts observations), each series' horizon as a numeric attribute
+    f = _tsf(
+        tmp_path,
+        "@relation CIF_2016\n@attribute series_name string\n@attribute horizon numeric\n@frequency monthly\n"
+        "@missing false\n@equallength false\n@data\nT1:12:1,2,3\nT2:6:4,5\n",
+    )
+    frame, meta = parse_tsf(f)
+    assert meta["horizon"] is None and meta["frequency"] == "monthly"
+    assert frame["horizon"].tolist() == [12, 12, 12, 6, 6] and frame["horizon"].dtype == "int64"
+    assert frame["ds"].tolist() == [0, 1, 2, 0, 1]
+
+
+def test_when_tsf_attribute_equals_the_series_name_then_it_is_kept(tmp_path):
+    f = _tsf(tmp_path, "@attribute series_name string\n@attribute region string\n@data\nA:A:1,2\nB:north:3\n")
+    frame, _ = parse_tsf(f)
+    assert frame.groupby("unique_id")["region"].first().to_dict() == {"A": "A", "B": "north"}
+
+
+def test_when_tsf_value_is_not_a_number_then_error_names_line_series_and_the_missing_marker(tmp_path):
+    f = _tsf(tmp_path, _TSF_HEAD + "T1:2020-01-01 00-00-00:1,2,3\nT2:2020-01-01 00-00-00:4,NA,6\n")
+    with pytest.raises(DataFormatError, match=r"x.tsf:7: value 2 of series 'T2' is 'NA', not a number; .*'\?'"):
+        parse_tsf(f)
+
+
+def test_when_tsf_frequency_is_unknown_then_error_names_its_line_and_the_known_ones(tmp_path):
+    f = _tsf(tmp_path, _TSF_HEAD.replace("monthly", "fortnightly") + "T1:2020-01-01 00-00-00:1,2\n")
+    with pytest.raises(DataFormatError, match=r"x.tsf:4: unknown @frequency 'fortnightly'; use one of yearly, .*"):
+        parse_tsf(f)
+
+
+def test_when_tsf_has_dates_but_no_frequency_then_error_asks_for_one(tmp_path):
+    f = _tsf(tmp_path, _TSF_HEAD.replace("@frequency monthly\n", "") + "T1:2020-01-01 00-00-00:1,2\n")
+    with pytest.raises(DataFormatError, match=r"x.tsf: series carry start dates .* add an '@frequency NAME' line"):
+        parse_tsf(f)
+
+
+@pytest.mark.parametrize(
+    ("start", "what"), [("2020-13-01 00-00-00", "is not a date"), ("2020-01-15 00-00-00", "is not on the 'MS' grid")]
+)
+def test_when_tsf_start_is_bad_then_error_names_the_line(tmp_path, start, what):
+    f = _tsf(tmp_path, _TSF_HEAD + f"T1:{start}:1,2\n")
+    with pytest.raises(DataFormatError, match=rf"x.tsf:6: start timestamp '{start}' {what}"):
+        parse_tsf(f)

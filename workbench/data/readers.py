@@ -347,6 +347,9 @@ def read_long_table(files: Files, options: dict[str, Any]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Monash forecasting archive .tsf
 # ---------------------------------------------------------------------------------------------
+# @frequency name -> (pandas frequency of the series' stamps, season length). Season lengths are the
+# Monash archive's (`experiments/fixed_horizon.R` SEASONALITY_VALS: the daily period of sub-daily
+# data, the first of its three; weekly 365.25/7 rounded).
 TSF_FREQ = {
     "yearly": ("YS", 1),
     "quarterly": ("QS", 4),
@@ -355,20 +358,101 @@ TSF_FREQ = {
     "daily": ("D", 7),
     "hourly": ("h", 24),
     "half_hourly": ("30min", 48),
+    "15_minutes": ("15min", 96),
     "10_minutes": ("10min", 144),
     "minutely": ("min", 1440),
-    "4_seconds": ("4s", 1),
+    "4_seconds": ("4s", 21600),
 }
+_TSF_MISSING = "?"  # how a .tsf file writes a missing value (kept as NaN)
 
 
-def _tsf_lines(path: Path, key: str) -> Iterator[tuple[dict[str, Any], list[tuple[str, str]], tuple | None]]:
+def _tsf_freq(header: dict[str, Any], lines: dict[str, int], key: str, date_attr: str) -> str:
+    """The pandas frequency that steps a series on from its start date; a file whose series carry
+    start dates must name a known @frequency, or its stamps would be guessed."""
+    name = header.get("frequency")
+    known = ", ".join(TSF_FREQ)
+    if name is None:
+        raise DataFormatError(
+            f"{key}: series carry start dates (@attribute {date_attr} date) but the header has no @frequency; "
+            f"add an '@frequency NAME' line before @data (NAME one of {known})"
+        )
+    if name.lower() not in TSF_FREQ:
+        raise DataFormatError(
+            f"{key}:{lines['frequency']}: unknown @frequency {name!r}; use one of {known} "
+            "(or add it to workbench.data.readers.TSF_FREQ with its pandas frequency and season length)"
+        )
+    return TSF_FREQ[name.lower()][0]
+
+
+def _tsf_start(text: str, freq: str, key: str, lineno: int) -> pd.Timestamp:
+    """A series' start date (`YYYY-MM-DD HH-MM-SS`, the format's dashes in the time), which must fall
+    on the frequency's grid: `pd.date_range` would otherwise move the first stamp silently."""
+    try:
+        start = pd.Timestamp(re.sub(r"(\d{2})-(\d{2})-(\d{2})$", r"\1:\2:\3", text))
+    except ValueError:
+        start = pd.NaT
+    if pd.isna(start):
+        raise DataFormatError(
+            f"{key}:{lineno}: start timestamp {text!r} is not a date; write it as 'YYYY-MM-DD HH-MM-SS'"
+        )
+    if not pd.tseries.frequencies.to_offset(freq).is_on_offset(start):
+        raise DataFormatError(
+            f"{key}:{lineno}: start timestamp {text!r} is not on the {freq!r} grid of the file's @frequency; "
+            "give the first day of the period"
+        )
+    return start
+
+
+def _tsf_values(text: str, sid: str, key: str, lineno: int) -> np.ndarray:
+    """One series' comma-separated values, `?` (a missing value) as NaN."""
+    cells = text.split(",")
+    try:
+        return np.array([np.nan if v == _TSF_MISSING else float(v) for v in cells])
+    except ValueError:
+        for i, v in enumerate(cells):
+            try:
+                float(v)
+            except ValueError:
+                if v != _TSF_MISSING:
+                    raise DataFormatError(
+                        f"{key}:{lineno}: value {i + 1} of series {sid!r} is {v!r}, not a number; "
+                        f"write a missing value as {_TSF_MISSING!r}"
+                    ) from None
+        raise
+
+
+def _tsf_number(text: str, name: str, key: str, lineno: int) -> float | int:
+    """A `numeric` attribute's value (an int when it is one, so CIF 2016's per-series horizons stay
+    counts), `?` as NaN."""
+    if text == _TSF_MISSING:
+        return np.nan
+    try:
+        return int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
+    except ValueError:
+        raise DataFormatError(
+            f"{key}:{lineno}: numeric attribute {name!r} is {text!r}, not a number; "
+            f"write a number, or {_TSF_MISSING!r} when it is missing"
+        ) from None
+
+
+def _tsf_lines(path: Path, key: str) -> Iterator[tuple[dict[str, Any], list[tuple[str, str]], tuple]]:
     """(header, attributes, record) per data line of a .tsf file, a record being (id, start, values,
-    other attributes); the header and attributes are complete before the first record. A file
-    without an @data section ends with a record of None (so that the caller can refuse it)."""
+    other attributes); the header and attributes are complete before the first record.
+
+    The id is the first `string` attribute (else the line's position), the start the first `date`
+    attribute (else None: the series is indexed by position), `numeric` attributes become numbers
+    and the other attributes stay text. Lines may end in CRLF (the Zenodo files do): text mode reads
+    them as LF. A file without an @data section is refused (a truncated download)."""
     attributes: list[tuple[str, str]] = []
     header: dict[str, Any] = {}
+    lines: dict[str, int] = {}  # header tag -> its line number, for errors
     in_data = False
     count = 0
+    names: list[str] = []
+    id_attr: str | None = None
+    dates: set[str] = set()
+    numeric: set[str] = set()
+    freq = ""
     with open(path, encoding="latin-1") as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.strip()
@@ -376,32 +460,42 @@ def _tsf_lines(path: Path, key: str) -> Iterator[tuple[dict[str, Any], list[tupl
                 continue
             if not in_data:
                 if not line.startswith("@"):
-                    raise DataFormatError(f"{key}:{lineno}: expected an @ header line, got {line[:40]!r}")
+                    raise DataFormatError(
+                        f"{key}:{lineno}: expected an @ header line (or a # comment) before @data, got {line[:40]!r}"
+                    )
                 tag, _, rest = line[1:].partition(" ")
                 tag = tag.lower()
                 if tag == "attribute":
                     name, _, kind = rest.partition(" ")
-                    attributes.append((name, kind.strip()))
+                    attributes.append((name, kind.strip().lower()))
                 elif tag == "data":
                     in_data = True
+                    names = [a for a, _ in attributes]
+                    id_attr = next((a for a, k in attributes if k == "string"), None)
+                    dates = {a for a, k in attributes if k == "date"}
+                    numeric = {a for a, k in attributes if k == "numeric"}
                 else:
                     header[tag] = rest.strip()
+                    lines[tag] = lineno
                 continue
             parts = line.split(":")
             if len(parts) != len(attributes) + 1:
                 raise DataFormatError(
-                    f"{key}:{lineno}: expected {len(attributes)} attributes and values, got {len(parts) - 1}"
+                    f"{key}:{lineno}: expected {len(attributes)} attributes and values, got {len(parts) - 1}; "
+                    f"a data line is {':'.join([*names, 'v1,v2,...'])} (the @attribute lines, in order)"
                 )
-            attrs = dict(zip([a for a, _ in attributes], parts[:-1], strict=True))
-            try:
-                series = np.array([np.nan if v == "?" else float(v) for v in parts[-1].split(",")])
-            except ValueError as exc:
-                raise DataFormatError(f"{key}:{lineno}: non-numeric value ({exc})") from exc
-            kinds = dict(attributes)
-            sid = next((attrs[a] for a, k in attributes if k == "string"), str(count))
-            start = next((attrs[a] for a, k in attributes if k == "date"), None)
+            attrs = dict(zip(names, parts[:-1], strict=True))
+            sid = attrs[id_attr] if id_attr else str(count)
+            if dates and not freq:
+                freq = _tsf_freq(header, lines, key, next(a for a in names if a in dates))
+            start = next((_tsf_start(attrs[a], freq, key, lineno) for a in names if a in dates), None)
+            series = _tsf_values(parts[-1], sid, key, lineno)
+            extra = {
+                a: _tsf_number(v, a, key, lineno) if a in numeric else v
+                for a, v in attrs.items()
+                if a != id_attr and a not in dates
+            }
             count += 1
-            extra = {a: v for a, v in attrs.items() if kinds[a] not in ("date",) and v != sid}
             yield header, attributes, (sid, start, series, extra)
     if not in_data:
         raise DataFormatError(f"{key}: no @data section (truncated file?)")
@@ -409,7 +503,7 @@ def _tsf_lines(path: Path, key: str) -> Iterator[tuple[dict[str, Any], list[tupl
 
 def _tsf_meta(header: dict[str, Any]) -> dict[str, Any]:
     freq_name = header.get("frequency", "")
-    freq, season = TSF_FREQ.get(freq_name, (None, 1))
+    freq, season = TSF_FREQ.get(freq_name.lower(), (None, 1))
     return {
         "freq": freq,
         "season_length": season,
@@ -424,9 +518,8 @@ def _tsf_meta(header: dict[str, Any]) -> dict[str, Any]:
 def _tsf_frame(records: list[tuple], freq: str | None) -> pd.DataFrame:
     frames = []
     for sid, start, series, attrs in records:
-        if start is not None and freq is not None:
-            t0 = pd.Timestamp(re.sub(r"(\d{2})-(\d{2})-(\d{2})$", r"\1:\2:\3", start))
-            ds = pd.date_range(t0, periods=len(series), freq=freq)
+        if start is not None:
+            ds = pd.date_range(start, periods=len(series), freq=freq)
         else:
             ds = np.arange(len(series), dtype="int64")
         frame = pd.DataFrame({"unique_id": sid, "ds": ds, "y": series})
