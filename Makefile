@@ -10,7 +10,7 @@ TSFM   := granite-tsfm==0.3.11 datasets deprecated wrapt einops dill multiproces
 # tsb-ad (the peer the VUS and range detection metrics are checked against) pins numpy<2: no pins either
 PEERS  := tsb-ad==1.5
 
-.PHONY: run run-full reproduce-ltsf test lint bench clean clean-kernels toto-env
+.PHONY: run run-full reproduce-ltsf test test-fast test-slow lint bench clean clean-kernels toto-env
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,10 +51,23 @@ $(TOTO_STAMP): $(STAMP)
 
 toto-env: $(TOTO_STAMP)
 
+# Everything: what CI runs (.ci/run).
 test: $(STAMP) $(TOTO_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# The inner loop: every test that starts no cluster, kernel, CLI subprocess, browser, package build or
+# foundation checkpoint (the kind markers, tests/conftest.py), on two xdist workers. Each worker runs
+# the session fixtures once (its own cache); a module's tests stay on one worker (loadscope), so its
+# module fixtures run once.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow" -n 2 --dist loadscope -q --durations=15
+
+# The rest, in one process: the shared cluster and the session reproductions start once.
+test-slow: $(STAMP) $(TOTO_STAMP)
+	$(BIN)/pytest -m slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py

@@ -2,8 +2,8 @@
 
 NAB's scorer (`nab/sweeper.py`) walks every row in Python to weight it, sorts the rows, and walks them
 again keeping a dict of score parts; it does this once over the concatenated corpus to optimise the
-threshold, then once more per file to score it at that threshold. `workbench.anomaly.nab_reference`
-is that design written out; `workbench.anomaly.nab.NabCorpus` weights the rows once per corpus
+threshold, then once more per file to score it at that threshold. `tests/anomaly/nab_reference.py`
+is that design written out (the oracle of the tests); `workbench.anomaly.nab.NabCorpus` weights the rows once per corpus
 (detector-independent) and scores with a sort, a cumulative sum and a few bincounts.
 
 Both run in this process, one after the other, on one core (BLAS threads pinned to 1), on the same
@@ -27,7 +27,11 @@ import numpy as np  # noqa: E402
 
 
 def reference(corpus_input: dict, profiles: dict) -> tuple[float, dict]:
-    from workbench.anomaly import nab_reference as ref
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "anomaly"))
+    import nab_reference as ref
 
     start = time.perf_counter()
     out = {}

@@ -36,7 +36,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from workbench.store.results_store import ResultsStore, _sha256_file
+from workbench.storage import sha256_file
+from workbench.store.results_store import ResultsStore
 from workbench.store.sql import leaderboard, sql
 
 LEADERBOARD = """
@@ -198,7 +199,7 @@ def run(store: ResultsStore, reps: int) -> None:
     files = [p for paths in store.tables(records).values() for p in paths]
     started = time.perf_counter()
     for path in files:
-        _sha256_file(path)
+        sha256_file(path)
     t_hash = time.perf_counter() - started
     n_rows = int(board["n_series"].sum())
     n_metric_rows = sum(r["tables"]["metrics"]["n_rows"] for r in records)

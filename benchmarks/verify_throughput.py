@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results_query import build_store
 
-from workbench.store import results_store as store_module
+from workbench.store import maintenance
 
 
 def sha256sum(files: list[Path], processes: int) -> float:
@@ -56,7 +56,7 @@ def main() -> None:
         n_bytes = sum(f.stat().st_size for f in files)
         sha256sum(files, 1)  # warm-up: every file in the page cache
         t_sum = sha256sum(files, 1)
-        threads = store_module._HASH_THREADS
+        threads = maintenance._HASH_THREADS
         t_sum_p = sha256sum(files, threads)
         started = time.perf_counter()
         report = store.verify()

@@ -15,7 +15,7 @@ _spec.loader.exec_module(grid_module)  # type: ignore[union-attr]
 
 
 @pytest.fixture(scope="module")
-def board(mirror, tmp_path_factory):
+def ett_ttm_board(mirror, tmp_path_factory):
     from distributed import Client, LocalCluster
 
     if not (grid_module.LOCAL_TTM / "config.json").is_file():
@@ -25,14 +25,18 @@ def board(mirror, tmp_path_factory):
         return grid_module.run(1, ("ETTh1",), client=cl, store=store, progress=False)
 
 
-def test_when_the_grid_runs_on_a_slice_then_every_model_is_scored_on_every_channel(board):
-    assert sorted(set(board["model"])) == ["seasonal_naive", "theta", f"ttm(model={grid_module.LOCAL_TTM})"]
-    assert set(board["metric"]) == {"mase", "smape", "mae"}
-    assert (board["n_series"] == 7).all() and (board["n_windows"] == 1).all() and (board["n_undefined"] == 0).all()
-    assert board["task"].str.startswith("ett/ETTh1 rolling 1x96").all()
+def test_when_the_grid_runs_on_a_slice_then_every_model_is_scored_on_every_channel(ett_ttm_board):
+    assert sorted(set(ett_ttm_board["model"])) == ["seasonal_naive", "theta", f"ttm(model={grid_module.LOCAL_TTM})"]
+    assert set(ett_ttm_board["metric"]) == {"mase", "smape", "mae"}
+    assert (
+        (ett_ttm_board["n_series"] == 7).all()
+        and (ett_ttm_board["n_windows"] == 1).all()
+        and (ett_ttm_board["n_undefined"] == 0).all()
+    )
+    assert ett_ttm_board["task"].str.startswith("ett/ETTh1 rolling 1x96").all()
 
 
-def test_when_ttm_runs_through_the_engine_then_it_equals_the_sequential_path(board):
+def test_when_ttm_runs_through_the_engine_then_it_equals_the_sequential_path(ett_ttm_board):
     import pandas as pd
 
     from workbench.forecasters import make_forecaster
@@ -46,5 +50,7 @@ def test_when_ttm_runs_through_the_engine_then_it_equals_the_sequential_path(boa
         frames.append(score_window(tasks[0], window.past, window.truth, forecast, "ttm"))
     scores = pd.concat(frames)
     mase = scores.loc[scores["metric"] == "mase", "value"].mean()
-    stored = board.loc[(board["model"].str.startswith("ttm")) & (board["metric"] == "mase"), "value"].item()
+    stored = ett_ttm_board.loc[
+        (ett_ttm_board["model"].str.startswith("ttm")) & (ett_ttm_board["metric"] == "mase"), "value"
+    ].item()
     assert stored == pytest.approx(mase, rel=1e-9)

@@ -14,6 +14,8 @@ import workbench
 from workbench import leakage as lk
 from workbench.data import Panel
 from workbench.forecasters import make_forecaster
+from workbench.models.leakage import leakage
+from workbench.report.leakage import leakage_column
 from workbench.tasks import Task
 
 WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "granite-ttm-r2-512-96"
@@ -25,7 +27,7 @@ H = 8
 
 
 @pytest.fixture(scope="module")
-def client():
+def dask_client():
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as c, Client(c) as cl:
@@ -81,13 +83,13 @@ def test_when_the_split_is_clean_or_only_constant_runs_repeat_then_the_check_pas
         lk.check_windows(train, train, 0)
 
 
-def test_when_a_model_trained_here_runs_on_a_leaky_split_then_its_unit_records_the_flag(client, tmp_path):
+def test_when_a_model_trained_here_runs_on_a_leaky_split_then_its_unit_records_the_flag(dask_client, tmp_path):
     mlp = {"name": "mlp", "params": {"epochs": 2, "hidden": 8}}
     for leak, expected in ((True, "flagged"), (False, "passed")):
         summary = workbench.evaluate(
             random_panel(leak=leak),
             [mlp] if leak else [mlp, "naive"],
-            client=client,
+            client=dask_client,
             store=tmp_path / f"store-{leak}",
             horizon=H,
             season_length=1,
@@ -104,10 +106,10 @@ def test_when_a_model_trained_here_runs_on_a_leaky_split_then_its_unit_records_t
 
 
 @needs_ttm
-def test_when_ttm_is_tuned_few_shot_then_its_training_data_is_checked_against_the_test_windows(client, tmp_path):
+def test_when_ttm_is_tuned_few_shot_then_its_training_data_is_checked_against_the_test_windows(dask_client, tmp_path):
     ttm = {"name": "ttm", "params": {"model": str(WEIGHTS), "finetune_epochs": 1, "finetune_patience": 1}}
     summary = workbench.evaluate(
-        random_panel(2, 570, seed=4), [ttm], client=client, store=tmp_path / "s", horizon=24, season_length=24
+        random_panel(2, 570, seed=4), [ttm], client=dask_client, store=tmp_path / "s", horizon=24, season_length=24
     )  # 546 points of past per series: 11 tuning windows of 512 + 24 each
     record = summary.store.records().iloc[0]
     assert record["status"] == "ok" and record["leakage_check"] == "passed"
@@ -119,13 +121,13 @@ def test_when_ttm_is_tuned_few_shot_then_its_training_data_is_checked_against_th
 @needs_ttm
 def test_when_ttm_r2_is_asked_about_catalog_datasets_then_the_answers_follow_its_model_card():
     ttm = make_forecaster("ttm", model=str(WEIGHTS))
-    etth1 = lk.leakage(Task(dataset="ett", subset="ETTh1", protocol="rolling"), ttm)
+    etth1 = leakage(Task(dataset="ett", subset="ETTh1", protocol="rolling"), ttm)
     assert etth1.status == "false" and "ett:etth1" in etth1.basis and "model card" in etth1.basis
-    assert lk.leakage(Task(dataset="m4", subset="Hourly"), ttm).status == "false"
-    sunspots = lk.leakage(Task(dataset="classics", subset="monthly_sunspots", protocol="rolling"), ttm)
+    assert leakage(Task(dataset="m4", subset="Hourly"), ttm).status == "false"
+    sunspots = leakage(Task(dataset="classics", subset="monthly_sunspots", protocol="rolling"), ttm)
     assert (sunspots.status, sunspots.corpus_entry) == ("unknown", "monash:sunspot")  # same quantity, not same data
     spec = {"name": "ttm", "params": {"model": str(WEIGHTS)}}  # a spec is built through the registry
-    assert lk.leakage(Task(dataset="ett", subset="ETTh2", protocol="rolling"), spec).status == "false"
+    assert leakage(Task(dataset="ett", subset="ETTh2", protocol="rolling"), spec).status == "false"
 
 
 def test_when_a_corpus_holds_the_data_under_another_name_then_the_alias_table_finds_it():
@@ -146,16 +148,16 @@ def test_when_a_corpus_holds_the_data_under_another_name_then_the_alias_table_fi
 def test_when_the_weights_are_not_the_published_ones_then_the_corpus_is_unknown(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"other weights")
     task = Task(dataset="ett", subset="ETTh1", protocol="rolling")
-    other = lk.leakage(task, {"name": "ttm", "params": {"model": str(tmp_path)}})
+    other = leakage(task, {"name": "ttm", "params": {"model": str(tmp_path)}})
     assert other.status == "unknown" and "not declared" in other.basis
-    hub_r21 = lk.leakage(task, {"name": "ttm", "params": {"model": "ibm-granite/granite-timeseries-ttm-r2.1"}})
+    hub_r21 = leakage(task, {"name": "ttm", "params": {"model": "ibm-granite/granite-timeseries-ttm-r2.1"}})
     assert hub_r21.status == "unknown"  # another release, another corpus
-    assert lk.leakage(task, {"name": "ttm", "params": {}}).status == "false"  # the R2 hub id itself
+    assert leakage(task, {"name": "ttm", "params": {}}).status == "false"  # the R2 hub id itself
 
 
 def test_when_a_model_is_not_pretrained_then_asking_its_corpus_is_an_error():
     with pytest.raises(lk.LeakageError, match="naive is not a pretrained model"):
-        lk.leakage(Task(dataset="m4", subset="Hourly"), "naive")
+        leakage(Task(dataset="m4", subset="Hourly"), "naive")
 
 
 def test_when_a_store_holds_pretrained_units_then_leakage_column_lists_them(tmp_path):
@@ -167,7 +169,7 @@ def test_when_a_store_holds_pretrained_units_then_leakage_column_lists_them(tmp_
         if status:
             record |= {"leakage": status, "leakage_entry": entry}
         store.write_unit(key, {"metrics": pd.DataFrame({"value": [1.0]})}, record)
-    column = lk.leakage_column(store)
+    column = leakage_column(store)
     assert list(column.columns) == ["task_key", "model", "leakage", "corpus_entry"]
     assert column.to_dict("records") == [{"task_key": "t1", "model": "ttm", "leakage": "false", "corpus_entry": ""}]
 

@@ -325,10 +325,14 @@ def test_when_the_engine_scores_quantile_forecasts_then_the_store_holds_them_wit
     store = tmp_path / "store"
     summary = evaluate(task, [model, "naive"], store=store, n_workers=1, progress=False, chunks={task.key(): [ref]})
     records = summary.records.set_index("model_name")
-    assert records.loc["statsforecast.AutoETS", "status"] == "ok"
-    assert records.loc["naive", "status"] == "error"
-    assert "naive: metric(s) 'crps'" in records.loc["naive", "error"] and "quantiles=" in records.loc["naive", "error"]
+    # naive's forecasts are stored; its probabilistic metrics are failed score units with the scorer's message
+    assert records.loc["statsforecast.AutoETS", "status"] == "ok" and records.loc["naive", "status"] == "ok"
+    scores = summary.score_records.set_index(["model_name", "metric"])
+    assert scores.loc[("naive", "crps"), "status"] == "error" and scores.loc[("naive", "smape"), "status"] == "ok"
+    assert "naive: metric(s) 'crps'" in scores.loc[("naive", "crps"), "error"]
+    assert "quantiles=" in scores.loc[("naive", "crps"), "error"]
     rows = ResultsStore(store).metrics()
+    rows = rows[rows["model"].str.startswith("statsforecast.AutoETS")]
     assert len(rows) == len(M4_METRICS) * 20
     by_metric = rows.drop_duplicates("metric").set_index("metric")
     assert by_metric.loc["crps", "quantiles"] == ",".join(f"{q:g}" for q in LEVELS)

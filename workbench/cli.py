@@ -218,7 +218,8 @@ def datasets_verify(
     names: Annotated[list[str] | None, typer.Argument(help="Datasets to verify (default: all).")] = None,
 ) -> None:
     """Re-hash every file (fetching those absent); exit 1 if any file is corrupt."""
-    from workbench.data import list_datasets, verify_dataset
+    from workbench.data import list_datasets
+    from workbench.sources import verify_dataset
 
     try:
         rows = [row for name in (names or list_datasets()) for row in verify_dataset(name)]

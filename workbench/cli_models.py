@@ -22,6 +22,8 @@ from rich.table import Table
 
 from workbench.errors import UnknownNameError, WorkbenchError
 
+__all__ = ["models_app", "models_info", "models_list", "scope", "summary", "type_name"]
+
 models_app = typer.Typer(help="The model registries: list the models, show a model's parameters.", no_args_is_help=True)
 # piped output (CI logs, `| less`) gets a wide table rather than 80 folded columns
 console = Console(width=None if sys.stdout.isatty() else 140)

@@ -11,6 +11,20 @@ from pathlib import Path
 
 import platformdirs
 
+__all__ = [
+    "CACHE_ENV",
+    "CATALOG_ENV",
+    "MIRROR_ENV",
+    "PAPERS_ENV",
+    "cache_dir",
+    "catalog_dir",
+    "catalog_path",
+    "mirror_root",
+    "papers_dir",
+    "use_catalog",
+    "user_catalog_dirs",
+]
+
 CACHE_ENV = "WORKBENCH_CACHE"
 MIRROR_ENV = "WORKBENCH_DATA_MIRROR"
 CATALOG_ENV = "WORKBENCH_CATALOG"

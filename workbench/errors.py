@@ -6,6 +6,15 @@ traceback at the end of a long sweep knows what to fix without opening the code.
 
 from __future__ import annotations
 
+__all__ = [
+    "DataFormatError",
+    "DataIntegrityError",
+    "ParameterError",
+    "SourceUnavailableError",
+    "UnknownNameError",
+    "WorkbenchError",
+]
+
 
 class WorkbenchError(Exception):
     """Base class of every error the workbench raises deliberately."""

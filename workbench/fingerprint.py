@@ -25,6 +25,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "PACKAGE_ROOT",
+    "SCORING_CORE",
+    "code_fingerprint",
+    "digest",
+    "forecaster_fingerprint",
+    "git_state",
+    "module_closure",
+    "module_of",
+    "package_fingerprint",
+]
+
 PACKAGE_ROOT = Path(__file__).resolve().parent
 # what every forecasting unit runs besides its model: windows, scoring and the metrics
 SCORING_CORE = ("workbench.tasks", "workbench.scoring", "workbench.metrics", "workbench.engine.worker")

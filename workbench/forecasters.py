@@ -20,6 +20,8 @@ from workbench.errors import DataFormatError
 from workbench.registry import ModelParams, forecasters
 from workbench.tasks import future_ds
 
+__all__ = ["FORECASTERS", "Forecaster", "Naive", "SeasonParams", "SeasonalNaive", "make_forecaster"]
+
 # name -> class, loaded on demand (a Mapping); library families resolve "<family>.<Class>"
 FORECASTERS = forecasters
 

@@ -244,8 +244,15 @@ def joint_rows(store: ResultsStore | str | Path) -> tuple[pd.DataFrame, pd.DataF
         model_label(n, p) for n, p in zip(forecast["model_name"], forecast["params"], strict=True)
     ]
     ok = forecast[forecast["status"] == "ok"]
-    metrics = store.read_table("metrics", list(ok["key"]))
-    metrics = metrics.merge(ok[["key", "forecaster"]].rename(columns={"key": "unit"}), on="unit", how="left")
+    # the metric rows are score units' (one per forecast unit and metric), naming their forecast unit
+    scores = (
+        records[(records["kind"] == "score") & records["forecast_unit"].isin(ok["key"])]
+        if "forecast_unit" in records
+        else records.iloc[:0]
+    )
+    metrics = store.read_table("metrics", list(scores["key"]))
+    by_forecast = ok[["key", "forecaster"]].rename(columns={"key": "forecast_unit"})
+    metrics = metrics.merge(by_forecast, on="forecast_unit", how="left") if len(metrics) else metrics
     detection = records[(records["kind"] == "detection") & (records["model_name"] == "forecast_band")]
     boards = detection[detection["score_units"].notna()] if "score_units" in detection else detection.iloc[:0]
     board = store.read_table("detection_metrics", list(boards["key"])) if len(boards) else pd.DataFrame()
@@ -354,7 +361,7 @@ def _detection_scores(board: pd.DataFrame, name: str, folder: str | None) -> dic
     return out
 
 
-def skill_figure(table: pd.DataFrame, metric: str = "nab_standard", skill: str = "mase_common") -> Any:
+def skill_vs_detection_figure(table: pd.DataFrame, metric: str = "nab_standard", skill: str = "mase_common") -> Any:
     """Forecast skill (x, lower is better) against the residual detector's `metric` (y), one point per
     model (per model and folder when the table has folders): does a better forecaster make a better alert?"""
     import plotly.express as px

@@ -6,6 +6,11 @@ card's default horizon changes the key. A unit key hashes the resolved task, the
 data fingerprint, the code fingerprint and the seed (plus which part of the data: a chunk, a
 window). The same payload without the code fingerprint is the unit's *identity*: what lets a run
 that explicitly asks for it (`reuse_across_code=True`) reuse a result made by other code, and say so.
+
+A task's *scoring fields* (`scoring_fields`: a forecasting task's metrics and quantile levels) only
+choose what is computed from a stored result, not the result itself, so they are left out of the
+task's key: asking for one more metric adds score units (kind `score`, keyed by the forecast unit,
+the metric and its parameters) and refits nothing, and every row of one task keeps one `task_key`.
 """
 
 from __future__ import annotations
@@ -19,14 +24,18 @@ class TaskIdentity:
     """Mixin for the frozen task models: `kind`, `resolved()`, `key()`, `describe()`."""
 
     kind: ClassVar[str] = ""
+    # fields that choose what is scored from a stored result, not the result: not in the key
+    scoring_fields: ClassVar[tuple[str, ...]] = ()
 
     def resolved(self) -> dict[str, Any]:
         """The task's fields with every default resolved to the value used."""
         return self.model_dump(mode="json")  # type: ignore[attr-defined]
 
     def key(self) -> str:
-        """Stable content hash of the resolved task: equal tasks share results."""
-        return digest({"kind": self.kind, **self.resolved()}, 16)
+        """Stable content hash of the resolved task without its scoring fields: tasks that differ
+        only in what is scored share results (and one `task_key` in every table)."""
+        fields = {k: v for k, v in self.resolved().items() if k not in self.scoring_fields}
+        return digest({"kind": self.kind, **fields}, 16)
 
     def describe(self) -> str:
         """A readable one-line description for leaderboards and reports."""

@@ -59,6 +59,35 @@ from numba import njit
 
 from workbench.errors import UnknownNameError
 
+__all__ = [
+    "METRICS",
+    "Aggregation",
+    "ArrayLike",
+    "Metric",
+    "aggregate",
+    "coverage",
+    "crps",
+    "crps_parts",
+    "get_metric",
+    "interval_levels",
+    "mae",
+    "mape",
+    "mase",
+    "mase_monash",
+    "mse",
+    "msis",
+    "owa",
+    "pooled_ratio",
+    "quantile_loss",
+    "rmse",
+    "rmsse",
+    "scaled_ql",
+    "seasonal_naive_scale",
+    "smape",
+    "wape",
+    "wql",
+]
+
 ArrayLike = np.ndarray | Sequence[np.ndarray]
 
 

@@ -19,6 +19,19 @@ import pandas as pd
 
 from workbench.errors import WorkbenchError
 
+__all__ = [
+    "CARDS",
+    "FORECAST_SUBSETS",
+    "MAX_HORIZON",
+    "board_for",
+    "boom_leaderboard",
+    "forecast_tasks",
+    "profile_summary",
+    "profiles",
+    "relative_to_baseline",
+    "series_profile",
+]
+
 CARDS: dict[str, str] = {"cloud_monitoring": "all", "twitter_raw_data": "raw_data", "robot_shop": "application"}
 # forecasting subsets (cloud_monitoring's `all` mixes minute and hourly series, so its folders are used)
 FORECAST_SUBSETS: dict[str, tuple[str, ...]] = {"twitter_raw_data": ("raw_data",), "robot_shop": ("application",)}
@@ -30,8 +43,9 @@ def series_profile(dataset: str, subset: str | None = None) -> pd.DataFrame:
     where it declares none), `value_kind` (what the values look like), `zero_share` and
     `missing_share` of the rows, and the intermittency statistics of `workbench.semantics`
     (ADI, CV² of the non-zero values, Syntetos-Boylan `demand_class`)."""
-    from workbench.data import get_card, load_panel
+    from workbench.data import get_card
     from workbench.semantics import intermittency, series_types
+    from workbench.sources import load_panel
 
     subset = subset or CARDS.get(dataset, "all")
     panel = load_panel(dataset, subset)

@@ -122,8 +122,8 @@ def present(paper_id: str, output: str | Path | None = None, store: str | Path |
     """Write `<output>` (default `results/papers/<id>.slides.html`) and its source notebook beside it."""
     import nbformat
 
-    from workbench.atomic import atomic_write
     from workbench.papers.contract import load_paper
+    from workbench.storage import atomic_write
 
     paper = load_paper(paper_id)
     claims, record = stored_claims(paper_id, store)
@@ -200,14 +200,14 @@ def reveal_assets() -> dict[str, str]:
 
 
 def _reveal_tarball() -> Path:
-    import hashlib
+    from workbench.storage import sha256_file
 
     local = os.environ.get(REVEAL_ENV)
     if local:
         path = Path(local)
         if not path.is_file():
             raise RevealUnavailableError(f"{REVEAL_ENV}={local}: no such file (the reveal.js npm tarball)")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_file(path)
         if digest != REVEAL_SHA256:
             raise RevealUnavailableError(
                 f"{REVEAL_ENV}={local}: sha256 {digest} is not reveal.js {REVEAL_VERSION}'s {REVEAL_SHA256}"

@@ -60,7 +60,7 @@ DETECTORS: dict[str, str] = {
     "windowedGaussian": "workbench.anomaly.detectors.nab_baselines:WindowedGaussianDetector",
     "relativeEntropy": "workbench.anomaly.detectors.nab_baselines:RelativeEntropyDetector",
     "rolling_robust_z": "workbench.anomaly.detectors.extra:RollingRobustZ",
-    "forecast_residual": "workbench.anomaly.detectors.extra:ForecastResidual",
+    "forecast_residual": "workbench.anomaly.detectors.residual:ForecastResidual",
     "shesd": "workbench.anomaly.detectors.shesd:SHESD",
     "forecast_band": "workbench.anomaly.detectors.residual:ResidualBand",
 }

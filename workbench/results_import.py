@@ -28,7 +28,7 @@ import pandas as pd
 
 from workbench.errors import DataFormatError
 from workbench.fingerprint import digest, package_fingerprint
-from workbench.store.records import new_run_id, unit_record
+from workbench.store.records import commit_unit, new_run_id
 from workbench.store.results_store import ResultsStore, results_root
 
 KIND = "published"
@@ -192,7 +192,8 @@ def commit_published(store: ResultsStore, item: PublishedFile, label: str = "") 
         "dataset": label or "published",
         "subset": "",
     }
-    record = unit_record(
+    commit_unit(
+        store,
         key=key,
         kind=KIND,
         identity=digest(payload, 24),
@@ -203,12 +204,12 @@ def commit_published(store: ResultsStore, item: PublishedFile, label: str = "") 
         model_name=item.model,
         params={},
         seed=0,
+        tables={TABLE: rows},
         status="ok",
         source_path=str(item.path.resolve()),
         source_sha256=item.sha256,
         n_tasks=int(item.rows["task"].nunique()),
     )
-    store.write_unit(key, {TABLE: rows}, record)
     return key
 
 

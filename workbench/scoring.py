@@ -1,10 +1,11 @@
 """Score one window of forecasts: per-series values of every task metric.
 
-`score_window` is the one scoring path, used by `workbench.evaluation.evaluate_sequential` and by
-the Dask engine's units alike. A forecast is a long frame `unique_id, ds, y_hat` plus, when the model
-was asked for quantiles (`quantiles=[0.1, ..., 0.9]` among its parameters), one column per level
-named `q{level:g}` (`q0.1`, `q0.025`, `q0.5`). Those columns, aligned to the truth's rows, are what the
-probabilistic metrics score.
+`score_window` is the one scoring path: the engine's score units (`workbench.engine.worker`) call
+it on stored forecasts, one metric per unit, and the sequential path runs those same functions.
+A forecast is a long frame `unique_id, ds, y_hat` plus, when the model was asked for quantiles
+(`quantiles=[0.1, ..., 0.9]` among its parameters), one column per level named `q{level:g}`
+(`q0.1`, `q0.025`, `q0.5`). Those columns, aligned to the truth's rows, are what the probabilistic
+metrics score.
 
 Each row is (`unique_id`, `metric`, `value`, `quantiles`, `numerator`, `denominator`):
 
@@ -23,6 +24,7 @@ is never guessed from the quantiles a model happens to give: values at different
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -123,9 +125,30 @@ def _task_levels(
     return [levels[i] for i in index], q[..., index]
 
 
-def score_window(task: Task, past: Panel, truth: Panel, forecast: pd.DataFrame, model: str) -> pd.DataFrame:
-    """Per-series values of every task metric; scales come from `past` only."""
-    metrics = [get_metric(name) for name in task.metrics]
+def score_window(
+    task: Task,
+    past: Panel,
+    truth: Panel,
+    forecast: pd.DataFrame,
+    model: str,
+    metrics: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Per-series values of every task metric (or of `metrics`); scales come from `past` only.
+
+    Parameters
+    ----------
+    task
+        The task: season length and quantile levels, and the metrics when `metrics` is None.
+    past, truth
+        The window's past (scales) and truth, any subset of the task's series.
+    forecast
+        `unique_id, ds, y_hat` and the model's quantile columns (`q0.1`, ...); other columns are ignored.
+    model
+        The model's label, for error messages.
+    metrics
+        The metric names to score instead of the task's (a score unit scores one).
+    """
+    metrics = [get_metric(name) for name in (task.metrics if metrics is None else metrics)]
     available = quantile_columns(forecast) if any(m.probabilistic for m in metrics) else {}
     levels = list(available)
     _check_quantiles(metrics, levels, model)

@@ -19,8 +19,8 @@ becomes one regular series at the panel's frequency before any model sees it:
 
 Counts are checked wherever their type is known: a negative or fractional count is an error naming
 the series and its row. `intermittency` gives the per-series statistics of demand forecasting (share
-of zeros, ADI, CV²) and the Syntetos-Boylan class; BOOM's scaled metrics leave out series whose
-seasonal-naive scale is 0 (`zero_scale`), which the scorer reports as undefined and counts.
+of zeros, ADI, CV²) and the Syntetos-Boylan class. A series whose seasonal-naive scale is 0 has
+undefined scaled metrics (its MASE is not finite, `workbench.metrics`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,21 @@ import pandas as pd
 from workbench.data.cards import METRIC_TYPES
 from workbench.data.panel import Panel
 from workbench.errors import DataFormatError
+
+__all__ = [
+    "ADI_CUTOFF",
+    "CV2_CUTOFF",
+    "FILL_BY_TYPE",
+    "GAP_POLICIES",
+    "GapPolicy",
+    "MetricType",
+    "MetricTypeError",
+    "apply_gap_policy",
+    "check_counts",
+    "declared_type",
+    "intermittency",
+    "series_types",
+]
 
 MetricType = Literal["gauge", "count", "rate"]
 GapPolicy = Literal["none", "nan", "ffill", "zero", "by_metric_type"]
@@ -175,12 +190,3 @@ def intermittency(panel: Panel, types: pd.Series | None = None) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def zero_scale(y_past: np.ndarray, season_length: int) -> np.ndarray:
-    """Series (rows of a left-padded history) whose in-sample seasonal-naive MAE is 0: MASE and the
-    other scaled metrics are undefined for them (BOOM reports such series unscaled)."""
-    from workbench.metrics import seasonal_naive_scale
-
-    with np.errstate(invalid="ignore"):
-        return seasonal_naive_scale(y_past, len(y_past), season_length) == 0

@@ -32,6 +32,8 @@ from workbench.errors import DataFormatError, UnknownNameError
 from workbench.keys import TaskIdentity
 from workbench.metrics import get_metric
 from workbench.semantics import GapPolicy, MetricType, apply_gap_policy, check_counts, series_types
+from workbench.sources.dispatch import task_panels
+from workbench.sources.memory import ChunkSource, PanelSource, info, materialize_frame, register
 
 
 class Task(TaskIdentity, BaseModel):
@@ -40,6 +42,9 @@ class Task(TaskIdentity, BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: ClassVar[str] = "forecast"
+    # what is scored, not what is forecast: outside the key (`workbench.keys`), so a run that asks
+    # for one more metric scores the stored forecasts (score units) instead of refitting
+    scoring_fields: ClassVar[tuple[str, ...]] = ("metrics", "quantile_levels")
 
     dataset: str
     subset: str = "all"
@@ -112,8 +117,6 @@ class Task(TaskIdentity, BaseModel):
         return self
 
     def _memory_has_test(self) -> bool | None:
-        from workbench.sources.memory import info
-
         source = info(self.data_fingerprint or "")
         return None if source is None else bool(source.has_test)
 
@@ -198,8 +201,6 @@ class Task(TaskIdentity, BaseModel):
     ) -> Task:
         """A task over an in-memory Panel (rolling origins; `test=` a test Panel for a holdout).
         The horizon and season length default to the panel's."""
-        from workbench.sources.memory import PanelSource, register
-
         fingerprint = register(PanelSource(panel, test))
         h = horizon or panel.horizon
         if h is None:
@@ -232,8 +233,6 @@ class Task(TaskIdentity, BaseModel):
         """A task over a Dask DataFrame in long layout, never gathered: unless it is indexed by series
         with known divisions it is shuffled by series, and each partition is validated, hashed and
         written to the chunk cache on its worker (with the active Dask scheduler)."""
-        from workbench.sources.memory import materialize_frame
-
         source = materialize_frame(
             ddf,
             id_col=id_col,
@@ -257,8 +256,6 @@ class Task(TaskIdentity, BaseModel):
     ) -> Task:
         """A task over chunk files written elsewhere (e.g. generated on the workers): the refs are the
         data, their data hashes and series ranges its fingerprint. Holdout when every chunk has a test."""
-        from workbench.sources.memory import ChunkSource, register
-
         source = ChunkSource(chunks)
         fingerprint = register(source)
         fields.setdefault("protocol", "holdout" if source.has_test else "rolling")
@@ -292,8 +289,6 @@ class Task(TaskIdentity, BaseModel):
         raise TypeError(f"cannot evaluate a {type(data).__name__}: give a Task, a Panel, a pandas or Dask frame")
 
     def windows(self) -> Iterator[Window]:
-        from workbench.sources import task_panels
-
         train, test = task_panels(self)
         yield from self.windows_of(train, test if self.protocol == "holdout" else None)
 

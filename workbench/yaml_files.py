@@ -13,6 +13,8 @@ from pydantic import BaseModel, ValidationError
 
 from workbench.errors import WorkbenchError
 
+__all__ = ["load_yaml_model"]
+
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -11,7 +11,12 @@ from workbench.anomaly.nab import probationary_length
 from workbench.errors import ParameterError, UnknownNameError
 from workbench.registry import ModelParams
 
-STREAMING = ["random", "windowedGaussian", "rolling_robust_z", {"name": "forecast_residual", "params": {"block": 25}}]
+STREAMING = [
+    "random",
+    "windowedGaussian",
+    "rolling_robust_z",
+    {"name": "forecast_residual", "params": {"refit_every": 25}},
+]
 
 
 def _series(n: int = 900, seed: int = 0) -> np.ndarray:
@@ -36,7 +41,7 @@ def test_when_a_detector_name_is_unknown_then_the_error_lists_the_known_ones():
     [
         ("windowedGaussian", {"window_sise": 10}, r"unknown parameter 'window_sise' \(did you mean 'window_size'\?\)"),
         ("rolling_robust_z", {"window": "wide"}, r"parameter 'window': .*integer"),
-        ("forecast_residual", {"blocks": 5}, r"did you mean 'block'.*history, min_history, model, model_params"),
+        ("forecast_residual", {"refit_evry": 5}, r"did you mean 'refit_every'.*forecaster, forecaster_params"),
         ("pyod.IForest", {"n_estimator": 5}, r"unknown parameter 'n_estimator' \(did you mean 'n_estimators'"),
         ("random", {"seed": 3, "random_stat": 1}, r"did you mean 'random_state'"),
     ],

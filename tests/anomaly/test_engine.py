@@ -12,12 +12,12 @@ from workbench.anomaly.task import DetectionTask
 ITEMS = ("artificialWithAnomaly/art_daily_jumpsup.csv", "realTraffic/speed_7578.csv", "realTraffic/TravelTime_451.csv")
 
 
-def test_when_detectors_run_on_the_cluster_then_scores_equal_local_runs_and_a_rerun_resumes(cluster, tmp_path):
+def test_when_detectors_run_on_the_cluster_then_scores_equal_local_runs_and_a_rerun_resumes(shared_cluster, tmp_path):
     task = DetectionTask(dataset="nab", subsets=("all",), items=ITEMS)
     # a detector that fails on the data (its forecaster needs more history than a block has)
-    broken = {"name": "forecast_residual", "params": {"model": "linear", "model_params": {"input_len": 400}}}
+    broken = {"name": "forecast_residual", "params": {"forecaster": "linear", "forecaster_params": {"input_len": 400}}}
     specs = ["windowedGaussian", "rolling_robust_z", broken]
-    run = detect_on_engine(task, specs, scheduler=cluster.address, store=tmp_path, chunk_size=2, progress=False)
+    run = detect_on_engine(task, specs, scheduler=shared_cluster.address, store=tmp_path, chunk_size=2, progress=False)
     assert [d.label for d in run.detections] == ["windowedGaussian", "rolling_robust_z"]
     # the client got the rows' stamps and labels back from the worker, not the series' values
     assert run.data.frame.empty and set(run.data.chunk_files) == set(ITEMS)
@@ -31,7 +31,9 @@ def test_when_detectors_run_on_the_cluster_then_scores_equal_local_runs_and_a_re
     assert board.loc[board["metric"].str.startswith("nab_"), "tuned_on_test"].all()
     assert not board.loc[board["metric"] == "point_f1", "tuned_on_test"].any()
 
-    again = detect_on_engine(task, specs[:2], scheduler=cluster.address, store=tmp_path, chunk_size=2, progress=False)
+    again = detect_on_engine(
+        task, specs[:2], scheduler=shared_cluster.address, store=tmp_path, chunk_size=2, progress=False
+    )
     assert set(again.records["run_id"]) == set(run.records.loc[run.records["model"] != broken["name"], "run_id"])
     np.testing.assert_array_equal(again.detections[0].scores, run.detections[0].scores)
 
@@ -41,7 +43,9 @@ def test_when_the_residual_detector_names_an_unknown_forecaster_then_it_fails_be
 
     task = DetectionTask(dataset="nab", subsets=("all",), items=ITEMS[:1])
     with pytest.raises(UnknownNameError, match="no_such_model"):
-        detect_on_engine(task, [{"name": "forecast_residual", "params": {"model": "no_such_model"}}], store=tmp_path)
+        detect_on_engine(
+            task, [{"name": "forecast_residual", "params": {"forecaster": "no_such_model"}}], store=tmp_path
+        )
     assert not tmp_path.joinpath("units").exists()
 
 

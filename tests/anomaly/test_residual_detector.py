@@ -92,3 +92,15 @@ def test_when_run_twice_with_a_seed_then_scores_are_identical_and_the_seed_reach
     first = make_detector("forecast_band", seed=7, **params)
     np.testing.assert_array_equal(first.score(x), make_detector("forecast_band", seed=7, **params).score(x))
     assert first._forecaster().seed == 7
+
+
+def test_when_the_residual_rules_share_one_vocabulary_then_old_names_are_refused_naming_the_new_ones():
+    with pytest.raises(ParameterError, match=r"forecast_residual: parameter 'model' is now called 'forecaster'"):
+        make_detector("forecast_residual", model="ses")
+    with pytest.raises(ParameterError, match=r"'block' is now called 'refit_every'; parameter 'history' is now"):
+        make_detector("forecast_residual", block=10, history=100)
+    x = _noise(300)
+    x[250] += 10
+    for name in ("forecast_residual", "forecast_band"):
+        scores = make_detector(name, forecaster="ses", refit_every=10, context=100).score(x)
+        assert int(np.argmax(scores)) == 250

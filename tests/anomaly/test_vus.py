@@ -239,13 +239,15 @@ def test_when_a_threshold_is_tuned_on_range_f1_then_it_is_accepted():
     assert 0.78 < chosen.value < 0.84
 
 
-def test_when_the_engine_runs_a_task_with_the_new_metrics_then_its_stored_scoreboard_holds_them(cluster, tmp_path):
+def test_when_the_engine_runs_a_task_with_the_new_metrics_then_its_stored_scoreboard_holds_them(
+    shared_cluster, tmp_path
+):
     from workbench.anomaly.engine import detect_on_engine
     from workbench.anomaly.run import scoreboard
     from workbench.anomaly.task import DetectionTask
 
     task = DetectionTask(dataset="nab", subsets=("all",), items=ITEMS[:2], metrics=NEW)
-    run = detect_on_engine(task, ["windowedGaussian"], scheduler=cluster.address, store=tmp_path, progress=False)
+    run = detect_on_engine(task, ["windowedGaussian"], scheduler=shared_cluster.address, store=tmp_path, progress=False)
     stored = run.store.read_table("detection_metrics").set_index("metric")
     assert set(NEW) <= set(stored.index) and stored.loc[list(NEW), "higher_is_better"].all()
     assert stored.loc[list(NEW), "value"].between(0, 1).all()  # NaN would fail here

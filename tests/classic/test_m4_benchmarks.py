@@ -9,22 +9,22 @@ import pytest
 from workbench.classic.benchmarks import METHODS, m4_benchmarks
 from workbench.data import Panel, load_table
 from workbench.errors import DataFormatError
-from workbench.evaluation import evaluate_sequential, summarize
 from workbench.forecasters import make_forecaster
 from workbench.papers import compare, load_paper, m4
+from workbench.sequential import evaluate_sequential, summarize
 from workbench.tasks import Task
 
 pytestmark = pytest.mark.usefixtures("mirror")
 
 
 @pytest.fixture(scope="module")
-def reproduced() -> pd.DataFrame:
+def m4_reproduction() -> pd.DataFrame:
     return m4.reproduce(["Hourly", "Weekly"], progress=False)
 
 
 @pytest.fixture(scope="module")
-def report(reproduced) -> pd.DataFrame:
-    return compare(load_paper("m4"), reproduced)
+def m4_benchmark_report(m4_reproduction) -> pd.DataFrame:
+    return compare(load_paper("m4"), m4_reproduction)
 
 
 @pytest.mark.parametrize("frequency", ["Hourly", "Weekly"])
@@ -37,8 +37,10 @@ def test_when_naive2_and_ses_run_then_they_equal_the_official_forecast_files(fre
     assert relative.max() < 1e-6, f"{frequency} {method}: worst series {data.ids[relative.max(axis=1).argmax()]}"
 
 
-def test_when_benchmarks_run_on_hourly_and_weekly_then_all_48_cells_match(report):
-    own = report[(report["subset"].isin(["Hourly", "Weekly"])) & ~report["method"].str.contains(r"\[")]
+def test_when_benchmarks_run_on_hourly_and_weekly_then_all_48_cells_match(m4_benchmark_report):
+    own = m4_benchmark_report[
+        (m4_benchmark_report["subset"].isin(["Hourly", "Weekly"])) & ~m4_benchmark_report["method"].str.contains(r"\[")
+    ]
     assert len(own) == 48
     assert set(own["status"]) == {"match"}, own[own["status"] != "match"].to_string()
     assert set(own["method"]) == {"Naive", "sNaive", "Naive2", "SES", "Holt", "Damped", "Theta", "Com"}
@@ -48,23 +50,27 @@ def test_when_benchmarks_run_on_hourly_and_weekly_then_all_48_cells_match(report
     ("metric", "frequencies"),
     [("sMAPE", ["Yearly", "Quarterly", "Weekly", "Daily", "Hourly"]), ("MASE", ["Weekly", "Hourly"])],
 )
-def test_when_official_forecast_files_are_rescored_then_official_scores_come_back(report, metric, frequencies):
-    rescored = report[report["method"].str.endswith(f"[{m4.ROUTE_OFFICIAL}]") & (report["metric"] == metric)]
+def test_when_official_forecast_files_are_rescored_then_official_scores_come_back(
+    m4_benchmark_report, metric, frequencies
+):
+    rescored = m4_benchmark_report[
+        m4_benchmark_report["method"].str.endswith(f"[{m4.ROUTE_OFFICIAL}]") & (m4_benchmark_report["metric"] == metric)
+    ]
     for frequency in frequencies:
         cells = rescored[rescored["subset"] == frequency]
         assert len(cells) == 4, frequency  # Naive, sNaive, Naive2, SES
         assert set(cells["status"]) == {"match"}, cells.to_string()
 
 
-def test_when_a_frequency_is_not_in_the_mirror_then_it_is_unavailable_not_passed(report):
-    monthly = report[report["subset"] == "Monthly"]
+def test_when_a_frequency_is_not_in_the_mirror_then_it_is_unavailable_not_passed(m4_benchmark_report):
+    monthly = m4_benchmark_report[m4_benchmark_report["subset"] == "Monthly"]
     assert set(monthly["status"]) == {"unavailable"}
-    total = report[report["subset"] == "Total"]
+    total = m4_benchmark_report[m4_benchmark_report["subset"] == "Total"]
     assert set(total["status"]) == {"unavailable"} and total["note"].str.contains("six frequencies").all()
 
 
-def test_when_owa_is_computed_then_it_uses_three_decimal_smape_and_mase(reproduced):
-    cells = reproduced[(reproduced["subset"] == "Hourly") & (reproduced["route"] == "")].set_index(
+def test_when_owa_is_computed_then_it_uses_three_decimal_smape_and_mase(m4_reproduction):
+    cells = m4_reproduction[(m4_reproduction["subset"] == "Hourly") & (m4_reproduction["route"] == "")].set_index(
         ["method", "metric"]
     )["value"]
     expected = 0.5 * (

@@ -4,6 +4,7 @@ change, and tasks over data handed over in memory."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -16,10 +17,12 @@ from typer.testing import CliRunner
 
 from workbench.cli import app
 from workbench.config import CATALOG_ENV
-from workbench.data import Panel, all_cards, get_card, load_panel
+from workbench.data import Panel, all_cards, get_card
 from workbench.data.cards import UserCard
-from workbench.errors import DataFormatError, DataIntegrityError
-from workbench.sources import open_dataset
+from workbench.data.catalog import load_panel as catalog_load_panel
+from workbench.data.catalog import verify_dataset as catalog_verify_dataset
+from workbench.errors import DataFormatError, DataIntegrityError, WorkbenchError
+from workbench.sources import load_panel, open_dataset, verify_dataset
 from workbench.sources.chunkfiles import read_panel_file, write_panel_chunks
 from workbench.tasks import Task
 
@@ -280,6 +283,29 @@ def test_when_a_pinned_file_differs_from_its_hash_then_planning_refuses_it(tmp_p
     write_card(catalog, "pinned", tmp_path / "one.parquet", source={"sha256": {"one.parquet": "0" * 64}})
     with pytest.raises(DataIntegrityError, match=r"one.parquet: sha256 mismatch, expected 0000"):
         open_dataset("pinned").plan(chunk_size=10)
+
+
+def test_when_a_user_card_is_verified_then_pinned_files_are_hashed_where_they_are(tmp_path, catalog):
+    for name in ("one", "two"):
+        long_frame([name]).to_parquet(tmp_path / f"{name}.parquet", index=False)
+    good = hashlib.sha256((tmp_path / "one.parquet").read_bytes()).hexdigest()
+    write_card(catalog, "pinned", tmp_path, source={"sha256": {"one.parquet": good, "two.parquet": "0" * 64}})
+    rows = {r["file"]: r for r in verify_dataset("pinned", progress=False)}
+    assert rows["one.parquet"]["status"] == "ok" and rows["one.parquet"]["detail"] == f"sha256:{good[:16]}…"
+    assert rows["two.parquet"]["status"] == "corrupt" and "expected 0000" in rows["two.parquet"]["detail"]
+    write_card(catalog, "loose", tmp_path / "one.parquet")
+    assert [r["status"] for r in verify_dataset("loose")] == ["ok"]
+    assert verify_dataset("loose")[0]["detail"].startswith("unpinned: ")
+
+
+def test_when_the_catalog_is_asked_for_a_user_card_then_it_names_the_source_that_reads_it(tmp_path, catalog):
+    long_frame(["a"]).to_parquet(tmp_path / "one.parquet", index=False)
+    write_card(catalog, "mine", tmp_path / "one.parquet")
+    with pytest.raises(WorkbenchError, match=r"mine is a user card .* workbench.sources.load_panel\('mine'\)"):
+        catalog_load_panel("mine")
+    with pytest.raises(WorkbenchError, match=r"workbench.sources.verify_dataset\('mine'\)"):
+        catalog_verify_dataset("mine")
+    assert load_panel("mine").n_series == 1
 
 
 def test_when_a_panel_is_cut_into_chunks_then_each_chunk_holds_exactly_its_series(tmp_path):

@@ -67,7 +67,7 @@ def test_when_the_engine_runs_on_streamed_chunks_then_scores_equal_the_sequentia
     from distributed import Client, LocalCluster
 
     import workbench
-    from workbench.evaluation import evaluate_sequential
+    from workbench.sequential import evaluate_sequential
     from workbench.tasks import Task
 
     task = Task(dataset="m4", subset="Hourly")

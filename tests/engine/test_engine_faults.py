@@ -17,7 +17,7 @@ import yaml
 from distributed import Client
 
 from workbench.engine import evaluate
-from workbench.evaluation import evaluate_sequential
+from workbench.sequential import evaluate_sequential
 from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task
 
@@ -54,18 +54,20 @@ def _compare_with_sequential(metrics: pd.DataFrame, sequential: pd.DataFrame) ->
     np.testing.assert_array_equal(merged["value_seq"].to_numpy(), merged["value_dask"].to_numpy())
 
 
-def test_when_a_worker_is_killed_mid_run_then_the_run_completes_with_identical_results(cluster, tmp_path, sequential):
+def test_when_a_worker_is_killed_mid_run_then_the_run_completes_with_identical_results(
+    fresh_cluster, tmp_path, sequential
+):
     store = tmp_path / "store"
     outcome: dict = {}
 
     def drive() -> None:
-        with Client(cluster.address) as client:
+        with Client(fresh_cluster.address) as client:
             outcome["summary"] = evaluate(TASKS, MODELS, client=client, store=store, chunk_size=10, progress=False)
 
     driver = threading.Thread(target=drive)
     driver.start()
     _wait(lambda: _n_records(store) >= 15, timeout=180)
-    victim = cluster.workers[0]
+    victim = fresh_cluster.workers[0]
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
     driver.join(timeout=300)
@@ -85,7 +87,7 @@ def _run_cli(sweep: Path, address: str) -> subprocess.Popen:
     )
 
 
-def test_when_the_client_is_killed_then_a_rerun_recomputes_only_what_was_missing(cluster, tmp_path, sequential):
+def test_when_the_client_is_killed_then_a_rerun_recomputes_only_what_was_missing(fresh_cluster, tmp_path, sequential):
     store = tmp_path / "store"
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(
@@ -98,17 +100,20 @@ def test_when_the_client_is_killed_then_a_rerun_recomputes_only_what_was_missing
             }
         )
     )
-    first = _run_cli(sweep, cluster.address)
-    _wait(lambda: _n_records(store) >= 30, timeout=240)
+    first = _run_cli(sweep, fresh_cluster.address)
+    # each forecast unit commits before its two score units (smape, mase): 90 records hold >= 30 forecast units
+    _wait(lambda: _n_records(store) >= 90, timeout=240)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
     time.sleep(3)  # tasks already running on the workers finish (their results are committed)
-    before = set(ResultsStore(store).records()["key"])
+    held = ResultsStore(store).records()
+    before = set(held.loc[held["kind"] == "forecast", "key"])
     assert 30 <= len(before) < 234
-    second = _run_cli(sweep, cluster.address)
+    second = _run_cli(sweep, fresh_cluster.address)
     output, _ = second.communicate(timeout=300)
     assert second.returncode == 0, output
     records = ResultsStore(store).records()
+    records = records[records["kind"] == "forecast"]
     (rerun,) = [r for r in ResultsStore(store).runs().to_dict("records") if r["computed"] > 0 or r["skipped"] > 0]
     recomputed = set(records.loc[records["run_id"] == rerun["run_id"], "key"])
     assert rerun["skipped"] == len(before) and rerun["computed"] == 234 - len(before)
@@ -123,7 +128,7 @@ def test_when_a_unit_file_is_corrupt_or_half_written_then_it_is_recomputed(tmp_p
     first = evaluate(task, "naive2", store=store, chunk_size=100, n_workers=2, progress=False)
     assert first.n_computed == 4
     keys = sorted(first.records["key"])
-    corrupted = store.table_path(keys[0], "metrics")
+    corrupted = store.table_path(keys[0], "forecasts")
     corrupted.write_bytes(corrupted.read_bytes()[:-40])  # truncated parquet
     (store.root / "metrics" / f".{keys[1]}.parquet.abc.tmp").write_bytes(b"half")  # a write that never finished
     store.record_path(keys[2]).write_text('{"status": "ok", "key": ')  # a record cut short
@@ -135,8 +140,8 @@ def test_when_a_unit_file_is_corrupt_or_half_written_then_it_is_recomputed(tmp_p
     assert len(store.metrics()) == 359 * 2
 
 
-def test_when_scheduler_address_comes_from_the_environment_then_the_job_runs_there(cluster, tmp_path):
-    env = {**os.environ, "DASK_SCHEDULER_ADDRESS": cluster.address}
+def test_when_scheduler_address_comes_from_the_environment_then_the_job_runs_there(shared_cluster, tmp_path):
+    env = {**os.environ, "DASK_SCHEDULER_ADDRESS": shared_cluster.address}
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(yaml.safe_dump({"tasks": [{"dataset": "m4", "subset": "Weekly"}], "models": ["naive"]}))
     out = subprocess.run(
@@ -148,4 +153,4 @@ def test_when_scheduler_address_comes_from_the_environment_then_the_job_runs_the
     )
     assert out.returncode == 0, out.stdout + out.stderr
     pids = ResultsStore(tmp_path / "s").records()["worker"].str.rsplit(":", n=1).str[1].astype(int)
-    assert set(pids) <= {w.pid for w in cluster.workers}
+    assert set(pids) <= {w.pid for w in shared_cluster.workers}

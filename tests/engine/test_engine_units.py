@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from workbench.cli import app
 from workbench.data.chunks import ChunkRef
+from workbench.data.panel import Panel
 from workbench.data.synthetic import synthetic_chunk
 from workbench.engine import evaluate
 from workbench.engine.grid import load_grid
@@ -155,7 +156,7 @@ def test_when_results_are_stored_then_sql_leaderboard_and_forecasts_read_them_ba
     counts = sql("SELECT model, count(*) AS n FROM metrics GROUP BY model ORDER BY model", store)
     assert counts["n"].tolist() == [40, 40]
     assert sql("SELECT count(*) AS n FROM runs", store)["n"].item() == 1
-    panel = store.forecasts(task.key(), "theta")
+    panel = Panel.from_long(store.forecasts(task.key(), "theta"))
     assert panel.n_series == 20 and (panel.lengths() == 48).all()
     result = runner.invoke(app, ["results", "leaderboard", "--store", str(store.root)], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "theta" in result.output

@@ -34,7 +34,7 @@ GRID = {
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, mirror: Path) -> dict[str, Path]:
+def code_sandbox(tmp_path: Path, mirror: Path) -> dict[str, Path]:
     src = tmp_path / "src"
     shutil.copytree(REPO / "workbench", src / "workbench", ignore=shutil.ignore_patterns("__pycache__"))
     cards = shutil.copytree(REPO / "datasets", tmp_path / "cards")
@@ -60,7 +60,7 @@ def _run(box: dict[str, Path]) -> dict:
 def _computed(record: dict, store: Path) -> list[tuple[str, str]]:
     """(subset, model) of every unit the run computed."""
     units = ResultsStore(store).records()
-    mine = units[units["run_id"] == record["run_id"]]
+    mine = units[(units["run_id"] == record["run_id"]) & (units["kind"] == "forecast")]
     return sorted(zip(mine["subset"], mine["model"], strict=True))
 
 
@@ -71,8 +71,8 @@ def _edit_card(cards: Path, subset: str, change) -> None:
     path.write_text(yaml.safe_dump(card, sort_keys=False))
 
 
-def test_when_code_data_or_card_change_then_exactly_the_affected_units_are_recomputed(sandbox):
-    box = sandbox
+def test_when_code_data_or_card_change_then_exactly_the_affected_units_are_recomputed(code_sandbox):
+    box = code_sandbox
     first = _run(box)
     assert first["computed"] == 10 and first["skipped"] == 0
     assert first["git_commit"] is None or len(first["git_commit"]) == 40  # recorded beside the fingerprints
@@ -89,7 +89,10 @@ def test_when_code_data_or_card_change_then_exactly_the_affected_units_are_recom
     assert after_kernel["code"]["naive"] == first["code"]["naive"]
     # the old naive2 units stay in the store, flagged superseded, and out of every mean
     units = ResultsStore(box["store"]).records()
-    assert units["superseded"].sum() == 5 and not units.loc[units["model"] == "naive", "superseded"].any()
+    # with their score units (two metrics each): recomputed forecasts supersede the old scores too
+    forecast = units[units["kind"] == "forecast"]
+    assert forecast["superseded"].sum() == 5 and units["superseded"].sum() == 5 * 3
+    assert not units.loc[units["model"] == "naive", "superseded"].any()
     board = leaderboard(box["store"], metrics=["mase"])
     assert len(board) == 4 and set(board["n_series"]) == {414, 359}
 
@@ -113,8 +116,8 @@ def test_when_code_data_or_card_change_then_exactly_the_affected_units_are_recom
     assert _run(box)["computed"] == 0
 
 
-def test_when_reuse_across_code_is_asked_then_old_units_are_reused_and_the_run_says_so(sandbox):
-    box = sandbox
+def test_when_reuse_across_code_is_asked_then_old_units_are_reused_and_the_run_says_so(code_sandbox):
+    box = code_sandbox
     grid = {**GRID, "tasks": GRID["tasks"][1:], "models": ["naive2"]}
     box["grid"].write_text(yaml.safe_dump(grid))
     first = _run(box)

@@ -1,7 +1,7 @@
 """Object storage end to end: a user dataset on S3, the results store on S3, a real cluster, a killed worker.
 
 moto's standalone S3 server (tests/s3_server.py) runs in a process of its own on 127.0.0.1; the
-`dask scheduler` and two `dask worker` processes (tests/engine/conftest.py) inherit its endpoint and
+`dask scheduler` and two `dask worker` processes (`fresh_cluster`, tests/conftest.py) inherit its endpoint and
 the user catalog from the environment, read their own partitions from `s3://` and commit their units
 to `s3://`. The test waits on the store's state, never on sleeps.
 """
@@ -19,7 +19,7 @@ import yaml
 from distributed import Client
 
 from workbench.engine import evaluate
-from workbench.evaluation import evaluate_sequential
+from workbench.sequential import evaluate_sequential
 from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task
 
@@ -64,21 +64,21 @@ def _wait(predicate, timeout: float, what: str) -> None:
 
 
 def test_when_a_worker_dies_mid_run_on_s3_then_the_run_completes_identically_and_a_rerun_computes_nothing(
-    s3_dataset, cluster
+    s3_dataset, fresh_cluster
 ):
     store = s3_dataset
     task = Task(dataset=NAME, subset="all", protocol="rolling", n_windows=2)
     outcome: dict = {}
 
     def drive() -> None:
-        with Client(cluster.address) as client:
+        with Client(fresh_cluster.address) as client:
             outcome["summary"] = evaluate(task, MODELS, client=client, store=store, chunk_size=6, progress=False)
 
     driver = threading.Thread(target=drive)
     driver.start()
     _wait(lambda: len(ResultsStore(store).committed()) >= 6 or not driver.is_alive(), 300, "6 committed units")
     committed_before_kill = len(ResultsStore(store).committed())
-    victim = cluster.workers[0]
+    victim = fresh_cluster.workers[0]
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
     driver.join(timeout=600)
@@ -97,6 +97,6 @@ def test_when_a_worker_dies_mid_run_on_s3_then_the_run_completes_identically_and
     assert merged["unique_id"].nunique() == N_FILES * PER_FILE
     np.testing.assert_array_equal(merged["value_seq"].to_numpy(), merged["value_dask"].to_numpy())
 
-    with Client(cluster.address) as client:
+    with Client(fresh_cluster.address) as client:
         again = evaluate(task, MODELS, client=client, store=store, chunk_size=6, progress=False)
     assert (again.n_computed, again.n_skipped) == (0, n_units)

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from workbench import storage
 from workbench.cli import app
-from workbench.store import results_store as store_module
-from workbench.store.results_store import KINDS, ResultsStore
+from workbench.store.kinds import KINDS
+from workbench.store.results_store import ResultsStore
 from workbench.store.sql import leaderboard, sql
 
 runner = CliRunner()
@@ -50,7 +51,7 @@ def test_when_every_table_kind_is_written_then_each_reads_back_with_its_hash_and
     store = ResultsStore(tmp_path / "s")
     tables = _tables("u1")
     record = store.write_unit("u1", tables, {"kind": "forecast", "model": "m", "run_id": "r"})
-    assert record["status"] == "ok" and record["store_format"] == 2
+    assert record["status"] == "ok" and record["store_format"] == 3
     for name, frame in tables.items():
         entry = record["tables"][name]
         assert re.fullmatch(rf"{name}/u1-[0-9a-f]{{16}}\.parquet", entry["path"])
@@ -91,7 +92,7 @@ def test_when_a_unit_is_malformed_then_nothing_is_written(tmp_path, tables, reco
     with pytest.raises(ValueError, match=message):
         store.write_unit("u1", tables, record)
     assert not store.record_path("u1").exists()
-    assert set(KINDS) == {"forecast", "ltsf", "detection", "paper", "published"}
+    assert set(KINDS) == {"forecast", "score", "ltsf", "detection", "paper", "published"}
 
 
 def test_when_a_unit_key_is_not_a_file_name_then_it_is_refused(tmp_path):
@@ -174,8 +175,8 @@ def test_when_identical_bytes_are_written_again_then_the_same_file_is_reused(tmp
 def test_when_queried_then_no_data_file_is_hashed_and_resume_hashes_only_what_it_reuses(tmp_path, monkeypatch):
     store = _three_units(tmp_path)
     hashed = []
-    real = store_module._sha256_file
-    monkeypatch.setattr(store_module, "_sha256_file", lambda path, *a: hashed.append(path) or real(path, *a))
+    real = storage.sha256_file
+    monkeypatch.setattr(storage, "sha256_file", lambda path, *a: hashed.append(path) or real(path, *a))
     assert len(store.records()) == 3
     assert sql("SELECT count(*) AS n FROM metrics", store)["n"].item() == 15
     assert len(leaderboard(store)) == 1

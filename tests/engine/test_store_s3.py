@@ -23,7 +23,8 @@ from workbench.data.chunks import ChunkRef
 from workbench.data.synthetic import synthetic_chunk
 from workbench.engine import evaluate
 from workbench.errors import WorkbenchError
-from workbench.store.results_store import KINDS, ResultsStore
+from workbench.store.kinds import KINDS
+from workbench.store.results_store import ResultsStore
 from workbench.store.sql import detection_leaderboard, leaderboard, sql
 from workbench.tasks import Task
 
@@ -125,7 +126,7 @@ def test_when_every_table_kind_is_written_to_s3_then_each_object_reads_back_with
         for name, entry in record["tables"].items():
             url = f"{s3_url}/{entry['path']}"
             data = fs.cat_file(url)
-            assert storage.sha256(url) == entry["sha256"] == hashlib.sha256(data).hexdigest()
+            assert storage.sha256_file(url) == entry["sha256"] == hashlib.sha256(data).hexdigest()
             assert entry["path"].startswith(f"{name}/{key}-")
             assert len(pd.read_parquet(io.BytesIO(data))) == entry["n_rows"]
     assert store.read_table("claims")["unit"].tolist() == ["a", "b", "c"]

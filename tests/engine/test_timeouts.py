@@ -21,6 +21,7 @@ import timeout_models
 from distributed import Client, LocalCluster
 
 from workbench.data.chunks import ChunkRef
+from workbench.data.panel import Panel
 from workbench.data.synthetic import synthetic_chunk
 from workbench.engine import evaluate
 from workbench.engine.isolation import IsolationError, UnitTimeout, run_with_deadline
@@ -79,7 +80,7 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def client():
+def dask_client():
     """One single-threaded worker process: a hung unit would hold the only core."""
     with (
         LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
@@ -89,7 +90,9 @@ def client():
         yield c
 
 
-def test_when_a_unit_hangs_past_its_timeout_then_its_process_is_killed_before_the_next_unit_starts(tmp_path, client):
+def test_when_a_unit_hangs_past_its_timeout_then_its_process_is_killed_before_the_next_unit_starts(
+    tmp_path, dask_client
+):
     refs = _chunks(tmp_path, 2, 20)
     task = _task()
     pid_file = tmp_path / "spinner.pid"
@@ -97,7 +100,7 @@ def test_when_a_unit_hangs_past_its_timeout_then_its_process_is_killed_before_th
     summary = evaluate(
         task,
         [spec],
-        client=client,
+        client=dask_client,
         store=tmp_path / "s",
         chunks={task.key(): refs},
         timeout_s=TIMEOUT_S,
@@ -117,16 +120,22 @@ def test_when_a_unit_hangs_past_its_timeout_then_its_process_is_killed_before_th
     (reference,) = plan_units([(task, [refs[done["chunks"][0]]])], [ModelSpec(name="naive")])
     expected = compute_unit(reference)[0].sort_values(ROW, ignore_index=True)
     metrics = summary.metrics()
-    got = metrics[metrics["unit"] == done["key"]].sort_values(ROW, ignore_index=True)
+    got = metrics[metrics["forecast_unit"] == done["key"]].sort_values(ROW, ignore_index=True)
     assert len(got) == 20 * 2
     pd.testing.assert_frame_equal(got[[*ROW, "value"]], expected[[*ROW, "value"]])
 
 
-def test_when_a_model_raises_inside_the_child_then_the_unit_is_an_error_with_its_message(tmp_path, client):
+def test_when_a_model_raises_inside_the_child_then_the_unit_is_an_error_with_its_message(tmp_path, dask_client):
     refs = _chunks(tmp_path, 1, 10)
     task = _task()
     summary = evaluate(
-        task, "test_boom", client=client, store=tmp_path / "s", chunks={task.key(): refs}, timeout_s=120, progress=False
+        task,
+        "test_boom",
+        client=dask_client,
+        store=tmp_path / "s",
+        chunks={task.key(): refs},
+        timeout_s=120,
+        progress=False,
     )
     (record,) = summary.records.to_dict("records")
     assert record["status"] == "error"
@@ -134,14 +143,14 @@ def test_when_a_model_raises_inside_the_child_then_the_unit_is_an_error_with_its
     assert "timeout_models.py" in record["trace"] and "in predict" in record["trace"]
 
 
-def test_when_a_unit_finishes_under_its_timeout_then_its_results_equal_the_in_process_ones(tmp_path, client):
+def test_when_a_unit_finishes_under_its_timeout_then_its_results_equal_the_in_process_ones(tmp_path, dask_client):
     refs = _chunks(tmp_path, 2, 15)
     task = _task()
     runs = {
         timeout: evaluate(
             task,
             ["naive", "theta"],
-            client=client,
+            client=dask_client,
             store=tmp_path / f"store-{timeout}",
             chunks={task.key(): refs},
             timeout_s=timeout,
@@ -154,7 +163,7 @@ def test_when_a_unit_finishes_under_its_timeout_then_its_results_equal_the_in_pr
     key = ["unit", *ROW]
     in_process, isolated = (run.metrics().sort_values(key, ignore_index=True) for run in runs.values())
     pd.testing.assert_frame_equal(in_process, isolated)
-    forecasts = [run.store.forecasts(task.key(), "theta").df for run in runs.values()]
+    forecasts = [Panel.from_long(run.store.forecasts(task.key(), "theta")).df for run in runs.values()]
     pd.testing.assert_frame_equal(*forecasts)
 
 

@@ -196,7 +196,7 @@ def test_when_own_data_runs_on_a_parquet_folder_then_it_evaluates_plots_and_reus
 
 
 def test_when_a_tqdm_cell_runs_in_the_reproduction_kernel_then_it_is_a_widget_and_nothing_warns(tmp_path, capfd):
-    from workbench.kernels import kernel_config
+    from workbench.notebook_kernels import kernel_config
     from workbench.papers.runner import progress_engine
 
     path = write_notebook(

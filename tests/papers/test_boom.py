@@ -23,7 +23,7 @@ CLI = [sys.executable, "-m", "workbench.cli", "reproduce", "boom"]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def boom_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("boom")
     result = subprocess.run(
         [*CLI, "--output", str(out), "--store", str(out / "store"), "--no-html"],
@@ -44,19 +44,19 @@ def _leaderboard(report: pd.DataFrame) -> pd.DataFrame:
     return report[report["table"] == "boom_leaderboard.csv"]
 
 
-def test_when_boom_is_reproduced_through_the_cli_then_it_exits_0_and_commits_the_claims(run):
-    result = run["result"]
+def test_when_boom_is_reproduced_through_the_cli_then_it_exits_0_and_commits_the_claims(boom_run):
+    result = boom_run["result"]
     assert result.returncode == 0, result.stdout + result.stderr
     assert "724 match, 14 mismatch (14 known discrepancies), 0 unavailable" in result.stdout
     from workbench.store.results_store import ResultsStore
 
-    store = ResultsStore(run["out"] / "store")
+    store = ResultsStore(boom_run["out"] / "store")
     assert store.records()["kind"].tolist() == ["paper"]
     assert len(store.read_table("claims")) == len(load_paper("boom").claims) == 738
 
 
-def test_when_the_scaled_leaderboard_is_recomputed_then_all_46_mase_and_crps_cells_match_at_3_decimals(run):
-    board = _leaderboard(run["report"])
+def test_when_the_scaled_leaderboard_is_recomputed_then_all_46_mase_and_crps_cells_match_at_3_decimals(boom_run):
+    board = _leaderboard(boom_run["report"])
     cells = board[board["metric"].isin(["MASE-6750-scaled", "CRPS-6750-scaled"])]
     assert len(cells) == 46 and cells["method"].nunique() == 23
     # BOOM's format_number writes f"{x:.3f}": the reproduced value printed so must be the published text
@@ -67,8 +67,8 @@ def test_when_the_scaled_leaderboard_is_recomputed_then_all_46_mase_and_crps_cel
     assert naive["reproduced"].tolist() == [1.0, 1.0]  # scaled by itself
 
 
-def test_when_the_rest_of_the_leaderboard_is_recomputed_then_ranks_unscaled_cells_and_task_counts_match(run):
-    board = _leaderboard(run["report"])
+def test_when_the_rest_of_the_leaderboard_is_recomputed_then_ranks_unscaled_cells_and_task_counts_match(boom_run):
+    board = _leaderboard(boom_run["report"])
     rest = board[~board["metric"].isin(["MASE-6750-scaled", "CRPS-6750-scaled"])]
     assert len(rest) == 23 * 4 + 2
     printed = rest["reproduced"].map(lambda v: float(f"{v:.3f}"))
@@ -77,9 +77,9 @@ def test_when_the_rest_of_the_leaderboard_is_recomputed_then_ranks_unscaled_cell
     assert counts.to_dict() == {"tasks-6750-scaled": 6750.0, "tasks-663-unscaled": 663.0}
 
 
-def test_when_ties_are_averaged_instead_of_ranked_in_booms_order_then_published_ranks_are_not_recovered(run):
+def test_when_ties_are_averaged_instead_of_ranked_in_booms_order_then_published_ranks_are_not_recovered(boom_run):
     """The tie order is a real input: BOOM's CRPS ties (mostly on the 663 unscaled tasks) move ranks by whole places."""
-    ties, board = run["ties"], _leaderboard(run["report"])
+    ties, board = boom_run["ties"], _leaderboard(boom_run["report"])
     claimed = board[board["metric"] == "Rank-663-unscaled"].set_index("method")["claimed"]
     unscaled = ties[ties["set"] == "unscaled"].set_index("model")
     assert (unscaled["rank_in_order"] - claimed).abs().max() <= 0.0005
@@ -87,17 +87,19 @@ def test_when_ties_are_averaged_instead_of_ranked_in_booms_order_then_published_
     assert unscaled.loc["toto_2.0_2.5b", "tied_tasks"] > 300  # near-zero series: many models give the same CRPS
 
 
-def test_when_the_tie_order_is_recovered_from_the_published_ranks_then_every_tied_pair_is_forced_as_in_the_card(run):
+def test_when_the_tie_order_is_recovered_from_the_published_ranks_then_every_tied_pair_is_forced_as_in_the_card(
+    boom_run,
+):
     """The card's model_order is not a guess: the notebook recovers the order of every pair of models that ever
     tie from the published ranks alone, each pair can only go one way round, and the card has it that way."""
-    pairs = run["pairs"]
+    pairs = boom_run["pairs"]
     assert pairs is not None and len(pairs) == 132
     assert pairs["forced"].all() and pairs["in_model_order"].all()
     assert (pairs["tied_tasks"] > 0).all()
 
 
-def test_when_the_breakdown_tables_are_recomputed_then_every_cell_but_14_toto_2_cells_matches(run):
-    report = run["report"]
+def test_when_the_breakdown_tables_are_recomputed_then_every_cell_but_14_toto_2_cells_matches(boom_run):
+    report = boom_run["report"]
     cells = report[report["table"] != "boom_leaderboard.csv"]
     assert len(cells) == 23 * 2 * (1 + 3 + 4 + 5)  # full benchmark, terms, types, domains; MASE and CRPS
     rounded = cells["reproduced"].round(3)  # BOOM: table.round(3)

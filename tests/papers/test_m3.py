@@ -12,25 +12,25 @@ pytestmark = pytest.mark.usefixtures("mirror")
 
 
 @pytest.fixture(scope="module")
-def report() -> pd.DataFrame:
+def m3_report() -> pd.DataFrame:
     return compare(load_paper("m3"), m3.rescore_submissions()).set_index(["subset", "method", "metric"])
 
 
 @pytest.mark.parametrize("category", ["YEARLY", "QUARTERLY", "OTHER"])
-def test_when_naive2_is_rescored_then_the_published_category_value_matches_to_2_decimals(report, category):
-    cell = report.loc[(category, "NAIVE2", m3.PUBLISHED)]
+def test_when_naive2_is_rescored_then_the_published_category_value_matches_to_2_decimals(m3_report, category):
+    cell = m3_report.loc[(category, "NAIVE2", m3.PUBLISHED)]
     assert cell["status"] == "match" and abs(cell["reproduced"] - cell["claimed"]) <= 0.005
 
 
-def test_when_monthly_values_differ_then_they_are_shown_as_known_discrepancies_not_hidden(report):
-    monthly = report.loc[("MONTHLY", "NAIVE2", m3.PUBLISHED)]
+def test_when_monthly_values_differ_then_they_are_shown_as_known_discrepancies_not_hidden(m3_report):
+    monthly = m3_report.loc[("MONTHLY", "NAIVE2", m3.PUBLISHED)]
     assert monthly["status"] == "mismatch"
     assert monthly["note"].startswith("known discrepancy:") and "not exactly reproducible" in monthly["note"]
     assert round(monthly["reproduced"], 2) == 16.89 and monthly["claimed"] == 16.91
 
 
-def test_when_averaged_per_series_then_hyndmans_recalculation_comes_back(report):
-    hyndman = report.xs(m3.HYNDMAN, level="metric")
+def test_when_averaged_per_series_then_hyndmans_recalculation_comes_back(m3_report):
+    hyndman = m3_report.xs(m3.HYNDMAN, level="metric")
     assert len(hyndman) == 7 and set(hyndman["status"]) == {"match"}
 
 

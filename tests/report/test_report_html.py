@@ -7,9 +7,9 @@ import re
 
 from report_helpers import run_cli
 
-from workbench.data.hashing import sha256_file
 from workbench.report import build_report, compare
 from workbench.report.names import display_name
+from workbench.storage import sha256_file
 from workbench.store.results_store import ResultsStore
 
 

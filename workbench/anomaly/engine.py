@@ -1,6 +1,8 @@
 """Detection on the Dask engine, with the forecasting engine's connection, key scheme and store.
 
-A unit is (detection task, detector spec, chunk of items). A worker cuts the task's items into
+A unit is (detection task, detector spec, chunk of items): the engine's one unit type
+(`workbench.engine.units.Unit`, kind `detection`), run through its one worker entry point
+(`workbench.engine.worker.run_unit`). A worker cuts the task's items into
 parquet chunks once; each unit reads its own chunk, scores its items and commits the per-row
 scores to the store's `detection_scores` table (kind `detection`), its record last. A rerun skips
 complete units, so a killed run resumes. Scoring the corpus (NAB's corpus-wide threshold, the
@@ -24,16 +26,17 @@ from tqdm.auto import tqdm
 
 from workbench.anomaly.run import Detection, as_detector, score_item, scoreboard
 from workbench.anomaly.task import DetectionData, DetectionTask
-from workbench.atomic import atomic_write
 from workbench.config import cache_dir
-from workbench.data.hashing import sha256_file
 from workbench.engine.cluster import connect
 from workbench.engine.runner import package_versions
+from workbench.engine.units import ItemChunk, Unit
+from workbench.engine.worker import run_unit
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import code_fingerprint, digest, module_of
 from workbench.keys import identity_key, unit_key, unit_payload
 from workbench.models.spec import ModelSpec
-from workbench.store.records import new_run_id, unit_record
+from workbench.storage import atomic_write, sha256_file
+from workbench.store.records import commit_unit, new_run_id
 from workbench.store.results_store import ResultsStore
 
 # what every detection unit runs besides its detector, and what the corpus scoreboard runs
@@ -44,45 +47,6 @@ SCOREBOARD_CORE = (
     "workbench.anomaly.metrics",
     "workbench.anomaly.thresholds",
 )
-
-
-@dataclass(frozen=True)
-class ItemChunk:
-    """Some items of a detection task, on disk (item, unique_id, y in row order)."""
-
-    index: int
-    items: tuple[str, ...]
-    path: str
-    data_hash: str
-
-
-@dataclass(frozen=True)
-class DetectionUnit:
-    task: DetectionTask
-    detector: ModelSpec
-    chunk: ItemChunk
-    seed: int = 0
-    code: str = ""  # code fingerprint of the detector and the detection core (set by the planner)
-    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return unit_payload(
-            kind="detection",
-            task=self.task,
-            model=self.detector.key(),
-            data=self.chunk.data_hash,
-            seed=self.seed,
-            part=list(self.chunk.items),
-        )
-
-    @property
-    def identity(self) -> str:
-        return identity_key(self.payload)
-
-    @property
-    def key(self) -> str:
-        return unit_key(self.payload, self.code)
 
 
 def detector_fingerprint(spec: ModelSpec) -> str:
@@ -161,51 +125,55 @@ def _label(frame: pd.DataFrame, task: DetectionTask, model: str, unit: str) -> p
     return frame
 
 
-def compute_detection_unit(unit: DetectionUnit) -> tuple[pd.DataFrame, dict[str, float]]:
-    """(per-row scores, seconds per item) of one unit, computed in this process."""
-    detector = as_detector(unit.detector.model_dump(), seed=unit.seed)
-    frame = pd.read_parquet(unit.chunk.path)
+def compute_detection_unit(unit: Unit) -> tuple[pd.DataFrame, dict[str, float]]:
+    """(per-row scores, seconds per item) of one detection unit (one `ItemChunk`), computed in this process."""
+    (chunk,) = unit.chunks
+    if not isinstance(chunk, ItemChunk):
+        raise TypeError(f"a detection unit covers one ItemChunk, not {type(chunk).__name__}")
+    detector = as_detector(unit.model.model_dump(), seed=unit.seed)
+    frame = pd.read_parquet(chunk.path)
     scores, seconds = [], {}
-    for item in unit.chunk.items:
+    for item in chunk.items:
         sub = frame[frame["item"] == item]
         channels = {uid: g["y"].to_numpy(float) for uid, g in sub.groupby("unique_id", sort=False)}
         start = time.perf_counter()
-        s = score_item(detector, channels, item, unit.task.probationary_percent)
+        s = score_item(detector, channels, item, unit.task.probationary_percent)  # type: ignore[attr-defined]
         seconds[item] = round(time.perf_counter() - start, 6)
         scores.append(pd.DataFrame({"unique_id": item, "row": np.arange(len(s)), "anomaly_score": s}))
-    out = _label(pd.concat(scores, ignore_index=True), unit.task, unit.detector.labelled(unit.seed), unit.key)
+    out = _label(pd.concat(scores, ignore_index=True), unit.task, unit.model.labelled(unit.seed), unit.key)  # type: ignore[arg-type]
     return out, seconds
 
 
-def run_detection_unit(unit: DetectionUnit, store_root: str, run_id: str) -> dict:
-    """Compute one unit and commit it; a detector's failure is recorded, never raised."""
+def run_detection_unit(unit: Unit, store_root: str, run_id: str) -> dict:
+    """Compute one detection unit and commit it; a detector's failure is recorded, never raised.
+    Called through the engine's one worker entry point (`workbench.engine.worker.run_unit`)."""
     start = time.perf_counter()
-    record = unit_record(
+    scores = None
+    outcome: dict = {"status": "ok"}
+    try:
+        scores, outcome["item_seconds"] = compute_detection_unit(unit)
+    except Exception as exc:
+        outcome = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=6)}
+    return commit_unit(
+        ResultsStore(store_root),
         key=unit.key,
         kind="detection",
         identity=unit.identity,
         code=unit.code,
         run_id=run_id,
         task=unit.task,
-        model=unit.detector.labelled(unit.seed),
-        model_name=unit.detector.name,
-        params=unit.detector.params,
+        model=unit.model.labelled(unit.seed),
+        model_name=unit.model.name,
+        params=unit.model.params,
         seed=unit.seed,
-        chunks=[unit.chunk.index],
-        n_series=len(unit.chunk.items),
+        tables={"detection_scores": scores},
+        chunks=[c.index for c in unit.chunks],
+        n_series=sum(len(c.items) for c in unit.chunks),  # type: ignore[union-attr]
         window=None,
-        data_hash=[unit.chunk.data_hash],
+        data_hash=[c.data_hash for c in unit.chunks],
+        **outcome,
+        duration_s=round(time.perf_counter() - start, 4),
     )
-    scores = None
-    try:
-        scores, record["item_seconds"] = compute_detection_unit(unit)
-        record["status"] = "ok"
-    except Exception as exc:
-        record["status"] = "error"
-        record["error"] = f"{type(exc).__name__}: {exc}"
-        record["trace"] = traceback.format_exc(limit=6)
-    record["duration_s"] = round(time.perf_counter() - start, 4)
-    return ResultsStore(store_root).write_unit(unit.key, {"detection_scores": scores}, record)
 
 
 def commit_scoreboard(
@@ -224,7 +192,8 @@ def commit_scoreboard(
     board = scoreboard(data, [detection]).rename(columns={"detector": "model_label"})
     board = board.drop(columns=["dataset", "model_label"]).assign(unique_id=None, higher_is_better=True)
     board = _label(board, task, spec.labelled(seed), key)
-    record = unit_record(
+    commit_unit(
+        store,
         key=key,
         kind="detection",
         identity=identity_key(payload),
@@ -235,11 +204,11 @@ def commit_scoreboard(
         model_name=spec.name,
         params=spec.params,
         seed=seed,
+        tables={"detection_metrics": board},
         n_series=len(data.items),
         score_units=sorted(units),
         status="ok",
     )
-    store.write_unit(key, {"detection_metrics": board}, record)
     return board
 
 
@@ -280,11 +249,15 @@ def detect_on_engine(
         chunks, view = c.submit(prepare_item_chunks, task, chunk_size, pure=False).result()
         data = data if data is not None else view
         codes = {spec.key(): detector_fingerprint(spec) for spec in specs}
-        units = [DetectionUnit(task, spec, chunk, seed, codes[spec.key()]) for spec in specs for chunk in chunks]
+        units = [
+            Unit(task, spec, (chunk,), seed, code=codes[spec.key()], kind="detection")
+            for spec in specs
+            for chunk in chunks
+        ]
         done = store.complete([u.key for u in units])
         todo = [u for u in units if u.key not in done]
         if todo:
-            futures = c.map(run_detection_unit, todo, store_root=str(store.root), run_id=run_id,
+            futures = c.map(run_unit, todo, store_root=str(store.root), run_id=run_id,
                             key=[f"detect-{u.key}-{run_id}" for u in todo], pure=False)  # fmt: skip
             from distributed import as_completed
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from workbench.errors import WorkbenchError
 
+__all__ = ["DetectionInputError", "LabelError", "ScoreRangeError", "ThresholdError", "TimestampOrderError"]
+
 
 class DetectionInputError(WorkbenchError):
     """Detection input that cannot be scored as given (labels, timestamps, scores)."""

@@ -26,6 +26,23 @@ from workbench.anomaly.range_metrics import range_f1, range_precision, range_rec
 from workbench.anomaly.vus import vus_pr, vus_roc
 from workbench.errors import UnknownNameError
 
+__all__ = [
+    "DESCRIPTIONS",
+    "OPTIMISTIC_METRICS",
+    "THRESHOLDED",
+    "THRESHOLD_FREE",
+    "Metric",
+    "auc_pr",
+    "auc_roc",
+    "describe_detection_metric",
+    "event_f1",
+    "get_detection_metric",
+    "point_adjust",
+    "point_adjusted_f1",
+    "point_f1",
+    "point_prf",
+]
+
 
 def _segments(mask: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     """A segment id per row of `mask` (-1 outside): runs of True that do not cross a group boundary."""

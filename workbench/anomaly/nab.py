@@ -10,7 +10,7 @@ threshold is optimised once per detector and profile over the whole corpus, and 
 is normalised between the null detector (0) and the perfect one (100).
 
 `NabCorpus` fixes the rows and windows once (their weights do not depend on the detector) so that
-scoring a detector is a handful of vectorised reductions; `workbench.anomaly.nab_reference` is the
+scoring a detector is a handful of vectorised reductions; `tests/anomaly/nab_reference.py` is the
 row-by-row loop with NAB's own structure, used to check this module and to time it against.
 """
 

@@ -22,6 +22,8 @@ import pandas as pd
 
 from workbench.anomaly.errors import LabelError
 
+__all__ = ["WINDOW_COLUMNS", "align_point_labels", "point_windows"]
+
 WINDOW_COLUMNS = ["unique_id", "start", "end", "widened"]
 
 

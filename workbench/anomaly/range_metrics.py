@@ -28,6 +28,8 @@ import numpy as np
 
 from workbench.anomaly.errors import DetectionInputError
 
+__all__ = ["RECALL_ALPHA", "Cardinality", "range_f1", "range_precision", "range_recall", "ranges"]
+
 Cardinality = Literal["reciprocal", "one"]
 RECALL_ALPHA = 0.2  # TSB-AD's metric_RF1 / metric_new: range_recall_new(label, preds, alpha=0.2)
 

@@ -34,6 +34,8 @@ import numpy as np
 
 from workbench.anomaly.errors import DetectionInputError
 
+__all__ = ["PASSES", "STLInputError", "STLResult", "stl_periodic", "stl_spans"]
+
 PASSES = 16  # robust=TRUE: outer = 15 robustness passes after the first, inner = 1
 
 

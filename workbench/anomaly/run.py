@@ -23,6 +23,8 @@ from workbench.anomaly.task import DetectionData
 from workbench.anomaly.thresholds import choose_threshold
 from workbench.errors import DataFormatError
 
+__all__ = ["SCOREBOARD_COLUMNS", "Detection", "as_detector", "detect", "score_item", "scoreboard"]
+
 SCOREBOARD_COLUMNS = [
     "dataset",
     "detector",

@@ -40,6 +40,18 @@ from scipy import stats
 from workbench.anomaly.errors import DetectionInputError
 from workbench.anomaly.rstl import stl_periodic
 
+__all__ = [
+    "DIRECTIONS",
+    "MAD_CONSTANT",
+    "THRESHOLDS",
+    "Direction",
+    "SHESDError",
+    "SHESDResult",
+    "Threshold",
+    "hybrid_esd",
+    "shesd",
+]
+
 Direction = Literal["pos", "neg", "both"]
 Threshold = Literal["None", "med_max", "p95", "p99"]
 DIRECTIONS = ("pos", "neg", "both")

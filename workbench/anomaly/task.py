@@ -23,6 +23,8 @@ from workbench.anomaly.point_labels import align_point_labels, point_windows
 from workbench.anomaly.thresholds import ThresholdStrategy
 from workbench.keys import TaskIdentity
 
+__all__ = ["METRICS", "DetectionData", "DetectionTask"]
+
 METRICS = ("point_f1", "point_adjusted_f1", "event_f1", "auc_pr", "auc_roc")
 
 
@@ -70,7 +72,7 @@ class DetectionTask(TaskIdentity, BaseModel):
         return f"{self.dataset}/{'+'.join(self.subsets)}"
 
     def load(self) -> DetectionData:
-        from workbench.data.catalog import load_panel
+        from workbench.sources.dispatch import load_panel  # a catalog card or a user card
 
         frames = []
         for subset in self.subsets:

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from workbench.anomaly.errors import ThresholdError
 from workbench.anomaly.metrics import THRESHOLDED
 
+__all__ = ["Threshold", "ThresholdStrategy", "choose_threshold", "tune"]
+
 
 class ThresholdStrategy(BaseModel):
     """How a threshold is chosen; `split` names the rows it may look at ("calibration" or "test")."""

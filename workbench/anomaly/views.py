@@ -16,6 +16,8 @@ from workbench.anomaly.run import Detection
 from workbench.anomaly.task import DetectionData, DetectionTask
 from workbench.errors import WorkbenchError
 
+__all__ = ["category_task", "scoreboard_figure", "scores_figure"]
+
 
 def category_task(
     dataset: str,

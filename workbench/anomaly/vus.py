@@ -31,6 +31,8 @@ import numpy as np
 from workbench.anomaly.errors import DetectionInputError
 from workbench.anomaly.range_metrics import ranges
 
+__all__ = ["N_THRESHOLDS", "SLIDING_WINDOW", "Vus", "vus", "vus_per_series", "vus_pr", "vus_roc"]
+
 SLIDING_WINDOW = 100  # TSB_AD.evaluation.metrics.get_metrics(slidingWindow=100)
 N_THRESHOLDS = 250  # get_metrics(thre=250)
 

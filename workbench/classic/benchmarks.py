@@ -18,6 +18,22 @@ from workbench.classic.ets import forecast_path, ols_line, run_filter, start_par
 from workbench.classic.nelder_mead import nmmin_ets
 from workbench.classic.seasonality import deseasonalise
 
+__all__ = [
+    "COMB",
+    "DAMPED",
+    "HOLT",
+    "METHODS",
+    "MIN_LENGTH",
+    "NAIVE",
+    "NAIVE2",
+    "SES",
+    "SNAIVE",
+    "THETA",
+    "ets_forecast",
+    "m4_benchmarks",
+    "theta_classic",
+]
+
 METHODS = ("naive", "seasonal_naive", "naive2", "ses", "holt", "damped", "theta", "comb")
 NAIVE, SNAIVE, NAIVE2, SES, HOLT, DAMPED, THETA, COMB = range(8)
 

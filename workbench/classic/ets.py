@@ -17,6 +17,24 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+__all__ = [
+    "ALPHA0",
+    "ALPHA0_NEW",
+    "LOWER_ALPHA",
+    "LOWER_BETA",
+    "LOWER_PHI",
+    "PHI0",
+    "UPPER_ALPHA",
+    "UPPER_BETA",
+    "UPPER_PHI",
+    "ets_mse",
+    "forecast_path",
+    "initial_states",
+    "ols_line",
+    "run_filter",
+    "start_parameters",
+]
+
 LOWER_ALPHA, UPPER_ALPHA = 1e-4, 0.9999
 LOWER_BETA, UPPER_BETA = 1e-4, 0.9999
 LOWER_PHI, UPPER_PHI = 0.8, 0.98

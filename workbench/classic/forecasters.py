@@ -11,6 +11,8 @@ import numpy as np
 from workbench.classic.benchmarks import METHODS, m4_benchmarks
 from workbench.forecasters import SeasonParams, _ArrayForecaster
 
+__all__ = ["SES", "Comb", "Damped", "Holt", "MonashSES", "MonashTheta", "Naive2", "Theta"]
+
 
 class _M4Benchmark(_ArrayForecaster):
     method = ""

@@ -18,6 +18,8 @@ from workbench.classic.ets import ALPHA0_NEW, ols_line, run_filter, start_parame
 from workbench.classic.nelder_mead import nmmin_ets
 from workbench.classic.seasonality import acf, seasonal_indices
 
+__all__ = ["QNORM_95", "monash_panel", "ses_fit", "thetaf", "thetaf_seasonal"]
+
 QNORM_95 = 1.6448536269514722
 
 

@@ -17,6 +17,8 @@ from numba import njit
 
 from workbench.classic.ets import ets_mse
 
+__all__ = ["BIG", "nmmin_ets"]
+
 BIG = 1.0e35
 
 

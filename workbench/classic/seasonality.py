@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import njit
 
+__all__ = ["TCRIT", "acf", "deseasonalise", "seasonal_indices", "seasonality_test"]
+
 TCRIT = 1.645
 
 

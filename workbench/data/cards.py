@@ -217,8 +217,8 @@ class UserCard(_Frozen):
     A separate type rather than a `source:` section of `DatasetCard`: the catalog card's invariants
     (every file pinned to a canonical URL and a hash, a licence and a citation, subsets of splits of
     file keys, a named reader) would each need an exception for user data, while the few places that
-    treat both alike (a task's defaults, `datasets list/info`, `load_panel`) use the subset interface
-    both provide (`subsets`, `subset()`)."""
+    treat both alike (a task's defaults, `datasets list/info`, `workbench.sources.load_panel`) use the
+    subset interface both provide (`subsets`, `subset()`)."""
 
     name: str
     title: str = ""

@@ -3,6 +3,9 @@
 `load_panel("m4", "Hourly")` fetches and verifies the card's files, runs the card's reader and
 caches the parsed panel as parquet keyed by the files' hashes, the reader and its options, so a
 warm load is a single parquet read and a changed card never serves a stale panel.
+
+Catalog cards only: a user card's files are read where they are, by its source
+(`workbench.sources.load_panel` / `verify_dataset` take either kind of card).
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from workbench.config import cache_dir
-from workbench.data.cards import USER_SUBSET, DatasetCard, FileSpec, UserCard, all_cards, get_card
+from workbench.data.cards import DatasetCard, FileSpec, UserCard, all_cards, get_card
 from workbench.data.fetch import fetch_file, verify_file
 from workbench.data.panel import Panel
 from workbench.data.readers import get_reader
-from workbench.errors import DataFormatError, SourceUnavailableError, UnknownNameError, WorkbenchError
+from workbench.errors import DataFormatError, SourceUnavailableError, WorkbenchError
 
 # bump when a reader's output changes for the same bytes, so cached panels are rebuilt
 READER_VERSION = 1
@@ -63,17 +66,33 @@ def data_fingerprint(card: DatasetCard, subset: str, split: str) -> str:
     )
 
 
-def load_panel(name: str, subset: str | None = None, split: str = "train", *, progress: bool = False) -> Panel:
-    """Load one split of one subset as a validated Panel (parsed once, then read from cache). A user
-    card's one subset (`all`, split `train`) is read from its files, each checked as it is read."""
+def _catalog_card(name: str, what: str) -> DatasetCard:
+    """The catalog card of `name`; a user card is refused with where its reader lives."""
     card = get_card(name)
     if isinstance(card, UserCard):
-        card.subset(subset or USER_SUBSET)
-        if split != "train":
-            raise UnknownNameError(f"split of {name}/{USER_SUBSET}", split, ["train"])
-        from workbench.sources.user import UserSource
+        raise WorkbenchError(
+            f"{name} is a user card (its files are read where they are, by its source): "
+            f"use workbench.sources.{what}({name!r}), which takes either kind of card"
+        )
+    return card
 
-        return UserSource(card).load()
+
+def load_panel(name: str, subset: str | None = None, split: str = "train", *, progress: bool = False) -> Panel:
+    """Load one split of one subset of a catalog card as a validated Panel (parsed once, then read from
+    cache). A user card is refused: `workbench.sources.load_panel` reads either kind.
+
+    Parameters
+    ----------
+    name:
+        The catalog card's name.
+    subset:
+        The subset (default: the card's first).
+    split:
+        `train` or `test`.
+    progress:
+        Show a progress bar while the files are fetched.
+    """
+    card = _catalog_card(name, "load_panel")
     if subset is None:
         if not card.subsets:
             raise WorkbenchError(f"{name} holds tables only ({', '.join(card.tables)}): read them with load_table")
@@ -189,11 +208,17 @@ def fetch_dataset(name: str, *, progress: bool = True, mirrored_only: bool = Fal
 
 
 def verify_dataset(name: str, *, progress: bool = True) -> list[dict[str, str]]:
-    """Re-hash every cached file of a card: one row (file, status, detail) per file. A user card's
-    files are checked where they are: pinned ones against their hash, the others listed as unpinned."""
-    card = get_card(name)
-    if isinstance(card, UserCard):
-        return _verify_user(card)
+    """Re-hash every cached file of a catalog card: one row (dataset, file, status, detail) per file. A
+    user card is refused: `workbench.sources.verify_dataset` checks either kind.
+
+    Parameters
+    ----------
+    name:
+        The catalog card's name.
+    progress:
+        Show a progress bar over the files.
+    """
+    card = _catalog_card(name, "verify_dataset")
     rows = []
     for spec in tqdm(card.files, desc=f"verify {name}", unit="file", disable=not progress, leave=False):
         try:
@@ -203,25 +228,4 @@ def verify_dataset(name: str, *, progress: bool = True) -> list[dict[str, str]]:
         except Exception as exc:
             status, detail = "error", f"{type(exc).__name__}: {exc}"
         rows.append({"dataset": name, "file": spec.key, "status": status, "detail": detail})
-    return rows
-
-
-def _verify_user(card: UserCard) -> list[dict[str, str]]:
-    from workbench.sources.files import list_files
-    from workbench.sources.parquet import _sha256
-
-    rows = []
-    try:
-        files = list_files(card)
-    except WorkbenchError as exc:
-        return [{"dataset": card.name, "file": str(card.source.path), "status": "unavailable", "detail": str(exc)}]
-    for f in files:
-        row = {"dataset": card.name, "file": f.key}
-        if not f.sha256:
-            rows.append({**row, "status": "ok", "detail": f"unpinned: {f.token}"})
-            continue
-        actual = _sha256(f.url, card.source.storage_options)
-        ok = actual == f.sha256
-        detail = f"sha256:{actual[:16]}…" if ok else f"sha256 mismatch, expected {f.sha256}, got {actual}"
-        rows.append({**row, "status": "ok" if ok else "corrupt", "detail": detail})
     return rows

@@ -20,8 +20,9 @@ import pooch
 
 from workbench.config import MIRROR_ENV, cache_dir, mirror_root
 from workbench.data.cards import FileSpec
-from workbench.data.hashing import git_blob_sha1_file, sha256_file
+from workbench.data.hashing import git_blob_sha1_file
 from workbench.errors import DataIntegrityError, SourceUnavailableError
+from workbench.storage import sha256_file
 
 _RAW_PREFIX = "https://raw.githubusercontent.com/"
 DOWNLOAD_TIMEOUT_S = 30

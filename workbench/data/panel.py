@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from workbench.atomic import atomic_write
 from workbench.errors import DataFormatError
+from workbench.storage import atomic_write
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -277,9 +277,34 @@ class Panel:
         frame indexed by `unique_id`, without reading its rows here: one partition per run of row
         groups (a series that runs across row groups keeps them together; from the footer's
         statistics), each read where the partition is computed."""
-        from workbench.sources.chunkfiles import parquet_panel_frame
+        import dask.dataframe as dd
+        import pyarrow.parquet as pq
 
-        return parquet_panel_frame(str(path))
+        from workbench import storage
+
+        url = str(path)
+        fs, path = storage.url_fs(url)
+        with fs.open(path, "rb") as fh:
+            md = pq.ParquetFile(fh).metadata
+        schema = md.schema.to_arrow_schema()
+        column = schema.names.index("unique_id")
+        runs: list[list[int]] = []
+        bounds: list[tuple] = []
+        for i in range(md.num_row_groups):
+            stats = md.row_group(i).column(column).statistics
+            lo, hi = (stats.min, stats.max) if stats is not None and stats.has_min_max else (None, None)
+            if runs and (lo is None or bounds[-1][1] is None or lo <= bounds[-1][1]):
+                runs[-1].append(i)  # a series may run on from the row group before: keep them together
+                bounds[-1] = (bounds[-1][0], hi)
+            else:
+                runs.append([i])
+                bounds.append((lo, hi))
+        meta = schema.empty_table().to_pandas().set_index("unique_id")
+        known = all(lo is not None for lo, _ in bounds) and bounds
+        divisions = [lo for lo, _ in bounds] + [bounds[-1][1]] if known else None
+        return dd.from_map(
+            _read_row_groups, [(url, r) for r in runs], meta=meta, divisions=divisions, enforce_metadata=False
+        )
 
     @staticmethod
     def concat(panels: list[Panel]) -> Panel:
@@ -321,3 +346,15 @@ class Panel:
 
 def _identity(part: pd.DataFrame) -> pd.DataFrame:
     return part
+
+
+def _read_row_groups(item: tuple[str, list[int]]) -> pd.DataFrame:
+    """One partition of `Panel.dask_from_parquet`: a run of row groups, read where it is computed."""
+    import pyarrow.parquet as pq
+
+    from workbench import storage
+
+    url, row_groups = item
+    fs, path = storage.url_fs(url)
+    with fs.open(path, "rb") as fh:
+        return pq.ParquetFile(fh).read_row_groups(row_groups).to_pandas().set_index("unique_id")

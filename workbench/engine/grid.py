@@ -9,7 +9,7 @@
       - {name: seasonal_naive, params: {season_length: 168}}
     chunk_size: 200        # series per unit for local models
     seed: 0
-    save_forecasts: false
+    save_forecasts: true   # forecasts are always stored (scores are computed from them)
     timeout_s: null        # per unit
     store: results         # or WORKBENCH_RESULTS
     reuse_across_code: false  # reuse units made by other workbench code (recorded in the run)
@@ -40,7 +40,7 @@ class Grid(BaseModel):
     models: tuple[ModelSpec, ...] = Field(min_length=1)
     chunk_size: int = Field(500, ge=1)
     seed: int = 0
-    save_forecasts: bool = False
+    save_forecasts: bool = True  # accepted for older grid files; forecasts are always stored
     timeout_s: float | None = Field(None, gt=0)
     store: str | None = None
     reuse_across_code: bool = False

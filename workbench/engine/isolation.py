@@ -118,16 +118,6 @@ def run_with_deadline(
             child.stop(grace_s)
 
 
-def stop_idle_children(grace_s: float = GRACE_S) -> int:
-    """Stop the children waiting for work (they also stop with this process); returns how many."""
-    with _LOCK:
-        idle = list(_IDLE)
-        _IDLE.clear()
-    for child in idle:
-        child.stop(grace_s)
-    return len(idle)
-
-
 def _take(preload: tuple[str, ...]) -> _Child:
     with _LOCK:
         while _IDLE:

@@ -3,6 +3,11 @@
 The client only ever holds unit descriptions and their small records: chunk files are cut on a
 worker, and each unit reads its own chunk and writes its own results. Killing the client loses
 nothing that was committed; rerunning the same grid recomputes only what is missing or corrupt.
+
+Forecast once, score many: a forecast unit stores forecasts, and each of the task's metrics is a
+score unit of its own (`workbench.engine.units`). A first run submits each forecast unit with its
+score units (one Dask task: scored right after forecasting); a rerun that asks for a metric the
+store lacks submits only the missing score units, which read the stored forecasts and fit nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import platform
 import socket
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -26,25 +31,34 @@ from workbench.engine.cluster import connect
 from workbench.engine.units import Unit
 from workbench.engine.worker import run_unit
 from workbench.errors import WorkbenchError
+from workbench.fingerprint import code_fingerprint as source_fingerprint
 from workbench.fingerprint import digest, forecaster_fingerprint, git_state
 from workbench.forecasters import make_forecaster
+from workbench.metrics import get_metric
 from workbench.models.spec import ModelSpec
 from workbench.sources import plan_chunks
 from workbench.store.records import new_run_id
-from workbench.store.results_store import ResultsStore
+from workbench.store.results_store import FORMAT, ResultsStore
 from workbench.tasks import Task
 
 PACKAGES = ("numpy", "pandas", "numba", "dask", "distributed", "statsforecast", "darts", "torch", "pyarrow")
+# what a score unit runs: the windows, the scorer and the metrics (no model)
+SCORE_CORE = ("workbench.tasks", "workbench.scoring", "workbench.metrics", "workbench.engine.worker")
 
 
 @dataclass(frozen=True)
 class RunSummary:
+    """What a run did: `records` of the forecast units it computed (`n_units` planned, `n_skipped`
+    complete or reused), and `score_records` of the score units it computed (`n_scores` planned)."""
+
     run_id: str
     store: ResultsStore
     records: pd.DataFrame
     n_units: int
     n_skipped: int
     seconds: float
+    score_records: pd.DataFrame = field(default_factory=pd.DataFrame)
+    n_scores: int = 0
 
     @property
     def n_computed(self) -> int:
@@ -138,6 +152,71 @@ def plan_units(tasks: list[tuple[Task, list[ChunkRef]]], models: list[ModelSpec]
     return units
 
 
+def scoring_fingerprint() -> str:
+    """What a score unit's numbers depend on besides its forecasts: the scoring core's source and the
+    numerical libraries' versions."""
+    return digest({"workbench": source_fingerprint(*SCORE_CORE), "packages": package_versions()}, 24)
+
+
+def metric_params(task: Task, name: str) -> dict:
+    """A score unit's metric with the parameters its value depends on: the quantile levels a
+    probabilistic metric scores (the task's `quantile_levels`; None: every level the forecast has).
+    Interval metrics name their level in the metric (`msis@80`); point metrics have none."""
+    metric = get_metric(name)
+    if metric.probabilistic and metric.level is None:
+        return {"metric": name, "quantile_levels": list(task.quantile_levels) if task.quantile_levels else None}
+    return {"metric": name}
+
+
+def plan_scores(forecasts: list[tuple[Unit, str]], code: str) -> list[Unit]:
+    """One score unit per (forecast unit, task metric). Each forecast unit comes with the key of the
+    unit whose stored forecasts are scored (itself, or a unit reused across code); a score unit's
+    code is the scoring core's and that key's, so it is rescored when either changes."""
+    units = []
+    for forecast, key in forecasts:
+        scored = digest({"scoring": code, "forecast": key}, 24)
+        for name in forecast.task.metrics:  # type: ignore[attr-defined]
+            units.append(
+                Unit(
+                    forecast.task,
+                    forecast.model,
+                    forecast.chunks,
+                    forecast.seed,
+                    window=forecast.window,
+                    code=scored,
+                    kind="score",
+                    forecast=key,
+                    forecast_identity=forecast.identity,
+                    metric=metric_params(forecast.task, name),  # type: ignore[arg-type]
+                )
+            )
+    return units
+
+
+def check_store_format(store: ResultsStore, records: pd.DataFrame) -> None:
+    """Refuse to add forecast units to a store holding forecast units of an older store format.
+
+    Before store format 3 a forecast unit held its metric rows and its task key hashed the metric
+    set; today's forecast units hold forecasts and their metrics are score units, under task keys
+    without the metrics. New units beside old ones would split each task in two in every
+    leaderboard and count rescored series twice, so the store is refused, not mixed. Reading an old
+    store (views, leaderboards, reports) keeps working."""
+    if records.empty or "kind" not in records:
+        return
+    forecast = records[records["kind"] == "forecast"]
+    if forecast.empty:
+        return
+    formats = forecast["store_format"] if "store_format" in forecast else pd.Series(1, index=forecast.index)
+    old = int((formats.fillna(1).astype(int) < FORMAT).sum())
+    if old:
+        raise WorkbenchError(
+            f"results store {store.root} holds {old} forecast unit(s) of store format < {FORMAT}, whose keys "
+            "include the metric set and whose rows hold the scores; new units (forecasts, and scores as units "
+            "of their own) would sit beside them with other task keys in every leaderboard. Evaluate into a "
+            "new store (store=... or WORKBENCH_RESULTS), or move this one aside; it can still be read."
+        )
+
+
 def check_partitioning(units: list[Unit], records: pd.DataFrame, chunk_size: int) -> None:
     """Refuse to store the same series of a (task, model, seed) under a second chunking: its rows
     would count twice in every mean. The store says which chunk size it already holds."""
@@ -205,7 +284,12 @@ def evaluate(
     is cut into chunk files on a worker, a user card's files are described on the workers and split
     into row groups, in-memory data are written to the chunk cache. `chunks` maps a task key to
     ready-made chunk files instead. Rerunning the same grid skips complete units (`retry_failed`
-    recomputes units that ended in error or timeout). A unit made by other workbench code is
+    recomputes units that ended in error or timeout); a metric the store lacks for a complete
+    forecast unit is scored from its stored forecasts (a score unit), with no model fitted.
+    Forecasts are always stored (`forecasts` table, with the model's quantile columns), since the
+    score units read them; `save_forecasts` is accepted for grid files and callers written before
+    that, and changes nothing. A store holding forecast units of an older store format is refused
+    (`check_store_format`). A unit made by other workbench code is
     recomputed unless `reuse_across_code=True`, which reuses it and lists it in the run record.
 
     Units of models that can use an accelerator (`uses_accelerator`, e.g. the foundation models)
@@ -239,6 +323,7 @@ def evaluate(
         if len(set(keys)) != len(keys):
             raise ValueError("the grid holds the same unit twice (a task or model listed twice?)")
         held = store.records()
+        check_store_format(store, held)
         check_partitioning(units, held, chunk_size)
         done = store.complete(keys, retry_failed=retry_failed)
         reused: dict[str, str] = {}
@@ -247,10 +332,22 @@ def evaluate(
             verified = store.complete(sorted(set(candidates.values())))
             reused = {new: old for new, old in candidates.items() if old in verified}
         todo = [u for u in units if u.key not in done and u.key not in reused]
-        records = []
+        # score units: of every forecast unit this run computes, and of every stored one that ended ok
+        ok = set(held.loc[held["status"] == "ok", "key"]) if len(held) else set()
+        computing = {u.key for u in todo}
+        scored = [(u, reused.get(u.key, u.key)) for u in units]
+        scored = [(u, key) for u, key in scored if u.key in computing or key in ok]
+        scores = plan_scores(scored, scoring_fingerprint())
+        scores_done = store.complete([s.key for s in scores], retry_failed=retry_failed)
+        missing: dict[str, list[Unit]] = {}
+        for s in scores:
+            if s.key not in scores_done:
+                missing.setdefault(s.forecast or "", []).append(s)
+        rescore = [s for u, key in scored if u.key not in computing for s in missing.get(key, [])]
+        records, score_records = [], []
         routing = accelerator_resources(c, resources) if todo else None
         accelerated = {s.key() for s in specs if wants_accelerator(s)} if routing else set()
-        if todo:
+        if todo or rescore:
             futures = []
             for group, wanted in (
                 ([u for u in todo if u.model.key() not in accelerated], None),
@@ -261,27 +358,49 @@ def evaluate(
                 futures += c.map(
                     run_unit,
                     group,
+                    [missing.get(u.key, []) for u in group],
                     store_root=str(store.root),
                     run_id=run_id,
                     chunk_size=chunk_size,
-                    save_forecasts=save_forecasts,
                     timeout_s=timeout_s,
                     routed=",".join(sorted(wanted)) if wanted else "",
                     key=[f"unit-{u.key}-{run_id}" for u in group],
                     pure=False,
                     resources=wanted,
                 )
+            if rescore:  # from stored forecasts: no model, no accelerator
+                futures += c.map(
+                    run_unit,
+                    rescore,
+                    store_root=str(store.root),
+                    run_id=run_id,
+                    chunk_size=chunk_size,
+                    key=[f"score-{s.key}-{run_id}" for s in rescore],
+                    pure=False,
+                )
             from distributed import as_completed
 
-            bar = tqdm(total=len(todo), desc="units", unit="unit", disable=not progress)
+            bar = tqdm(total=len(futures), desc="units", unit="unit", disable=not progress)
             for future in as_completed(futures):
-                records.append(future.result())
+                record = future.result()
+                score_records += record.pop("scores", [])
+                (score_records if record["kind"] == "score" else records).append(record)
                 bar.update()
-                if records[-1]["status"] != "ok":
-                    bar.set_postfix_str(f"{sum(r['status'] != 'ok' for r in records)} failed")
+                failed = sum(r["status"] != "ok" for r in records)
+                if failed:
+                    bar.set_postfix_str(f"{failed} failed")
             bar.close()
     frame = pd.DataFrame(records)
-    summary = RunSummary(run_id, store, frame, len(units), len(done) + len(reused), time.perf_counter() - started)
+    summary = RunSummary(
+        run_id,
+        store,
+        frame,
+        len(units),
+        len(done) + len(reused),
+        time.perf_counter() - started,
+        pd.DataFrame(score_records),
+        len(scores),
+    )
     record = _run_record(summary, prepared, specs, seed, started_at, chunk_size)
     record["code"] = {u.model.label: u.code for u in units}
     record["reuse_across_code"] = reuse_across_code
@@ -314,6 +433,11 @@ def _run_record(summary: RunSummary, prepared, specs, seed, started_at, chunk_si
         "computed": summary.n_computed,
         "status_counts": summary.counts(),
         "unit_seconds": round(float(summary.records["duration_s"].sum()), 3) if summary.n_computed else 0.0,
+        "score_units": summary.n_scores,
+        "scored": len(summary.score_records),
+        "score_status_counts": (
+            summary.score_records["status"].value_counts().to_dict() if len(summary.score_records) else {}
+        ),
     }
 
 

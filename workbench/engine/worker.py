@@ -1,53 +1,51 @@
 """What runs on a Dask worker: cutting a dataset into chunk files, and computing one unit.
 
-Both functions take and return small objects only: a worker reads its own slice of the panel from
+`run_unit` is the one entry point for every kind of unit (forecast, score, detection). A forecast
+unit stores its forecasts (`forecasts` table, with the model's quantile columns); each metric is a
+score unit (`metrics` rows) computed from those forecasts, right after them on a first run, or
+later from the stored forecasts when a rerun asks for a metric the store lacks. The sequential path
+(`workbench.sequential`) runs the same `forecast_windows` and `score_windows` in-process.
+
+These functions take and return small objects only: a worker reads its own slice of the panel from
 parquet and writes its results to the store itself, so neither the series nor the per-series rows
 ever travel through the client.
 """
 
 from __future__ import annotations
 
+import importlib
 import resource
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
-from workbench.data import Panel
-from workbench.data.chunks import ChunkRef
 from workbench.engine.isolation import UnitTimeout, run_with_deadline
 from workbench.engine.units import Unit
 from workbench.forecasters import make_forecaster
 from workbench.registry import forecasters as registered_forecasters
 from workbench.scoring import score_window
-from workbench.store.records import RuntimeLog, unit_record
+from workbench.sources.chunkfiles import read_refs
+from workbench.store.records import RuntimeLog, commit_unit
 from workbench.store.results_store import ResultsStore
-from workbench.tasks import Task
+from workbench.tasks import Task, Window
 
 
-def prepare_chunks(task: Task, chunk_size: int) -> list[ChunkRef]:
-    """Cut a catalog subset into chunk files once per (data, chunk size); later calls reuse them.
-
-    Runs on a worker: the card's reader is read a batch of `chunk_size` series at a time where it
-    can be (`workbench.sources.catalog`), each batch written to the chunk cache (`WORKBENCH_CACHE`:
-    a local folder, or an fsspec URL every worker can reach) before the next is read."""
-    from workbench.sources.catalog import cut_catalog_chunks
-
-    return cut_catalog_chunks(task.dataset, task.subset, task.protocol, chunk_size)
+def unit_windows(unit: Unit) -> list[Window]:
+    """The windows a forecast or score unit covers, cut from its chunks read here."""
+    task = unit.task
+    train = read_refs(unit.chunks, "train", task.gap_policy != "none")  # type: ignore[arg-type]
+    # test chunks come from load_holdout: their ds already continue each train series
+    test = read_refs(unit.chunks, "test") if task.protocol == "holdout" else None  # type: ignore[arg-type]
+    return [w for w in task.windows_of(train, test) if unit.window is None or w.index == unit.window]
 
 
-def _read(chunks: tuple[ChunkRef, ...], split: str, allow_gaps: bool = False) -> Panel:
-    """The unit's panel: chunk files the workbench wrote, or a user file's row groups, read here."""
-    from workbench.sources.chunkfiles import read_refs
-
-    return read_refs(chunks, split, allow_gaps)
-
-
-def compute_unit(
-    unit: Unit, save_forecasts: bool = False, facts: dict | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Metric rows (and forecasts) of one unit, computed in this process.
+def forecast_windows(unit: Unit, windows: list[Window], facts: dict | None = None) -> pd.DataFrame:
+    """The model's forecasts over `windows` (fit on each past, predict the horizon), with a `window`
+    column: the one fit/predict loop, of the engine's units and of `evaluate_sequential` alike.
 
     `facts`, when given, receives what the unit's record says of the computation: its runtime
     (`RuntimeLog`) and, for a model trained here, the hashed-window check of its training data
@@ -56,50 +54,64 @@ def compute_unit(
     from workbench import leakage
 
     task, spec = unit.task, unit.model
-    train = _read(unit.chunks, "train", task.gap_policy != "none")
-    # test chunks come from load_holdout: their ds already continue each train series
-    test = _read(unit.chunks, "test") if task.protocol == "holdout" else None
-    frames, forecasts = [], []
+    forecasts = []
     runtime = RuntimeLog()
     checked: leakage.WindowCheck | None = None
-    for window in task.windows_of(train, test):
-        if unit.window is not None and window.index != unit.window:
-            continue
-        params = dict(spec.params)
+    for window in windows:
         started = time.perf_counter()
-        forecaster = make_forecaster(spec.name, seed=unit.seed, **params).fit(window.past)
+        forecaster = make_forecaster(spec.name, seed=unit.seed, **dict(spec.params)).fit(window.past)
         fitted = time.perf_counter()
         forecast = forecaster.predict(task.h)
         runtime.add(forecaster, fitted - started, time.perf_counter() - fitted)
         if leakage.trains_here(forecaster):
             check = leakage.check_panels(window.past, window.truth, task.h)
             checked = check if checked is None else checked + check
-        scores = score_window(task, window.past, window.truth, forecast, spec.label)
-        scores.insert(0, "window", window.index)
-        frames.append(scores)
-        if save_forecasts:
-            forecasts.append(forecast.assign(window=window.index))
-    metrics = pd.concat(frames, ignore_index=True)
-    _label(metrics, unit)
-    out_forecasts = None
-    if save_forecasts:
-        out_forecasts = pd.concat(forecasts, ignore_index=True)
-        _label(out_forecasts, unit)
+        forecasts.append(forecast.assign(window=window.index))
     if facts is not None:
         facts["runtime_log"] = runtime
         facts |= checked.record() if checked is not None else {}
-    return metrics, out_forecasts
+    return pd.concat(forecasts, ignore_index=True)
+
+
+def score_windows(
+    task: Task, windows: list[Window], forecasts: pd.DataFrame, metrics: Sequence[str], model: str
+) -> pd.DataFrame:
+    """Per-series rows of `metrics` over `windows`, from `forecasts` (a `window` column beside each
+    window's forecast rows; stored or just made): window by window, `score_window`'s rows."""
+    frames = []
+    for window in windows:
+        forecast = forecasts[forecasts["window"] == window.index]
+        scores = score_window(task, window.past, window.truth, forecast, model, metrics)
+        scores.insert(0, "window", window.index)
+        frames.append(scores)
+    return pd.concat(frames, ignore_index=True)
+
+
+def compute_unit(unit: Unit, facts: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(metric rows of every task metric, forecasts) of one forecast unit, computed in this process
+    and not stored; the engine stores the forecasts and commits each metric as a score unit."""
+    windows = unit_windows(unit)
+    forecasts = forecast_windows(unit, windows, facts)
+    metrics = score_windows(unit.task, windows, forecasts, unit.task.metrics, unit.model.label)  # type: ignore[attr-defined]
+    _label(metrics, unit)
+    _label(forecasts, unit)
+    return metrics, forecasts
 
 
 def _label(frame: pd.DataFrame, unit: Unit) -> None:
-    """Every row says which task (key and readable description), model and unit made it."""
+    """Every row says which task (key and readable description), model and unit made it; a score
+    unit's rows also name the forecast unit they score. `task_key` is the task's key without its
+    scoring fields (`workbench.keys`): what is forecast, the same for every metric any run scores,
+    so a leaderboard grouped by it never splits one task because a later run asked for more metrics."""
     frame.insert(0, "seed", unit.seed)
     frame.insert(0, "model", unit.model.labelled(unit.seed))
-    frame.insert(0, "subset", unit.task.subset)
-    frame.insert(0, "dataset", unit.task.dataset)
+    frame.insert(0, "subset", unit.task.subset)  # type: ignore[attr-defined]
+    frame.insert(0, "dataset", unit.task.dataset)  # type: ignore[attr-defined]
     frame.insert(0, "task", unit.task.describe())
     frame.insert(0, "task_key", unit.task.key())
-    frame.insert(0, "kind", "forecast")
+    frame.insert(0, "kind", unit.kind)
+    if unit.kind == "score":
+        frame["forecast_unit"] = unit.forecast
     frame["unit"] = unit.key
 
 
@@ -107,64 +119,85 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+# kinds computed by another package's function, looked up by name: the forecast units' code
+# fingerprint (which covers this module's imports) must not depend on the detection code
+_ELSEWHERE = {"detection": "workbench.anomaly.engine:run_detection_unit"}
+
+
 def run_unit(
     unit: Unit,
+    scores: Sequence[Unit] = (),
+    *,
     store_root: str,
     run_id: str,
-    save_forecasts: bool = False,
     timeout_s: float | None = None,
     chunk_size: int | None = None,
     routed: str = "",
 ) -> dict:
-    """Compute one unit and commit it to the store; never raises for a model's or a series' fault.
+    """The one worker entry point: compute one unit of any kind and commit it to the store; never
+    raises for a model's, a metric's or a series' fault. Returns the committed record.
 
-    The record carries the unit's runtime and leakage facts (see `compute_unit`) and `routed`, the
-    Dask resources the runner submitted it with (e.g. `GPU`), beside the device the model chose.
-
-    Without `timeout_s` the unit is computed in this process. With it, the unit runs in a child
-    process (`workbench.engine.isolation`; one that finished its previous unit in time takes the
-    next) that is killed once it exceeds `timeout_s`, so a hung model frees the worker's core before
-    the next unit starts: the unit is recorded as `timeout`, with the time its process was killed
-    (`killed_at`).
+    Parameters
+    ----------
+    unit
+        A `forecast`, `score` or `detection` unit (`workbench.engine.units`).
+    scores
+        A forecast unit's score units to compute right after it, in this same task, from the
+        forecasts just made (a first run: no second round trip); their committed records are
+        returned under the forecast record's `scores` (not part of its commit).
+    store_root, run_id
+        Where to commit, and the run the record names.
+    timeout_s
+        Forecast units only: without it the unit is computed in this process. With it, the unit
+        runs in a child process (`workbench.engine.isolation`; one that finished its previous unit
+        in time takes the next) that is killed once it exceeds `timeout_s`, so a hung model frees
+        the worker's core before the next unit starts: the unit is recorded as `timeout`, with the
+        time its process was killed (`killed_at`).
+    chunk_size
+        The chunk size the units were planned with (recorded, so a store never mixes two).
+    routed
+        The Dask resources the runner submitted the unit with (e.g. `GPU`), recorded beside the
+        device the model chose.
     """
+    if unit.kind in _ELSEWHERE:
+        module, name = _ELSEWHERE[unit.kind].split(":")
+        return getattr(importlib.import_module(module), name)(unit, store_root, run_id)
+    if unit.kind == "score":
+        return _run_score(unit, store_root, run_id, chunk_size)
+    return _run_forecast(unit, store_root, run_id, timeout_s, chunk_size, routed, scores)
+
+
+def _run_forecast(
+    unit: Unit,
+    store_root: str,
+    run_id: str,
+    timeout_s: float | None,
+    chunk_size: int | None,
+    routed: str,
+    scores: Sequence[Unit],
+) -> dict:
+    """Forecast one unit, commit its forecasts, then compute and commit its score units."""
     _single_threaded_kernels()
     started_at = datetime.now(UTC).isoformat()
     start = time.perf_counter()
     result: dict = {}
     facts: dict = {}
+    windows: list[Window] | None = None
     try:
         if timeout_s:
-            args = (unit, save_forecasts, dict(registered_forecasters.added))
-            metrics, forecasts, result["peak_rss_mb"], facts = run_with_deadline(_compute_in_child, args, timeout_s)
-            result["value"] = metrics, forecasts
+            args = (unit, dict(registered_forecasters.added))
+            forecasts, result["peak_rss_mb"], facts = run_with_deadline(_forecast_in_child, args, timeout_s)
         else:
-            result["value"] = compute_unit(unit, save_forecasts, facts)
+            windows = unit_windows(unit)
+            forecasts = forecast_windows(unit, windows, facts)
+            _label(forecasts, unit)
+        result["value"] = forecasts
     except UnitTimeout as exc:
         result["killed_at"] = datetime.fromtimestamp(exc.killed_at, UTC).isoformat()
     except BaseException as exc:  # a model's fault is recorded, not raised
         result["error"] = getattr(exc, "child_error", None) or f"{type(exc).__name__}: {exc}"
         result["trace"] = getattr(exc, "child_traceback", None) or traceback.format_exc(limit=6)
-    record = unit_record(
-        key=unit.key,
-        kind="forecast",
-        identity=unit.identity,
-        code=unit.code,
-        run_id=run_id,
-        task=unit.task,
-        model=unit.model.labelled(unit.seed),
-        model_name=unit.model.name,
-        params=unit.model.params,
-        seed=unit.seed,
-        chunk_size=chunk_size,
-        chunks=[c.index for c in unit.chunks],
-        n_series=sum(c.n_series for c in unit.chunks),
-        window=unit.window,
-        data_hash=sorted({c.data_hash for c in unit.chunks}),
-        peak_rss_mb=round(result.get("peak_rss_mb") or _peak_rss_mb(), 1),
-        started_at=started_at,
-        duration_s=round(time.perf_counter() - start, 4),
-    )
-    metrics = pd.DataFrame()
+    record: dict = {"status": "ok"}
     forecasts = None
     if "killed_at" in result:
         record["status"] = "timeout"
@@ -175,26 +208,97 @@ def run_unit(
         record["error"] = result["error"]
         record["trace"] = result["trace"]
     else:
-        record["status"] = "ok"
-        metrics, forecasts = result["value"]
+        forecasts = result["value"]
     runtime = facts.pop("runtime_log", None)
     record |= (runtime or RuntimeLog()).facts(routed) if record["status"] == "ok" else {"routed": routed}
     record |= facts
-    return ResultsStore(store_root).write_unit(unit.key, {"metrics": metrics, "forecasts": forecasts}, record)
+    committed = _commit(
+        unit,
+        store_root,
+        run_id,
+        chunk_size,
+        {"forecasts": forecasts},
+        peak_rss_mb=round(result.get("peak_rss_mb") or _peak_rss_mb(), 1),
+        started_at=started_at,
+        duration_s=round(time.perf_counter() - start, 4),
+        **record,
+    )
+    if forecasts is not None and scores:
+        if windows is None:  # forecast in a child process: cut the windows here
+            windows = unit_windows(unit)
+        made = [_score(s, store_root, run_id, chunk_size, forecasts, windows) for s in scores]
+        committed = {**committed, "scores": made}
+    return committed
 
 
-def _compute_in_child(
-    unit: Unit, save_forecasts: bool, added: dict[str, type]
-) -> tuple[pd.DataFrame, pd.DataFrame | None, float, dict]:
-    """`compute_unit` in the unit's own process, which knows the models this worker registered at run
-    time (a notebook's or a test's) and keeps numba single-threaded; also returns its peak memory and
-    the unit's runtime and leakage facts."""
+def _run_score(unit: Unit, store_root: str, run_id: str, chunk_size: int | None) -> dict:
+    """Score a forecast unit's stored forecasts with one metric (no model is built or fitted)."""
+    try:
+        forecasts = ResultsStore(store_root).read_table("forecasts", [unit.forecast or ""])
+        if forecasts.empty:
+            raise FileNotFoundError(f"forecast unit {unit.forecast} has no stored forecasts")
+        windows = unit_windows(unit)
+    except Exception as exc:  # data that cannot be read is the unit's fault, recorded
+        return _commit(unit, store_root, run_id, chunk_size, {}, status="error", error=f"{type(exc).__name__}: {exc}",
+                       trace=traceback.format_exc(limit=6))  # fmt: skip
+    return _score(unit, store_root, run_id, chunk_size, forecasts, windows)
+
+
+def _score(
+    unit: Unit, store_root: str, run_id: str, chunk_size: int | None, forecasts: pd.DataFrame, windows: list[Window]
+) -> dict:
+    """Compute and commit one score unit; a metric that cannot be scored (e.g. `MissingQuantilesError`:
+    a probabilistic metric of a forecast without quantiles) is a failed score unit with its message."""
+    started_at = datetime.now(UTC).isoformat()
+    start = time.perf_counter()
+    rows, record = None, {"status": "ok"}
+    try:
+        rows = score_windows(unit.task, windows, forecasts, [unit.metric_name], unit.model.label)  # type: ignore[arg-type]
+        _label(rows, unit)
+    except Exception as exc:
+        record = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=6)}
+    return _commit(unit, store_root, run_id, chunk_size, {"metrics": rows}, started_at=started_at,
+                   duration_s=round(time.perf_counter() - start, 4), **record)  # fmt: skip
+
+
+def _commit(unit: Unit, store_root: str, run_id: str, chunk_size: int | None, tables: dict, **facts: Any) -> dict:
+    """Commit a forecast or score unit (`commit_unit`): its record says what it covered and, for a
+    score unit, which forecast unit and metric (with the metric's parameters) it scored."""
+    if unit.kind == "score":
+        facts = {"forecast_unit": unit.forecast, "metric": unit.metric_name, "metric_params": unit.metric, **facts}
+    return commit_unit(
+        ResultsStore(store_root),
+        key=unit.key,
+        kind=unit.kind,
+        identity=unit.identity,
+        code=unit.code,
+        run_id=run_id,
+        task=unit.task,
+        model=unit.model.labelled(unit.seed),
+        model_name=unit.model.name,
+        params=unit.model.params,
+        seed=unit.seed,
+        tables=tables,
+        chunk_size=chunk_size,
+        chunks=[c.index for c in unit.chunks],
+        n_series=sum(c.n_series for c in unit.chunks),  # type: ignore[union-attr]
+        window=unit.window,
+        data_hash=sorted({c.data_hash for c in unit.chunks}),
+        **facts,
+    )
+
+
+def _forecast_in_child(unit: Unit, added: dict[str, type]) -> tuple[pd.DataFrame, float, dict]:
+    """A unit's forecasts in the unit's own process, which knows the models this worker registered
+    at run time (a notebook's or a test's) and keeps numba single-threaded; also returns its peak
+    memory and the unit's runtime and leakage facts."""
     for name, cls in added.items():
         registered_forecasters.added.setdefault(name, cls)
     _single_threaded_kernels()
     facts: dict = {}
-    metrics, forecasts = compute_unit(unit, save_forecasts, facts)
-    return metrics, forecasts, _peak_rss_mb(), facts
+    forecasts = forecast_windows(unit, unit_windows(unit), facts)
+    _label(forecasts, unit)
+    return forecasts, _peak_rss_mb(), facts
 
 
 def _single_threaded_kernels() -> None:

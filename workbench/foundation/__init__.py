@@ -5,3 +5,5 @@ them), `uses_accelerator` (the engine routes their units to workers that adverti
 `runtime_info()` (device, dtype, batch size, seconds, weights loaded or shared: recorded on every
 unit) and `pretrained` with a declared training corpus where one is typed (`workbench.leakage`).
 """
+
+__all__: list[str] = []  # the API lives in the submodules

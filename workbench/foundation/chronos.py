@@ -14,26 +14,19 @@ here, so its units record leakage `unknown`.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from workbench.errors import SourceUnavailableError, WorkbenchError
-from workbench.forecasters import Forecaster
 from workbench.foundation import loading
+from workbench.foundation.base import PretrainedForecaster, needs_extra, weights_unavailable
 from workbench.registry import ModelParams, Quantile, resolve_seed
-from workbench.tasks import future_ds
+
+__all__ = ["DEFAULT_QUANTILES", "Chronos", "ChronosParams", "load_weights"]
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
-
-
-def load_pipeline(model: str, device: str | None = None) -> Any:
-    """A Chronos pipeline from a hub id or local path (once per process), with an error that says
-    what to do."""
-    return load_weights(model, device).value
 
 
 def load_weights(model: str, device: str | None = None) -> loading.Loaded:
@@ -41,7 +34,7 @@ def load_weights(model: str, device: str | None = None) -> loading.Loaded:
     try:
         from chronos import BaseChronosPipeline
     except ImportError as exc:
-        raise WorkbenchError("chronos needs the foundation extra: pip install 'workbench[foundation]'") from exc
+        raise needs_extra("chronos") from exc
     from workbench.neural.trainer import pick_device
 
     where = str(pick_device(device))
@@ -50,10 +43,7 @@ def load_weights(model: str, device: str | None = None) -> loading.Loaded:
         try:
             return BaseChronosPipeline.from_pretrained(model, device_map=where)
         except Exception as exc:
-            raise SourceUnavailableError(
-                f"chronos: cannot load weights {model!r} ({type(exc).__name__}: {exc}). Without internet, download "
-                "the model folder elsewhere and pass its local path as `model`."
-            ) from exc
+            raise weights_unavailable("chronos", model, exc) from exc
 
     return loading.load("chronos", model, read, device=where, dtype="model")
 
@@ -72,36 +62,25 @@ class ChronosParams(ModelParams):
     pipeline: Any = Field(None, description="a loaded Chronos pipeline object (e.g. a small test model)")
 
 
-class Chronos(Forecaster):
+class Chronos(PretrainedForecaster):
     """Chronos / Chronos-Bolt zero-shot quantile forecasts (`foundation` extra)."""
 
     name = "chronos"
     Params = ChronosParams
-    uses_accelerator = True
-    pretrained = True
-    training_corpus = None  # not typed from the Chronos paper here: leakage is `unknown`
+    ready = "pipeline"
 
     def __init__(self, *, seed: int | None = None, **params: Any) -> None:
         super().__init__(seed=seed, **params)
         self.quantiles = sorted({*self.params.quantiles, 0.5})
-        self._pipeline = self.params.pipeline
-        self._weights: loading.Loaded | None = None
-        self._runtime: dict[str, Any] = {}
 
-    @property
-    def pipeline(self) -> Any:
-        if self._pipeline is None:
-            self._weights = load_weights(self.params.model, self.params.device)
-            self._pipeline = self._weights.value
-        return self._pipeline
+    def load_weights(self) -> loading.Loaded:
+        return load_weights(self.params.model, self.params.device)
 
-    def runtime_info(self) -> dict[str, Any]:
-        """Batch size, seconds of the forward passes, device and dtype, how the weights were had."""
-        info = {"batch_size": self.params.batch_size, **self._runtime}
-        info |= loading.torch_facts(getattr(self._pipeline, "model", None))
-        if self._weights is not None:
-            info["weights"] = self._weights.describe()
-        return info
+    def torch_module(self) -> Any:
+        return getattr(self._loaded, "model", None)
+
+    def runtime_facts(self) -> dict[str, Any]:
+        return {"batch_size": self.params.batch_size}
 
     def predict(self, h: int) -> pd.DataFrame:
         import torch
@@ -110,9 +89,8 @@ class Chronos(Forecaster):
         context = self.params.context_length
         batch = self.params.batch_size
         rows = []
-        pipeline = self.pipeline
-        start = time.perf_counter()
-        with torch.random.fork_rng():  # the caller's generator state is left as it was
+        pipeline = self.loaded()
+        with self.timed(len(values)), torch.random.fork_rng():  # the caller's generator state is left as it was
             torch.manual_seed(resolve_seed(self.params.random_state, self.seed, 0))
             for start in range(0, len(values), batch):
                 contexts = []
@@ -121,11 +99,5 @@ class Chronos(Forecaster):
                     contexts.append(torch.tensor(series[-context:] if context else series, dtype=torch.float32))
                 with torch.no_grad():
                     q, _ = pipeline.predict_quantiles(contexts, prediction_length=h, quantile_levels=self.quantiles)
-                rows.append(np.sort(q.float().cpu().numpy(), axis=-1))  # (series, h, quantiles), no crossing
-        self._runtime = {"inference_s": round(time.perf_counter() - start, 4), "n_series": len(values)}
-        q = np.concatenate(rows, axis=0)
-        out = future_ds(self.past_, h)
-        for i, level in enumerate(self.quantiles):
-            out[f"q{level:g}"] = q[:, :, i].ravel()
-        out["y_hat"] = out["q0.5"]
-        return out
+                rows.append(q.float().cpu().numpy())  # (series, h, quantiles)
+        return self.forecast_frame(h, np.concatenate(rows, axis=0), self.quantiles)

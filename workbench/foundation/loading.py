@@ -27,6 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.storage import sha256_file
+
+__all__ = [
+    "MAX_ENTRIES",
+    "WEIGHT_SUFFIXES",
+    "Loaded",
+    "WeightsKey",
+    "clear",
+    "file_sha256",
+    "fingerprint",
+    "load",
+    "stats",
+    "torch_facts",
+]
+
 # checkpoint files whose bytes define the weights (configs included: they shape the network)
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".json")
 MAX_ENTRIES = 8  # loaded models kept per process, least recently used dropped first
@@ -117,11 +132,7 @@ def file_sha256(path: str | Path) -> str | None:
     st = p.stat()
     stamp = ("file", str(p.resolve()), st.st_size, st.st_mtime_ns)
     if stamp not in _FINGERPRINTS:
-        digest = hashlib.sha256()
-        with p.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        _FINGERPRINTS[stamp] = digest.hexdigest()
+        _FINGERPRINTS[stamp] = sha256_file(p)
     return _FINGERPRINTS[stamp]
 
 

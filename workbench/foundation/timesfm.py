@@ -12,18 +12,17 @@ record leakage `unknown`.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from workbench.errors import SourceUnavailableError, WorkbenchError
-from workbench.forecasters import Forecaster
 from workbench.foundation import loading
+from workbench.foundation.base import PretrainedForecaster, needs_extra, weights_unavailable
 from workbench.registry import ModelParams
-from workbench.tasks import future_ds
+
+__all__ = ["DECILES", "TimesFM", "TimesFMParams", "forecast_config", "load_weights"]
 
 DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -39,25 +38,18 @@ def forecast_config(max_context: int, horizon: int):
     )
 
 
-def load_model(model: str, max_context: int, horizon: int) -> Any:
-    """The model compiled for this context and horizon bucket, once per process."""
-    return load_weights(model, max_context, horizon).value
-
-
 def load_weights(model: str, max_context: int, horizon: int) -> loading.Loaded:
+    """The model compiled for this context and horizon bucket, once per process."""
     try:
         import timesfm
     except ImportError as exc:
-        raise WorkbenchError("timesfm needs the foundation extra: pip install 'workbench[foundation]'") from exc
+        raise needs_extra("timesfm") from exc
 
     def read() -> Any:
         try:
             loaded = timesfm.TimesFM_2p5_200M_torch.from_pretrained(model, torch_compile=False)
         except Exception as exc:
-            raise SourceUnavailableError(
-                f"timesfm: cannot load weights {model!r} ({type(exc).__name__}: {exc}). Without internet, download "
-                "the model folder elsewhere and pass its local path as `model`."
-            ) from exc
+            raise weights_unavailable("timesfm", model, exc) from exc
         loaded.compile(forecast_config(max_context, horizon))
         return loaded
 
@@ -82,42 +74,26 @@ class TimesFMParams(ModelParams):
         return value
 
 
-class TimesFM(Forecaster):
+class TimesFM(PretrainedForecaster):
     """TimesFM 2.5 zero-shot point and decile forecasts (`foundation` extra); deterministic, no seed needed."""
 
     name = "timesfm"
     Params = TimesFMParams
-    uses_accelerator = True
-    pretrained = True
-    training_corpus = None  # not typed from the TimesFM paper here: leakage is `unknown`
+    ready = "model_object"
 
     def __init__(self, *, seed: int | None = None, **params: Any) -> None:
         super().__init__(seed=seed, **params)
         self.quantiles = sorted(self.params.quantiles)
-        self._model = self.params.model_object
-        self._weights: loading.Loaded | None = None
-        self._runtime: dict[str, Any] = {}
 
-    def runtime_info(self) -> dict[str, Any]:
-        """Seconds of the forecast call, the series forecast, how the weights were had."""
-        info = dict(self._runtime)
-        if self._weights is not None:
-            info["weights"] = self._weights.describe()
-        return info
+    def load_weights(self, h: int) -> loading.Loaded:
+        return load_weights(self.params.model, self.params.max_context, h)
 
     def predict(self, h: int) -> pd.DataFrame:
         max_context = self.params.max_context
-        if self._model is None:
-            self._weights = load_weights(self.params.model, max_context, h)
-            self._model = self._weights.value
+        model = self.loaded(h)
         values, lengths, _ = self.past_.to_numpy(pad="left")
         inputs = [row[len(row) - n :][-max_context:] for row, n in zip(values, lengths, strict=True)]
-        start = time.perf_counter()
-        point, quantiles = self._model.forecast(horizon=h, inputs=inputs)
-        self._runtime = {"inference_s": round(time.perf_counter() - start, 4), "n_series": len(inputs)}
-        deciles = np.sort(np.asarray(quantiles)[:, :h, 1:], axis=-1)  # index 0 is the mean
-        out = future_ds(self.past_, h)
-        out["y_hat"] = np.asarray(point)[:, :h].ravel()
-        for q in self.quantiles:
-            out[f"q{q:g}"] = deciles[:, :, DECILES.index(q)].ravel()
-        return out
+        with self.timed(len(inputs)):
+            point, quantiles = model.forecast(horizon=h, inputs=inputs)
+        deciles = np.asarray(quantiles)[:, :h, 1:]  # index 0 is the mean
+        return self.forecast_frame(h, deciles, DECILES, point=point, keep=self.quantiles)

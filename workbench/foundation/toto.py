@@ -19,7 +19,6 @@ process has one. Its pretraining corpus is not typed here, so its units record l
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,12 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from workbench.errors import SourceUnavailableError, WorkbenchError
-from workbench.forecasters import Forecaster
+from workbench.errors import WorkbenchError
 from workbench.foundation import loading
+from workbench.foundation.base import PretrainedForecaster, weights_unavailable
 from workbench.registry import ModelParams, Quantile, resolve_seed
-from workbench.tasks import future_ds
+
+__all__ = ["DEFAULT_MODEL", "DEFAULT_QUANTILES", "NEEDS", "TotoModel", "TotoParams", "load_weights"]
 
 DEFAULT_MODEL = "Datadog/Toto-Open-Base-1.0"
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
@@ -49,12 +49,6 @@ def _toto_modules() -> tuple[Any, Any, Any]:
     except ImportError as exc:
         raise WorkbenchError(f"{NEEDS} ({type(exc).__name__}: {exc})") from exc
     return Toto, TotoForecaster, MaskedTimeseries
-
-
-def load_module(model: str, device: str | None = None) -> Any:
-    """A Toto module from a hub id or a local folder (once per process), with an error that says
-    what to do."""
-    return load_weights(model, device).value
 
 
 def load_weights(model: str, device: str | None = None) -> loading.Loaded:
@@ -76,10 +70,7 @@ def load_weights(model: str, device: str | None = None) -> loading.Loaded:
                 folder = Path(snapshot_download(model, allow_patterns=["model.safetensors", "config.json"]))
             module = toto_cls.load_from_checkpoint(str(folder), map_location=where, strict=False)
         except Exception as exc:
-            raise SourceUnavailableError(
-                f"toto: cannot load weights {model!r} ({type(exc).__name__}: {exc}). Without internet, download "
-                "the model folder (model.safetensors + config.json) elsewhere and pass its local path as `model`."
-            ) from exc
+            raise weights_unavailable("toto", model, exc, "the model folder (model.safetensors + config.json)") from exc
         return module.eval()
 
     return loading.load("toto", model, read, device=where, dtype="float32")
@@ -111,37 +102,26 @@ class TotoParams(ModelParams):
     module: Any = Field(None, description="a loaded `toto.model.toto.Toto` (e.g. a small test model)")
 
 
-class TotoModel(Forecaster):
+class TotoModel(PretrainedForecaster):
     """Toto (Datadog) zero-shot probabilistic forecasts; needs its own environment (`make toto-env`)."""
 
     name = "toto"
     Params = TotoParams
-    uses_accelerator = True
-    pretrained = True
-    training_corpus = None  # not typed from the Toto paper here: leakage is `unknown`
+    ready = "module"
 
     def __init__(self, *, seed: int | None = None, **params: Any) -> None:
         super().__init__(seed=seed, **params)
         self.quantiles = sorted({*self.params.quantiles, 0.5})
-        self._module = self.params.module
-        self._weights: loading.Loaded | None = None
-        self._runtime: dict[str, Any] = {}
         _toto_modules()  # fail at construction, not inside a worker, when toto-ts is absent
 
-    @property
-    def module(self) -> Any:
-        if self._module is None:
-            self._weights = load_weights(self.params.model, self.params.device)
-            self._module = self._weights.value
-        return self._module
+    def load_weights(self) -> loading.Loaded:
+        return load_weights(self.params.model, self.params.device)
 
-    def runtime_info(self) -> dict[str, Any]:
-        """Batch size, samples, seconds of the forward passes, device and dtype, how the weights were had."""
-        info = {"batch_size": self.params.batch_size, "num_samples": self.params.num_samples, **self._runtime}
-        info |= loading.torch_facts(self._module)
-        if self._weights is not None:
-            info["weights"] = self._weights.describe()
-        return info
+    def torch_module(self) -> Any:
+        return self._loaded
+
+    def runtime_facts(self) -> dict[str, Any]:
+        return {"batch_size": self.params.batch_size, "num_samples": self.params.num_samples}
 
     def predict(self, h: int) -> pd.DataFrame:
         import torch
@@ -153,13 +133,11 @@ class TotoModel(Forecaster):
         num_samples = self.params.num_samples
         samples_per_batch = self.params.samples_per_batch or min(num_samples, 64) or 1
         interval = _interval_seconds(self.past_.freq)
-        module = self.module
+        module = self.loaded()
         device = next(module.parameters()).device
         forecaster = forecaster_cls(module.model)
-        started = time.perf_counter()
-        generator_state = torch.random.get_rng_state()
-        torch.manual_seed(resolve_seed(self.params.random_state, self.seed, 0))
-        try:
+        with self.timed(len(values)), torch.random.fork_rng():  # the caller's generator state is left as it was
+            torch.manual_seed(resolve_seed(self.params.random_state, self.seed, 0))
             parts = []
             for start in range(0, len(values), batch):
                 rows = values[start : start + batch, -context:]
@@ -186,15 +164,7 @@ class TotoModel(Forecaster):
                 levels = torch.tensor(self.quantiles, dtype=out.samples.dtype, device=out.samples.device)
                 q = out.samples[:, 0].quantile(levels, dim=-1)  # (quantiles, series, h)
                 parts.append(q.permute(1, 2, 0).float().cpu().numpy())
-        finally:
-            torch.random.set_rng_state(generator_state)
-        self._runtime = {"inference_s": round(time.perf_counter() - started, 4), "n_series": len(values)}
-        q = np.sort(np.concatenate(parts, axis=0), axis=-1)
-        out_frame = future_ds(self.past_, h)
-        if not num_samples:
-            out_frame["y_hat"] = q[:, :, 0].ravel()
-            return out_frame
-        for i, level in enumerate(self.quantiles):
-            out_frame[f"q{level:g}"] = q[:, :, i].ravel()
-        out_frame["y_hat"] = out_frame["q0.5"]
-        return out_frame
+        q = np.concatenate(parts, axis=0)
+        if not num_samples:  # Toto's mean path: a point forecast, no quantiles
+            return self.forecast_frame(h, q[:, :, :0], [], point=q[:, :, 0])
+        return self.forecast_frame(h, q, self.quantiles)

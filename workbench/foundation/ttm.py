@@ -62,6 +62,26 @@ from workbench.leakage import CorpusEntry, TrainingCorpus
 from workbench.registry import ModelParams, resolve_seed
 from workbench.tasks import future_ds
 
+__all__ = [
+    "DEFAULT_MODEL",
+    "DTYPES",
+    "INSTALL",
+    "R2_WEIGHTS_SHA256",
+    "TRAINING_CORPUS",
+    "TTM",
+    "HorizonError",
+    "TTMParams",
+    "check_horizon",
+    "checkpoint_lengths",
+    "finetune",
+    "forecast_contexts",
+    "forecast_windows",
+    "import_ttm",
+    "load_model",
+    "load_weights",
+    "training_corpus",
+]
+
 DEFAULT_MODEL = "ibm-granite/granite-timeseries-ttm-r2"
 # granite-tsfm 0.3.11 pins torch<2.12 and scikit-learn<1.8: installed without its pins, with what it imports
 INSTALL = "pip install --no-deps granite-tsfm==0.3.11 datasets deprecated wrapt einops dill multiprocess xxhash"

@@ -2,6 +2,10 @@
 
 `LTSFTask` says what is evaluated (dataset, split rule, input length, horizon, how test windows are
 scored); `prepare` cuts, scales and windows the table; `run` trains one model and scores it.
+
+Unlike the other packages' names, these are re-exported eagerly: `run` names both the submodule
+`workbench.ltsf.run` and its function, and a lazy (PEP 562) re-export would hand out the module once
+the submodule had been imported. Every module here is the long-horizon protocol's own.
 """
 
 from workbench.ltsf.data import Borders, StandardScaler, Table, borders, load_ltsf_table

@@ -22,6 +22,8 @@ from workbench.ltsf.protocol import LTSFTask, Prepared, check_protocol, prepare
 from workbench.ltsf.run import TrainConfig
 from workbench.neural.trainer import pick_device
 
+__all__ = ["DARTS_MODELS", "run_darts"]
+
 DARTS_MODELS = ("DLinearModel", "NLinearModel")
 
 

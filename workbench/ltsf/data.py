@@ -18,6 +18,8 @@ import numpy as np
 from workbench.data import get_card, load_panel
 from workbench.errors import DataFormatError
 
+__all__ = ["SPLITS", "Borders", "SplitRule", "StandardScaler", "Table", "borders", "load_ltsf_table"]
+
 SplitRule = Literal["ett_hour", "ett_minute", "ratio"]
 SPLITS = ("train", "val", "test")
 

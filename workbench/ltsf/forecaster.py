@@ -17,8 +17,9 @@ from pydantic import Field
 from workbench.errors import DataFormatError
 from workbench.forecasters import _ArrayForecaster
 from workbench.ltsf.models import build_model
-from workbench.neural.trainer import Pairs, Trainer, seed_everything
-from workbench.registry import ModelParams, resolve_seed
+from workbench.neural.trainer import Pairs, TrainingParams
+
+__all__ = ["REFERENCE_SEED", "DLinearForecaster", "LTSFParams", "LinearForecaster", "NLinearForecaster"]
 
 REFERENCE_SEED = 2021  # the LTSF-Linear reference code's seed, used when neither parameter nor run gives one
 
@@ -36,20 +37,12 @@ def _windows(rows: list[np.ndarray], input_len: int, h: int, val_fraction: float
     return tuple(np.concatenate(a).astype(np.float32)[..., None] for a in (xs, ys, xv, yv))
 
 
-class LTSFParams(ModelParams):
-    """Parameters of the LTSF-Linear forecasters."""
+class LTSFParams(TrainingParams):
+    """Parameters of the LTSF-Linear forecasters (the training ones with the reference defaults;
+    Adam's learning rate is halved every epoch after the second; the default seed is 2021)."""
 
     input_len: int = Field(336, ge=1, description="inputs per window (the look-back)")
-    epochs: int = Field(10, ge=1, description="most training epochs (early stopping may end sooner)")
-    batch_size: int = Field(32, ge=1, description="training windows per batch")
-    lr: float = Field(0.005, gt=0, description="Adam's learning rate, halved every epoch after the second")
-    patience: int = Field(3, ge=1, description="epochs without a better validation loss before stopping")
     val_fraction: float = Field(0.1, ge=0, lt=1, description="share of windows held out for early stopping")
-    random_state: int | None = Field(
-        None, description=f"seed of the weights and the batch order; default: the run's seed, else {REFERENCE_SEED}"
-    )
-    device: str | None = Field(None, description="torch device; default: a GPU when there is one")
-    progress: bool = Field(False, description="show a progress bar over epochs")
 
 
 class _LTSFForecaster(_ArrayForecaster):
@@ -73,17 +66,7 @@ class _LTSFForecaster(_ArrayForecaster):
         std = np.array([r.std() or 1.0 for r in rows])
         scaled = [(r - m) / s for r, m, s in zip(rows, mean, std, strict=True)]
         x, y, xv, yv = _windows(scaled, input_len, h, p.val_fraction)
-        trainer = Trainer(
-            max_epochs=p.epochs,
-            batch_size=p.batch_size,
-            lr=p.lr,
-            patience=p.patience,
-            seed=resolve_seed(p.random_state, self.seed, REFERENCE_SEED),
-            device=p.device,
-            progress=p.progress,
-            lr_schedule=lambda e: 0.5 ** max(e - 1, 0),
-        )
-        seed_everything(trainer.seed)  # the initial weights are part of what the seed fixes
+        trainer = p.trainer(self.seed, REFERENCE_SEED, lr_schedule=lambda e: 0.5 ** max(e - 1, 0))
         model = build_model(self.model_name, input_len, h)
         val = Pairs.of(xv, yv) if len(xv) else None
         self.result_ = trainer.fit_batches(model, Pairs.of(x, y), val)

@@ -27,6 +27,8 @@ from torch.nn import functional as F
 
 from workbench.errors import UnknownNameError
 
+__all__ = ["MODELS", "DLinear", "Linear", "NLinear", "Repeat", "build_model", "moving_average"]
+
 MODELS = ("Linear", "NLinear", "DLinear", "Repeat")
 
 

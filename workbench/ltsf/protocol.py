@@ -24,6 +24,8 @@ from workbench.keys import TaskIdentity
 from workbench.ltsf.data import Borders, SplitRule, StandardScaler, Table, borders, load_ltsf_table
 from workbench.ltsf.windows import Windows, kept_windows
 
+__all__ = ["LTSFConfigError", "LTSFTask", "Prepared", "ProtocolWarning", "check_protocol", "prepare"]
+
 
 class ProtocolWarning(UserWarning):
     """A run departs from the clean protocol (future rows in the scaler, test windows dropped)."""

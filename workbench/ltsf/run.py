@@ -26,6 +26,8 @@ from workbench.ltsf.protocol import LTSFConfigError, LTSFTask, Prepared, check_p
 from workbench.ltsf.windows import Windows
 from workbench.neural.trainer import Trainer, pick_device, seed_everything
 
+__all__ = ["TrainConfig", "run", "scores"]
+
 
 @dataclass(frozen=True)
 class TrainConfig:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.ltsf.protocol import LTSFTask
-from workbench.store.records import new_run_id, unit_record
+from workbench.store.records import commit_unit, new_run_id
 from workbench.store.results_store import ResultsStore
 
 
@@ -37,7 +37,8 @@ def commit_ltsf_run(
     label = dict(kind="ltsf", task_key=task.key(), task=task.describe(), dataset=task.dataset, subset=task.subset)
     rows = [{"metric": name, "value": float(value), "aggregation": how} for name, (value, how) in scores.items()]
     metrics = pd.DataFrame(rows).assign(**label, model=model, seed=seed, window=0, unique_id="(all channels)")
-    unit = unit_record(
+    commit_unit(
+        store,
         key=key,
         kind="ltsf",
         identity=identity,
@@ -48,8 +49,8 @@ def commit_ltsf_run(
         model_name=model_name,
         params=params,
         seed=seed,
+        tables={runs_table: pd.DataFrame([record]), "metrics": metrics},
         n_series=n_series,
         duration_s=round(float(record.get("seconds", 0.0)), 4),
         status="ok",
     )
-    store.write_unit(key, {runs_table: pd.DataFrame([record]), "metrics": metrics}, unit)

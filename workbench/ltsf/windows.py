@@ -15,6 +15,8 @@ import torch
 
 from workbench.errors import DataFormatError
 
+__all__ = ["Windows", "kept_windows"]
+
 
 @dataclass(frozen=True)
 class Windows:

@@ -16,6 +16,8 @@ from workbench.forecasters import Forecaster, make_forecaster
 from workbench.models.params import LibraryParams, library_params
 from workbench.registry import Quantile
 
+__all__ = ["AdapterParams", "LibraryAdapter"]
+
 
 class AdapterParams(LibraryParams):
     """What every library adapter takes beside the library class's own arguments."""

@@ -24,6 +24,8 @@ from pydantic import Field
 from workbench.errors import UnknownNameError
 from workbench.models.adapter import AdapterParams, LibraryAdapter
 
+__all__ = ["DartsModel", "DartsParams"]
+
 
 def _model_class(name: str):
     import darts.models as dm

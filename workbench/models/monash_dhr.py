@@ -23,6 +23,8 @@ from pydantic import Field
 from workbench.forecasters import _ArrayForecaster
 from workbench.registry import ModelParams
 
+__all__ = ["DHRParams", "MonashDHRArima", "dhr_arima", "fourier_pair", "snaive_lagwalk"]
+
 
 def fourier_pair(period: float, start: int, n: int) -> np.ndarray:
     """R's `fourier(x, K = 1)` columns S1, C1 at times start..start+n-1 (1-based, as R counts)."""

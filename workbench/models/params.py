@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from workbench.registry import ModelParams
 
+__all__ = ["LibraryParams", "first_sentence", "library_params", "param_docs"]
+
 
 class LibraryParams(ModelParams):
     """Parameters of an adapter plus those of the library class it wraps."""

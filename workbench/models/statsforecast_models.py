@@ -19,6 +19,8 @@ from pydantic import Field
 from workbench.errors import UnknownNameError
 from workbench.models.adapter import AdapterParams, LibraryAdapter
 
+__all__ = ["StatsForecastModel", "StatsForecastParams"]
+
 
 def _model_class(name: str):
     import statsforecast.models as sfm

@@ -14,8 +14,9 @@ from pydantic import Field
 from torch import nn
 
 from workbench.forecasters import _ArrayForecaster
-from workbench.neural.trainer import Trainer, seed_everything
-from workbench.registry import ModelParams, resolve_seed
+from workbench.neural.trainer import TrainingParams
+
+__all__ = ["MLP", "MLPParams", "windows"]
 
 
 def windows(values: np.ndarray, lengths: np.ndarray, lags: int, h: int, per_series: int) -> tuple[np.ndarray, ...]:
@@ -37,21 +38,16 @@ def windows(values: np.ndarray, lengths: np.ndarray, lags: int, h: int, per_seri
     return stack(xs, lags), stack(ys, h), stack(xv, lags), stack(yv, h)
 
 
-class MLPParams(ModelParams):
-    """Parameters of the global MLP."""
+class MLPParams(TrainingParams):
+    """Parameters of the global MLP (the default seed is 0)."""
 
     lags: int | None = Field(None, ge=1, description="inputs per window; default 2 h")
     hidden: int = Field(64, ge=1, description="width of the two hidden layers")
-    epochs: int = Field(30, ge=1, description="most training epochs (early stopping may end sooner)")
-    lr: float = Field(1e-3, gt=0, description="Adam's learning rate")
-    batch_size: int = Field(256, ge=1, description="training windows per batch")
-    patience: int = Field(5, ge=1, description="epochs without a better validation loss before stopping")
     windows_per_series: int = Field(20, ge=1, description="training windows cut from the end of each series")
-    random_state: int | None = Field(
-        None, description="seed of the initial weights and the batch order; default: the run's seed, else 0"
-    )
-    device: str | None = Field(None, description="torch device; default: a GPU when there is one")
-    progress: bool = Field(False, description="show a progress bar over epochs")
+    epochs: int = Field(30, ge=1, description="most training epochs (early stopping may end sooner)")
+    batch_size: int = Field(256, ge=1, description="training windows per batch")
+    lr: float = Field(1e-3, gt=0, description="Adam's learning rate")
+    patience: int = Field(5, ge=1, description="epochs without a better validation loss before stopping")
 
 
 class MLP(_ArrayForecaster):
@@ -64,22 +60,13 @@ class MLP(_ArrayForecaster):
     def forecast_array(self, values: np.ndarray, lengths: np.ndarray, h: int) -> np.ndarray:
         p = self.params
         lags = p.lags or 2 * h
-        trainer = Trainer(
-            max_epochs=p.epochs,
-            lr=p.lr,
-            batch_size=p.batch_size,
-            patience=p.patience,
-            seed=resolve_seed(p.random_state, self.seed, 0),
-            device=p.device,
-            progress=p.progress,
-        )
         hidden = p.hidden
         x, y, xv, yv = windows(values, lengths, lags, h, p.windows_per_series)
         if not len(x) and not len(xv):
             raise ValueError(f"mlp: no series is longer than lags + h = {lags + h}; lower `lags`")
         if not len(x):  # one window per series: train on it, no separate validation
             x, y, xv, yv = xv, yv, None, None
-        seed_everything(trainer.seed)  # the initial weights are part of what the seed fixes
+        trainer = p.trainer(self.seed, 0)
         model = nn.Sequential(
             nn.Linear(lags, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, h)
         )

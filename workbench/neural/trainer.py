@@ -18,12 +18,26 @@ import copy
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 from tqdm.auto import tqdm
+
+from workbench.registry import ModelParams, resolve_seed
+
+__all__ = [
+    "Batches",
+    "Pairs",
+    "TrainResult",
+    "Trainer",
+    "TrainingParams",
+    "batch_order",
+    "pick_device",
+    "seed_everything",
+]
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -209,3 +223,36 @@ class Trainer:
         device = next(model.parameters()).device
         model.eval()
         return model(torch.as_tensor(x, dtype=torch.float32, device=device)).cpu().numpy()
+
+
+class TrainingParams(ModelParams):
+    """The training parameters of every forecaster trained on the native trainer (the LTSF-Linear
+    models, the MLP), with the LTSF reference defaults; a model declares its own defaults where they
+    differ, and `trainer` builds the Trainer from them."""
+
+    epochs: int = Field(10, ge=1, description="most training epochs (early stopping may end sooner)")
+    batch_size: int = Field(32, ge=1, description="training windows per batch")
+    lr: float = Field(0.005, gt=0, description="Adam's learning rate")
+    patience: int = Field(3, ge=1, description="epochs without a better validation loss before stopping")
+    random_state: int | None = Field(
+        None, description="seed of the initial weights and the batch order; default: the run's seed, else the model's"
+    )
+    device: str | None = Field(None, description="torch device; default: a GPU when there is one")
+    progress: bool = Field(False, description="show a progress bar over epochs")
+
+    def trainer(self, run_seed: int | None, default_seed: int, **options: Any) -> Trainer:
+        """The Trainer of these parameters, its seed `random_state`, else the run's, else the
+        model's `default_seed`. Python, numpy and torch are seeded with it here, before the model is
+        built: the initial weights are part of what the seed fixes."""
+        trainer = Trainer(
+            max_epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            patience=self.patience,
+            seed=resolve_seed(self.random_state, run_seed, default_seed),
+            device=self.device,
+            progress=self.progress,
+            **options,
+        )
+        seed_everything(trainer.seed)
+        return trainer

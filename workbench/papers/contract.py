@@ -9,7 +9,7 @@ claims into one row per (claim, route) with a status:
   discrepancy, documented in its card: still a mismatch, its note starting with "known discrepancy:",
   but it does not fail the run);
 - `unavailable`: nothing was reproduced (data not downloadable here, frequency not run, ...), with
-  the reason in `note`. An unavailable cell is never counted as passed.
+  the reason in `note`. An unavailable claim is never counted as passed.
 
 A route names how a value was obtained when a claim is checked more than one way (for M4: the
 workbench's own benchmark forecasts, and the organisers' forecast files rescored).
@@ -24,9 +24,9 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from workbench.atomic import atomic_write
 from workbench.config import papers_dir
 from workbench.errors import DataFormatError, UnknownNameError
+from workbench.storage import atomic_write
 
 COLUMNS = [
     "paper",
@@ -61,7 +61,7 @@ class Claim(BaseModel):
     source: str
     # tolerance as a fraction of the claimed value (e.g. 0.01 = within 1%) instead of absolute
     relative: bool = False
-    # a documented reason why this cell cannot be reproduced from public data; the cell is still
+    # a documented reason why this claim cannot be reproduced from public data; the claim is still
     # compared and reported as a mismatch, but does not fail the run
     known_discrepancy: str | None = None
 

@@ -20,32 +20,64 @@ Three seeds per cell (2021, the paper's, then 2022 and 2023); the median over se
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from tqdm.auto import tqdm
 
 from workbench.engine.runner import package_versions
-from workbench.errors import SourceUnavailableError, UnknownNameError
+from workbench.errors import UnknownNameError
 from workbench.fingerprint import code_fingerprint, digest
-from workbench.keys import identity_key, unit_key, unit_payload
-from workbench.ltsf import LTSFTask, Table, TrainConfig, load_ltsf_table, prepare, run, scores
+from workbench.ltsf import Prepared, Table, TrainConfig, load_ltsf_table, prepare, run, scores
 from workbench.ltsf.models import Repeat
-from workbench.ltsf.units import commit_ltsf_run
 from workbench.papers.contract import Paper
+from workbench.papers.long_horizon import (
+    Cell,
+    CellUnavailable,
+    LongHorizonPaper,
+    PaperDataset,
+    RunUnit,
+    reproduced_frame,
+    with_deviation,
+)
 from workbench.store.results_store import ResultsStore
 
-# the paper's dataset names -> (card, subset, split rule, input length)
-DATASETS: dict[str, tuple[str, str, str, int]] = {
-    "ETTh1": ("ett", "ETTh1", "ett_hour", 336),
-    "ETTh2": ("ett", "ETTh2", "ett_hour", 336),
-    "Exchange": ("exchange_rate", "all", "ratio", 336),
-    "ILI": ("ilinet", "ltsf", "ratio", 104),
+__all__ = [
+    "DATASETS",
+    "HORIZONS",
+    "ILI_ROWS",
+    "METHODS",
+    "PAPER",
+    "PAPER_SEED",
+    "REPEAT_BATCH",
+    "RUNS_TABLE",
+    "SCORES",
+    "SEEDS",
+    "Alignment",
+    "config_for",
+    "darts_cells",
+    "describe",
+    "ili_alignment",
+    "ltsf_code_fingerprint",
+    "repeat_claims",
+    "reproduced",
+    "run_cells",
+    "side_by_side",
+    "subset_name",
+    "summarise",
+    "task_for",
+    "with_deviation",
+]
+
+# the paper's dataset names -> the card, subset, split rule and input length
+DATASETS = {
+    "ETTh1": PaperDataset("ett", "ETTh1", "ett_hour", 336),
+    "ETTh2": PaperDataset("ett", "ETTh2", "ett_hour", 336),
+    "Exchange": PaperDataset("exchange_rate", "all", "ratio", 336),
+    "ILI": PaperDataset("ilinet", "ltsf", "ratio", 104),
 }
 HORIZONS = {"ETTh1": (96, 192, 336, 720), "ETTh2": (96, 192, 336, 720), "Exchange": (96, 192, 336, 720)}
 HORIZONS["ILI"] = (24, 36, 48, 60)
@@ -54,6 +86,8 @@ SEEDS = (2021, 2022, 2023)
 PAPER_SEED = 2021  # the seed of the paper's runs (`fix_seed` in run_longExp.py)
 REPEAT_BATCH = 32
 ILI_ROWS = 966  # national_illness.csv of the Autoformer bundle: 966 weekly rows
+RUNS_TABLE = "ltsf_runs"
+PAPER = LongHorizonPaper(DATASETS, "LTSF-Linear dataset", RUNS_TABLE)
 
 # (batch size, lr) per dataset, one entry per horizon where they differ
 _LINEAR = {
@@ -75,8 +109,7 @@ def subset_name(horizon: int) -> str:
 
 
 def _check(dataset: str, method: str | None = None) -> None:
-    if dataset not in DATASETS:
-        raise UnknownNameError("LTSF-Linear dataset", dataset, list(DATASETS))
+    PAPER.source(dataset)
     if method is not None and method not in METHODS:
         raise UnknownNameError("LTSF-Linear method", method, list(METHODS))
 
@@ -95,18 +128,8 @@ def config_for(dataset: str, horizon: int, method: str, seed: int = SEEDS[0], de
 def task_for(dataset: str, horizon: int, method: str, compat: bool = True, rows: tuple[int, int] | None = None):
     """The LTSF task of a cell; `compat` drops the last incomplete test batch as the paper's code did."""
     _check(dataset, method)
-    card, subset, rule, input_len = DATASETS[dataset]
     batch = config_for(dataset, horizon, method).batch_size
-    return LTSFTask(
-        dataset=card,
-        subset=subset,
-        split_rule=rule,  # type: ignore[arg-type]
-        input_len=input_len,
-        horizon=horizon,
-        rows=rows,
-        test_batch_size=batch,
-        drop_last_test=compat,
-    )
+    return PAPER.task(dataset, horizon, rows=rows, test_batch_size=batch, drop_last_test=compat)
 
 
 @dataclass(frozen=True)
@@ -125,14 +148,15 @@ def ili_alignment(claims: dict[int, tuple[float, float]], table: Table | None = 
     fingerprint of the input file, its split and its scaler: a span that reproduces all of them to
     3 decimals is the paper's input; if none does, the table cannot be made identical.
     """
-    table = table if table is not None else load_ltsf_table(*DATASETS["ILI"][:2])
+    table = table if table is not None else load_ltsf_table(DATASETS["ILI"].card, DATASETS["ILI"].subset)
     horizons = sorted(claims)
     best: tuple[float, int, int] = (float("inf"), -1, 0)
     for start in range(0, table.n_rows - ILI_ROWS + 1):
         rows = (start, start + ILI_ROWS)
         hits, first = 0, None
         for h in horizons:  # stop at the first horizon that misses: a wrong span misses at once
-            s = scores(Repeat(DATASETS["ILI"][3], h), prepare(task_for("ILI", h, "Repeat", rows=rows), table))
+            task = task_for("ILI", h, "Repeat", rows=rows)
+            s = scores(Repeat(task.input_len, h), prepare(task, table))
             mse, mae = claims[h]
             first = abs(s["mse"] / mse - 1) if first is None else first
             hit = (round(s["mse"], 3) == mse) + (round(s["mae"], 3) == mae)
@@ -172,50 +196,42 @@ def run_cells(
     record row in the `ltsf_runs` table and its pooled scores in `metrics`. A time budget stops
     starting new runs once spent; a rerun resumes from the store.
     """
-    if threads:
-        torch.set_num_threads(threads)  # the models are tiny: more threads than cores only add contention
-    runs_store = store if isinstance(store, ResultsStore) else ResultsStore(store)
-    code = ltsf_code_fingerprint()
-    start, rows, skipped = time.perf_counter(), [], {}
-    for dataset in datasets:
-        _check(dataset)
-        try:
-            table = load_ltsf_table(*DATASETS[dataset][:2])
-        except SourceUnavailableError as exc:
-            skipped[dataset] = f"data unavailable: {exc}"
-            continue
+    methods, seeds = list(methods), list(seeds)
+
+    def cells(dataset: str, table: Table) -> Iterable[Cell]:
         span = None
         if dataset == "ILI":
             verdict = ili_alignment(ili_claims or {}, table) if ili_claims else None
             if verdict is None or not verdict.identical:
-                skipped[dataset] = verdict.note if verdict else "no ILI Repeat claims to align the table with"
-                continue
+                raise CellUnavailable(verdict.note if verdict else "no ILI Repeat claims to align the table with")
             span = verdict.rows
-        cells = [
-            (h, m, s)
-            for h in (horizons or HORIZONS[dataset])
-            if h in HORIZONS[dataset]
-            for m in methods
-            for s in (seeds if m != "Repeat" else list(seeds)[:1])
-        ]
-        for h, method, seed in tqdm(cells, desc=dataset, disable=not progress, leave=False):
-            task = task_for(dataset, h, method, rows=span)
-            config = replace(config_for(dataset, h, method, seed, device), threads=threads)
-            training = {k: v for k, v in asdict(config).items() if k not in ("device", "threads")}
-            payload = unit_payload(
-                kind="ltsf", task=task, model={"method": method, "config": training}, data=table.data_hash, seed=seed
-            )
-            key = unit_key(payload, code)
-            if runs_store.complete([key]):
-                rows.append(runs_store.read_table("ltsf_runs", [key]).iloc[0].to_dict())
+        for h in horizons or HORIZONS[dataset]:
+            if h not in HORIZONS[dataset]:
                 continue
-            if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
-                continue
-            record = {"paper_dataset": dataset, "seed": seed, **run(task, method, config, prepare(task, table))}
-            record["run_key"] = key
-            commit_run(runs_store, key, identity_key(payload), code, task, method, seed, record)
-            rows.append(record)
-    return pd.DataFrame(rows), skipped
+            for method in methods:
+                for seed in seeds if method != "Repeat" else seeds[:1]:
+                    config = replace(config_for(dataset, h, method, seed, device), threads=threads)
+                    training = {k: v for k, v in asdict(config).items() if k not in ("device", "threads")}
+                    model = {"method": method, "config": training}
+                    yield Cell(dataset, method, seed, task_for(dataset, h, method, rows=span), model, config)
+
+    def compute(cell: Cell, prepared: Prepared, key: str) -> dict[str, Any]:
+        trained = run(cell.task, cell.method, cell.config, prepared)
+        return {"paper_dataset": cell.dataset, "seed": cell.seed, **trained, "run_key": key}
+
+    runs, skipped = PAPER.run_cells(
+        datasets,
+        methods,
+        cells=cells,
+        compute=compute,
+        describe=describe,
+        code=ltsf_code_fingerprint(),
+        store=store,
+        threads=threads,
+        time_budget_s=time_budget_s,
+        progress=progress,
+    )
+    return runs, {dataset: why for (dataset, _), why in skipped.items()}
 
 
 def ltsf_code_fingerprint() -> str:
@@ -228,25 +244,17 @@ def ltsf_code_fingerprint() -> str:
 SCORES = {"mse": "mse", "mae": "mae", "mse_all_windows": "mse_all", "mae_all_windows": "mae_all"}
 
 
-def commit_run(
-    store: ResultsStore, key: str, identity: str, code: str, task: LTSFTask, method: str, seed: int, record: dict
-) -> None:
-    """One LTSF run as a unit: the run's record row (`ltsf_runs`) and its scores as `metrics` rows,
-    pooled over test windows x steps x channels on the scaled data, as the paper reports them."""
+def describe(cell: Cell, record: dict[str, Any]) -> RunUnit:
+    """What a run's `ltsf` unit says of its model beside its record (`ltsf_runs`): one leaderboard row
+    per seed (the paper's cells are per seed too), the training configuration, and the scores pooled
+    over test windows x steps x channels on the scaled data, as the paper reports them."""
     pooled = "pooled over test windows x steps x channels (scaled)"
-    commit_ltsf_run(
-        store,
-        key=key,
-        identity=identity,
-        code=code,
-        task=task,
-        model=f"{method} (seed {seed})",  # one leaderboard row per seed: the paper's cells are per seed too
-        model_name=method,
+    return RunUnit(
+        model=f"{cell.method} (seed {cell.seed})",
+        model_name=cell.method,
         params={k: v for k, v in record.items() if k.startswith("cfg_")},
-        seed=seed,
+        seed=cell.seed,
         n_series=len(record.get("channels", [])) or None,
-        record=record,
-        runs_table="ltsf_runs",
         scores={name: (record[field], pooled) for name, field in SCORES.items() if field in record},
     )
 
@@ -297,16 +305,7 @@ def reproduced(summary: pd.DataFrame, skipped: dict[str, str]) -> pd.DataFrame:
     for dataset, why in skipped.items():
         for h in HORIZONS[dataset]:
             rows += [(dataset, subset_name(h), m, k, "", np.nan, why) for m in METHODS for k in ("MSE", "MAE")]
-    return pd.DataFrame(rows, columns=["dataset", "subset", "method", "metric", "route", "value", "note"])
-
-
-def with_deviation(report: pd.DataFrame) -> pd.DataFrame:
-    """The report with the relative deviation written into the note of every reproduced cell."""
-    out = report.copy()
-    ok = out["reproduced"].notna()
-    dev = 100 * (out.loc[ok, "reproduced"] / out.loc[ok, "claimed"] - 1)
-    out.loc[ok, "note"] = [f"{d:+.2f}% vs claim; {n}" for d, n in zip(dev, out.loc[ok, "note"], strict=True)]
-    return out
+    return reproduced_frame(rows)
 
 
 def side_by_side(summary: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:

@@ -17,6 +17,20 @@ from workbench.classic.benchmarks import METHODS, m4_benchmarks
 from workbench.data import get_card, load_panel, load_table
 from workbench.papers.submissions import steps_to_array
 
+__all__ = [
+    "AUTOBOX",
+    "CATEGORIES",
+    "DATASET",
+    "HORIZON",
+    "HYNDMAN",
+    "OWN_VS_SUBMITTED",
+    "PUBLISHED",
+    "own_vs_submitted",
+    "rescore_submissions",
+    "smape_abs",
+    "smape_paper",
+]
+
 DATASET = "m3"
 CATEGORIES = {"YEARLY": "yearly", "QUARTERLY": "quarterly", "MONTHLY": "monthly", "OTHER": "other"}
 HORIZON = {"YEARLY": "1-6", "QUARTERLY": "1-8", "MONTHLY": "1-18", "OTHER": "1-8", "ALL": "1-18"}

@@ -31,23 +31,41 @@ from workbench.errors import DataFormatError, SourceUnavailableError, WorkbenchE
 from workbench.metrics import mase, smape
 from workbench.metrics import owa as metric_owa
 from workbench.papers.submissions import steps_to_array
-from workbench.report.names import MODEL_NAMES, display_name
+from workbench.report.names import CLAIM_NAMES, MODEL_NAMES, display_name
 from workbench.report.reasons import DETAILS
 from workbench.store.results_store import ResultsStore
 
+__all__ = [
+    "CHUNK_SIZE",
+    "DATASET",
+    "ENGINE_METRICS",
+    "FREQUENCIES",
+    "OFFICIAL_FILES",
+    "OFFICIAL_NAMES",
+    "ROUTE_OFFICIAL",
+    "ROUTE_OWN",
+    "TTM_SUBSET",
+    "EngineRun",
+    "FrequencyData",
+    "Reproduced",
+    "evaluate_benchmarks",
+    "load_frequency",
+    "official_forecasts",
+    "owa",
+    "own_forecasts",
+    "per_series_scores",
+    "reproduce",
+    "run",
+    "short_reason",
+    "ttm_spec",
+]
+
 DATASET = "m4"
 FREQUENCIES = ("Yearly", "Quarterly", "Monthly", "Weekly", "Daily", "Hourly")
-# workbench forecaster name -> the method's name in the official tables
-OFFICIAL_NAMES = {
-    "naive": "Naive",
-    "seasonal_naive": "sNaive",
-    "naive2": "Naive2",
-    "ses": "SES",
-    "holt": "Holt",
-    "damped": "Damped",
-    "theta": "Theta",
-    "comb": "Com",
-}
+# workbench forecaster name -> the method's name in the official tables: the name the paper prints
+# (`report.names.MODEL_NAMES`), as the organisers' workbook types it (`Naive` for Naive1, `Com` for Comb)
+_TYPED = {printed: typed for typed, printed in CLAIM_NAMES[DATASET].items()}
+OFFICIAL_NAMES = {m: _TYPED.get(MODEL_NAMES[m], MODEL_NAMES[m]) for m in METHODS}
 # official forecast files in the mirror, by official method name -> table of the m4 card
 OFFICIAL_FILES = {
     "Naive": "forecasts_naive",
@@ -55,8 +73,6 @@ OFFICIAL_FILES = {
     "Naive2": "forecasts_naive2",
     "SES": "forecasts_ses",
 }
-# the method names as the paper's tables print them (the claims keep the workbook's `Naive`, `Com`)
-PAPER_NAMES = {m: MODEL_NAMES[m] for m in OFFICIAL_NAMES}
 ROUTE_OWN = ""
 ROUTE_OFFICIAL = "official file"
 # series per engine unit: fixed, since a store refuses a task x model stored under two chunk sizes

@@ -28,6 +28,8 @@ from workbench.errors import SourceUnavailableError
 from workbench.models.spec import ModelSpec
 from workbench.tasks import Task
 
+__all__ = ["DATASETS", "DHR_PERIODS", "LAGS", "METHODS", "MODEL_SEASON", "model_spec", "reproduce", "task_for"]
+
 # the archive's dataset names -> (card, subset)
 DATASETS = {
     "M1 Yearly": ("m1", "yearly"),

@@ -27,6 +27,24 @@ import pandas as pd
 from workbench.anomaly.detectors import make_detector
 from workbench.anomaly.nab import NabCorpus, nab_profiles, normalise, probationary_length
 
+__all__ = [
+    "DATASET",
+    "DETECTORS",
+    "RERUNNABLE",
+    "SUBSET",
+    "Nab",
+    "as_written",
+    "beyond_tasks",
+    "load",
+    "metric_name",
+    "reoptimise",
+    "reproduced_rows",
+    "rerun",
+    "rerun_scoreboard",
+    "rescore_committed",
+    "scoreboard",
+]
+
 if TYPE_CHECKING:
     from workbench.anomaly.task import DetectionTask
 

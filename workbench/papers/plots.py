@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+__all__ = ["STATUS_COLOURS", "claimed_vs_reproduced", "status_table"]
+
 STATUS_COLOURS = {"match": "#2ca02c", "mismatch": "#d62728", "unavailable": "#7f7f7f"}
 
 

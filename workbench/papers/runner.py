@@ -32,11 +32,11 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.errors import WorkbenchError
+from workbench.errors import ParameterError, WorkbenchError
 from workbench.fingerprint import digest, package_fingerprint
-from workbench.kernels import kernel_config
+from workbench.notebook_kernels import execute_notebook
 from workbench.papers.contract import KNOWN, Paper, load_paper, paper_path, read_report
-from workbench.store.records import new_run_id, unit_record
+from workbench.store.records import commit_unit, new_run_id
 from workbench.store.results_store import ResultsStore, results_root
 
 DEFAULT_OUTPUT = Path("results") / "papers"
@@ -67,13 +67,9 @@ class Reproduction:
 
     @property
     def ok(self) -> bool:
-        """True when every available cell matches or is a declared known discrepancy (unavailable
-        cells are reported, not failed)."""
+        """True when every available claim matches or is a declared known discrepancy (unavailable
+        claims are reported, not failed)."""
         return not ((self.report["status"] == "mismatch") & ~self._known()).any()
-
-
-class ParameterError(WorkbenchError):
-    """A `-p name=value` the notebook does not declare, or a value of the wrong type."""
 
 
 def check_parameters(paper_id: str, notebook: Path, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -89,10 +85,8 @@ def check_parameters(paper_id: str, notebook: Path, parameters: dict[str, Any]) 
             problems.append(f"unknown parameter {name!r}{hint}")
         elif problem := type_problem(name, declared[name], value):
             problems.append(problem)
-    if problems:
-        raise ParameterError(
-            f"{paper_id}: " + "; ".join(problems) + f". The notebook {notebook.name} declares: {', '.join(declared)}"
-        )
+    if problems:  # a `-p name=value` the notebook does not declare, or a value of the wrong type
+        raise ParameterError(f"{paper_id} ({notebook.name})", problems, list(declared))
     return declared
 
 
@@ -129,15 +123,12 @@ def reproduce(
         say(describe_run(paper, params, full))
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
+        execute_notebook(
             str(source),
-            str(executed),
+            executed,
+            cwd=source.parent,
             parameters=params,
-            progress_bar=False,
-            cwd=str(source.parent),
-            kernel_name="python3",
             engine_name=progress_engine(),
-            config=kernel_config(),
             **(_progress_kwargs(say) if progress else {}),
         )
     except papermill.PapermillExecutionError as exc:
@@ -175,7 +166,8 @@ def commit_claims(
         "dataset": ",".join(sorted(report["dataset"].astype(str).unique())),
         "subset": ",".join(sorted(report["subset"].astype(str).unique())),
     }
-    record = unit_record(
+    commit_unit(
+        store,
         key=key,
         kind="paper",
         identity=digest(payload, 24),
@@ -186,11 +178,11 @@ def commit_claims(
         model_name=paper_id,
         params=shown,
         seed=0,
+        tables={"claims": claims},
         status="ok",
         duration_s=round(seconds, 3),
         counts={s: int((report["status"] == s).sum()) for s in ("match", "mismatch", "unavailable")},
     )
-    store.write_unit(key, {"claims": claims}, record)
     return key
 
 

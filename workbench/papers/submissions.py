@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+__all__ = ["steps_to_array"]
+
 
 def steps_to_array(table: pd.DataFrame, ids: np.ndarray, h: int) -> np.ndarray:
     """(len(ids), h) forecasts in the order of `ids`; NaN where the table has no value."""

@@ -26,7 +26,8 @@ The published numbers (`combined_results-granite-r2.csv` of ibm-granite/granite-
   suggests on each split, found once: `FEWSHOT_LR`; see NOTES.md for what that changes).
 
 Every run is an LTSF unit of the results store (its record in `ttm_runs`, its pooled scores in
-`metrics`); a rerun with the same code, data, weights and settings reads it back instead.
+`metrics`); a rerun with the same code, data, weights and settings reads it back instead. The loop over
+the cells is the long-horizon driver's (`workbench.papers.long_horizon`), shared with LTSF-Linear.
 """
 
 from __future__ import annotations
@@ -48,16 +49,55 @@ from workbench.engine.runner import package_versions
 from workbench.errors import SourceUnavailableError, UnknownNameError, WorkbenchError
 from workbench.fingerprint import code_fingerprint, digest
 from workbench.foundation import ttm as adapter
-from workbench.keys import identity_key, unit_key, unit_payload
-from workbench.ltsf import LTSFTask, Prepared, Windows, check_protocol, load_ltsf_table, prepare, scores
-from workbench.ltsf.units import commit_ltsf_run
+from workbench.ltsf import LTSFTask, Prepared, Table, Windows, check_protocol, scores
 from workbench.neural.trainer import pick_device
+from workbench.papers.long_horizon import (
+    Cell,
+    CellUnavailable,
+    LongHorizonPaper,
+    PaperDataset,
+    RunUnit,
+    reproduced_frame,
+    with_deviation,
+)
 from workbench.store.results_store import ResultsStore
 
-# the paper's dataset names -> (card, subset, split rule)
-DATASETS: dict[str, tuple[str, str, str]] = {
-    "ETTh1": ("ett", "ETTh1", "ett_hour"),
-    "ETTh2": ("ett", "ETTh2", "ett_hour"),
+__all__ = [
+    "BENCHMARK_BATCH",
+    "CONTEXT_LENGTH",
+    "DATASETS",
+    "FEWSHOT_FRACTION",
+    "FEWSHOT_HEAD_DROPOUT",
+    "FEWSHOT_LR",
+    "LOCAL_WEIGHTS",
+    "METHODS",
+    "PAPER",
+    "RUNS_TABLE",
+    "SCORES",
+    "Settings",
+    "WindowForecaster",
+    "default_model",
+    "describe",
+    "few_shot",
+    "fewshot_rows",
+    "load",
+    "one_cycle",
+    "paper_dataset",
+    "reproduced",
+    "run_cells",
+    "run_one",
+    "subset_name",
+    "task_for",
+    "versions",
+    "weights_fingerprint",
+    "with_deviation",
+    "zero_shot",
+]
+
+# the paper's dataset names -> the card, subset and split rule (the input length is the context length)
+DATASETS = {
+    "ETTh1": PaperDataset("ett", "ETTh1", "ett_hour"),
+    "ETTh2": PaperDataset("ett", "ETTh2", "ett_hour"),
 }
 METHODS = {"zero-shot": "TTM-R2 zero-shot", "few-shot 5%": "TTM-R2 5% few-shot"}
 CONTEXT_LENGTH = 512
@@ -69,6 +109,7 @@ FEWSHOT_HEAD_DROPOUT = 0.7  # ttm_full_benchmarking.py: "change head dropout to 
 FEWSHOT_LR = {"ETTh1": 4.3288e-4, "ETTh2": 1.0975e-3}
 RUNS_TABLE = "ttm_runs"
 LOCAL_WEIGHTS = "granite-ttm-r2-512-96"  # the folder of ../shared/models/ holding this checkpoint
+PAPER = LongHorizonPaper(DATASETS, "TTM benchmark dataset", RUNS_TABLE)
 
 
 def subset_name(context_length: int, horizon: int) -> str:
@@ -77,10 +118,7 @@ def subset_name(context_length: int, horizon: int) -> str:
 
 def task_for(dataset: str, horizon: int = 96, context_length: int = CONTEXT_LENGTH) -> LTSFTask:
     """The benchmark's task: LTSF borders with the context as input length, every test window scored."""
-    if dataset not in DATASETS:
-        raise UnknownNameError("TTM benchmark dataset", dataset, list(DATASETS))
-    card, subset, rule = DATASETS[dataset]
-    return LTSFTask(dataset=card, subset=subset, split_rule=rule, input_len=context_length, horizon=horizon)  # type: ignore[arg-type]
+    return PAPER.task(dataset, horizon, input_len=context_length)
 
 
 def one_cycle(epochs: int, steps_per_epoch: int, pct_start: float = 0.3, div: float = 25.0, final_div: float = 1e4):
@@ -102,7 +140,7 @@ def one_cycle(epochs: int, steps_per_epoch: int, pct_start: float = 0.3, div: fl
 
 
 def paper_dataset(task: LTSFTask) -> str:
-    return next(d for d, v in DATASETS.items() if v[:2] == (task.dataset, task.subset))
+    return PAPER.name_of(task)
 
 
 def fewshot_rows(n_train: int, context_length: int, fraction: float = FEWSHOT_FRACTION) -> int:
@@ -228,61 +266,43 @@ def run_cells(
     threads: int | None = None,
 ) -> tuple[pd.DataFrame, dict[tuple[str, str], str]]:
     """Every (dataset, method) run, from the store or computed and stored; and, per (dataset, method)
-    not run, why (data or weights unavailable, granite-tsfm not installed)."""
-    if threads:
-        torch.set_num_threads(threads)
+    not run, why (data or weights unavailable, granite-tsfm not installed). The checkpoint is loaded
+    once, when the first run not in the store needs it."""
     methods = list(methods)
     for method in methods:
         if method not in METHODS:
             raise UnknownNameError("TTM method", method, list(METHODS))
-    runs_store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     code = digest({"workbench": code_fingerprint(__name__), "packages": versions()}, 24)
     weights = weights_fingerprint(settings.model)
-    model, cannot = None, None
-    rows: list[dict] = []
-    skipped: dict[tuple[str, str], str] = {}
-    for dataset in datasets:
+    loaded: dict[str, Any] = {}  # the checkpoint, or why it cannot be loaded
+
+    def cells(dataset: str, table: Table) -> Iterable[Cell]:
         task = task_for(dataset, settings.horizon, settings.context_length)
-        try:
-            table = load_ltsf_table(task.dataset, task.subset)
-        except SourceUnavailableError as exc:
-            skipped |= {(dataset, m): f"data unavailable: {exc}" for m in methods}
-            continue
-        prepared = None
         for method in methods:
             spec = {"method": method, "weights": weights, "revision": settings.revision, "scaling": settings.scaling}
             spec |= {"dtype": settings.dtype, "training": settings.training(dataset) if method != "zero-shot" else None}
             seed = settings.seed if method != "zero-shot" else 0  # zero-shot draws nothing
-            payload = unit_payload(kind="ltsf", task=task, model=spec, data=table.data_hash, seed=seed)
-            key = unit_key(payload, code)
-            if runs_store.complete([key]):
-                rows.append(runs_store.read_table(RUNS_TABLE, [key]).iloc[0].to_dict())
-                continue
-            if model is None and cannot is None:
-                try:
-                    model = load(settings)
-                except (SourceUnavailableError, WorkbenchError) as exc:
-                    cannot = f"model unavailable: {exc}"
-            if cannot is not None:
-                skipped[(dataset, method)] = cannot
-                continue
-            prepared = prepared if prepared is not None else prepare(task, table)
-            rows.append(run_one(runs_store, key, identity_key(payload), code, task, prepared, model, method, settings))
-    return pd.DataFrame(rows), skipped
+            yield Cell(dataset, method, seed, task, spec)
+
+    def compute(cell: Cell, prepared: Prepared, key: str) -> dict[str, Any]:
+        if not loaded:
+            try:
+                loaded["model"] = load(settings)
+            except (SourceUnavailableError, WorkbenchError) as exc:
+                loaded["cannot"] = f"model unavailable: {exc}"
+        if "cannot" in loaded:
+            raise CellUnavailable(loaded["cannot"])
+        return run_one(key, cell.task, prepared, loaded["model"], cell.method, settings)
+
+    return PAPER.run_cells(
+        datasets, methods, cells=cells, compute=compute, describe=describe, code=code, store=store, threads=threads
+    )
 
 
 def run_one(
-    store: ResultsStore,
-    key: str,
-    identity: str,
-    code: str,
-    task: LTSFTask,
-    prepared: Prepared,
-    model: Any,
-    method: str,
-    settings: Settings,
+    key: str, task: LTSFTask, prepared: Prepared, model: Any, method: str, settings: Settings
 ) -> dict[str, Any]:
-    """Score one cell, commit it as a unit and return its record."""
+    """Score one cell and return its record (`key`: its unit's)."""
     findings = check_protocol(prepared)
     start = time.perf_counter()
     facts: dict[str, Any] = {}
@@ -318,7 +338,6 @@ def run_one(
         **{k: facts.get(k) for k in ("fewshot_rows", "fewshot_windows", "epochs_run", "best_epoch", "best_val_loss")},
         **{f"pkg_{k}": v for k, v in versions().items() if k in ("torch", "transformers", "granite-tsfm")},
     }
-    commit_run(store, key, identity, code, task, method, record)
     return record
 
 
@@ -338,28 +357,20 @@ def versions() -> dict[str, str | None]:
 SCORES = {"mse": "mse_all", "mae": "mae_all", "mse_original": "mse_original_all", "mae_original": "mae_original_all"}
 
 
-def commit_run(
-    store: ResultsStore, key: str, identity: str, code: str, task: LTSFTask, method: str, record: dict
-) -> None:
-    """One run as an `ltsf` unit: its record (`ttm_runs`) and its pooled scores (`metrics`)."""
+def describe(cell: Cell, record: dict[str, Any]) -> RunUnit:
+    """What a run's `ltsf` unit says of its model beside its record (`ttm_runs`): the method's label,
+    the settings that change the numbers, and the pooled scores as `metrics` rows."""
 
     def how(name: str) -> str:
         scale = " (original scale)" if "original" in name else " (scaled with the training split's statistics)"
         return "pooled over test windows x steps x channels" + scale
 
-    commit_ltsf_run(
-        store,
-        key=key,
-        identity=identity,
-        code=code,
-        task=task,
-        model=METHODS[method],
+    return RunUnit(
+        model=METHODS[cell.method],
         model_name="ttm",
         params={k: record[k] for k in ("scaling", "dtype", "batch_size", "weights")},
         seed=0,
         n_series=int(record["channels"]),
-        record=record,
-        runs_table=RUNS_TABLE,
         scores={name: (record[field], how(name)) for name, field in SCORES.items()},
     )
 
@@ -375,13 +386,4 @@ def reproduced(runs: pd.DataFrame, skipped: dict[tuple[str, str], str]) -> pd.Da
         rows.append((r["paper_dataset"], subset, METHODS[r["method"]], "MSE", "", float(r["mse_all"]), note))
     for (dataset, method), why in skipped.items():
         rows.append((dataset, subset_name(CONTEXT_LENGTH, 96), METHODS[method], "MSE", "", np.nan, why))
-    return pd.DataFrame(rows, columns=["dataset", "subset", "method", "metric", "route", "value", "note"])
-
-
-def with_deviation(report: pd.DataFrame) -> pd.DataFrame:
-    """The report with the relative deviation written into the note of every reproduced cell."""
-    out = report.copy()
-    ok = out["reproduced"].notna()
-    dev = 100 * (out.loc[ok, "reproduced"] / out.loc[ok, "claimed"] - 1)
-    out.loc[ok, "note"] = [f"{d:+.2f}% vs claim; {n}" for d, n in zip(dev, out.loc[ok, "note"], strict=True)]
-    return out
+    return reproduced_frame(rows)

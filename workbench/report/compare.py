@@ -19,6 +19,23 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+__all__ = [
+    "PROBLEM",
+    "FriedmanResult",
+    "cliques",
+    "complete_problems",
+    "friedman",
+    "mean_ranks",
+    "nemenyi_cd",
+    "problem_matrix",
+    "skill_scores",
+    "wide_friedman",
+    "wide_ranks",
+    "wide_skills",
+    "wide_win_rates",
+    "win_rates",
+]
+
 PROBLEM = ["task_key", "dataset", "subset", "window", "unique_id"]
 
 
@@ -34,6 +51,13 @@ def problem_matrix(metrics: pd.DataFrame, metric: str, models: list[str] | None 
         return pd.DataFrame()
     index = [c for c in PROBLEM if c in rows]
     wide = rows.pivot_table(index=index, columns="model", values="value", aggfunc="mean", dropna=False)
+    return complete_problems(wide)
+
+
+def complete_problems(wide: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a problems × models matrix where every model has a finite value. Every problem
+    matrix passes through here (this module's, and the report's DuckDB one of a task,
+    `workbench.report.queries.task_problem_matrix`), so both count what they leave out alike."""
     wide = wide.replace([np.inf, -np.inf], np.nan)
     complete = wide.notna().all(axis=1)
     kept = wide[complete].copy()
@@ -87,31 +111,18 @@ def skill_scores(
     seed: int = 0,
     higher_is_better: bool = False,
 ) -> pd.DataFrame:
-    """`wide_skill` over the problem matrix of `metric` in per-series metric rows."""
-    wide = problem_matrix(metrics, metric)
-    return wide_skill(wide, metric, baseline, n_boot=n_boot, level=level, seed=seed, higher_is_better=higher_is_better)
-
-
-def wide_skill(
-    wide: pd.DataFrame,
-    metric: str,
-    baseline: str = "seasonal_naive",
-    *,
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
-    higher_is_better: bool = False,
-) -> pd.DataFrame:
     """Per model: geometric mean relative error against `baseline`, skill = 1 - that, a percentile
     bootstrap interval over problems, and the win rate (share of problems with a smaller error than
-    the baseline, ties counted half). Problems where either error is zero are left out (their log
-    ratio is undefined) and counted in `n_excluded`; problems where some model's value is undefined
-    or missing never enter the comparison and are counted in `n_left_out`. For a score where higher is better the ratio
-    is inverted (baseline / model), so skill > 0 still means better than the baseline.
+    the baseline, ties counted half), over the problem matrix of `metric` in per-series metric rows.
+    Problems where either error is zero are left out (their log ratio is undefined) and counted in
+    `n_excluded`; problems where some model's value is undefined or missing never enter the comparison
+    and are counted in `n_left_out`. For a score where higher is better the ratio is inverted
+    (baseline / model), so skill > 0 still means better than the baseline.
 
     The bootstrap resamples problems (paired: one resample serves every model) and takes, per model,
     the mean log ratio over the resampled problems it has a ratio for; resamples are drawn as counts,
     so 100,000 problems × 1,000 resamples cost a matrix product, not a Python loop."""
+    wide = problem_matrix(metrics, metric)
     hib = higher_is_better
     return wide_skills(wide, metric, [baseline], n_boot=n_boot, level=level, seed=seed, higher_is_better=hib)
 
@@ -126,8 +137,8 @@ def wide_skills(
     seed: int = 0,
     higher_is_better: bool = False,
 ) -> pd.DataFrame:
-    """`wide_skill` against several baselines at once (rows carry `baseline`): one bootstrap pass
-    serves them all, since the resamples of problems are shared."""
+    """`skill_scores` over the rows of a problem matrix, against several baselines at once (rows carry
+    `baseline`): one bootstrap pass serves them all, since the resamples of problems are shared."""
     missing = [b for b in baselines if wide.empty or b not in wide]
     if missing:
         raise KeyError(f"baseline {missing[0]!r} has no {metric!r} values in these results")

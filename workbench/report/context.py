@@ -22,7 +22,7 @@ MAX_METRICS = 4
 MAX_TASK_FIGURES = 12
 PREFERRED = ("mase", "smape", "mae")
 # where the leakage column of the leaderboard comes from, when that module exists
-LEAKAGE_HOOK = ("workbench.leakage", "leakage_column")
+LEAKAGE_HOOK = ("workbench.report.leakage", "leakage_column")
 
 
 @dataclass
@@ -64,7 +64,7 @@ class ReportContext:
     def wide(self, task_key: str, metric: str) -> pd.DataFrame:
         """Problems × models of one task and metric (cached: ranks, skill and the CD diagram share it)."""
         if (task_key, metric) not in self._wide:
-            self._wide[(task_key, metric)] = queries.problem_matrix(self.con, task_key, metric)
+            self._wide[(task_key, metric)] = queries.task_problem_matrix(self.con, task_key, metric)
         return self._wide[(task_key, metric)]
 
     def paper_reports(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
@@ -101,7 +101,7 @@ def choose_metrics(facts: pd.DataFrame, preferred: str | None) -> list[str]:
 
 
 def leakage_column(store: ResultsStore) -> pd.DataFrame | None:
-    """The hook for the leakage check: `workbench.leakage.leakage_column(store)` -> (task_key, model,
+    """The hook for the leakage check: `workbench.report.leakage.leakage_column(store)` -> (task_key, model,
     leakage, corpus_entry), or None where that module is not there."""
     module_name, function = LEAKAGE_HOOK
     try:

@@ -1,5 +1,5 @@
-"""What the report reads: the results store's numbers with their provenance, forecasts to drill into,
-detection scoreboards, and the papers' claimed-vs-reproduced rows (from the store, and from CSVs).
+"""What the report reads: the results store's numbers with their provenance, detection scoreboards,
+and the papers' claimed-vs-reproduced rows (from the store, and from CSVs).
 
 Every table is per task (key and readable description): numbers of different protocols never share
 a mean, and each mean says how many undefined values it left out."""
@@ -10,10 +10,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.data.hashing import sha256_file
 from workbench.errors import DataFormatError
+from workbench.storage import sha256_file
 from workbench.store.results_store import ResultsStore
 from workbench.store.sql import detection_leaderboard, leaderboard
+
+__all__ = [
+    "claims_in_store",
+    "detections_with_provenance",
+    "leaderboard_with_provenance",
+    "paper_reports",
+    "runs_table",
+    "units_table",
+]
 
 
 def leaderboard_with_provenance(store: ResultsStore, records: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -84,34 +93,6 @@ def units_table(records: pd.DataFrame) -> pd.DataFrame:
         )
     order = [c for c in ("kind", "task_description", "model") if c in out]
     return out.sort_values(order, ignore_index=True, na_position="last") if order else out
-
-
-def drilldown_frames(
-    store: ResultsStore, records: pd.DataFrame, n_series: int = 12
-) -> list[tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
-    """Per task with stored forecasts: (title, past, truth, forecasts) of its first `n_series` series
-    in the first window, the past and truth recomputed from the task itself."""
-    from workbench.tasks import Task
-
-    with_forecasts = records["tables"].map(lambda t: isinstance(t, dict) and "forecasts" in t) if len(records) else []
-    keys = list(records.loc[with_forecasts, "key"]) if len(records) else []
-    if not keys:
-        return []
-    forecasts = store.read_table("forecasts", keys)  # through the store: local folder or object storage
-    forecast_units = records[records["kind"] == "forecast"] if "kind" in records else records
-    tasks = forecast_units.dropna(subset=["task_key"]).drop_duplicates("task_key").set_index("task_key")["task"]
-    out = []
-    for task_key, part in forecasts.groupby("task_key", sort=True):
-        task = Task.from_resolved(tasks[task_key])
-        window_index = int(part["window"].min())
-        part = part[part["window"] == window_index]
-        ids = sorted(part["unique_id"].unique())[:n_series]
-        window = next(w for w in task.windows() if w.index == window_index)
-        past = window.past.df[window.past.df["unique_id"].isin(ids)]
-        truth = window.truth.df[window.truth.df["unique_id"].isin(ids)]
-        title = f"{task.describe()}, window {window_index} (task {task_key})"
-        out.append((title, past, truth, part[part["unique_id"].isin(ids)]))
-    return out
 
 
 def paper_reports(folder: str | Path | None) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:

@@ -12,6 +12,8 @@ import pandas as pd
 
 from workbench.data import Panel
 
+__all__ = ["missing_summary", "sample_ids", "series_features", "strengths"]
+
 
 def _moving_average(x: np.ndarray, m: int) -> np.ndarray:
     """Centred moving average of order m (2×m for even m, as in classical decomposition)."""

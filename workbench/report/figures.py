@@ -7,6 +7,8 @@ import pandas as pd
 
 from workbench.report.compare import FriedmanResult
 
+__all__ = ["cd_diagram", "forecast_drilldown", "sampled_series", "skill_figure", "win_rate_heatmap"]
+
 
 def cd_diagram(result: FriedmanResult, title: str = "Critical difference (Nemenyi)"):
     """Models on an axis of mean rank (best left); bars join models whose ranks differ by less than

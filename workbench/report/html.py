@@ -18,11 +18,11 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from workbench.atomic import atomic_write
 from workbench.report.context import open_context
 from workbench.report.page import Page, block, esc, prov, table
 from workbench.report.reasons import one_line
 from workbench.report.sections import SECTIONS
+from workbench.storage import atomic_write
 from workbench.store.results_store import ResultsStore
 
 DEFAULT_BASELINES = ("naive2", "seasonal_naive")
@@ -83,5 +83,6 @@ def build_report(
     return out
 
 
-# `prov`, `table`, `block`, `esc`: the page helpers, importable from here by modules that write sections
+# `prov`, `table`, `block`, `esc`: the page helpers of `workbench.report.page`, re-exported for code outside the
+# package that writes sections (the report's own modules import them from `page`, which imports no section)
 __all__ = ["DEFAULT_BASELINES", "block", "build_report", "esc", "prov", "table"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from workbench.joint import DATASET, JointError, joint_table, skill_figure
+from workbench.joint import DATASET, JointError, joint_table, skill_vs_detection_figure
+from workbench.report.page import prov, table
 from workbench.store.results_store import ResultsStore
 
 SOURCE = (
@@ -26,14 +27,12 @@ def joint_section(store: ResultsStore | str | Path, metric: str = "nab_standard"
     """The joint table and the skill-vs-detection figure as an HTML fragment ("" without a joint run)."""
     import plotly.io as pio
 
-    from workbench.report.html import prov, table
-
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     try:
         frame = joint_table(store)
     except JointError:
         return ""
-    fig = skill_figure(frame, metric=metric)
+    fig = skill_vs_detection_figure(frame, metric=metric)
     div = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id="fig-joint-skill",
                       config={"displaylogo": False, "responsive": True})  # fmt: skip
     heading = "<p class='note'>Does a better forecaster make a better alert? " + html.escape(

@@ -8,6 +8,8 @@ Add a line to `MODEL_NAMES` for a new model with a printed name; a label with pa
 
 from __future__ import annotations
 
+__all__ = ["CLAIM_NAMES", "MODEL_NAMES", "claim_method", "display_name"]
+
 # registered model name -> the name the M4 paper (Makridakis et al. 2020) prints for it
 MODEL_NAMES = {
     "naive": "Naive1",

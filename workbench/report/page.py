@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+__all__ = ["CSS", "FILTER_JS", "Page", "badges", "block", "esc", "prov", "table"]
+
 CSS = """
 body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}h3{margin:1.2em 0 .4em}

@@ -4,14 +4,34 @@ A store of 100,000 series × 8 models holds millions of metric rows and tens of 
 rows; the report needs a few hundred numbers per task. Every function here runs aggregate queries on
 one connection (`workbench.store.sql.connect`: views over the committed files) and returns what the
 page shows: task facts, one problem matrix (problems × models) of one task and metric at a time, the
-sampled series of the drill-down and their forecasts.
+sampled series of the drill-down and their forecasts (`drilldown`: what the report's forecasts
+section and the notebooks draw).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import duckdb
 import numpy as np
 import pandas as pd
+
+from workbench.report.compare import complete_problems
+from workbench.tasks import Task
+
+__all__ = [
+    "Drilldown",
+    "drilldown",
+    "forecast_tasks",
+    "forecasts_of",
+    "past_and_truth",
+    "resolved_tasks",
+    "sample_series",
+    "task_facts",
+    "task_problem_matrix",
+]
 
 
 def task_facts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -25,9 +45,10 @@ def task_facts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def problem_matrix(con: duckdb.DuckDBPyConnection, task_key: str, metric: str) -> pd.DataFrame:
+def task_problem_matrix(con: duckdb.DuckDBPyConnection, task_key: str, metric: str) -> pd.DataFrame:
     """Problems × models of one task and metric, only problems every model has a finite value for;
-    `attrs["n_left_out"]` counts the others. The index numbers the problems ((window, series) in
+    `attrs["n_left_out"]` counts the others (`workbench.report.compare.complete_problems`, as for
+    `compare.problem_matrix` over per-series rows held in memory). The index numbers the problems ((window, series) in
     order), the same numbers for every metric of the task. Copies of a row stored twice are averaged
     (the leaderboard counts them). DuckDB numbers problems and models; numpy only scatters values."""
     rows = con.execute(
@@ -46,11 +67,7 @@ def problem_matrix(con: duckdb.DuckDBPyConnection, task_key: str, metric: str) -
     codes, problems = np.unique(problem, return_inverse=True)
     values = np.full((len(codes), len(models)), np.nan)
     values[problems, m] = np.ma.filled(np.ma.asarray(rows["value"], dtype=float), np.nan)  # null -> NaN
-    values[~np.isfinite(values)] = np.nan
-    complete = ~np.isnan(values).any(axis=1)
-    wide = pd.DataFrame(values[complete], index=pd.Index(codes[complete], name="problem"), columns=list(models))
-    wide.attrs["n_left_out"] = int((~complete).sum())
-    return wide
+    return complete_problems(pd.DataFrame(values, index=pd.Index(codes, name="problem"), columns=list(models)))
 
 
 def sample_series(con: duckdb.DuckDBPyConnection, task_key: str, n: int, seed: int = 0) -> tuple[list[str], int]:
@@ -79,3 +96,68 @@ def forecasts_of(con: duckdb.DuckDBPyConnection, task_key: str, ids: list[str]) 
 def forecast_tasks(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Task keys with stored forecasts."""
     return [r[0] for r in con.execute("SELECT DISTINCT task_key FROM forecasts ORDER BY 1").fetchall()]
+
+
+@dataclass(frozen=True)
+class Drilldown:
+    """One task's drill-down: a seeded sample of its series with stored forecasts, their forecasts in
+    the first stored window, and their recent past and truth re-cut from the task itself."""
+
+    task_key: str
+    window: int
+    ids: list[str]
+    n_series: int  # series of the task with stored forecasts, of which `ids` is the sample
+    forecasts: pd.DataFrame
+    past: pd.DataFrame
+    truth: pd.DataFrame
+    why: str  # why past and truth are empty (the task or its data cannot be had here), else ""
+
+
+def resolved_tasks(records: pd.DataFrame) -> pd.Series:
+    """task_key -> the resolved task its forecast units record (units written by other tools may
+    record none: those keys are absent)."""
+    units = records[records["kind"] == "forecast"] if "kind" in records else records
+    if not {"task_key", "task"} <= set(units.columns):
+        return pd.Series(dtype=object)
+    return units.dropna(subset=["task_key"]).drop_duplicates("task_key").set_index("task_key")["task"]
+
+
+def drilldown(
+    con: duckdb.DuckDBPyConnection,
+    task_key: str,
+    task: Task | Mapping[str, Any] | None,
+    n: int,
+    seed: int = 0,
+) -> Drilldown:
+    """The drill-down of a task with stored forecasts (`forecast_tasks`).
+
+    Parameters
+    ----------
+    con: a connection with the store's `forecasts` view (`workbench.store.sql.connect`).
+    task_key: the task's key in the store.
+    task: the task itself, or the resolved task its units record (`resolved_tasks`), to re-cut the
+        past and truth from; None (or data that cannot be had here) leaves them empty, with `why`.
+    n, seed: how many series to sample, with which seed (`sample_series`)."""
+    ids, n_total = sample_series(con, task_key, n, seed)
+    stored = forecasts_of(con, task_key, ids)
+    window = int(stored["window"].min())
+    past, truth, why = past_and_truth(task, ids, window)
+    return Drilldown(task_key, window, ids, n_total, stored, past, truth, why)
+
+
+def past_and_truth(
+    task: Task | Mapping[str, Any] | None, ids: list[str], window_index: int
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The recent past and the truth of these series in that window, recomputed from the task; empty
+    frames and the reason where the task or its data cannot be had here."""
+    empty = pd.DataFrame(columns=["unique_id", "ds", "y"])
+    if not isinstance(task, Task | Mapping):
+        return empty, empty, "the units record no resolved task"
+    try:
+        task = task if isinstance(task, Task) else Task.from_resolved(dict(task))
+        window = next(w for w in task.windows() if w.index == window_index)
+    except Exception as exc:  # the data behind a stored task may be unavailable here
+        return empty, empty, f"{type(exc).__name__}: {exc}"
+    past = window.past.df[window.past.df["unique_id"].isin(ids)]
+    truth = window.truth.df[window.truth.df["unique_id"].isin(ids)]
+    return past, truth, ""

@@ -15,6 +15,8 @@ from workbench.ranking import RankingSpec, ranking_tables
 from workbench.report.page import esc, prov, table
 from workbench.results_import import combined_frame
 
+__all__ = ["BASELINES", "ranking_section"]
+
 BASELINES = ("seasonal_naive", "seasonalnaive")  # the workbench's name, and BOOM's / GIFT-Eval's folder
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+__all__ = ["DETAILS", "MAX_CHARS", "category", "details", "one_line"]
+
 DETAILS = " [details: "
 MAX_CHARS = 140
 

@@ -18,11 +18,16 @@ import numpy as np
 import pandas as pd
 
 from workbench import __version__
+from workbench.joint import DATASET
+from workbench.papers.contract import KNOWN
+from workbench.papers.plots import claimed_vs_reproduced, status_table
 from workbench.report import compare, figures, queries
 from workbench.report.context import MAX_TASK_FIGURES, ReportContext, leakage_column
 from workbench.report.data import detections_with_provenance, runs_table, units_table
+from workbench.report.joint import joint_section
 from workbench.report.names import claim_method, display_name
 from workbench.report.page import badges, block, esc, prov, table
+from workbench.report.ranking import ranking_section
 from workbench.report.reasons import category, details, one_line
 
 EXCLUDED = (
@@ -49,8 +54,6 @@ def _names(models) -> list[str]:
 
 # ---- overview ------------------------------------------------------------------------------------
 def paper_counts(frame: pd.DataFrame) -> dict[str, int]:
-    from workbench.papers.contract import KNOWN
-
     status = frame["status"].astype(str)
     known = (status == "mismatch") & frame["note"].astype(str).str.startswith(KNOWN)
     return {
@@ -265,50 +268,28 @@ def forecasts(ctx: ReportContext) -> str | None:
     with_forecasts = queries.forecast_tasks(ctx.con)
     if not with_forecasts:
         return "<p class='note'>No stored forecasts (evaluate with save_forecasts=True to drill down).</p>"
-    units = ctx.records
-    units = units[units["kind"] == "forecast"] if "kind" in units else units
-    resolved = pd.Series(dtype=object)
-    if {"task_key", "task"} <= set(units.columns):  # units written by other tools may not record the task
-        resolved = units.dropna(subset=["task_key"]).drop_duplicates("task_key").set_index("task_key")["task"]
+    resolved = queries.resolved_tasks(ctx.records)
     parts = []
     with_forecasts = sorted(with_forecasts, key=ctx.task_name)
     for task_key in with_forecasts[:MAX_TASK_FIGURES]:
-        ids, n_total = queries.sample_series(ctx.con, task_key, ctx.drill_series, ctx.seed)
-        stored = queries.forecasts_of(ctx.con, task_key, ids)
+        drill = queries.drilldown(ctx.con, task_key, resolved.get(task_key), ctx.drill_series, ctx.seed)
+        stored, why = drill.forecasts, drill.why
         stored["model"] = _names(stored["model"])
-        past, truth, why = _past_and_truth(resolved.get(task_key), ids, int(stored["window"].min()))
         if why:
             ctx.detail(f"drill-down of {ctx.task_name(task_key)}", why)
-        title = f"{ctx.task_name(task_key)}, window {int(stored['window'].min())}"
+        title = f"{ctx.task_name(task_key)}, window {drill.window}"
         n_past = max(3 * int(stored.groupby(["unique_id", "model"]).size().max()), 24)
-        figure = figures.forecast_drilldown(past, truth, stored, title=title, n_past=n_past)
+        figure = figures.forecast_drilldown(drill.past, drill.truth, stored, title=title, n_past=n_past)
         body = (
             f"<h3>{esc(ctx.task_name(task_key))}</h3>"
-            f"<p>Showing {len(ids)} of {n_total:,} series, sampled with seed {ctx.seed} (the menu picks one)."
+            f"<p>Showing {len(drill.ids)} of {drill.n_series:,} series, sampled with seed {ctx.seed}"
+            " (the menu picks one)."
             + (f" <span class='note'>Past and truth not drawn: {esc(one_line(why))}.</span>" if why else "")
             + "</p>"
             + ctx.page.figure(figure, "forecasts")
         )
         parts.append(block(body, task=task_key))
     return "\n".join(parts) + prov("stored forecasts (forecasts table); past and truth re-cut from the task itself.")
-
-
-def _past_and_truth(resolved, ids: list[str], window_index: int) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """The recent past and the truth of these series in that window, recomputed from the task; empty
-    frames and the reason where the task or its data cannot be had here."""
-    from workbench.tasks import Task
-
-    empty = pd.DataFrame(columns=["unique_id", "ds", "y"])
-    if not isinstance(resolved, dict):
-        return empty, empty, "the units record no resolved task"
-    try:
-        task = Task.from_resolved(resolved)
-        window = next(w for w in task.windows() if w.index == window_index)
-    except Exception as exc:  # the data behind a stored task may be unavailable here
-        return empty, empty, f"{type(exc).__name__}: {exc}"
-    past = window.past.df[window.past.df["unique_id"].isin(ids)]
-    truth = window.truth.df[window.truth.df["unique_id"].isin(ids)]
-    return past, truth, ""
 
 
 # ---- detection -----------------------------------------------------------------------------------
@@ -331,8 +312,6 @@ def detection(ctx: ReportContext) -> str | None:
 
 # ---- papers --------------------------------------------------------------------------------------
 def papers(ctx: ReportContext) -> str:
-    from workbench.papers.plots import claimed_vs_reproduced, status_table
-
     reports = ctx.paper_reports()
     if not reports:
         where = f" or in {esc(ctx.papers_folder)}" if ctx.papers_folder else ""
@@ -394,9 +373,6 @@ def provenance(ctx: ReportContext) -> str:
 
 def joint(ctx: ReportContext) -> str | None:
     """Forecast skill beside the residual detectors' scores (`workbench.report.joint`), where run."""
-    from workbench.joint import DATASET
-    from workbench.report.joint import joint_section
-
     records = ctx.records
     if "dataset" not in records or not (records["dataset"] == DATASET).any():
         return None
@@ -405,8 +381,6 @@ def joint(ctx: ReportContext) -> str | None:
 
 def ranking(ctx: ReportContext) -> str | None:
     """BOOM / GIFT-Eval style ranking of published and own results (`workbench.report.ranking`)."""
-    from workbench.report.ranking import ranking_section
-
     return ranking_section(ctx.store)
 
 

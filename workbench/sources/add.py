@@ -17,13 +17,14 @@ import pandas as pd
 import yaml
 
 from workbench import storage
-from workbench.atomic import atomic_write
 from workbench.config import user_catalog_dirs
 from workbench.data.cards import DatasetCard, UserCard, all_cards, load_card
 from workbench.errors import DataFormatError, WorkbenchError
 from workbench.sources.checks import check_metadata, check_rows, check_values, infer_freq
 from workbench.sources.files import UserFile, list_files
 from workbench.sources.parquet import _canonical, _columns_needed, _file_metadata, long_frame, read_fragment
+from workbench.sources.user import UserSource
+from workbench.storage import atomic_write
 
 
 def _batches(f: UserFile, spec: dict[str, Any]):
@@ -58,8 +59,6 @@ def _frequency(card: UserCard, files: list[UserFile], spec: dict[str, Any]) -> s
 
 def check_card(card: UserCard) -> dict[str, Any]:
     """Check every file of a user card; returns what was found (files, series, rows, frequency)."""
-    from workbench.sources.user import UserSource
-
     spec = UserSource(card).read_spec()
     files = list_files(card)
     freq = _frequency(card, files, spec)

@@ -1,4 +1,4 @@
-"""Cutting a catalog subset into chunk files on a worker, a batch of series at a time.
+"""A catalog card's subset as a source (`CatalogSource`), cut into chunk files on a worker a batch of series at a time.
 
 A card's reader either has a batched form (`workbench.data.readers.panel_stream`: M4's wide CSVs
 are parsed `chunk_size` rows at a time, Monash's TSF files `chunk_size` lines at a time; NAB, wide
@@ -14,6 +14,7 @@ visible, is written last.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from workbench import storage
 from workbench.data.cards import DatasetCard, get_card
@@ -23,15 +24,63 @@ from workbench.data.catalog import (
     continue_steps,
     data_fingerprint,
     fetch_files,
+    load_holdout,
+    load_panel,
     split_options,
     split_panel,
 )
+from workbench.data.chunks import ChunkRef
 from workbench.data.panel import Panel
 from workbench.data.readers import stream_reader
 from workbench.errors import DataFormatError
 from workbench.sources.chunkfiles import read_index, write_chunks, write_index
 
 CUT_VERSION = 3  # 2: batches in the file's order; 3: per-file batches gathered to a chunk (1: the whole subset)
+
+
+class CatalogSource:
+    """A subset of a catalog card under a protocol; its chunk files are cut on a worker (`cut_catalog_chunks`)."""
+
+    kind = "catalog"
+
+    def __init__(self, card: DatasetCard, subset: str, protocol: str = "holdout") -> None:
+        self.card, self.subset, self.protocol = card, subset, protocol
+        self.name = card.name
+
+    @property
+    def has_test(self) -> bool:
+        return "test" in self.card.subset(self.subset).splits
+
+    def fingerprint(self) -> str:
+        """The train split's data fingerprint (and the test split's, for a holdout)."""
+        train = data_fingerprint(self.card, self.subset, "train")
+        if self.protocol == "holdout":
+            return f"{train}+{data_fingerprint(self.card, self.subset, 'test')}"
+        return train
+
+    def panels(self) -> tuple[Panel, Panel | None]:
+        """(train, test or None), whole, in this process (the sequential reference path)."""
+        if self.protocol == "holdout":
+            return load_holdout(self.name, self.subset)
+        return load_panel(self.name, self.subset, "train"), None
+
+    def plan(self, chunk_size: int, client: Any = None) -> list[ChunkRef]:
+        """The units' chunk refs, cut once per (data, chunk size) into the chunk cache; later calls reuse them.
+
+        Parameters
+        ----------
+        chunk_size:
+            Series per chunk.
+        client:
+            A Dask client: the cut runs on one of its workers (the card's reader is read a batch of
+            `chunk_size` series at a time where it can be, each batch written to the chunk cache,
+            `WORKBENCH_CACHE`, a local folder or an fsspec URL every worker can reach, before the next is
+            read). None: the cut runs here.
+        """
+        args = (self.name, self.subset, self.protocol, chunk_size)
+        if client is None:
+            return cut_catalog_chunks(*args)
+        return client.submit(cut_catalog_chunks, *args, pure=False).result()
 
 
 def split_batches(card: DatasetCard, subset: str, split: str, batch_series: int) -> Iterator[Panel]:
@@ -70,7 +119,7 @@ def _aligned(train: Panel, tests: Iterator[Panel], pending: list[Panel], where: 
     return Panel.concat(parts)
 
 
-def cut_catalog_chunks(dataset: str, subset: str, protocol: str, chunk_size: int) -> list:
+def cut_catalog_chunks(dataset: str, subset: str, protocol: str, chunk_size: int) -> list[ChunkRef]:
     """Chunk refs of a catalog subset, cut once per (data, chunk size) into the chunk cache."""
     card = get_card(dataset)
     holdout = protocol == "holdout"

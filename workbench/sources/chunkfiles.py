@@ -16,7 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench import storage
+from workbench.data.chunks import ChunkRef
 from workbench.data.panel import _META_KEY, Panel
+from workbench.sources.parquet import read_chunk
 
 INDEX = "index.json"
 
@@ -49,7 +51,9 @@ def write_table(url: str, table: pa.Table) -> None:
     storage.write_with(url, lambda target: pq.write_table(table, target))
 
 
-def write_panel_chunks(folder: str, train: Panel, test: Panel | None, chunk_size: int, data_hash: str) -> list:
+def write_panel_chunks(
+    folder: str, train: Panel, test: Panel | None, chunk_size: int, data_hash: str
+) -> list[ChunkRef]:
     """Chunk files of (train, test) under `folder` (local or URL) and their refs, plus `index.json`."""
     refs = write_chunks(folder, train, test, chunk_size, data_hash)
     write_index(folder, refs)
@@ -63,10 +67,8 @@ def write_index(folder: str, refs: list) -> None:
 
 def write_chunks(
     folder: str, train: Panel, test: Panel | None, chunk_size: int, data_hash: str, start: int = 0
-) -> list:
+) -> list[ChunkRef]:
     """Chunk files of (train, test), numbered from `start`, and their refs (no index)."""
-    from workbench.data.chunks import ChunkRef
-
     train = _grouped(train)
     ids = train.df["unique_id"].to_numpy()
     starts = series_starts(ids)
@@ -95,10 +97,8 @@ def write_chunks(
     return refs
 
 
-def read_index(folder: str) -> list | None:
+def read_index(folder: str) -> list[ChunkRef] | None:
     """The refs of chunk files cut earlier, or None (absent or broken: cut again)."""
-    from workbench.data.chunks import ChunkRef
-
     rows = storage.read_json(storage.join(folder, INDEX))
     if not isinstance(rows, list):
         return None
@@ -111,8 +111,6 @@ def read_index(folder: str) -> list | None:
 def read_refs(refs, split: str, allow_gaps: bool = False) -> Panel:
     """One split of some chunk refs as one panel: chunk files the workbench wrote, or a user file's
     row groups (`workbench.sources.parquet.read_chunk`), read in this process."""
-    from workbench.sources.parquet import read_chunk
-
     return Panel.concat([read_chunk(r, allow_gaps) if r.spec else read_panel_file(getattr(r, split)) for r in refs])
 
 
@@ -125,38 +123,3 @@ def read_panel_file(url: str) -> Panel:
     raw = (table.schema.metadata or {}).get(_META_KEY)
     meta = json.loads(raw) if raw else {}
     return Panel(df=table.to_pandas(), **meta)
-
-
-def parquet_panel_frame(url: str):
-    """`Panel.dask_from_parquet`: partitions from the footer (row groups, their id statistics)."""
-    import dask.dataframe as dd
-
-    fs, path = storage.url_fs(url)
-    with fs.open(path, "rb") as fh:
-        md = pq.ParquetFile(fh).metadata
-    schema = md.schema.to_arrow_schema()
-    column = schema.names.index("unique_id")
-    runs: list[list[int]] = []
-    bounds: list[tuple] = []
-    for i in range(md.num_row_groups):
-        stats = md.row_group(i).column(column).statistics
-        lo, hi = (stats.min, stats.max) if stats is not None and stats.has_min_max else (None, None)
-        if runs and (lo is None or bounds[-1][1] is None or lo <= bounds[-1][1]):
-            runs[-1].append(i)  # a series may run on from the row group before: keep them together
-            bounds[-1] = (bounds[-1][0], hi)
-        else:
-            runs.append([i])
-            bounds.append((lo, hi))
-    meta = schema.empty_table().to_pandas().set_index("unique_id")
-    known = all(lo is not None for lo, _ in bounds) and bounds
-    divisions = [lo for lo, _ in bounds] + [bounds[-1][1]] if known else None
-    return dd.from_map(
-        _read_row_groups, [(url, r) for r in runs], meta=meta, divisions=divisions, enforce_metadata=False
-    )
-
-
-def _read_row_groups(item: tuple[str, list[int]]):
-    url, row_groups = item
-    fs, path = storage.url_fs(url)
-    with fs.open(path, "rb") as fh:
-        return pq.ParquetFile(fh).read_row_groups(row_groups).to_pandas().set_index("unique_id")

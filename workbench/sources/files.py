@@ -19,14 +19,12 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workbench import storage
+from workbench.data.cards import UserCard
 from workbench.errors import DataFormatError
 from workbench.fingerprint import digest
-
-if TYPE_CHECKING:
-    from workbench.data.cards import UserCard
 
 # bump when the way user files are read changes for the same bytes: every user chunk key changes
 USER_READER_VERSION = 1

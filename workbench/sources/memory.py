@@ -25,8 +25,8 @@ from workbench import storage
 from workbench.data.panel import Panel
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import digest
-from workbench.sources.chunkfiles import read_index, write_panel_chunks
-from workbench.sources.parquet import read_chunk, row_group_refs, write_series_grouped
+from workbench.sources.chunkfiles import read_index, read_refs, write_panel_chunks
+from workbench.sources.parquet import describe_file, id_hashes, read_chunk, row_group_refs, write_series_grouped
 
 _REGISTRY: dict[str, Any] = {}
 MEMORY_SUBSET = "all"
@@ -116,8 +116,6 @@ class ChunkSource:
         return all(r.test for r in self.refs)
 
     def panels(self) -> tuple[Panel, Panel | None]:
-        from workbench.sources.chunkfiles import read_refs
-
         return read_refs(self.refs, "train"), (read_refs(self.refs, "test") if self.has_test else None)
 
     def plan(self, chunk_size: int, client: Any = None) -> list:
@@ -140,8 +138,6 @@ def _materialize_part(
     url = storage.join(cache_root, "frames", f"{part_hash[:40]}.parquet")
     if not storage.exists(url):
         write_series_grouped(df, url)
-    from workbench.sources.parquet import describe_file
-
     entry = {
         "key": part_hash[:40],
         "url": url,
@@ -215,8 +211,6 @@ class FrameSource:
         self._check()
 
     def _check(self) -> None:
-        from workbench.sources.parquet import id_hashes
-
         hashes = np.concatenate([id_hashes(p) for p in self.parts]) if self.parts else np.array([])
         if len(np.unique(hashes)) != len(hashes):
             raise WorkbenchError(f"{self.meta.get('name')}: a series lies in two partitions of the frame")

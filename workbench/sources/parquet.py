@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import itertools
 import json
 from typing import Any
@@ -25,6 +24,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from workbench import storage
+from workbench.data.chunks import ChunkRef
 from workbench.data.panel import Panel, wide_to_long
 from workbench.errors import DataFormatError, DataIntegrityError
 from workbench.fingerprint import digest
@@ -213,14 +213,6 @@ def write_series_grouped(
 
 
 # ---- describing a file -------------------------------------------------------------------------
-def _sha256(url: str, storage_options: dict[str, Any]) -> str:
-    h = hashlib.sha256()
-    with storage.open_input(url, storage_options) as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def describe_file(entry: dict[str, Any], spec: dict[str, Any], cache_root: str) -> dict[str, Any]:
     """The plan of one file (cached per file version and reader options); runs on a worker.
 
@@ -231,7 +223,7 @@ def describe_file(entry: dict[str, Any], spec: dict[str, Any], cache_root: str) 
         return cached
     so = spec.get("storage_options", {})
     if entry.get("sha256"):
-        actual = _sha256(entry["url"], so)
+        actual = storage.sha256_file(entry["url"], storage_options=so)
         if actual != entry["sha256"]:
             raise DataIntegrityError(entry["where"], "sha256", entry["sha256"], actual)
     convert = entry["format"] == "csv" or spec["layout"] == "wide"
@@ -318,11 +310,9 @@ def group_row_groups(plan: dict[str, Any], chunk_size: int) -> list[dict[str, An
     return out
 
 
-def row_group_refs(plan: dict[str, Any], chunk_size: int, spec: str, first_index: int) -> list:
+def row_group_refs(plan: dict[str, Any], chunk_size: int, spec: str, first_index: int) -> list[ChunkRef]:
     """The units of one planned file (`plan`: data_url, fingerprint, key, row_groups) as chunk refs,
     numbered from `first_index`; `spec` is the JSON a worker reads the file with."""
-    from workbench.data.chunks import ChunkRef
-
     refs = []
     for group in group_row_groups(plan, chunk_size):
         rgs = group["row_groups"]

@@ -18,15 +18,21 @@ import pandas as pd
 
 from workbench import storage
 from workbench.data.cards import USER_SUBSET, UserCard
+from workbench.data.chunks import ChunkRef
 from workbench.data.panel import Panel
-from workbench.errors import DataFormatError
+from workbench.errors import DataFormatError, UnknownNameError, WorkbenchError
 from workbench.sources.files import UserFile, file_fingerprint, list_files, source_fingerprint
-from workbench.sources.parquet import cache_key, describe_file, id_hashes, read_chunk, row_group_refs
+from workbench.sources.parquet import (
+    cache_key,
+    describe_file,
+    id_hashes,
+    read_chunk,
+    read_fragment,
+    row_group_refs,
+)
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
-
-    from workbench.data.chunks import ChunkRef
 
 
 class UserSource:
@@ -175,8 +181,6 @@ def _chunk_frame(ref) -> pd.DataFrame:
 
 def _id_with_hash(plan: dict[str, Any], value: int, spec: dict[str, Any]) -> str:
     """The series id behind a hash (an error message's culprit): reads one file's id column."""
-    from workbench.sources.parquet import read_fragment
-
     id_col = "unique_id" if plan["kind"] == "canonical" else spec["id_col"]
     so = {} if plan["kind"] == "canonical" else spec.get("storage_options", {})
     table, _ = read_fragment(plan["data_url"], so, None, [id_col])
@@ -210,3 +214,40 @@ def check_plans(plans: list[dict[str, Any]], where: str, n_series: int | None, s
             f"{where}: the files hold {total} series, the card declares n_series: {n_series} "
             "(run `workbench datasets add` again, or drop n_series from the card)"
         )
+
+
+def load_user_panel(card: UserCard, subset: str | None = None, split: str = "train") -> Panel:
+    """A user card's one subset (`all`, split `train`) as a Panel, its files read where they are, each
+    checked as it is read (`workbench.sources.load_panel` for a user card).
+
+    Parameters
+    ----------
+    card:
+        The user card.
+    subset, split:
+        Checked only: a user card has the one subset `all` with the one split `train`.
+    """
+    card.subset(subset or USER_SUBSET)
+    if split != "train":
+        raise UnknownNameError(f"split of {card.name}/{USER_SUBSET}", split, ["train"])
+    return UserSource(card).load()
+
+
+def verify_user(card: UserCard) -> list[dict[str, str]]:
+    """One row (dataset, file, status, detail) per file of a user card, checked where it is: a pinned
+    file against its sha256, the others listed as unpinned; an unreachable source is one `unavailable` row."""
+    rows = []
+    try:
+        files = list_files(card)
+    except WorkbenchError as exc:
+        return [{"dataset": card.name, "file": str(card.source.path), "status": "unavailable", "detail": str(exc)}]
+    for f in files:
+        row = {"dataset": card.name, "file": f.key}
+        if not f.sha256:
+            rows.append({**row, "status": "ok", "detail": f"unpinned: {f.token}"})
+            continue
+        actual = storage.sha256_file(f.url, storage_options=card.source.storage_options)
+        ok = actual == f.sha256
+        detail = f"sha256:{actual[:16]}…" if ok else f"sha256 mismatch, expected {f.sha256}, got {actual}"
+        rows.append({**row, "status": "ok" if ok else "corrupt", "detail": detail})
+    return rows

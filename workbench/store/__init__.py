@@ -1,5 +1,9 @@
 """The results store: unit records and their tables, the commit, SQL views, verify and gc.
 
+`results_store` commits and reads units; `records` builds a unit's record; `seal` seals and parses a
+record's file text; `maintenance` re-hashes, finds orphans and cleans; `sql` holds the DuckDB views
+and leaderboards; `kinds` the kinds of unit and the known tables.
+
 Names are re-exported lazily (PEP 562), so importing one submodule does not import DuckDB.
 """
 

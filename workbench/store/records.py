@@ -1,12 +1,14 @@
-"""The one unit-record builder: what every kind of unit (forecast, ltsf, detection, paper) records.
+"""The one unit record and its one writer: what every kind of unit (forecast, score, detection, ltsf,
+paper, published) records, committed by `commit_unit`.
 
 A record says what the unit is (key, kind, identity), what made it (the code fingerprint, the git
 commit and dirty flag, the run, the worker process) and what it evaluated (the resolved task with
 its description, the model and its parameters, the seed); writers add their own facts (chunks,
-timings, errors) and hand it to `ResultsStore.write_unit`, which adds the files and commits it.
+timings, errors) and `commit_unit` hands it with the unit's tables to `ResultsStore.write_unit`,
+which adds the files and commits it.
 
 A pretrained forecaster's record says whether the evaluated data is in its pretraining corpus
-(`workbench.leakage.record_facts`: leakage true / false / unknown and the corpus entry), whichever
+(`workbench.models.leakage.record_facts`: leakage true / false / unknown and the corpus entry), whichever
 writer builds it. Every record also says what it ran on (`hardware`: CPU model, cores, torch threads, GPU), so a
 timing read from the store can be told apart from one measured on other hardware; forecast units
 add their runtime (`RuntimeLog`: seconds fitting and predicting, and what the model reports of
@@ -24,9 +26,14 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.fingerprint import git_state
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench.store.results_store import ResultsStore
 
 
 def new_run_id() -> str:
@@ -124,8 +131,9 @@ def unit_record(
     seed: int,
     **facts: Any,
 ) -> dict[str, Any]:
-    """A unit's record; `task` is any task (`Task`, `LTSFTask`, `DetectionTask`) or, for a paper's
-    reproduction, a `{key, description, dataset, subset}` mapping."""
+    """A unit's record as `commit_unit` commits it; `task` is any task (`Task`, `LTSFTask`,
+    `DetectionTask`) or, for a paper's reproduction or published results, a `{key, description,
+    fields, dataset, subset}` mapping."""
     if isinstance(task, dict):
         described = {
             "task_key": task["key"],
@@ -143,7 +151,7 @@ def unit_record(
             "dataset": task.dataset,
             "subset": subset,
         }
-    from workbench.leakage import record_facts
+    from workbench.models.leakage import record_facts
 
     return {
         "key": key,
@@ -163,3 +171,60 @@ def unit_record(
         **record_facts(kind, model_name, params, task),  # a pretrained model's: is the data in its corpus?
         **facts,
     }
+
+
+def commit_unit(
+    store: ResultsStore,
+    *,
+    key: str,
+    kind: str,
+    identity: str,
+    code: str,
+    run_id: str,
+    task: Any,
+    model: str,
+    model_name: str,
+    params: dict[str, Any],
+    seed: int,
+    tables: dict[str, pd.DataFrame | None],
+    **facts: Any,
+) -> dict[str, Any]:
+    """Build a unit's record (`unit_record`) and commit it with its tables; the one writer of every
+    result kind (forecast, detection, ltsf, paper claims, published results). Returns the committed
+    record as `ResultsStore.write_unit` does.
+
+    Every record carries the same core, so any unit read back from the store can be told apart,
+    reproduced and trusted without knowing which writer made it: what the unit is (`key`, `kind`,
+    `identity`: the key minus the code fingerprint, so a rerun under new code is recognised as the
+    same work), what made it (`code`, the git commit and dirty flag, `run_id`, the worker process
+    and its `hardware`), what it evaluated (the resolved task with its description, dataset and
+    subset; the model's label, name and parameters; the seed), `error` (empty unless a fault is
+    recorded) and, for a pretrained model, whether the data is in its pretraining corpus. The writer
+    adds its own facts (chunks, timings, `status`, errors); the store adds the tables' files and the
+    commit time, and seals the record.
+
+    Parameters
+    ----------
+    store
+        The results store to commit into.
+    key, kind, identity, code, run_id, task, model, model_name, params, seed
+        The record's core fields (see `unit_record`); `kind` must be one of the store's kinds.
+    tables
+        Table name to frame; None or a frame without columns means "no such table for this unit".
+    **facts
+        The writer's own record fields; they override core fields of the same name.
+    """
+    record = unit_record(
+        key=key,
+        kind=kind,
+        identity=identity,
+        code=code,
+        run_id=run_id,
+        task=task,
+        model=model,
+        model_name=model_name,
+        params=params,
+        seed=seed,
+        **facts,
+    )
+    return store.write_unit(key, tables, record)

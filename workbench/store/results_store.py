@@ -9,8 +9,10 @@ Layout (root = `WORKBENCH_RESULTS`, default `./results`; a local folder, or an f
 
 Tables (any name matching `[a-z_]+` other than `units` and `runs`; the known ones):
 
-    metrics            per-series forecast metric rows (task_key, task, model, window, unique_id, metric, value)
-    forecasts          point forecasts (task_key, model, window, unique_id, ds, y_hat)
+    metrics            per-series forecast metric rows (task_key, task, model, window, unique_id, metric, value),
+                       one score unit (kind `score`) per forecast unit and metric
+    forecasts          forecasts (task_key, model, window, unique_id, ds, y_hat, and quantile columns q0.1, ...
+                       when the model gives them), one forecast unit (kind `forecast`) each
     detection_scores   per-row anomaly scores (task_key, model, unique_id, row, anomaly_score)
     detection_metrics  per-item or corpus detection metric rows (unique_id null for a corpus value),
                        with a boolean `higher_is_better` column
@@ -33,9 +35,11 @@ Record fields: `key`, `kind` (one of KINDS; required), `status` (`ok`, `error` o
 default `ok`), whatever the writer adds (run_id, task_key, task, dataset, subset, model, worker,
 duration_s, ...), and the store's own: `tables` ({name: {path, sha256, n_rows, bytes, columns}},
 `columns` being the file's [name, arrow type] pairs, so that a query knows every file's schema unread),
-`store_format` (2), `committed_at` (UTC), `committed_by` (host:pid:token) and `record_sha256`: the
-sha256 of the record file's text as written without that field, which is appended as its last
-line, so that an edited record is caught by hashing a kilobyte, without re-serialising anything.
+`store_format` (3: forecast units hold forecasts, their metrics are score units; 2: a forecast
+unit held its metric rows, its task key hashed the metric set), `committed_at` (UTC),
+`committed_by` (host:pid:token) and `record_sha256`: the sha256 of the record file's text as
+written without that field, which is appended as its last line, so that an edited record is caught
+by hashing a kilobyte, without re-serialising anything.
 
 Reading: the record files are the manifest. `records()` and SQL queries read them and never hash
 a data file. Measured (benchmarks/results_query.py --manifest-units 20000): reading and checking
@@ -54,8 +58,9 @@ record, in one more request, only after every data object's request has returned
 sees a record finds its objects (S3 reads after a write see it), and a unit cut short before its
 record stays invisible. fsync applies to local folders only. Listing, reading the records and
 hashing go through fsspec, many requests at once; a local root never does (plain `os` calls, as
-fast as before). All file-system access goes through the small functions under "file access"
-below: a `Path` is a local file, a `str` a URL.
+fast as before). All file-system access goes through `workbench.storage` (a `Path` is a local
+file, a `str` a URL); the record's seal is `workbench.store.seal`, the integrity checks (`verify`,
+`gc`) `workbench.store.maintenance`, the kinds and tables `workbench.store.kinds`.
 """
 
 from __future__ import annotations
@@ -66,14 +71,10 @@ import json
 import os
 import re
 import socket
-import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -81,251 +82,18 @@ import pyarrow.parquet as pq
 
 from workbench import storage
 from workbench.storage import Location
+from workbench.store import maintenance
+from workbench.store.kinds import DONE, KINDS, RESERVED, TABLE_NAME
+from workbench.store.seal import parse, seal
 
 RESULTS_ENV = "WORKBENCH_RESULTS"
-DONE = ("ok", "error", "timeout")
-KINDS = ("forecast", "ltsf", "detection", "paper", "published")
-TABLES = {
-    "metrics": "per-series forecast metric rows",
-    "forecasts": "point forecasts per series, window and step",
-    "detection_scores": "per-row anomaly scores",
-    "detection_metrics": "per-item or corpus detection metric rows, with higher_is_better",
-    "claims": "a paper's claimed-vs-reproduced rows",
-    "published_metrics": "imported published per-task metrics (task, model, metric, value, properties)",
-}
-FORMAT = 2
-RESERVED = ("units", "runs")
-_TABLE_NAME = re.compile(r"[a-z_]+\Z")
+FORMAT = 3
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-_HASH_CHUNK = 1 << 20
-_HASH_THREADS = max(2, min(8, os.cpu_count() or 2))
-_REMOTE_THREADS = 16  # requests in flight when hashing remote objects: latency, not CPU, bounds them
 
 
 def results_root(root: str | Path | None = None) -> Location:
     """The store's root: an absolute local Path, or a URL (`s3://bucket/prefix`) as a string."""
     return storage.location(root or os.environ.get(RESULTS_ENV) or "results")
-
-
-# ---- file access: the only functions that touch the file system ----------------------------------
-# A Path is a local file (os calls, fsync); a str is a URL (workbench.storage, through fsspec).
-def _fsync_dir(folder: Location) -> None:
-    if not isinstance(folder, Path):
-        return  # an object store has no folders to make durable
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _make_dirs(folder: Location) -> None:
-    """Create `folder` (and missing parents), each new entry made durable in its parent."""
-    if not isinstance(folder, Path) or folder.is_dir():
-        return
-    missing = [folder, *(p for p in folder.parents if not p.exists())]
-    folder.mkdir(parents=True, exist_ok=True)
-    for created in reversed(missing):
-        _fsync_dir(created.parent)
-
-
-def _put(path: Location, data: bytes) -> None:
-    """Write `data` durably under a unique temporary name beside `path`, then rename it to `path`.
-    The folder itself is fsynced by the caller (once per folder, not once per file). At a URL: one
-    PUT of the whole object."""
-    if not isinstance(path, Path):
-        storage.put(path, data)
-        return
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _get(path: Location) -> bytes:
-    if not isinstance(path, Path):
-        return storage.get(path)
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def _get_many(paths: list[Location], tags: dict[Location, str | None] | None = None) -> list[bytes | OSError]:
-    """Each file's bytes, or the OSError reading it gave (URLs fetched many at once; with `tags`
-    from `_listed`, those read before at the same version are not fetched again)."""
-    urls = [p for p in paths if not isinstance(p, Path)]
-    fetched = storage.get_many(urls, tags) if urls else {}
-    out: list[bytes | OSError] = []
-    for path in paths:
-        if isinstance(path, Path):
-            try:
-                out.append(_get(path))
-            except OSError as exc:
-                out.append(exc)
-            continue
-        value = fetched[path]
-        if isinstance(value, BaseException) and not isinstance(value, OSError):
-            value = OSError(f"{path}: {type(value).__name__}: {value}")
-        out.append(value)
-    return out
-
-
-def _names(folder: Location, suffix: str) -> list[str]:
-    """Names of the files in `folder` ending in `suffix` (temporary files excluded)."""
-    if not isinstance(folder, Path):
-        return storage.names(folder, suffix)
-    try:
-        with os.scandir(folder) as entries:
-            return [e.name for e in entries if e.name.endswith(suffix) and not e.name.startswith(".")]
-    except FileNotFoundError:
-        return []
-
-
-def _listed(folder: Location, suffix: str) -> dict[str, str | None]:
-    """`_names` with each object's version tag at a URL (ETag and size; None locally)."""
-    if not isinstance(folder, Path):
-        return storage.listing(folder, suffix)
-    return dict.fromkeys(_names(folder, suffix))
-
-
-def _all_names(folder: Location) -> list[str]:
-    if not isinstance(folder, Path):
-        return storage.names(folder)
-    try:
-        with os.scandir(folder) as entries:
-            return [e.name for e in entries if e.is_file()]
-    except FileNotFoundError:
-        return []
-
-
-def _subfolders(root: Location) -> list[str]:
-    if not isinstance(root, Path):
-        return storage.folders(root)
-    try:
-        with os.scandir(root) as entries:
-            return [e.name for e in entries if e.is_dir()]
-    except FileNotFoundError:
-        return []
-
-
-def _age_s(path: Location) -> float:
-    if not isinstance(path, Path):
-        return storage.age_s(path)
-    return time.time() - path.stat().st_mtime
-
-
-def _size(path: Location) -> int:
-    return path.stat().st_size if isinstance(path, Path) else storage.size(path)
-
-
-def _exists(folder: Location) -> bool:
-    return folder.is_dir() if isinstance(folder, Path) else storage.exists(folder)
-
-
-def _remove(path: Location) -> None:
-    if not isinstance(path, Path):
-        storage.remove(path)
-        return
-    path.unlink(missing_ok=True)
-
-
-def _sha256_file(path: Location, on_bytes: Callable[[int], None] | None = None, size: int | None = None) -> str:
-    """The file's sha256, read in chunks (a remote object streamed; one of known small `size` in
-    one request)."""
-    if not isinstance(path, Path):
-        return storage.sha256(path, on_bytes, size)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            h.update(chunk)
-            if on_bytes is not None:
-                on_bytes(len(chunk))
-    return h.hexdigest()
-
-
-# ---- records ---------------------------------------------------------------------------------------
-_SEAL = b',\n "record_sha256": "'
-
-
-def _seal(record: dict) -> tuple[bytes, str]:
-    """The record's file text, its sha256 appended as the last field, and that sha256."""
-    body = json.dumps(record, sort_keys=True, indent=1, default=str).encode()  # ends in b"\n}"
-    sha = hashlib.sha256(body).hexdigest()
-    return body[:-2] + _SEAL + sha.encode() + b'"\n}', sha
-
-
-def _sealed(data: bytes, sha: str) -> bool:
-    tail = _SEAL + sha.encode() + b'"\n}'
-    if data.endswith(tail) and hashlib.sha256(data[: -len(tail)] + b"\n}").hexdigest() == sha:
-        return True
-    body = {k: v for k, v in json.loads(data).items() if k != "record_sha256"}  # sealed as canonical JSON
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest() == sha
-
-
-def _upgrade(record: dict) -> dict:
-    """A record of the first store format (metrics/<key>.parquet beside a hash field) in today's shape."""
-    if "tables" in record:
-        return record
-    key = record.get("key")
-    tables = {}
-    for table in ("metrics", "forecasts"):
-        sha = record.get(f"{table}_sha256")
-        if sha:
-            tables[table] = {"path": f"{table}/{key}.parquet", "sha256": sha, "n_rows": None, "bytes": None}
-    return {**record, "kind": record.get("kind", "forecast"), "tables": tables, "store_format": 1}
-
-
-def _parse(name: str, data: bytes) -> tuple[dict | None, str]:
-    """(record, "") for a committed, self-consistent record; (None, why) otherwise. Hashes no data file."""
-    try:
-        record = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None, "unparseable record"
-    if not isinstance(record, dict):
-        return None, "unparseable record"
-    if record.get("key") != name:
-        return None, f"record names key {record.get('key')!r}, not its file name"
-    if "record_sha256" in record:
-        if not _sealed(data, str(record["record_sha256"])):
-            return None, "record edited after commit (record_sha256 mismatch)"
-    elif record.get("store_format", 1) != 1 or "tables" in record:
-        return None, "record without record_sha256"
-    record = _upgrade(record)
-    if record.get("status") not in DONE:
-        return None, f"status {record.get('status')!r} is not one of {DONE}"
-    if not isinstance(record.get("tables"), dict):
-        return None, "record without a tables mapping"
-    return record, ""
-
-
-@dataclass
-class Verification:
-    """What `ResultsStore.verify` found: damaged units (key -> why) and orphan files."""
-
-    root: Location
-    n_units: int = 0
-    n_files: int = 0
-    n_bytes: int = 0
-    seconds: float = 0.0
-    damaged: dict[str, str] = field(default_factory=dict)
-    orphans: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.damaged
-
-    @property
-    def mb_per_s(self) -> float:
-        return self.n_bytes / 1e6 / self.seconds if self.seconds > 0 else float("nan")
 
 
 class ResultsStore:
@@ -355,8 +123,8 @@ class ResultsStore:
         return storage.relative(self.root, location)
 
     def exists(self) -> bool:
-        """True when the root is a folder (locally) or holds any object (at a URL)."""
-        return _exists(self.root)
+        """True when the root exists (locally) or holds any object (at a URL)."""
+        return storage.exists(self.root)
 
     def record_path(self, key: str) -> Location:
         return self.path(f"units/{key}.json")
@@ -388,7 +156,7 @@ class ResultsStore:
             raise ValueError(f"unit {key}: status {status!r} is not one of {DONE}")
         payloads = {}
         for name, frame in tables.items():
-            if not _TABLE_NAME.match(name) or name in RESERVED:
+            if not TABLE_NAME.match(name) or name in RESERVED:
                 raise ValueError(f"table name {name!r}: use [a-z_]+, not {RESERVED}")
             if frame is None or len(frame.columns) == 0:
                 continue
@@ -397,11 +165,8 @@ class ResultsStore:
         for name, (data, columns, n_rows) in payloads.items():
             sha = hashlib.sha256(data).hexdigest()
             rel = f"{name}/{key}-{sha[:16]}.parquet"
-            _make_dirs(self.path(name))
-            _put(self.path(rel), data)
+            storage.put(self.path(rel), data)  # durable: fsynced, renamed, its folder fsynced
             entries[name] = {"path": rel, "sha256": sha, "n_rows": n_rows, "bytes": len(data), "columns": columns}
-        for name in entries:
-            _fsync_dir(self.path(name))
         committed = json.loads(json.dumps(record, default=str))  # plain JSON values, as read back
         committed.update(
             key=key,
@@ -411,30 +176,24 @@ class ResultsStore:
             committed_at=datetime.now(UTC).isoformat(),
             committed_by=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
         )
-        text, committed["record_sha256"] = _seal(committed)
-        units = self.path("units")
-        _make_dirs(units)
-        _put(self.record_path(key), text)  # the commit: only after every data file's write returned
-        _fsync_dir(units)
+        text, committed["record_sha256"] = seal(committed)
+        storage.put(self.record_path(key), text)  # the commit: only after every data file's write returned
         return committed
 
     def write_run(self, record: dict) -> Location:
-        folder = self.path("runs")
-        _make_dirs(folder)
         path = self.path(f"runs/{record['run_id']}.json")
-        _put(path, json.dumps(record, default=str, sort_keys=True, indent=1).encode())
-        _fsync_dir(folder)
+        storage.put(path, json.dumps(record, default=str, sort_keys=True, indent=1).encode())
         return path
 
     # ---- reading: committed records, no data file hashed -----------------------------------------
     def record(self, key: str, verify: bool = False) -> dict | None:
         """The unit's committed record, or None; with `verify`, None also when a file is damaged."""
         try:
-            data = _get(self.record_path(key))
+            data = storage.get(self.record_path(key))
         except OSError:
             return None
-        record, _ = _parse(key, data)
-        if record is None or (verify and self._damage(record)):
+        record, _ = parse(key, data)
+        if record is None or (verify and maintenance.damage(self, record)):
             return None
         return record
 
@@ -445,7 +204,7 @@ class ResultsStore:
 
     def _listed_records(self) -> dict[str, str | None]:
         """Key -> version tag of every record file (one listing request per 1,000 at a URL)."""
-        return {name[: -len(".json")]: tag for name, tag in _listed(self.path("units"), ".json").items()}
+        return {name[: -len(".json")]: tag for name, tag in storage.listing(self.path("units"), ".json").items()}
 
     def _records(self, keys: list[str], listed: dict[str, str | None] | None = None) -> list[dict | None]:
         """The committed record of each key, or None. At a URL the records are fetched many at once,
@@ -454,13 +213,13 @@ class ResultsStore:
         if listed is not None and self.remote:
             paths = {k: self.record_path(k) for k in keys if k in listed}
             tags = {paths[k]: listed[k] for k in paths}
-            fetched = dict(zip(paths, _get_many(list(paths.values()), tags), strict=True))
+            fetched = dict(zip(paths, storage.get_many(list(paths.values()), tags), strict=True))
         else:
-            fetched = dict(zip(keys, _get_many([self.record_path(k) for k in keys]), strict=True))
+            fetched = dict(zip(keys, storage.get_many([self.record_path(k) for k in keys]), strict=True))
         out = []
         for key in keys:
             data = fetched.get(key)
-            out.append(None if data is None or isinstance(data, OSError) else _parse(key, data)[0])
+            out.append(None if data is None or isinstance(data, OSError) else parse(key, data)[0])
         return out
 
     def current(self, records: list[dict] | None = None) -> list[dict]:
@@ -488,27 +247,8 @@ class ResultsStore:
         keys = list(keys)
         listed = self._listed_records() if self.remote else None  # at a URL: one listing, no request per absent key
         candidates = [r for r in self._records(keys, listed) if r and (r["status"] == "ok" or not retry_failed)]
-        with ThreadPoolExecutor(self._threads) as pool:
-            damage = list(pool.map(self._damage, candidates))
+        damage = maintenance.damages(self, candidates)
         return {r["key"] for r, why in zip(candidates, damage, strict=True) if not why}
-
-    @property
-    def _threads(self) -> int:
-        return _REMOTE_THREADS if self.remote else _HASH_THREADS
-
-    def _damage(self, record: dict, on_bytes: Callable[[int], None] | None = None) -> str:
-        """Why the unit's files do not match its record, or "" when they do."""
-        for name, entry in sorted(record["tables"].items()):
-            path = self.path(entry["path"])
-            try:
-                actual = _sha256_file(path, on_bytes, entry.get("bytes"))
-            except FileNotFoundError:
-                return f"{name}: file {entry['path']} missing"
-            except OSError as exc:
-                return f"{name}: file {entry['path']} unreadable ({exc})"
-            if actual != entry["sha256"]:
-                return f"{name}: file {entry['path']} does not match its recorded sha256"
-        return ""
 
     def files(self, table: str = "metrics", records: Iterable[dict] | pd.DataFrame | None = None) -> list[Location]:
         """The data files of `table` of every committed unit (or of `records`), without hashing."""
@@ -547,18 +287,18 @@ class ResultsStore:
         if not self.remote:
             return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
         frames = []
-        for path, data in zip(paths, _get_many(paths), strict=True):
+        for path, data in zip(paths, storage.get_many(paths), strict=True):
             if isinstance(data, OSError):
                 raise FileNotFoundError(f"{path}: a committed data file cannot be read ({data})")
             frames.append(pd.read_parquet(io.BytesIO(data)))
         return pd.concat(frames, ignore_index=True)
 
     def runs(self) -> pd.DataFrame:
-        listed = _listed(self.path("runs"), ".json")
+        listed = storage.listing(self.path("runs"), ".json")
         paths = [self.path(f"runs/{name}") for name in sorted(listed)]
         tags = {self.path(f"runs/{name}"): tag for name, tag in listed.items()}
         rows = []
-        for data in _get_many(paths, tags):
+        for data in storage.get_many(paths, tags):
             try:
                 if isinstance(data, OSError):
                     continue
@@ -567,98 +307,25 @@ class ResultsStore:
                 continue
         return pd.DataFrame(rows)
 
-    # ---- checking and cleaning -------------------------------------------------------------------
+    # ---- checking and cleaning (workbench.store.maintenance) ------------------------------------
     def verify(
         self, on_start: Callable[[int], None] | None = None, on_bytes: Callable[[int], None] | None = None
-    ) -> Verification:
-        """Re-hash every committed unit's files; name every damaged unit and every orphan file.
-
-        `on_start(total_bytes)` is called once before hashing, `on_bytes(n)` as bytes are hashed."""
-        started = time.perf_counter()
-        report = Verification(self.root)
-        keys = [name[: -len(".json")] for name in sorted(_names(self.path("units"), ".json"))]
-        records = []
-        for key, data in zip(keys, _get_many([self.record_path(k) for k in keys]), strict=True):
-            if isinstance(data, OSError):
-                record, why = None, f"unreadable record ({data})"
-            else:
-                record, why = _parse(key, data)
-            if record is None:
-                report.damaged[key] = why
-            else:
-                records.append(record)
-        report.n_units = len(records) + len(report.damaged)
-        total = 0
-        for record in records:
-            for entry in record["tables"].values():
-                size = entry.get("bytes")
-                if size is None:
-                    try:
-                        size = _size(self.path(entry["path"]))
-                    except OSError:
-                        size = 0
-                total += size
-                report.n_files += 1
-        if on_start is not None:
-            on_start(total)
-        counted: list[int] = []
-
-        def count(n: int) -> None:
-            counted.append(n)
-            if on_bytes is not None:
-                on_bytes(n)
-
-        with ThreadPoolExecutor(self._threads) as pool:
-            damage = list(pool.map(lambda r: self._damage(r, count), records))
-        for record, why in zip(records, damage, strict=True):
-            if why:
-                report.damaged[record["key"]] = why
-        report.n_bytes = sum(counted)
-        report.orphans = [self.relative(p) for p in self._orphans(records)]
-        report.seconds = time.perf_counter() - started
-        return report
-
-    def _orphans(self, records: list[dict]) -> list[Location]:
-        """Files no committed record names: losers of a race, replaced units, unfinished temporaries."""
-        named = {entry["path"] for r in records for entry in r["tables"].values()}
-        out = []
-        for sub in sorted(_subfolders(self.root)):
-            if sub == "runs" or not _TABLE_NAME.match(sub):
-                continue
-            for name in sorted(_all_names(self.path(sub))):
-                rel = f"{sub}/{name}"
-                if sub == "units" and not name.startswith("."):
-                    continue
-                if rel not in named:
-                    out.append(self.path(rel))
-        return out
+    ) -> maintenance.Verification:
+        """Re-hash every committed unit's files; name every damaged unit and every orphan file
+        (`maintenance.verify`)."""
+        return maintenance.verify(self, on_start, on_bytes)
 
     def gc(self, min_age_s: float = 3600.0, dry_run: bool = False) -> list[Location]:
-        """Remove orphan files older than `min_age_s` (younger ones may belong to a unit being
-        committed right now); returns what was (or, with `dry_run`, would be) removed. Best run
-        while no writer is at work: a writer re-creating an old orphan's exact bytes under its
-        name at the moment gc removes it would commit a unit whose file is gone (verify then
-        names it and a resumed run recomputes it)."""
-        out = []
-        for path in self._orphans(self.committed()):
-            try:
-                if _age_s(path) < min_age_s:
-                    continue
-            except FileNotFoundError:
-                continue
-            out.append(path)
-            if not dry_run:
-                _remove(path)
-        return out
+        """Remove orphan files older than `min_age_s`; see `maintenance.gc`."""
+        return maintenance.gc(self, min_age_s, dry_run)
 
     # ---- convenience readers ---------------------------------------------------------------------
     def metrics(self) -> pd.DataFrame:
         return self.read_table("metrics")
 
-    def forecasts(self, task_key: str | None = None, model: str | None = None) -> Any:
-        """Stored forecasts as a Panel (`y` = the forecast), optionally for one task and model label."""
-        from workbench.data import Panel
-
+    def forecasts(self, task_key: str | None = None, model: str | None = None) -> pd.DataFrame:
+        """Stored forecasts of one task, model and window as a long frame (`unique_id`, `ds`, `y` = the
+        forecast; `Panel.from_long` makes it a panel), optionally for one task and model label."""
         frame = self.read_table("forecasts")
         if frame.empty:
             raise FileNotFoundError(f"{self.root}: no stored forecasts (run with save_forecasts=True)")
@@ -670,8 +337,7 @@ class ResultsStore:
             raise KeyError(f"no stored forecasts for task {task_key!r} and model {model!r}")
         if frame[["task_key", "model", "window"]].drop_duplicates().shape[0] > 1:
             raise ValueError("several tasks, models or windows match: name one task_key and model (and filter window)")
-        df = frame.rename(columns={"y_hat": "y"})[["unique_id", "ds", "y"]]
-        return Panel.from_long(df, name=f"forecasts:{model or ''}")
+        return frame.rename(columns={"y_hat": "y"})[["unique_id", "ds", "y"]].reset_index(drop=True)
 
 
 def superseded(records: Iterable[dict]) -> set[str]:

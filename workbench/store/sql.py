@@ -19,6 +19,12 @@ files through fsspec, registered with DuckDB (`con.register_filesystem`; DuckDB'
 extension is not needed) as `workbench.storage.KnownFiles`, which answers DuckDB's size and
 existence questions from the records and fetches each small file in one request, many at once.
 
+`task_key` names what is forecast: the resolved task without its scoring fields (metrics, quantile
+levels; `workbench.keys`), so the rows of a metric a later run added (score units computed from the
+stored forecasts) belong to the same task as the first run's. `metrics` rows are committed by score
+units (kind `score`, one per forecast unit and metric) and name the forecast unit they score
+(`forecast_unit`); stores written before store format 3 hold them in the forecast units themselves.
+
 `leaderboard` never averages across tasks: one row per (task_key, model, metric), the mean over the
 defined per-series values, with the number of undefined (NaN, inf, null) values beside it. A metric
 row stored twice (the same task_key, model, window, unique_id and metric in two committed units, as
@@ -39,13 +45,14 @@ import pyarrow as pa
 from workbench import storage
 from workbench.errors import WorkbenchError
 from workbench.storage import Location
-from workbench.store.results_store import TABLES, ResultsStore, superseded
+from workbench.store.kinds import TABLES
+from workbench.store.results_store import ResultsStore, superseded
 
 _V, _B, _D, _I = "VARCHAR", "BOOLEAN", "DOUBLE", "BIGINT"
 SCHEMAS: dict[str, dict[str, str]] = {
     "metrics": {
         **{"task_key": _V, "task": _V, "dataset": _V, "subset": _V, "model": _V, "window": _I, "unique_id": _V},
-        **{"metric": _V, "value": _D, "unit": _V},
+        **{"metric": _V, "value": _D, "forecast_unit": _V, "unit": _V},
     },
     "forecasts": {
         **{"task_key": _V, "dataset": _V, "subset": _V, "model": _V, "window": _I, "unique_id": _V},
@@ -76,6 +83,8 @@ UNIT_COLUMNS: dict[str, pa.DataType] = {
     **{"runtime": pa.string(), "hardware": pa.string()},
     # leakage (workbench.leakage): pretraining corpus verdict and entry, hashed-window check of training here
     **{"leakage": pa.string(), "leakage_entry": pa.string(), "leakage_check": pa.string()},
+    # a score unit's forecast unit and metric (workbench.engine.units)
+    **{"forecast_unit": pa.string(), "metric": pa.string()},
 }
 _RUN_NESTED = ("tasks", "packages", "status_counts")
 Store = str | Path | ResultsStore | None

@@ -3,11 +3,13 @@
 `load_notebook_sweep(path)` validates a sweep file against the notebook's `parameters` cell before
 anything runs; `run_notebook_sweep(sweep)` executes the cells in parallel (a local process pool or a
 Dask cluster), skips cells already complete, and isolates failures.
+
+Names are re-exported lazily (PEP 562), so importing one submodule does not import the others.
 """
 
-from workbench.sweeps.execute import CellResult, cell_complete, run_cell
-from workbench.sweeps.runner import SweepSummary, run_notebook_sweep
-from workbench.sweeps.spec import NotebookSweep, SweepCell, SweepError, load_notebook_sweep, notebook_parameters
+from __future__ import annotations
+
+from workbench._lazy import lazy_exports
 
 __all__ = [
     "CellResult",
@@ -21,3 +23,19 @@ __all__ = [
     "run_cell",
     "run_notebook_sweep",
 ]
+
+_WHERE = {
+    "CellResult": "workbench.sweeps.execute",
+    "cell_complete": "workbench.sweeps.execute",
+    "run_cell": "workbench.sweeps.execute",
+    "SweepSummary": "workbench.sweeps.runner",
+    "run_notebook_sweep": "workbench.sweeps.runner",
+    "NotebookSweep": "workbench.sweeps.spec",
+    "SweepCell": "workbench.sweeps.spec",
+    "SweepError": "workbench.sweeps.spec",
+    "load_notebook_sweep": "workbench.sweeps.spec",
+    "notebook_parameters": "workbench.sweeps.spec",
+}
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -24,7 +24,19 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from workbench import __version__
-from workbench.atomic import atomic_write
+from workbench.storage import atomic_write
+
+__all__ = [
+    "INJECTED_TAG",
+    "CellResult",
+    "cell_complete",
+    "injected_source",
+    "output_notebook",
+    "parameterize",
+    "read_record",
+    "record_path",
+    "run_cell",
+]
 
 INJECTED_TAG = "injected-parameters"
 
@@ -65,7 +77,7 @@ def read_record(output: Path, key: str) -> CellResult | None:
 
 def cell_complete(output: str | Path, key: str) -> bool:
     """True when the cell's record says ok and its executed notebook is there, unchanged."""
-    from workbench.data.hashing import sha256_file
+    from workbench.storage import sha256_file
 
     record = read_record(Path(output), key)
     if not record or record.get("status") != "ok":
@@ -114,11 +126,10 @@ def run_cell(
 ) -> CellResult:
     """Execute one cell (`{index, key, label, parameters}`) and commit its record; never raises for the
     notebook's own failure, which is recorded with the failing cell and error."""
-    import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from workbench.data.hashing import sha256_file
-    from workbench.kernels import kernel_config
+    from workbench.notebook_kernels import execute_notebook
+    from workbench.storage import sha256_file
 
     out_dir, source = Path(output), Path(notebook)
     target = output_notebook(out_dir, cell["key"], cell["label"])
@@ -142,15 +153,7 @@ def run_cell(
     }
     try:
         nb = parameterize(source, cell["parameters"], meta)
-        papermill.execute_notebook(
-            nb,
-            str(target),
-            kernel_name=kernel_name,
-            progress_bar=False,
-            cwd=str(source.parent),
-            execution_timeout=timeout_s,
-            config=kernel_config(),
-        )
+        execute_notebook(nb, target, cwd=source.parent, kernel_name=kernel_name, execution_timeout=timeout_s)
         record["status"] = "ok"
     except PapermillExecutionError as exc:
         record["status"] = "error"

@@ -20,10 +20,12 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from workbench import __version__
-from workbench.atomic import atomic_write
 from workbench.engine.cluster import connect
+from workbench.storage import atomic_write
 from workbench.sweeps.execute import CellResult, cell_complete, run_cell
 from workbench.sweeps.spec import NotebookSweep
+
+__all__ = ["SweepSummary", "run_notebook_sweep"]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ problem listed, instead of as one failed notebook per grid cell an hour later.
 from __future__ import annotations
 
 import ast
-import hashlib
 import itertools
 import json
 import re
@@ -34,7 +33,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import digest, package_fingerprint
+from workbench.storage import sha256_file
 from workbench.yaml_files import load_yaml_model
+
+__all__ = [
+    "NotebookSweep",
+    "SweepCell",
+    "SweepError",
+    "SweepFile",
+    "build_sweep",
+    "cell_key",
+    "cell_label",
+    "expand",
+    "load_notebook_sweep",
+    "notebook_parameters",
+    "type_problem",
+]
 
 
 class SweepError(WorkbenchError):
@@ -150,10 +164,6 @@ def _json_problem(name: str, value: Any) -> str | None:
 
 
 # ---- keys and labels ------------------------------------------------------------------------------------
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def cell_key(notebook_sha256: str, parameters: dict[str, Any]) -> str:
     """Hash of notebook content, parameters and the whole workbench package's code fingerprint (a
     notebook may call anything in it): a change to any reruns the cell."""
@@ -204,7 +214,7 @@ def build_sweep(spec: SweepFile, notebook: Path, output: Path, source: str = "<i
         problems.append(f"{problem} ({where}{', ...' if len(cells) > 5 else ''})")
     if problems:
         raise SweepError(f"{source}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
-    digest = file_sha256(notebook)
+    digest = sha256_file(notebook)
     varying = [n for n in dict.fromkeys(k for c in grids for k in c) if len({json.dumps(c.get(n)) for c in grids}) > 1]
     cells, keys = [], set()
     for i, params in enumerate(grids):

@@ -16,6 +16,8 @@ import numpy as np
 from workbench.anomaly.nab import check_scores
 from workbench.registry import ModelParams, detectors
 
+__all__ = ["DETECTORS", "Detector", "known_detectors", "make_detector"]
+
 # name -> class, loaded on demand (a Mapping); library families resolve "<family>.<Class>"
 DETECTORS = detectors
 

@@ -1,8 +1,9 @@
-"""Detectors beyond NAB's: a forecast-residual detector on any registered forecaster, pyod models,
-and a rolling robust z-score.
+"""Detectors beyond NAB's: pyod models and a rolling robust z-score (the forecast-residual
+detectors live in `workbench.anomaly.detectors.residual`).
 
-Scores are squashed to [0, 1] with 2 Phi(z) - 1 = erf(z / sqrt 2) of a standardised deviation, the
-same map for all, so that thresholds mean the same thing across detectors.
+Standardised deviations are squashed to [0, 1] with 2 Phi(z) - 1 = erf(z / sqrt 2) (`squash`), the
+same map for all of them (the standardised forecast residual included), so that thresholds mean the
+same thing across detectors.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field
 from scipy.special import erf
 
 from workbench.anomaly.detectors.base import Detector
@@ -21,16 +22,13 @@ from workbench.errors import UnknownNameError, WorkbenchError
 from workbench.models.params import LibraryParams, library_params
 from workbench.registry import ModelParams
 
+__all__ = ["PyodDetector", "PyodParams", "RobustZParams", "RollingRobustZ", "squash"]
 
-def _squash(z: np.ndarray) -> np.ndarray:
+
+def squash(z: np.ndarray) -> np.ndarray:
     """|z| -> erf(|z| / sqrt 2): 0 at no deviation, towards 1 far in the tail; NaN (no past yet) -> 0."""
     out = erf(np.abs(z) / np.sqrt(2.0))
     return np.clip(np.nan_to_num(out, nan=0.0, posinf=1.0), 0.0, 1.0)
-
-
-def _past_scale(deviation: np.ndarray, window: int, min_periods: int) -> np.ndarray:
-    """The std of the deviations strictly before each row (a trailing window): row i never sees itself."""
-    return pd.Series(deviation).shift(1).rolling(window, min_periods=min_periods).std().to_numpy()
 
 
 class RobustZParams(ModelParams):
@@ -53,63 +51,7 @@ class RollingRobustZ(Detector):
         mad = (pd.Series(np.abs(values - median)).shift(1).rolling(window, min_periods=min(30, window))).median()
         scale = 1.4826 * mad.to_numpy()
         floor = 1e-9 + 1e-6 * np.nanmax(np.abs(values)) if len(values) else 1e-9
-        return _squash((values - median) / np.maximum(scale, floor))
-
-
-class ForecastResidualParams(ModelParams):
-    """Parameters of the forecast-residual detector."""
-
-    model: str = Field("ses", description="a registered forecaster (checked when the detector is built)")
-    model_params: dict[str, Any] = Field({}, description="the forecaster's parameters")
-    block: int = Field(50, ge=1, description="rows forecast at once, from the values before them")
-    history: int = Field(500, ge=1, description="past values a block's forecaster is fitted on")
-    min_history: int = Field(20, ge=1, description="rows before the first forecast block")
-
-    @model_validator(mode="after")
-    def _forecaster_exists(self) -> ForecastResidualParams:
-        """An unknown forecaster or a misspelt parameter of it fails here, before any unit runs."""
-        from workbench.forecasters import make_forecaster
-
-        make_forecaster(self.model, **self.model_params)
-        return self
-
-
-class ForecastResidual(Detector):
-    """Residuals of a registered forecaster, standardised by the past residuals.
-
-    Every `block` rows the forecaster is fitted on the previous `history` values and forecasts the
-    next `block` rows (all blocks of a series go to the forecaster as one panel, so a vectorised
-    forecaster fits them in one call); each row's residual is divided by the std of the residuals
-    before it. Past only: a block's forecast never sees its own rows. The forecaster gets the run's
-    seed.
-    """
-
-    name = "forecast_residual"
-    Params = ForecastResidualParams
-
-    def score_series(self, values: np.ndarray, probationary: int) -> np.ndarray:
-        from workbench.data import Panel
-        from workbench.forecasters import make_forecaster
-
-        p = self.params
-        model, block, history, min_history = p.model, p.block, p.history, p.min_history
-        n = len(values)
-        starts = np.arange(min_history, n, block)
-        forecast = np.full(n, np.nan)
-        if len(starts):
-            frames = []
-            for b in starts:
-                past = values[max(0, b - history) : b]
-                frames.append(pd.DataFrame({"unique_id": f"{b:09d}", "ds": np.arange(len(past)), "y": past}))
-            panel = Panel.from_long(pd.concat(frames, ignore_index=True), name=f"{self.name} blocks", season_length=1)
-            forecaster = make_forecaster(model, seed=self.seed, **p.model_params)
-            predicted = forecaster.fit(panel).predict(block)
-            y_hat = predicted.sort_values(["unique_id", "ds"])["y_hat"].to_numpy().reshape(len(starts), block)
-            for b, row in zip(starts, y_hat, strict=True):
-                forecast[b : b + block] = row[: n - b]
-        residual = values - forecast
-        scale = _past_scale(residual, history, min_periods=10)
-        return _squash(residual / np.where(scale > 0, scale, np.nan))
+        return squash((values - median) / np.maximum(scale, floor))
 
 
 class PyodParams(LibraryParams):

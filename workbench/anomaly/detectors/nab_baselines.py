@@ -17,6 +17,18 @@ from pydantic import Field
 from workbench.anomaly.detectors.base import Detector
 from workbench.registry import ModelParams, resolve_seed
 
+__all__ = [
+    "NAB_SEED",
+    "NullDetector",
+    "NullParams",
+    "RandomDetector",
+    "RandomParams",
+    "RelativeEntropyDetector",
+    "RelativeEntropyParams",
+    "WindowedGaussianDetector",
+    "WindowedGaussianParams",
+]
+
 NAB_SEED = 42  # NAB's `random` detector seeds Python's generator with 42 for every file
 
 

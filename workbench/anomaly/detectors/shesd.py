@@ -17,6 +17,8 @@ from workbench.anomaly.detectors.base import Detector
 from workbench.anomaly.shesd import shesd
 from workbench.registry import ModelParams
 
+__all__ = ["SHESD", "SHESDParams"]
+
 
 class SHESDParams(ModelParams):
     """S-H-ESD's options, with the R package's defaults; `period` has none, since the detection

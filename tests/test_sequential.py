@@ -10,8 +10,8 @@ import pytest
 
 from workbench.data import Panel, load_table
 from workbench.errors import DataFormatError, UnknownNameError
-from workbench.evaluation import evaluate_sequential, summarize
 from workbench.forecasters import Forecaster, make_forecaster
+from workbench.sequential import evaluate_sequential, summarize
 from workbench.tasks import Task, rolling_windows
 
 pytestmark = pytest.mark.usefixtures("mirror")
@@ -20,7 +20,11 @@ pytestmark = pytest.mark.usefixtures("mirror")
 def test_when_task_is_built_then_it_is_frozen_hashable_and_keyed():
     a, b = Task(dataset="m4", subset="Hourly"), Task(dataset="m4", subset="Hourly")
     assert a == b and hash(a) == hash(b) and a.key() == b.key()
-    assert Task(dataset="m4", subset="Hourly", metrics=("smape",)).key() != a.key()
+    # metrics and quantile levels choose what is scored, not what is forecast: they change the keys of
+    # score units (workbench.engine.units), not the task's key nor its forecast units'
+    assert Task(dataset="m4", subset="Hourly", metrics=("smape",)).key() == a.key()
+    assert Task(dataset="m4", subset="Hourly", quantile_levels=(0.1, 0.5, 0.9)).key() == a.key()
+    assert Task(dataset="m4", subset="Hourly", horizon=24).key() != a.key()
     assert (a.h, a.m) == (48, 24)
     with pytest.raises(Exception, match="frozen"):
         a.horizon = 3  # type: ignore[misc]

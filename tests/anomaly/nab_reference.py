@@ -4,7 +4,8 @@ This is the design of numenta/NAB's `Sweeper` (`calcSweepScore`, `calcScoreByThr
 `scoreDataSet`) written independently from its description, kept for two reasons: tests check the
 vectorised `workbench.anomaly.nab` against it on awkward inputs (ties, duplicated timestamps,
 windows in the probationary period), and `benchmarks/nab_scoring.py` times the two side by side.
-It does not validate its input; use `NabCorpus` for anything but comparisons.
+It does not validate its input; use `NabCorpus` for anything but comparisons. It lives with the
+tests, not in the package: it is an oracle, not something a user runs.
 """
 
 from __future__ import annotations
