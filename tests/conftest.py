@@ -36,24 +36,23 @@ if not os.environ.get("WORKBENCH_DATA_MIRROR") and _DEFAULT_MIRROR.is_dir():
 
 # ---- Dask on a busy machine ------------------------------------------------------------------------
 # "RuntimeError: Nanny failed to start" (seen while another Dask grid loaded the same 2 cores) is
-# distributed wrapping whatever stopped a worker's start: its process spawns, imports distributed and
-# then connects to the scheduler and registers, and that connection (and, with a LocalCluster, the
-# nanny's own) gives up after distributed.comm.timeouts.connect, 30 s by default. On a loaded machine
-# the spawn, the imports and a scheduler whose event loop shares the test process's GIL with the test
-# can together take longer than that. The timeouts below are given to every Dask process the tests
-# start: through the environment (`dask worker`/`dask scheduler`, CLI subprocesses, and dask's config
-# in this process, which LocalCluster hands to its nannies' worker processes). They bound how long a
-# start may take, not how long a test waits when all is well.
-DASK_TIMEOUTS = {
-    "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "180s",
-    "DASK_DISTRIBUTED__COMM__TIMEOUTS__TCP": "180s",
-}
-for _name, _value in DASK_TIMEOUTS.items():
-    os.environ.setdefault(_name, _value)
-if "dask" in sys.modules:  # config was read before the environment was set: set it in this process too
+# distributed wrapping whatever stopped a worker's start. A worker process spawns, imports distributed,
+# connects to the scheduler and registers; that connection (and, in a LocalCluster, the nanny's own)
+# gives up after distributed.comm.timeouts.connect, 30 s by default, and no other limit applies to a
+# start. On a loaded machine the spawn, the imports and a scheduler whose event loop shares the test
+# process's GIL with the test itself can together take longer than that. So every Dask process the
+# tests start gets longer connect and tcp timeouts: through the environment for `dask scheduler`,
+# `dask worker` and CLI subprocesses, and through dask's config in this process, which LocalCluster
+# hands on to its nannies' worker processes. They bound how long a start may take; a test that goes
+# well waits no longer for them.
+DASK_TIMEOUTS = {"distributed.comm.timeouts.connect": "180s", "distributed.comm.timeouts.tcp": "180s"}
+DASK_TIMEOUTS_ENV = {"DASK_" + key.upper().replace(".", "__"): value for key, value in DASK_TIMEOUTS.items()}
+for _name, _value in DASK_TIMEOUTS_ENV.items():
+    os.environ.setdefault(_name, _value)  # read by dask when it is first imported, here or in a subprocess
+if "dask" in sys.modules:  # imported before this file: its config was read without them
     import dask
 
-    dask.config.set({"distributed.comm.timeouts.connect": "180s", "distributed.comm.timeouts.tcp": "180s"})
+    dask.config.set(DASK_TIMEOUTS)
 
 # ---- Hypothesis ------------------------------------------------------------------------------------
 # Under CI every run draws the same examples (a failure is the code's, never the draw's) and prints
@@ -333,7 +332,7 @@ def _running_workers(client) -> int:
 def _cluster_env() -> dict[str, str]:
     """The environment a cluster's processes start with: the session's (its cache, store and mirror)
     with the timeouts above."""
-    return {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False", **DASK_TIMEOUTS}
+    return {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False", **DASK_TIMEOUTS_ENV}
 
 
 def _start_cluster(folder: Path, env: dict[str, str]) -> Iterator[Cluster]:
