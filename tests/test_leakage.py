@@ -95,7 +95,8 @@ def test_when_a_model_trained_here_runs_on_a_leaky_split_then_its_unit_records_t
             season_length=1,
             progress=False,
         )
-        records = summary.store.records().set_index("model_name")
+        records = summary.store.records()
+        records = records[records["kind"] == "forecast"].set_index("model_name")  # score units check nothing
         assert records.loc["mlp", "status"] == "ok"
         assert records.loc["mlp", "leakage_check"] == expected
         detail = records.loc["mlp", "leakage_check_detail"]
@@ -111,7 +112,8 @@ def test_when_ttm_is_tuned_few_shot_then_its_training_data_is_checked_against_th
     summary = workbench.evaluate(
         random_panel(2, 570, seed=4), [ttm], client=dask_client, store=tmp_path / "s", horizon=24, season_length=24
     )  # 546 points of past per series: 11 tuning windows of 512 + 24 each
-    record = summary.store.records().iloc[0]
+    records = summary.store.records()
+    record = records[records["kind"] == "forecast"].iloc[0]  # the unit that tuned the model
     assert record["status"] == "ok" and record["leakage_check"] == "passed"
     assert record["leakage_check_detail"]["n_train_windows"] == 2 * (546 - 24 + 1)
     assert record["train_s"] > 0 and record["leakage"] == "unknown"  # tuned on data in memory: no provenance
