@@ -14,6 +14,30 @@ from workbench import __version__
 from workbench.cli_models import models_app
 from workbench.errors import WorkbenchError
 
+__all__ = [
+    "CatalogOption",
+    "app",
+    "datasets_add",
+    "datasets_app",
+    "datasets_fetch",
+    "datasets_info",
+    "datasets_list",
+    "datasets_summary",
+    "datasets_verify",
+    "present_paper",
+    "report",
+    "reproduce_paper",
+    "results_app",
+    "results_gc",
+    "results_import",
+    "results_leaderboard",
+    "results_sql",
+    "results_verify",
+    "run_grid",
+    "sweep_notebooks",
+    "version",
+]
+
 app = typer.Typer(help="Time-series research workbench.", no_args_is_help=True, add_completion=False)
 datasets_app = typer.Typer(help="The dataset catalog: list, inspect, fetch, verify.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")

@@ -5,9 +5,10 @@ recomputes a unit exactly when something that could change its numbers changed, 
 
 - **code**: the modules of the `workbench` package that a model's computation can reach, found by
   following `import workbench...` statements (anywhere in a module, so lazy imports count) from
-  the model's own module and the scoring core. Each module is hashed by its syntax tree, not its
-  bytes, so reformatting or editing a comment leaves results valid while any change to code, a
-  constant or a docstring invalidates them. Editing the Theta kernel invalidates Theta's units,
+  the model's own module and the forecasting core (not the scoring modules: a score unit's
+  fingerprint covers those). Each module is hashed by its syntax tree, not its bytes, so
+  reformatting or editing a comment leaves results valid while any change to code, a constant or a
+  docstring invalidates them. Editing the Theta kernel invalidates Theta's units,
   not seasonal naive's. The git commit and a dirty flag are recorded beside it, never hashed:
   they say where the code came from, the fingerprint says what it was.
 - **data**: file content hashes plus the reader, its options and the subset's declared metadata
@@ -26,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "FORECAST_CORE",
     "PACKAGE_ROOT",
-    "SCORING_CORE",
+    "SCORING_MODULES",
     "code_fingerprint",
     "digest",
     "forecaster_fingerprint",
@@ -38,8 +40,13 @@ __all__ = [
 ]
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
-# what every forecasting unit runs besides its model: windows, scoring and the metrics
-SCORING_CORE = ("workbench.tasks", "workbench.scoring", "workbench.metrics", "workbench.engine.worker")
+# what every forecasting unit runs besides its model: the task's windows and the worker that cuts them
+FORECAST_CORE = ("workbench.tasks", "workbench.engine.worker")
+# what only scoring runs: a forecast's numbers never depend on them (the task imports the metrics to
+# check their names, the worker to score after forecasting), so a forecast unit's fingerprint leaves
+# them out and editing or adding a metric rescores stored forecasts without refitting any model. An
+# import-linter contract keeps the model implementations from importing them.
+SCORING_MODULES = ("workbench.scoring", "workbench.metrics")
 
 
 def digest(payload: Any, length: int = 64) -> str:
@@ -82,13 +89,14 @@ def _module_info(module: str) -> tuple[str, tuple[str, ...]] | None:
     return _parsed(path, path.stat().st_mtime_ns)
 
 
-def module_closure(roots: tuple[str, ...]) -> dict[str, str]:
-    """Every workbench module reachable from `roots` by imports (parents included), with its hash."""
+def module_closure(roots: tuple[str, ...], skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every workbench module reachable from `roots` by imports (parents included), with its hash;
+    modules in `skip` are neither hashed nor followed."""
     seen: dict[str, str] = {}
     stack = list(roots)
     while stack:
         module = stack.pop()
-        if module in seen:
+        if module in seen or module in skip:
             continue
         info = _module_info(module)
         if info is None:
@@ -101,10 +109,11 @@ def module_closure(roots: tuple[str, ...]) -> dict[str, str]:
     return seen
 
 
-def code_fingerprint(*roots: str) -> str:
-    """Hash of the workbench source reachable from `roots` (module names or `module:object` paths)."""
+def code_fingerprint(*roots: str, skip: tuple[str, ...] = ()) -> str:
+    """Hash of the workbench source reachable from `roots` (module names or `module:object` paths),
+    leaving out the modules in `skip`."""
     modules = tuple(sorted({r.partition(":")[0] for r in roots}))
-    return digest(module_closure(modules), 24)
+    return digest(module_closure(modules, skip), 24)
 
 
 def package_fingerprint() -> str:
@@ -123,8 +132,9 @@ def module_of(obj: Any) -> str:
 
 
 def forecaster_fingerprint(forecaster: Any) -> str:
-    """Code fingerprint of a forecasting unit: its model's module and the scoring core."""
-    return code_fingerprint(module_of(forecaster), *SCORING_CORE)
+    """Code fingerprint of a forecasting unit: its model's module and the forecasting core, without
+    the scoring modules (a score unit's own fingerprint covers them)."""
+    return code_fingerprint(module_of(forecaster), *FORECAST_CORE, skip=SCORING_MODULES)
 
 
 @cache

@@ -30,6 +30,23 @@ import pandas as pd
 from workbench.errors import WorkbenchError
 from workbench.store.results_store import ResultsStore
 
+__all__ = [
+    "BAND_THRESHOLD",
+    "DATASET",
+    "DEFAULT_MODELS",
+    "DETECTION_METRICS",
+    "MIN_CONTEXT",
+    "JointError",
+    "JointRun",
+    "detection_task",
+    "folders",
+    "joint_rows",
+    "joint_table",
+    "model_label",
+    "run_joint",
+    "skill_vs_detection_figure",
+]
+
 DATASET = "cloud_monitoring"
 DEFAULT_MODELS = ("seasonal_naive", "theta", "ttm")
 # points of past a model needs before its first forecast (TTM-R2 main: context length 512)

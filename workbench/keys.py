@@ -19,9 +19,17 @@ from typing import Any, ClassVar
 
 from workbench.fingerprint import digest
 
+__all__ = ["TaskIdentity", "identity_key", "unit_key", "unit_payload"]
+
 
 class TaskIdentity:
-    """Mixin for the frozen task models: `kind`, `resolved()`, `key()`, `describe()`."""
+    """The one vocabulary of the frozen task models (`Task`, `LTSFTask`, `DetectionTask`).
+
+    Every task says `kind` (forecast, ltsf, detection), `dataset` (its source: a catalog or user
+    card), `subsets` (the parts of that source it evaluates), `protocol` (how it is cut: holdout,
+    rolling, ltsf, detection), `resolved()`, `key()` and `describe()`. `subsets` and `protocol` are
+    a property or a class variable where a task has no such field, never a new field, so no task's
+    key changed for them."""
 
     kind: ClassVar[str] = ""
     # fields that choose what is scored from a stored result, not the result: not in the key

@@ -26,6 +26,24 @@ import pandas as pd
 
 from workbench.errors import WorkbenchError
 
+__all__ = [
+    "DEFAULT_OUTPUT",
+    "MAX_ROWS",
+    "REVEAL_ENV",
+    "REVEAL_SHA256",
+    "REVEAL_URL",
+    "REVEAL_VERSION",
+    "TEMPLATE",
+    "Deck",
+    "NoClaimsError",
+    "RevealUnavailableError",
+    "build_notebook",
+    "export",
+    "present",
+    "reveal_assets",
+    "stored_claims",
+]
+
 REVEAL_VERSION = "5.2.1"
 REVEAL_URL = f"https://registry.npmjs.org/reveal.js/-/reveal.js-{REVEAL_VERSION}.tgz"
 REVEAL_SHA256 = "359b575dd51bbda32f89b2fd4c7dc46ad7389a805572158916c29252f7a27333"

@@ -29,6 +29,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.errors import ParameterError, UnknownNameError
 
+__all__ = [
+    "DETECTORS",
+    "DETECTOR_FAMILIES",
+    "FORECASTERS",
+    "FORECASTER_FAMILIES",
+    "ModelParams",
+    "Quantile",
+    "Registry",
+    "detectors",
+    "forecasters",
+    "load_object",
+    "object_path",
+    "parameter_error",
+    "resolve_seed",
+]
+
 FORECASTERS: dict[str, str] = {
     "naive": "workbench.forecasters:Naive",
     "seasonal_naive": "workbench.forecasters:SeasonalNaive",

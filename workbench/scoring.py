@@ -34,6 +34,8 @@ from workbench.errors import DataFormatError, WorkbenchError
 from workbench.metrics import Metric, get_metric, interval_levels
 from workbench.tasks import Task
 
+__all__ = ["MissingQuantilesError", "format_levels", "quantile_columns", "score_window"]
+
 _Q_COLUMN = re.compile(r"^q(\d*\.?\d+(?:[eE][-+]?\d+)?)$")
 
 

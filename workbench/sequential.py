@@ -19,6 +19,8 @@ from workbench.metrics import aggregate
 from workbench.models.spec import ModelSpec
 from workbench.tasks import Task
 
+__all__ = ["evaluate_sequential", "summarize"]
+
 
 def evaluate_sequential(task: Task, model: str, *, seed: int = 0, **params: Any) -> pd.DataFrame:
     """Per-series metric rows (task_key, task, model, window, unique_id, metric, value, ...) for all

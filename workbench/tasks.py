@@ -35,6 +35,8 @@ from workbench.semantics import GapPolicy, MetricType, apply_gap_policy, check_c
 from workbench.sources.dispatch import task_panels
 from workbench.sources.memory import ChunkSource, PanelSource, info, materialize_frame, register
 
+__all__ = ["Task", "Window", "future_ds", "rolling_windows"]
+
 
 class Task(TaskIdentity, BaseModel):
     """What is evaluated. Protocols: `holdout` (the competition's own train/test) and `rolling`
@@ -130,6 +132,11 @@ class Task(TaskIdentity, BaseModel):
                 "data_version": sub.data_version or card.data_version,
             }
         return self._defaults[name]
+
+    @property
+    def subsets(self) -> tuple[str, ...]:
+        """The shared task vocabulary (`workbench.keys.TaskIdentity`): one subset per task here."""
+        return (self.subset,)
 
     @property
     def h(self) -> int:

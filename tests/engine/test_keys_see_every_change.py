@@ -100,6 +100,16 @@ def test_when_code_data_or_card_change_then_exactly_the_affected_units_are_recom
     kernel.write_text(kernel.read_text() + "# a comment only\n\n\n")
     assert _run(box)["computed"] == 0
 
+    # a metric's code: every score is recomputed from the stored forecasts, and no model refits
+    metrics_module = box["src"] / "workbench" / "metrics.py"
+    metrics_module.write_text(metrics_module.read_text() + "\n_EDITED = True\n")
+    after_metric = _run(box)
+    assert _computed(after_metric, box["store"]) == []
+    units = ResultsStore(box["store"]).records()
+    rescored = units[(units["run_id"] == after_metric["run_id"]) & (units["kind"] == "score")]
+    assert len(rescored) == 10 * 2 and set(rescored["metric"]) == {"smape", "mase"}
+    assert after_metric["code"] == after_kernel["code"]  # the forecasts' fingerprints did not move
+
     # the card's default horizon of Hourly: Hourly's units only (the task resolves to the new horizon)
     _edit_card(box["cards"], "Hourly", lambda sub: sub.update(horizon=24))
     after_card = _run(box)

@@ -30,7 +30,7 @@ from workbench.config import cache_dir
 from workbench.engine.cluster import connect
 from workbench.engine.runner import package_versions
 from workbench.engine.units import ItemChunk, Unit
-from workbench.engine.worker import run_unit
+from workbench.engine.worker import commit, run_unit
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import code_fingerprint, digest, module_of
 from workbench.keys import identity_key, unit_key, unit_payload
@@ -38,6 +38,18 @@ from workbench.models.spec import ModelSpec
 from workbench.storage import atomic_write, sha256_file
 from workbench.store.records import commit_unit, new_run_id
 from workbench.store.results_store import ResultsStore
+
+__all__ = [
+    "DETECTION_CORE",
+    "SCOREBOARD_CORE",
+    "EngineDetections",
+    "commit_scoreboard",
+    "compute_detection_unit",
+    "detect_on_engine",
+    "detector_fingerprint",
+    "prepare_item_chunks",
+    "run_detection_unit",
+]
 
 # what every detection unit runs besides its detector, and what the corpus scoreboard runs
 DETECTION_CORE = ("workbench.anomaly.run", "workbench.anomaly.task", "workbench.anomaly.engine")
@@ -154,23 +166,11 @@ def run_detection_unit(unit: Unit, store_root: str, run_id: str) -> dict:
         scores, outcome["item_seconds"] = compute_detection_unit(unit)
     except Exception as exc:
         outcome = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=6)}
-    return commit_unit(
-        ResultsStore(store_root),
-        key=unit.key,
-        kind="detection",
-        identity=unit.identity,
-        code=unit.code,
-        run_id=run_id,
-        task=unit.task,
-        model=unit.model.labelled(unit.seed),
-        model_name=unit.model.name,
-        params=unit.model.params,
-        seed=unit.seed,
-        tables={"detection_scores": scores},
-        chunks=[c.index for c in unit.chunks],
-        n_series=sum(len(c.items) for c in unit.chunks),  # type: ignore[union-attr]
-        window=None,
-        data_hash=[c.data_hash for c in unit.chunks],
+    return commit(
+        unit,
+        store_root,
+        run_id,
+        {"detection_scores": scores},
         **outcome,
         duration_s=round(time.perf_counter() - start, 4),
     )

@@ -26,6 +26,23 @@ import pandas as pd
 
 from workbench.anomaly.errors import LabelError, ScoreRangeError, TimestampOrderError
 
+__all__ = [
+    "MAX_TP",
+    "PROBATIONARY_PERCENT",
+    "STANDARD_PROFILES",
+    "START_THRESHOLD",
+    "CostProfile",
+    "FileRows",
+    "NabCorpus",
+    "OutOfRangeScoreWarning",
+    "check_scores",
+    "file_rows",
+    "nab_profiles",
+    "normalise",
+    "probationary_length",
+    "scaled_sigmoid",
+]
+
 PROBATIONARY_PERCENT = 0.15
 # NAB's sweep starts above every possible score so that its first record detects nothing
 START_THRESHOLD = 1.1

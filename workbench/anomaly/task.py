@@ -33,6 +33,7 @@ class DetectionTask(TaskIdentity, BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: ClassVar[str] = "detection"
+    protocol: ClassVar[str] = "detection"  # the shared task vocabulary (`workbench.keys.TaskIdentity`)
 
     dataset: str
     subsets: tuple[str, ...]

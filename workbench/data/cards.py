@@ -20,6 +20,22 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from workbench.config import catalog_path
 from workbench.errors import DataFormatError, UnknownNameError
 
+__all__ = [
+    "METRIC_TYPES",
+    "USER_SUBSET",
+    "Card",
+    "DatasetCard",
+    "FileSpec",
+    "SourceSpec",
+    "SplitSpec",
+    "SubsetSpec",
+    "TableSpec",
+    "UserCard",
+    "all_cards",
+    "get_card",
+    "load_card",
+]
+
 _RAW_PREFIX = "https://raw.githubusercontent.com/"
 # what a series measures (`workbench.semantics`): a level, a number of events, events per unit of time
 METRIC_TYPES: tuple[str, ...] = ("gauge", "count", "rate")

@@ -26,6 +26,24 @@ from workbench.data.panel import Panel
 from workbench.data.readers import get_reader
 from workbench.errors import DataFormatError, SourceUnavailableError, WorkbenchError
 
+__all__ = [
+    "READER_VERSION",
+    "check_counts",
+    "check_test_lengths",
+    "continue_steps",
+    "data_fingerprint",
+    "data_hash",
+    "fetch_dataset",
+    "fetch_files",
+    "list_datasets",
+    "load_holdout",
+    "load_panel",
+    "load_table",
+    "split_options",
+    "split_panel",
+    "verify_dataset",
+]
+
 # bump when a reader's output changes for the same bytes, so cached panels are rebuilt
 READER_VERSION = 1
 

@@ -24,6 +24,17 @@ from workbench.data.hashing import git_blob_sha1_file
 from workbench.errors import DataIntegrityError, SourceUnavailableError
 from workbench.storage import sha256_file
 
+__all__ = [
+    "DOWNLOAD_TIMEOUT_S",
+    "actual_hash",
+    "cached_path",
+    "check_hash",
+    "fetch_file",
+    "mirror_path",
+    "mirror_relpath",
+    "verify_file",
+]
+
 _RAW_PREFIX = "https://raw.githubusercontent.com/"
 DOWNLOAD_TIMEOUT_S = 30
 

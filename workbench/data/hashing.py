@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+__all__ = ["git_blob_sha1_file"]
+
 
 def git_blob_sha1_file(path: Path) -> str:
     """The git blob id of a local file, read in chunks."""

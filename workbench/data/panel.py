@@ -23,6 +23,8 @@ from workbench.storage import atomic_write
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
+__all__ = ["REQUIRED", "Panel", "wide_to_long"]
+
 REQUIRED = ("unique_id", "ds", "y")
 _META_KEY = b"workbench.panel"
 

@@ -23,6 +23,51 @@ import pandas as pd
 from workbench.data.panel import wide_to_long
 from workbench.errors import DataFormatError, UnknownNameError
 
+__all__ = [
+    "PANEL_READERS",
+    "PANEL_STREAMS",
+    "TABLE_READERS",
+    "TSF_FREQ",
+    "Files",
+    "Reader",
+    "Stream",
+    "get_reader",
+    "panel_reader",
+    "panel_stream",
+    "parse_tsf",
+    "read_boom_breakdown",
+    "read_boom_results",
+    "read_cloud_monitoring",
+    "read_cloud_monitoring_labels",
+    "read_cloud_monitoring_series",
+    "read_json_records",
+    "read_long_table",
+    "read_m3_forecasts",
+    "read_m4_point_scores",
+    "read_m4_submission",
+    "read_m4_wide",
+    "read_mcomp_info",
+    "read_mcomp_rda",
+    "read_nab",
+    "read_nab_final_results",
+    "read_nab_labels",
+    "read_nab_results",
+    "read_nab_windows",
+    "read_plain_csv",
+    "read_point_labels",
+    "read_rda_frame",
+    "read_tsf",
+    "read_wide_csv",
+    "read_xlsx",
+    "stream_cloud_monitoring",
+    "stream_m4_wide",
+    "stream_nab",
+    "stream_reader",
+    "stream_tsf",
+    "stream_wide_csv",
+    "table_reader",
+]
+
 Files = dict[str, Path]
 Reader = Callable[[Files, dict[str, Any]], pd.DataFrame]
 

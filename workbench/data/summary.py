@@ -9,6 +9,8 @@ from workbench.data.cards import all_cards
 from workbench.data.catalog import load_panel
 from workbench.errors import SourceUnavailableError
 
+__all__ = ["summarize_catalog"]
+
 
 def summarize_catalog(names: list[str] | None = None, progress: bool = True) -> pd.DataFrame:
     """Load every split of every subset; unavailable files are reported, never skipped silently."""

@@ -11,6 +11,8 @@ import pandas as pd
 
 from workbench.data.panel import Panel
 
+__all__ = ["synthetic_chunk", "synthetic_panel"]
+
 
 def synthetic_chunk(
     seed: int,

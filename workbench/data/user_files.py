@@ -11,6 +11,8 @@ from workbench.data.panel import Panel
 from workbench.data.readers import _parse_time, read_long_table, read_wide_csv
 from workbench.errors import DataFormatError
 
+__all__ = ["read_user_file"]
+
 
 def read_user_file(
     path: str | Path,

@@ -16,6 +16,8 @@ from typing import Any
 
 import dask
 
+__all__ = ["connect"]
+
 
 @contextlib.contextmanager
 def connect(client: Any = None, scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:

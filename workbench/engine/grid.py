@@ -30,6 +30,8 @@ from workbench.models.spec import ModelSpec
 from workbench.tasks import Task
 from workbench.yaml_files import load_yaml_model
 
+__all__ = ["Grid", "load_grid"]
+
 
 class Grid(BaseModel):
     """A validated grid file."""

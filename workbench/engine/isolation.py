@@ -50,6 +50,8 @@ from typing import Any
 
 import cloudpickle
 
+__all__ = ["GRACE_S", "START_TIMEOUT_S", "ChildError", "IsolationError", "UnitTimeout", "run_with_deadline"]
+
 GRACE_S = 2.0  # between SIGTERM and SIGKILL
 START_TIMEOUT_S = 120.0  # a child that has not loaded its call by then is stuck, not slow
 _LOCK = threading.Lock()

@@ -41,6 +41,27 @@ from workbench.store.records import new_run_id
 from workbench.store.results_store import FORMAT, ResultsStore
 from workbench.tasks import Task
 
+__all__ = [
+    "PACKAGES",
+    "SCORE_CORE",
+    "RunSummary",
+    "accelerator_resources",
+    "advertised_resources",
+    "as_model_specs",
+    "check_partitioning",
+    "check_store_format",
+    "code_fingerprint",
+    "evaluate",
+    "is_global",
+    "metric_params",
+    "package_versions",
+    "plan_scores",
+    "plan_units",
+    "reusable_across_code",
+    "scoring_fingerprint",
+    "wants_accelerator",
+]
+
 PACKAGES = ("numpy", "pandas", "numba", "dask", "distributed", "statsforecast", "darts", "torch", "pyarrow")
 # what a score unit runs: the windows, the scorer and the metrics (no model)
 SCORE_CORE = ("workbench.tasks", "workbench.scoring", "workbench.metrics", "workbench.engine.worker")
@@ -128,7 +149,8 @@ def accelerator_resources(client: Any, requested: dict[str, float] | bool | None
 
 def code_fingerprint(spec: ModelSpec) -> str:
     """What a model's units depend on besides data and task: the workbench modules its computation
-    reaches (its own module and the scoring core) and the versions of the numerical libraries."""
+    reaches (its own module and the forecasting core; the metrics are a score unit's) and the
+    versions of the numerical libraries."""
     forecaster = make_forecaster(spec.name, **spec.params)
     return digest({"workbench": forecaster_fingerprint(forecaster), "packages": package_versions()}, 24)
 

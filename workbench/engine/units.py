@@ -26,6 +26,8 @@ from workbench.data.chunks import ChunkRef
 from workbench.keys import TaskIdentity, identity_key, unit_key, unit_payload
 from workbench.models.spec import ModelSpec
 
+__all__ = ["KINDS", "ItemChunk", "Unit"]
+
 KINDS = ("forecast", "score", "detection")
 
 
@@ -37,6 +39,11 @@ class ItemChunk:
     items: tuple[str, ...]
     path: str
     data_hash: str
+
+    @property
+    def n_series(self) -> int:
+        """Items count as series in a unit's record, as a forecast chunk's series do."""
+        return len(self.items)
 
 
 @dataclass(frozen=True)

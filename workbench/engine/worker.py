@@ -33,6 +33,8 @@ from workbench.store.records import RuntimeLog, commit_unit
 from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task, Window
 
+__all__ = ["commit", "compute_unit", "forecast_windows", "run_unit", "score_windows", "unit_windows"]
+
 
 def unit_windows(unit: Unit) -> list[Window]:
     """The windows a forecast or score unit covers, cut from its chunks read here."""
@@ -212,12 +214,12 @@ def _run_forecast(
     runtime = facts.pop("runtime_log", None)
     record |= (runtime or RuntimeLog()).facts(routed) if record["status"] == "ok" else {"routed": routed}
     record |= facts
-    committed = _commit(
+    committed = commit(
         unit,
         store_root,
         run_id,
-        chunk_size,
         {"forecasts": forecasts},
+        chunk_size,
         peak_rss_mb=round(result.get("peak_rss_mb") or _peak_rss_mb(), 1),
         started_at=started_at,
         duration_s=round(time.perf_counter() - start, 4),
@@ -239,7 +241,7 @@ def _run_score(unit: Unit, store_root: str, run_id: str, chunk_size: int | None)
             raise FileNotFoundError(f"forecast unit {unit.forecast} has no stored forecasts")
         windows = unit_windows(unit)
     except Exception as exc:  # data that cannot be read is the unit's fault, recorded
-        return _commit(unit, store_root, run_id, chunk_size, {}, status="error", error=f"{type(exc).__name__}: {exc}",
+        return commit(unit, store_root, run_id, {}, chunk_size, status="error", error=f"{type(exc).__name__}: {exc}",
                        trace=traceback.format_exc(limit=6))  # fmt: skip
     return _score(unit, store_root, run_id, chunk_size, forecasts, windows)
 
@@ -257,15 +259,18 @@ def _score(
         _label(rows, unit)
     except Exception as exc:
         record = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=6)}
-    return _commit(unit, store_root, run_id, chunk_size, {"metrics": rows}, started_at=started_at,
+    return commit(unit, store_root, run_id, {"metrics": rows}, chunk_size, started_at=started_at,
                    duration_s=round(time.perf_counter() - start, 4), **record)  # fmt: skip
 
 
-def _commit(unit: Unit, store_root: str, run_id: str, chunk_size: int | None, tables: dict, **facts: Any) -> dict:
-    """Commit a forecast or score unit (`commit_unit`): its record says what it covered and, for a
-    score unit, which forecast unit and metric (with the metric's parameters) it scored."""
+def commit(unit: Unit, store_root: str, run_id: str, tables: dict, chunk_size: int | None = None, **facts: Any) -> dict:
+    """Commit a unit of any kind (`commit_unit`): its record says what it covered (chunks, series,
+    data, and for chunked kinds the chunk size) and, for a score unit, which forecast unit and
+    metric (with the metric's parameters) it scored."""
     if unit.kind == "score":
         facts = {"forecast_unit": unit.forecast, "metric": unit.metric_name, "metric_params": unit.metric, **facts}
+    if unit.kind != "detection":  # a detection unit's items are cut by count, not by a chunk size
+        facts = {"chunk_size": chunk_size, **facts}
     return commit_unit(
         ResultsStore(store_root),
         key=unit.key,
@@ -279,9 +284,8 @@ def _commit(unit: Unit, store_root: str, run_id: str, chunk_size: int | None, ta
         params=unit.model.params,
         seed=unit.seed,
         tables=tables,
-        chunk_size=chunk_size,
         chunks=[c.index for c in unit.chunks],
-        n_series=sum(c.n_series for c in unit.chunks),  # type: ignore[union-attr]
+        n_series=sum(c.n_series for c in unit.chunks),
         window=unit.window,
         data_hash=sorted({c.data_hash for c in unit.chunks}),
         **facts,

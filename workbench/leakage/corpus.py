@@ -26,6 +26,23 @@ from typing import Any, Literal
 from workbench.data.cards import get_card
 from workbench.errors import WorkbenchError
 
+__all__ = [
+    "ALIASES",
+    "MONASH",
+    "Alias",
+    "CorpusEntry",
+    "Leakage",
+    "LeakageError",
+    "Status",
+    "TrainingCorpus",
+    "corpus_of",
+    "is_pretrained",
+    "judge",
+    "match",
+    "provenance_of",
+    "resolve",
+]
+
 Status = Literal["true", "false", "unknown"]
 
 

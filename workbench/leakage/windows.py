@@ -22,6 +22,8 @@ import numpy as np
 
 from workbench.leakage.corpus import LeakageError
 
+__all__ = ["WindowCheck", "check_panels", "check_windows", "panel_series", "trains_here", "window_hashes"]
+
 _P = np.uint64(0x9E3779B97F4A7C15)  # odd, so invertible modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
 

@@ -40,6 +40,7 @@ class LTSFTask(TaskIdentity, BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: ClassVar[str] = "ltsf"
+    protocol: ClassVar[str] = "ltsf"  # the shared task vocabulary (`workbench.keys.TaskIdentity`)
 
     dataset: str
     subset: str
@@ -69,6 +70,11 @@ class LTSFTask(TaskIdentity, BaseModel):
         if self.test_batch_size is not None and self.test_batch_size < 1:
             raise ValueError(f"test_batch_size must be >= 1, got {self.test_batch_size}")
         return self
+
+    @property
+    def subsets(self) -> tuple[str, ...]:
+        """The shared task vocabulary (`workbench.keys.TaskIdentity`): one subset, a table."""
+        return (self.subset,)
 
     @property
     def test_windows_rule(self) -> str:

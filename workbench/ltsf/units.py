@@ -16,6 +16,8 @@ from workbench.ltsf.protocol import LTSFTask
 from workbench.store.records import commit_unit, new_run_id
 from workbench.store.results_store import ResultsStore
 
+__all__ = ["commit_ltsf_run"]
+
 
 def commit_ltsf_run(
     store: ResultsStore,

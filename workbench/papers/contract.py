@@ -28,6 +28,21 @@ from workbench.config import papers_dir
 from workbench.errors import DataFormatError, UnknownNameError
 from workbench.storage import atomic_write
 
+__all__ = [
+    "COLUMNS",
+    "KNOWN",
+    "Claim",
+    "Cost",
+    "Paper",
+    "Status",
+    "compare",
+    "known_papers",
+    "load_paper",
+    "paper_path",
+    "read_report",
+    "write_csv_atomic",
+]
+
 COLUMNS = [
     "paper",
     "table",

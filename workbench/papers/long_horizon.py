@@ -38,10 +38,10 @@ from workbench.store.results_store import ResultsStore
 __all__ = [
     "REPRODUCED_COLUMNS",
     "Cell",
+    "CellOutcome",
     "CellUnavailable",
     "LongHorizonPaper",
     "PaperDataset",
-    "RunUnit",
     "reproduced_frame",
     "with_deviation",
 ]
@@ -81,7 +81,7 @@ class Cell:
 
 
 @dataclass(frozen=True)
-class RunUnit:
+class CellOutcome:
     """What a cell's unit says of its model beside the run's record: its leaderboard label, the
     model's name and parameters, the seed, the channel count and the pooled scores as
     `{metric: (value, how it was pooled)}`."""
@@ -145,7 +145,7 @@ class LongHorizonPaper:
         *,
         cells: Callable[[str, Table], Iterable[Cell]],
         compute: Callable[[Cell, Prepared, str], dict[str, Any]],
-        describe: Callable[[Cell, dict[str, Any]], RunUnit],
+        describe: Callable[[Cell, dict[str, Any]], CellOutcome],
         code: str,
         store: str | Path | ResultsStore | None = None,
         threads: int | None = None,
@@ -171,7 +171,7 @@ class LongHorizonPaper:
             The run's record of one cell, given its prepared task and its unit key (which the record
             may carry); raising `CellUnavailable` reports that cell as not run.
         describe
-            What the cell's unit says of its model (`RunUnit`), from the cell and its record.
+            What the cell's unit says of its model (`CellOutcome`), from the cell and its record.
         code
             The code fingerprint of the paper's runs (part of every key).
         store

@@ -36,10 +36,10 @@ from workbench.ltsf.models import Repeat
 from workbench.papers.contract import Paper
 from workbench.papers.long_horizon import (
     Cell,
+    CellOutcome,
     CellUnavailable,
     LongHorizonPaper,
     PaperDataset,
-    RunUnit,
     reproduced_frame,
     with_deviation,
 )
@@ -244,12 +244,12 @@ def ltsf_code_fingerprint() -> str:
 SCORES = {"mse": "mse", "mae": "mae", "mse_all_windows": "mse_all", "mae_all_windows": "mae_all"}
 
 
-def describe(cell: Cell, record: dict[str, Any]) -> RunUnit:
+def describe(cell: Cell, record: dict[str, Any]) -> CellOutcome:
     """What a run's `ltsf` unit says of its model beside its record (`ltsf_runs`): one leaderboard row
     per seed (the paper's cells are per seed too), the training configuration, and the scores pooled
     over test windows x steps x channels on the scaled data, as the paper reports them."""
     pooled = "pooled over test windows x steps x channels (scaled)"
-    return RunUnit(
+    return CellOutcome(
         model=f"{cell.method} (seed {cell.seed})",
         model_name=cell.method,
         params={k: v for k, v in record.items() if k.startswith("cfg_")},

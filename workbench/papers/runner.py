@@ -39,6 +39,17 @@ from workbench.papers.contract import KNOWN, Paper, load_paper, paper_path, read
 from workbench.store.records import commit_unit, new_run_id
 from workbench.store.results_store import ResultsStore, results_root
 
+__all__ = [
+    "DEFAULT_OUTPUT",
+    "Echo",
+    "Reproduction",
+    "check_parameters",
+    "commit_claims",
+    "describe_run",
+    "progress_engine",
+    "reproduce",
+]
+
 DEFAULT_OUTPUT = Path("results") / "papers"
 # parameters the runner sets itself: not part of what a reader chooses
 _PLUMBING = ("output_csv", "store")

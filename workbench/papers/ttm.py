@@ -53,10 +53,10 @@ from workbench.ltsf import LTSFTask, Prepared, Table, Windows, check_protocol, s
 from workbench.neural.trainer import pick_device
 from workbench.papers.long_horizon import (
     Cell,
+    CellOutcome,
     CellUnavailable,
     LongHorizonPaper,
     PaperDataset,
-    RunUnit,
     reproduced_frame,
     with_deviation,
 )
@@ -357,7 +357,7 @@ def versions() -> dict[str, str | None]:
 SCORES = {"mse": "mse_all", "mae": "mae_all", "mse_original": "mse_original_all", "mae_original": "mae_original_all"}
 
 
-def describe(cell: Cell, record: dict[str, Any]) -> RunUnit:
+def describe(cell: Cell, record: dict[str, Any]) -> CellOutcome:
     """What a run's `ltsf` unit says of its model beside its record (`ttm_runs`): the method's label,
     the settings that change the numbers, and the pooled scores as `metrics` rows."""
 
@@ -365,7 +365,7 @@ def describe(cell: Cell, record: dict[str, Any]) -> RunUnit:
         scale = " (original scale)" if "original" in name else " (scaled with the training split's statistics)"
         return "pooled over test windows x steps x channels" + scale
 
-    return RunUnit(
+    return CellOutcome(
         model=METHODS[cell.method],
         model_name="ttm",
         params={k: record[k] for k in ("scaling", "dtype", "batch_size", "weights")},

@@ -16,6 +16,17 @@ from workbench.report.data import claims_in_store, leaderboard_with_provenance, 
 from workbench.report.page import Page
 from workbench.store.results_store import ResultsStore
 
+__all__ = [
+    "LEAKAGE_HOOK",
+    "MAX_METRICS",
+    "MAX_TASK_FIGURES",
+    "PREFERRED",
+    "ReportContext",
+    "choose_metrics",
+    "leakage_column",
+    "open_context",
+]
+
 # metrics given their own ranks, skill and critical-difference blocks (the rest stay in the tables)
 MAX_METRICS = 4
 # tasks given their own figures (the rest are listed in tables)

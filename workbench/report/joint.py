@@ -14,6 +14,8 @@ from workbench.joint import DATASET, JointError, joint_table, skill_vs_detection
 from workbench.report.page import prov, table
 from workbench.store.results_store import ResultsStore
 
+__all__ = ["SOURCE", "joint_section"]
+
 SOURCE = (
     f"metrics and detection_metrics rows of the store for {DATASET} (workbench.joint): mase is the mean of per-series, "
     "per-window values over the series each model scored, mase_common the same over the series every model scored; "

@@ -30,6 +30,26 @@ from workbench.report.page import badges, block, esc, prov, table
 from workbench.report.ranking import ranking_section
 from workbench.report.reasons import category, details, one_line
 
+__all__ = [
+    "EXCLUDED",
+    "MAX_UNITS_LISTED",
+    "SECTIONS",
+    "Section",
+    "detection",
+    "forecasts",
+    "joint",
+    "leaderboard",
+    "overview",
+    "paper_counts",
+    "paper_sentence",
+    "papers",
+    "provenance",
+    "ranking",
+    "register",
+    "skill",
+    "statistics",
+]
+
 EXCLUDED = (
     "n_excluded: problems left out because the model's or the baseline's error is zero (no log ratio); "
     "n_left_out: problems where some model's value is undefined (e.g. a zero MASE scale) or missing."

@@ -26,6 +26,8 @@ from workbench.sources.parquet import _canonical, _columns_needed, _file_metadat
 from workbench.sources.user import UserSource
 from workbench.storage import atomic_write
 
+__all__ = ["add_dataset", "check_card"]
+
 
 def _batches(f: UserFile, spec: dict[str, Any]):
     """(first row number, canonical frame, checked already) of a file: a parquet file row group by row

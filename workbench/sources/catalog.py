@@ -35,6 +35,8 @@ from workbench.data.readers import stream_reader
 from workbench.errors import DataFormatError
 from workbench.sources.chunkfiles import read_index, write_chunks, write_index
 
+__all__ = ["CUT_VERSION", "CatalogSource", "cut_catalog_chunks", "split_batches"]
+
 CUT_VERSION = 3  # 2: batches in the file's order; 3: per-file batches gathered to a chunk (1: the whole subset)
 
 

@@ -16,6 +16,8 @@ import pandas as pd
 
 from workbench.errors import DataFormatError
 
+__all__ = ["check_metadata", "check_rows", "check_values", "infer_freq", "where_row"]
+
 
 def where_row(where: str, row: int, csv: bool) -> str:
     return f"{where}: row {row}" + (f" (line {row + 1})" if csv else "")

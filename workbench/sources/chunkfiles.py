@@ -20,6 +20,18 @@ from workbench.data.chunks import ChunkRef
 from workbench.data.panel import _META_KEY, Panel
 from workbench.sources.parquet import read_chunk
 
+__all__ = [
+    "INDEX",
+    "read_index",
+    "read_panel_file",
+    "read_refs",
+    "series_starts",
+    "write_chunks",
+    "write_index",
+    "write_panel_chunks",
+    "write_table",
+]
+
 INDEX = "index.json"
 
 

@@ -26,6 +26,18 @@ from workbench.data.cards import UserCard
 from workbench.errors import DataFormatError
 from workbench.fingerprint import digest
 
+__all__ = [
+    "CSV_SUFFIXES",
+    "PARQUET_SUFFIXES",
+    "USER_READER_VERSION",
+    "UserFile",
+    "file_fingerprint",
+    "file_format",
+    "list_files",
+    "reader_options",
+    "source_fingerprint",
+]
+
 # bump when the way user files are read changes for the same bytes: every user chunk key changes
 USER_READER_VERSION = 1
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")

@@ -28,6 +28,18 @@ from workbench.fingerprint import digest
 from workbench.sources.chunkfiles import read_index, read_refs, write_panel_chunks
 from workbench.sources.parquet import describe_file, id_hashes, read_chunk, row_group_refs, write_series_grouped
 
+__all__ = [
+    "MEMORY_SUBSET",
+    "ChunkSource",
+    "FrameSource",
+    "PanelSource",
+    "find",
+    "info",
+    "materialize_frame",
+    "panel_hash",
+    "register",
+]
+
 _REGISTRY: dict[str, Any] = {}
 MEMORY_SUBSET = "all"
 

@@ -30,6 +30,22 @@ from workbench.errors import DataFormatError, DataIntegrityError
 from workbench.fingerprint import digest
 from workbench.sources.checks import check_metadata, check_rows, check_values, where_row
 
+__all__ = [
+    "PLAN_VERSION",
+    "ROWS_PER_GROUP",
+    "SERIES_PER_GROUP",
+    "cache_key",
+    "convert_file",
+    "describe_file",
+    "group_row_groups",
+    "id_hashes",
+    "long_frame",
+    "read_chunk",
+    "read_fragment",
+    "row_group_refs",
+    "write_series_grouped",
+]
+
 PLAN_VERSION = 1
 # converted files: a row group ends between series once it holds this many rows or series, so that
 # units of `chunk_size` series can be cut from them

@@ -34,6 +34,8 @@ from workbench.sources.parquet import (
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
+__all__ = ["UserSource", "check_plans", "load_user_panel", "verify_user", "without_id_hashes"]
+
 
 class UserSource:
     """The series of a user card (`datasets/<name>.yaml` with a `source:` section)."""

@@ -8,6 +8,8 @@ import posixpath
 
 from workbench.config import CACHE_ENV, cache_dir
 
+__all__ = ["cache_join", "cache_url"]
+
 
 def cache_url() -> str:
     """Root of the chunk cache: `WORKBENCH_CACHE` as given (a local path or an fsspec URL)."""

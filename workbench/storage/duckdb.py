@@ -15,6 +15,8 @@ from fsspec import AbstractFileSystem
 
 from workbench.storage.files import CHUNK, WHOLE, split
 
+__all__ = ["KnownFiles", "for_duckdb"]
+
 
 class KnownFiles(AbstractFileSystem):
     """A read-only view of `fs` for DuckDB (`con.register_filesystem`) that answers for the files a

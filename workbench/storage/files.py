@@ -58,6 +58,44 @@ import fsspec
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
+__all__ = [
+    "CHUNK",
+    "LOCAL_PROTOCOLS",
+    "OPTIONS_ENV",
+    "WHOLE",
+    "Location",
+    "age_s",
+    "arrow_fs",
+    "atomic_write",
+    "exists",
+    "file_token",
+    "folders",
+    "forget",
+    "full_url",
+    "get",
+    "get_many",
+    "has_scheme",
+    "is_url",
+    "join",
+    "listing",
+    "local_fs",
+    "location",
+    "make_dirs",
+    "names",
+    "open_input",
+    "put",
+    "read_json",
+    "relative",
+    "remove",
+    "sha256_file",
+    "size",
+    "split",
+    "storage_options",
+    "url_fs",
+    "write_json",
+    "write_with",
+]
+
 OPTIONS_ENV = "WORKBENCH_STORAGE_OPTIONS"
 LOCAL_PROTOCOLS = ("file", "local")
 Location = Path | str

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+__all__ = ["DONE", "KINDS", "RESERVED", "TABLES", "TABLE_NAME"]
+
 # what a unit is: a record's required `kind`
 KINDS = ("forecast", "score", "ltsf", "detection", "paper", "published")
 # the tables the workbench writes (a unit may add any other name TABLE_NAME allows)

@@ -22,6 +22,8 @@ from workbench.store.seal import parse
 if TYPE_CHECKING:
     from workbench.store.results_store import ResultsStore
 
+__all__ = ["Verification", "damage", "damages", "gc", "orphans", "verify"]
+
 _HASH_THREADS = max(2, min(8, os.cpu_count() or 2))
 _REMOTE_THREADS = 16  # requests in flight when hashing remote objects: latency, not CPU, bounds them
 

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
     from workbench.store.results_store import ResultsStore
 
+__all__ = ["RUNTIME_COLUMNS", "RuntimeLog", "commit_unit", "hardware", "new_run_id", "unit_record"]
+
 
 def new_run_id() -> str:
     """A run's id: its UTC start time (sortable) and a random suffix (unique across processes)."""
@@ -143,7 +145,7 @@ def unit_record(
             "subset": task.get("subset", ""),
         }
     else:
-        subset = getattr(task, "subset", None) or "+".join(getattr(task, "subsets", ()))
+        subset = "+".join(task.subsets)
         described = {
             "task_key": task.key(),
             "task": task.resolved(),
@@ -173,22 +175,7 @@ def unit_record(
     }
 
 
-def commit_unit(
-    store: ResultsStore,
-    *,
-    key: str,
-    kind: str,
-    identity: str,
-    code: str,
-    run_id: str,
-    task: Any,
-    model: str,
-    model_name: str,
-    params: dict[str, Any],
-    seed: int,
-    tables: dict[str, pd.DataFrame | None],
-    **facts: Any,
-) -> dict[str, Any]:
+def commit_unit(store: ResultsStore, *, tables: dict[str, pd.DataFrame | None], **fields: Any) -> dict[str, Any]:
     """Build a unit's record (`unit_record`) and commit it with its tables; the one writer of every
     result kind (forecast, detection, ltsf, paper claims, published results). Returns the committed
     record as `ResultsStore.write_unit` does.
@@ -207,24 +194,12 @@ def commit_unit(
     ----------
     store
         The results store to commit into.
-    key, kind, identity, code, run_id, task, model, model_name, params, seed
-        The record's core fields (see `unit_record`); `kind` must be one of the store's kinds.
     tables
         Table name to frame; None or a frame without columns means "no such table for this unit".
-    **facts
-        The writer's own record fields; they override core fields of the same name.
+    **fields
+        `unit_record`'s keyword arguments: the core fields (`key`, `kind` — one of the store's
+        kinds —, `identity`, `code`, `run_id`, `task`, `model`, `model_name`, `params`, `seed`,
+        all required) and the writer's own facts, which override core fields of the same name.
     """
-    record = unit_record(
-        key=key,
-        kind=kind,
-        identity=identity,
-        code=code,
-        run_id=run_id,
-        task=task,
-        model=model,
-        model_name=model_name,
-        params=params,
-        seed=seed,
-        **facts,
-    )
-    return store.write_unit(key, tables, record)
+    record = unit_record(**fields)
+    return store.write_unit(record["key"], tables, record)

@@ -86,6 +86,8 @@ from workbench.store import maintenance
 from workbench.store.kinds import DONE, KINDS, RESERVED, TABLE_NAME
 from workbench.store.seal import parse, seal
 
+__all__ = ["FORMAT", "RESULTS_ENV", "ResultsStore", "results_root", "superseded"]
+
 RESULTS_ENV = "WORKBENCH_RESULTS"
 FORMAT = 3
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")

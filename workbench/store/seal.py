@@ -13,6 +13,8 @@ import json
 
 from workbench.store.kinds import DONE
 
+__all__ = ["parse", "seal"]
+
 _SEAL = b',\n "record_sha256": "'
 
 
