@@ -109,6 +109,7 @@ def test_when_ttm_and_a_classic_model_run_on_two_workers_then_ttm_is_routed_load
     )
     assert summary.counts() == {"ok": 4}
     records = summary.store.records().set_index("key")
+    records = records[records["kind"] == "forecast"]  # the units that ran the models (not their score units)
     ttm = records[records["model_name"] == "ttm"]
     naive = records[records["model_name"] == "naive"]
     assert len(ttm) == 2 and len(naive) == 2
@@ -141,7 +142,7 @@ def test_when_ttm_and_a_classic_model_run_on_two_workers_then_ttm_is_routed_load
     # queryable: flat columns and JSON objects of the units view
     rows = results.sql(
         "select model_name, routed, device, batch_size, inference_s, predict_s, hardware, leakage, leakage_entry "
-        "from units order by model_name",
+        "from units where kind = 'forecast' order by model_name",
         store,
     )
     assert rows.loc[rows["model_name"] == "ttm", "batch_size"].tolist() == [3, 3]
