@@ -51,12 +51,14 @@ $(TOTO_STAMP): $(STAMP)
 
 toto-env: $(TOTO_STAMP)
 
-# Everything: what CI runs (.ci/run).
+# Everything: what CI runs (.ci/run). The two tiers together are the whole suite: the fast one on two
+# xdist workers (as test-fast), the slow one in one process (as test-slow), so neither waits on the other.
 test: $(STAMP) $(TOTO_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow" -n 2 --dist loadscope -q
+	$(BIN)/pytest -m slow
 
 # The inner loop: every test that starts no cluster, kernel, CLI subprocess, browser, package build or
 # foundation checkpoint (the kind markers, tests/conftest.py), on two xdist workers. Each worker runs
