@@ -52,8 +52,8 @@ $(TOTO_STAMP): $(STAMP)
 toto-env: $(TOTO_STAMP)
 
 # Everything: what CI runs (.ci/run), in one process. (Running the fast tier on xdist workers first and
-# the slow tier after was measured slower: 1,055 s against 950 s, the slow tier no longer finding the
-# caches the fast tests warm.)
+# the slow tier after was measured slower: 1,055 s against 950 s, probably because the slow tier then
+# starts without the caches the fast tests warm in this process.)
 test: $(STAMP) $(TOTO_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
