@@ -14,7 +14,6 @@ higher-is-better), keyed by the score units it was computed from.
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from workbench.config import cache_dir
 from workbench.engine.cluster import connect
 from workbench.engine.runner import package_versions
 from workbench.engine.units import ItemChunk, Unit
-from workbench.engine.worker import commit, run_unit
+from workbench.engine.worker import commit, failure, run_unit
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import code_fingerprint, digest, module_of
 from workbench.keys import identity_key, unit_key, unit_payload
@@ -165,7 +164,7 @@ def run_detection_unit(unit: Unit, store_root: str, run_id: str) -> dict:
     try:
         scores, outcome["item_seconds"] = compute_detection_unit(unit)
     except Exception as exc:
-        outcome = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=6)}
+        outcome = failure(exc)
     return commit(
         unit,
         store_root,

@@ -365,7 +365,8 @@ def evaluate(
         for s in scores:
             if s.key not in scores_done:
                 missing.setdefault(s.forecast or "", []).append(s)
-        rescore = [s for u, key in scored if u.key not in computing for s in missing.get(key, [])]
+        # the missing score units of each stored forecast unit, together: one task reads its forecasts once
+        rescore = [missing[key] for u, key in scored if u.key not in computing and key in missing]
         records, score_records = [], []
         routing = accelerator_resources(c, resources) if todo else None
         accelerated = {s.key() for s in specs if wants_accelerator(s)} if routing else set()
@@ -393,11 +394,12 @@ def evaluate(
             if rescore:  # from stored forecasts: no model, no accelerator
                 futures += c.map(
                     run_unit,
-                    rescore,
+                    [group[0] for group in rescore],
+                    [group[1:] for group in rescore],
                     store_root=str(store.root),
                     run_id=run_id,
                     chunk_size=chunk_size,
-                    key=[f"score-{s.key}-{run_id}" for s in rescore],
+                    key=[f"score-{group[0].key}-{run_id}" for group in rescore],
                     pure=False,
                 )
             from distributed import as_completed

@@ -33,7 +33,7 @@ from workbench.store.records import RuntimeLog, commit_unit
 from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task, Window
 
-__all__ = ["commit", "compute_unit", "forecast_windows", "run_unit", "score_windows", "unit_windows"]
+__all__ = ["commit", "compute_unit", "failure", "forecast_windows", "run_unit", "score_windows", "unit_windows"]
 
 
 def unit_windows(unit: Unit) -> list[Window]:
@@ -144,9 +144,11 @@ def run_unit(
     unit
         A `forecast`, `score` or `detection` unit (`workbench.engine.units`).
     scores
-        A forecast unit's score units to compute right after it, in this same task, from the
-        forecasts just made (a first run: no second round trip); their committed records are
-        returned under the forecast record's `scores` (not part of its commit).
+        For a forecast unit, its score units to compute right after it, in this same task, from the
+        forecasts just made (a first run: no second round trip). For a score unit, the other
+        missing score units of the same forecast unit, scored with it from one read of the stored
+        forecasts. Their committed records are returned under the record's `scores` (not part of
+        its commit).
     store_root, run_id
         Where to commit, and the run the record names.
     timeout_s
@@ -165,7 +167,7 @@ def run_unit(
         module, name = _ELSEWHERE[unit.kind].split(":")
         return getattr(importlib.import_module(module), name)(unit, store_root, run_id)
     if unit.kind == "score":
-        return _run_score(unit, store_root, run_id, chunk_size)
+        return _run_scores([unit, *scores], store_root, run_id, chunk_size)
     return _run_forecast(unit, store_root, run_id, timeout_s, chunk_size, routed, scores)
 
 
@@ -233,17 +235,21 @@ def _run_forecast(
     return committed
 
 
-def _run_score(unit: Unit, store_root: str, run_id: str, chunk_size: int | None) -> dict:
-    """Score a forecast unit's stored forecasts with one metric (no model is built or fitted)."""
+def _run_scores(units: Sequence[Unit], store_root: str, run_id: str, chunk_size: int | None) -> dict:
+    """Score one forecast unit's stored forecasts with each of `units` (its score units: no model is
+    built or fitted); the forecasts and the chunk's windows are read once for all of them. Returns
+    the first unit's record, the others' under its `scores`, as a forecast unit's run does."""
+    forecast = units[0].forecast or ""
     try:
-        forecasts = ResultsStore(store_root).read_table("forecasts", [unit.forecast or ""])
+        forecasts = ResultsStore(store_root).read_table("forecasts", [forecast])
         if forecasts.empty:
-            raise FileNotFoundError(f"forecast unit {unit.forecast} has no stored forecasts")
-        windows = unit_windows(unit)
-    except Exception as exc:  # data that cannot be read is the unit's fault, recorded
-        return commit(unit, store_root, run_id, {}, chunk_size, status="error", error=f"{type(exc).__name__}: {exc}",
-                       trace=traceback.format_exc(limit=6))  # fmt: skip
-    return _score(unit, store_root, run_id, chunk_size, forecasts, windows)
+            raise FileNotFoundError(f"forecast unit {forecast} has no stored forecasts")
+        windows = unit_windows(units[0])
+    except Exception as exc:  # data that cannot be read is the units' fault, recorded
+        made = [commit(u, store_root, run_id, {}, chunk_size, **failure(exc)) for u in units]
+    else:
+        made = [_score(u, store_root, run_id, chunk_size, forecasts, windows) for u in units]
+    return {**made[0], "scores": made[1:]} if len(made) > 1 else made[0]
 
 
 def _score(
@@ -258,9 +264,15 @@ def _score(
         rows = score_windows(unit.task, windows, forecasts, [unit.metric_name], unit.model.label)  # type: ignore[arg-type]
         _label(rows, unit)
     except Exception as exc:
-        record = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=6)}
+        record = failure(exc)
     return commit(unit, store_root, run_id, {"metrics": rows}, chunk_size, started_at=started_at,
                    duration_s=round(time.perf_counter() - start, 4), **record)  # fmt: skip
+
+
+def failure(exc: BaseException) -> dict[str, str]:
+    """The record fields of a unit whose computation raised: its status, the message and the trace
+    (called in the `except` block, so the trace is the exception's)."""
+    return {"status": "error", "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=6)}
 
 
 def commit(unit: Unit, store_root: str, run_id: str, tables: dict, chunk_size: int | None = None, **facts: Any) -> dict:
