@@ -5,8 +5,7 @@ Names are re-exported lazily (PEP 562), so importing a submodule does not start 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from workbench._lazy import lazy_exports
 
 __all__ = ["RunSummary", "Unit", "evaluate"]
 
@@ -17,7 +16,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'workbench.engine' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -4,15 +4,15 @@
 record's file text; `maintenance` re-hashes, finds orphans and cleans; `sql` holds the DuckDB views
 and leaderboards; `kinds` the kinds of unit and the known tables.
 
-Names are re-exported lazily (PEP 562), so importing one submodule does not import DuckDB.
+Names are re-exported lazily (PEP 562), so importing one submodule does not import DuckDB; the
+submodules themselves are imported by name (`from workbench.store import sql`).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from workbench._lazy import lazy_exports
 
-__all__ = ["ResultsStore", "leaderboard", "results_root", "sql"]
+__all__ = ["ResultsStore", "leaderboard", "results_root"]
 
 _WHERE = {
     "ResultsStore": "workbench.store.results_store",
@@ -21,9 +21,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name == "sql":
-        return importlib.import_module("workbench.store.sql")
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'workbench.store' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
