@@ -265,18 +265,41 @@ def test_when_forecast_rows_come_shuffled_then_quantiles_follow_their_rows(autoe
     pd.testing.assert_frame_equal(score_window(task, window.past, window.truth, shuffled, "m"), ordered)
 
 
-def test_when_a_model_has_no_quantiles_then_the_error_names_the_model_and_metric(autoets_window):
+def test_when_a_point_model_is_scored_on_m4_weekly_then_utilsforecast_agrees_with_its_point_as_every_quantile(
+    autoets_window,
+):
     task, window, _ = autoets_window
     point = make_forecaster("naive").fit(window.past).predict(task.h)
-    with pytest.raises(MissingQuantilesError, match=r"naive: metric\(s\) 'crps'.*quantiles=\[0\.1"):
-        score_window(task, window.past, window.truth, point, "naive")
+    assert not quantile_columns(point)
+    scores = score_window(task, window.past, window.truth, point, "naive")
+    assert set(scores["metric"]) == set(M4_METRICS) and scores["value"].notna().all()
+    assert scores["point_as_quantiles"].tolist() == scores["metric"].isin(PROBABILISTIC).tolist()
+    levels = scores.drop_duplicates("metric").set_index("metric")["quantiles"]
+    assert levels["crps"] == levels["wql"] == levels["scaled_ql"] == ",".join(f"{q:g}" for q in DECILES)
+    assert levels["msis"] == levels["coverage"] == "0.025,0.975"
+    # the peer scores the same point copied into each level's column, as fev's point baselines do
+    test = window.truth.df.merge(point.rename(columns={"y_hat": "model"}), on=["unique_id", "ds"])
+    test = test.assign(**{f"q{q:g}": test["model"] for q in LEVELS})
+    train = window.past.df[["unique_id", "ds", "y"]]
+    for name in PROBABILISTIC:
+        rows = scores[scores["metric"] == name].set_index("unique_id")
+        used = DECILES if name in ("crps", "wql", "scaled_ql") else LEVELS
+        expected = _utilsforecast(name, test, train, task.m, used)
+        np.testing.assert_allclose(rows["value"].to_numpy(), expected, rtol=RTOL, err_msg=name)
+    # the deciles are symmetric about 0.5, so the point's CRPS is its WAPE and its scaled QL its MASE
+    by_metric = scores.set_index(["metric", "unique_id"])["value"]
+    wape = score_window(task, window.past, window.truth, point, "naive", ["wape"]).set_index("unique_id")["value"]
+    np.testing.assert_allclose(by_metric["crps"], wape, rtol=RTOL)
+    np.testing.assert_allclose(by_metric["scaled_ql"], by_metric["mase"], rtol=RTOL)
 
 
 def test_when_a_forecast_lacks_the_interval_quantiles_then_the_error_names_them(autoets_window):
     task, window, forecast = autoets_window
     deciles = forecast.drop(columns=["q0.025", "q0.975"])
-    with pytest.raises(MissingQuantilesError, match=r"AutoETS: metric 'msis' .*95%.*0\.025,0\.975.*'msis@80'"):
+    with pytest.raises(MissingQuantilesError, match=r"AutoETS: metric 'msis' .*95%.*0\.025,0\.975.*'msis@80'") as err:
         score_window(task, window.past, window.truth, deciles, "statsforecast.AutoETS")
+    assert "add 0.025,0.975 to the model's quantile levels" in str(err.value)
+    assert "'msis@80', 'msis@60', 'msis@40', 'msis@20'" in str(err.value) and "quantiles=" not in str(err.value)
     at_80 = task.model_copy(update={"metrics": ("crps", "msis@80", "coverage@80")})
     scores = score_window(at_80, window.past, window.truth, deciles, "statsforecast.AutoETS")
     assert scores.drop_duplicates("metric").set_index("metric")["quantiles"].to_dict() == {
@@ -325,15 +348,15 @@ def test_when_the_engine_scores_quantile_forecasts_then_the_store_holds_them_wit
     store = tmp_path / "store"
     summary = evaluate(task, [model, "naive"], store=store, n_workers=1, progress=False, chunks={task.key(): [ref]})
     records = summary.records.set_index("model_name")
-    # naive's forecasts are stored; its probabilistic metrics are failed score units with the scorer's message
+    # naive gives no quantiles: every one of its score units is scored, its point as every quantile
     assert records.loc["statsforecast.AutoETS", "status"] == "ok" and records.loc["naive", "status"] == "ok"
-    scores = summary.score_records.set_index(["model_name", "metric"])
-    assert scores.loc[("naive", "crps"), "status"] == "error" and scores.loc[("naive", "smape"), "status"] == "ok"
-    assert "naive: metric(s) 'crps'" in scores.loc[("naive", "crps"), "error"]
-    assert "quantiles=" in scores.loc[("naive", "crps"), "error"]
-    rows = ResultsStore(store).metrics()
-    rows = rows[rows["model"].str.startswith("statsforecast.AutoETS")]
-    assert len(rows) == len(M4_METRICS) * 20
+    assert set(summary.score_records["status"]) == {"ok"} and len(summary.score_records) == 2 * len(M4_METRICS)
+    stored = ResultsStore(store).metrics()
+    naive = stored[stored["model"] == "naive"]
+    assert len(naive) == len(M4_METRICS) * 20 and naive["value"].notna().all()
+    assert naive["point_as_quantiles"].tolist() == naive["metric"].isin(PROBABILISTIC).tolist()
+    rows = stored[stored["model"].str.startswith("statsforecast.AutoETS")]
+    assert len(rows) == len(M4_METRICS) * 20 and not rows["point_as_quantiles"].any()
     by_metric = rows.drop_duplicates("metric").set_index("metric")
     assert by_metric.loc["crps", "quantiles"] == ",".join(f"{q:g}" for q in LEVELS)
     assert by_metric.loc["msis", "quantiles"] == "0.025,0.975" and pd.isna(by_metric.loc["smape", "quantiles"])
@@ -343,8 +366,9 @@ def test_when_the_engine_scores_quantile_forecasts_then_the_store_holds_them_wit
     direct = score_window(task, window.past, window.truth, forecast, "statsforecast.AutoETS")
     merged = rows.merge(direct, on=["unique_id", "metric"], suffixes=("", "_direct"))
     np.testing.assert_allclose(merged["value"], merged["value_direct"], rtol=RTOL)
-    board = leaderboard(store).set_index("metric")
-    assert board.loc["crps", "value"] == pytest.approx(rows.loc[rows["metric"] == "crps", "value"].mean())
+    board = leaderboard(store).set_index(["model", "metric"])["value"]
+    assert board[(rows["model"].iloc[0], "crps")] == pytest.approx(rows.loc[rows["metric"] == "crps", "value"].mean())
+    assert board[("naive", "crps")] == pytest.approx(naive.loc[naive["metric"] == "crps", "value"].mean())
 
 
 def test_when_quantile_columns_are_named_then_only_levels_between_0_and_1_count():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,6 +113,21 @@ def test_when_models_tie_then_model_order_breaks_the_tie_like_boom_and_average_s
     assert average.to_dict() == {"a": 1.75, "b": 1.25, BASE: 3.0}
     with pytest.raises(RankingError, match="model_order lacks"):
         mean_rank(part, RankingSpec(model_order=("a", BASE)))
+
+
+def test_when_the_rank_metric_is_higher_or_target_is_better_then_ranks_follow_its_direction_ties_as_boom():
+    # a coverage-like score per task: a is on target (0.95), b above it, c below; on t2, a and b tie at 0.05 off
+    cov = {("t1", "a"): 0.95, ("t1", "b"): 0.99, ("t1", "c"): 0.80, ("t2", "a"): 0.90, ("t2", "b"): 1.00}
+    cov[("t2", "c")] = 0.70
+    part = _frame({key: {"cov": value} for key, value in cov.items()})
+    target = RankingSpec(rank_metric="cov", baseline="c", rank_direction="target", rank_target=0.95)
+    assert mean_rank(part, target).to_dict() == {"a": 1.0, "b": 2.0, "c": 3.0}  # the t2 tie: a first (order)
+    assert mean_rank(part, replace(target, ties="average")).to_dict() == {"a": 1.25, "b": 1.75, "c": 3.0}
+    higher = RankingSpec(rank_metric="cov", baseline="c", rank_direction="higher")
+    assert mean_rank(part, higher).to_dict() == {"a": 2.0, "b": 1.0, "c": 3.0}
+    assert mean_rank(part, RankingSpec(rank_metric="cov", baseline="c")).to_dict() == {"a": 2.0, "b": 3.0, "c": 1.0}
+    with pytest.raises(RankingError, match="rank_direction 'up'"):
+        RankingSpec(rank_direction="up")  # type: ignore[arg-type]
 
 
 def test_when_values_are_undefined_then_they_are_counted_and_filled_with_the_models_mean():

@@ -49,7 +49,9 @@ console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(str(exc))}")  # an error's own brackets are text, not markup
     raise typer.Exit(code=2)
 
 
@@ -385,18 +387,50 @@ def reproduce_paper(
 
 @app.command("present")
 def present_paper(
-    paper: Annotated[str, typer.Argument(help="Paper id whose reproduction is stored (workbench reproduce <id>).")],
-    output: Annotated[Path | None, typer.Option(help="Deck file (default results/papers/<id>.slides.html).")] = None,
+    paper: Annotated[
+        str | None,
+        typer.Argument(
+            help="Paper id whose reproduction is stored (workbench reproduce <id>); leave out with --store "
+            "for a deck of the store's own results."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Deck file (default results/papers/<id>.slides.html; results/decks/<dataset>.slides.html)."),
+    ] = None,
     store: Annotated[
-        str | None, typer.Option(help="Results store holding the claims (default: WORKBENCH_RESULTS).")
+        str | None,
+        typer.Option(
+            help="Results store (default: WORKBENCH_RESULTS). Without a paper: the deck is of this store's "
+            "own results (which model wins where, critical differences, forecasts, provenance)."
+        ),
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="Without a paper: the task shown (its key or title; default the largest).")
+    ] = None,
+    catalog: CatalogOption = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="Without a paper: CSV of labelled anomalies (unique_id, ds) to mark.")
     ] = None,
 ) -> None:
-    """Write an offline reveal.js slide deck of a paper's stored reproduction (claim, protocol, results)."""
-    from workbench.present import present
+    """Write an offline reveal.js slide deck: of a paper's stored reproduction (claim, protocol,
+    results), or, with --store and no paper, of the store's own results.
 
+    `workbench present m4` is a paper's deck; `workbench present --store results/ --task fleet` the deck of
+    what the store holds: the question, the data, which model wins where, the CD diagram, forecasts."""
+    from workbench.present import present, present_store
+
+    _use_catalog(catalog)
+    if paper is None and store is None:
+        _fail(WorkbenchError("give a paper id (workbench present m4) or a store (workbench present --store DIR)"))
     try:
-        deck = present(paper, output, store)
-    except WorkbenchError as exc:
+        if paper is not None:
+            if task is not None or labels is not None:
+                raise WorkbenchError("--task and --labels are for a store's deck: leave out the paper id")
+            deck = present(paper, output, store)
+        else:
+            deck = present_store(store, output, task=task, labels=labels)
+    except (WorkbenchError, KeyError) as exc:
         _fail(exc)
     console.print(f"{deck.slides} slides: {deck.html} (source notebook {deck.notebook})")
 
@@ -425,6 +459,10 @@ def run_grid(
     _use_catalog(catalog)
     try:
         grid = load_grid(config)
+        if scheduler is None:  # every problem of the grid at once, before a cluster starts
+            from workbench.engine.preflight import check_grid
+
+            check_grid(grid.tasks, grid.models, grid.chunk_size, where=f"{config}: ")
         summary = evaluate(
             grid.tasks,
             grid.models,
@@ -440,15 +478,45 @@ def run_grid(
         )
     except WorkbenchError as exc:
         _fail(exc)
-    counts = ", ".join(f"{n} {s}" for s, n in summary.counts().items()) or "nothing to compute"
+    import shlex
+
+    from rich.markup import escape
+
+    from workbench.store.failures import failed_units, failure_lines
+
+    # units stored as failed count as complete (not retried unless asked), so a rerun that computes
+    # nothing is only "nothing to compute" when none of its planned units failed before
+    before = summary.n_failed_before
+    counts = ", ".join(f"{n} {s}" for s, n in summary.counts().items())
+    counts = counts or (f"{before} unit(s) failed before, not retried" if before else "nothing to compute")
     console.print(
         f"run {summary.run_id}: {summary.n_units} units, {summary.n_skipped} already complete, "
-        f"{summary.n_computed} computed ({counts}) in {summary.seconds:.1f} s; store {summary.store.root}"
+        f"{summary.n_computed} computed ({counts}) in {summary.seconds:.1f} s; store {summary.store.root}",
+        soft_wrap=True,
     )
-    failed = summary.records[summary.records["status"] != "ok"] if summary.n_computed else summary.records
-    for _, r in failed.head(10).iterrows():
-        console.print(f"  [red]{r['status']}[/] {r['subset']} {r['model']} chunks {r['chunks']}: {r['error']}")
-    if summary.n_computed and len(failed):
+    for records, kind in ((summary.records, "forecast"), (summary.score_records, "score")):
+        failed = records[records["status"] != "ok"] if len(records) else records
+        for _, r in failed.head(10).iterrows():
+            metric = f"metric {r['metric']} " if kind == "score" else ""
+            where = f"{r['subset']} {r['model']} {metric}chunks {r['chunks']}"
+            console.print(f"  [red]{r['status']}[/] {escape(where)}: {escape(str(r['error']))}", soft_wrap=True)
+        if len(failed) > 10:
+            console.print(f"  ... and {len(failed) - 10} more failed {kind} units")
+    if before:
+        console.print(
+            f"[red]{before} unit(s) of this grid failed in an earlier run[/] and were kept, not recomputed "
+            "(their results are missing from every leaderboard):"
+        )
+        for line in failure_lines(failed_units(summary.failed_before), limit=20):
+            console.print(f"  {escape(line)}", soft_wrap=True)
+    if summary.n_failed or before:
+        retry = ["workbench", "run", str(config), "--retry-failed"]
+        retry += ["--store", store] if store else []
+        retry += ["--catalog", str(catalog)] if catalog is not None else []
+        retry += ["--scheduler", scheduler] if scheduler else []
+        retry += ["--workers", str(workers)] if workers else []
+        retry += ["--reuse-across-code"] if reuse_across_code else []
+        console.print(f"to recompute the failed units: {escape(shlex.join(retry))}", soft_wrap=True)
         raise typer.Exit(code=1)
 
 
@@ -513,14 +581,28 @@ def report(
         Path | None, typer.Option(help="Also export every figure as PNG here (needs Chromium + Playwright).")
     ] = None,
     higher_is_better: Annotated[
-        bool, typer.Option("--higher-is-better", help="The metric is a score (e.g. a detection score).")
+        bool,
+        typer.Option(
+            "--higher-is-better",
+            help="The metric is a score workbench does not register (a detection score); forecast metrics "
+            "declare their own direction.",
+        ),
     ] = False,
+    catalog: CatalogOption = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="CSV of labelled anomalies (columns unique_id, ds), marked on the forecast plots."),
+    ] = None,
 ) -> None:
-    """Write one self-contained HTML report (opens offline) of a results store and the papers' reports."""
+    """Write one self-contained HTML report (opens offline) of a results store and the papers' reports.
+
+    It opens with which model wins for which kind of series (by the series' metadata columns, e.g.
+    metric_type), then leaderboards, skill, critical differences and forecasts with intervals."""
     from workbench.report import build_report
     from workbench.report.browser import export_pngs, find_chromium
     from workbench.store.results_store import results_root
 
+    _use_catalog(catalog)
     root = results_root(results)
     try:
         page = build_report(
@@ -531,6 +613,7 @@ def report(
             baseline=baseline,
             n_boot=n_boot,
             higher_is_better=higher_is_better,
+            labels=labels,
         )
     except (WorkbenchError, KeyError) as exc:
         _fail(exc)
@@ -609,6 +692,24 @@ def results_leaderboard(
         sys.stdout.write(frame.to_csv(index=False))
     else:
         _print_frame(frame, "detection leaderboard" if detection else "leaderboard (mean of per-series values)")
+    # a failed unit holds no rows, so the board above cannot show it: list the failures below it
+    # (on stderr with --csv, so the CSV stays whole); the board itself is fine, so the exit code is 0
+    from rich.markup import escape
+
+    from workbench.store.failures import failed_units, failure_lines
+
+    failed = failed_units(store)
+    failed = failed[failed["kind"].isin(("detection",) if detection else ("forecast", "score"))]
+    if len(failed):
+        out = Console(stderr=True, width=console.width) if csv else console
+        out.print(
+            f"[red]{int(failed['n_failed'].sum())} failed unit(s)[/], whose results are missing from the board "
+            "(per task, model and kind of unit):"
+        )
+        for line in failure_lines(failed):
+            out.print(f"  {escape(line)}", soft_wrap=True)
+        if not detection:
+            out.print("`workbench run GRID --retry-failed` recomputes them (evaluate(..., retry_failed=True))")
 
 
 @results_app.command("import")

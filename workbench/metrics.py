@@ -39,6 +39,15 @@ loss: QL_q(y, x) = 2 |(y - x) (1{y <= x} - q)|, so that the mean over levels app
   (utilsforecast's `coverage`).
 Interval metrics at another level are named `msis@80`, `coverage@50` (level in percent).
 
+What is better is declared by each metric, never assumed by whoever ranks it: `Metric.direction` is
+`lower` (every error and loss above), `higher` (a score) or `target` with `Metric.target` the ideal
+value (`coverage`: its level, 0.95 for `coverage`, 0.80 for `coverage@80`; a coverage of 0.99 is as
+badly calibrated as one of 0.91). `Metric.loss` (or `metric_loss` by name) maps values to "smaller is
+better" (lower: v, higher: -v, target: |v - target|): it is the one place a direction is read, so that
+ranks, win rates, skill scores and tests over any metric order models alike. `metric_direction` also
+resolves names that are not registered (detection scores) from an explicit `higher_is_better`, and
+refuses one that contradicts a registered metric's direction.
+
 Undefined values are NaN, never dropped and never an infinity: crps / wql of a series whose absolute
 actuals sum to 0 (its numerator is still stored, so the pooled value counts its loss, as GIFT-Eval's does);
 scaled_ql / msis where the seasonal naive scale is 0 (a constant history) or undefined (history not
@@ -52,7 +61,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numba import njit
@@ -63,6 +72,7 @@ __all__ = [
     "METRICS",
     "Aggregation",
     "ArrayLike",
+    "Direction",
     "Metric",
     "aggregate",
     "coverage",
@@ -74,6 +84,8 @@ __all__ = [
     "mape",
     "mase",
     "mase_monash",
+    "metric_direction",
+    "metric_loss",
     "mse",
     "msis",
     "owa",
@@ -89,6 +101,7 @@ __all__ = [
 ]
 
 ArrayLike = np.ndarray | Sequence[np.ndarray]
+Direction = Literal["lower", "higher", "target"]
 
 
 def _as_2d(a: ArrayLike) -> np.ndarray:
@@ -365,10 +378,11 @@ def coverage(
 # ---- registry and aggregation ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Metric:
-    """A metric function plus what the scorer must know about it: whether it reads quantile
-    forecasts, whether it needs the window's past, the interval `level` it scores (interval metrics:
-    it uses only the two bounding quantiles) and, where a pooled value is the peers' aggregate, the
-    per-series (numerator, denominator) function."""
+    """A metric function plus what the scorer and the comparisons must know about it: whether it reads
+    quantile forecasts, whether it needs the window's past, the interval `level` it scores (interval
+    metrics: it uses only the two bounding quantiles), where a pooled value is the peers' aggregate, the
+    per-series (numerator, denominator) function, and what is better (`direction`, and the ideal value
+    `target` of a `target` metric), which `loss` turns into "smaller is better"."""
 
     name: str
     fn: Callable[..., np.ndarray]
@@ -376,6 +390,19 @@ class Metric:
     needs_past: bool = False
     level: float | None = None
     parts: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    direction: Direction = "lower"
+    target: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.direction not in get_args(Direction):
+            raise ValueError(
+                f"metric {self.name!r}: direction {self.direction!r} is not one of {', '.join(get_args(Direction))}"
+            )
+        if (self.direction == "target") != (self.target is not None):
+            raise ValueError(
+                f"metric {self.name!r}: a target is given exactly when the direction is 'target' "
+                f"(direction {self.direction!r}, target {self.target!r})"
+            )
 
     def levels_used(self, quantiles: Sequence[float]) -> tuple[float, ...]:
         """The quantile levels this metric reads from those a forecast has."""
@@ -384,6 +411,24 @@ class Metric:
         if self.level is None:
             return tuple(float(q) for q in quantiles)
         return interval_levels(self.level)
+
+    def loss(self, values: np.ndarray | Sequence[float] | float) -> np.ndarray:
+        """`values` mapped so that smaller is better: lower v, higher -v, target |v - target|.
+
+        Order-preserving for `lower` and `higher`; for `target` only the distance to the target counts
+        (both sides alike, rounded to 12 decimals so that equal distances tie). NaN stays NaN, so
+        undefined values stay visible to whoever counts them."""
+        return _loss(np.asarray(values, dtype=float), self.direction, self.target)
+
+
+def _loss(values: np.ndarray, direction: Direction, target: float | None) -> np.ndarray:
+    if direction == "higher":
+        return -values
+    if direction == "target":
+        # rounded so that equal distances on either side tie (|0.90 - 0.95| and |1.00 - 0.95| differ in
+        # the last bits otherwise, and a rank or a win would turn on float noise)
+        return np.round(np.abs(values - target), 12)
+    return values
 
 
 METRICS: dict[str, Metric] = {
@@ -403,13 +448,14 @@ METRICS: dict[str, Metric] = {
         Metric("scaled_ql", scaled_ql, probabilistic=True, needs_past=True),
         Metric("quantile_loss", quantile_loss, probabilistic=True),
         Metric("msis", msis, probabilistic=True, needs_past=True, level=0.95),
-        Metric("coverage", coverage, probabilistic=True, level=0.95),
+        Metric("coverage", coverage, probabilistic=True, level=0.95, direction="target", target=0.95),
     )
 }
 
 
 def get_metric(name: str) -> Metric:
-    """A registered metric; interval metrics also at another level as `msis@80`, `coverage@50`."""
+    """A registered metric; interval metrics also at another level as `msis@80`, `coverage@50`. A
+    `target` metric whose target is its level (`coverage`) aims at the new level (`coverage@80`: 0.80)."""
     if name in METRICS:
         return METRICS[name]
     base, sep, pct = name.partition("@")
@@ -420,8 +466,61 @@ def get_metric(name: str) -> Metric:
         except ValueError:
             raise ValueError(f"metric {name!r}: the level after '@' is a percentage between 0 and 100") from None
         metric = METRICS[base]
-        return replace(metric, name=name, fn=partial(metric.fn, level=level), level=level)
+        target = level if metric.direction == "target" and metric.target == metric.level else metric.target
+        return replace(metric, name=name, fn=partial(metric.fn, level=level), level=level, target=target)
     raise UnknownNameError("metric", name, list(METRICS))
+
+
+def metric_direction(name: str | None, higher_is_better: bool | None = None) -> tuple[Direction, float | None]:
+    """(direction, target) of the metric `name`, as `Metric.direction` and `Metric.target` declare it.
+
+    A registered name (`get_metric`, `coverage@80` included) needs no `higher_is_better`; passing one
+    that contradicts its direction is an error (True for a `lower` or `target` metric, False for a
+    `higher` one), so that a caller cannot silently rank a metric upside down. A name that is not
+    registered (a detection score, or None where the caller has no name) is `higher` when
+    `higher_is_better` is True and `lower` otherwise.
+
+    Parameters
+    ----------
+    name:
+        The metric's name as stored in the `metric` column of result rows, or None.
+    higher_is_better:
+        For metrics that are not registered: whether a larger value is better. None: as registered
+        (lower for an unregistered name).
+    """
+    try:
+        metric = get_metric(name) if name is not None else None
+    except UnknownNameError:
+        metric = None
+    if metric is None:
+        return ("higher" if higher_is_better else "lower"), None
+    if higher_is_better is not None and higher_is_better != (metric.direction == "higher"):
+        raise ValueError(
+            f"metric {name!r} is registered with direction {metric.direction!r}"
+            + (f" (target {metric.target:g})" if metric.target is not None else "")
+            + f", which higher_is_better={higher_is_better} contradicts; leave higher_is_better out for "
+            "registered metrics (it is for scores that workbench.metrics does not know)"
+        )
+    return metric.direction, metric.target
+
+
+def metric_loss(
+    name: str | None, values: np.ndarray | Sequence[float] | float, higher_is_better: bool | None = None
+) -> np.ndarray:
+    """`values` of the metric `name` mapped so that smaller is better (`Metric.loss`), the direction
+    resolved by `metric_direction` (so `higher_is_better` only for names that are not registered).
+
+    Parameters
+    ----------
+    name:
+        The metric's name (`mase`, `coverage@80`, or an unregistered score's name), or None.
+    values:
+        The metric's values, any shape.
+    higher_is_better:
+        As in `metric_direction`.
+    """
+    direction, target = metric_direction(name, higher_is_better)
+    return _loss(np.asarray(values, dtype=float), direction, target)
 
 
 Aggregation = Literal["mean", "pooled", "gmean_rel"]

@@ -16,6 +16,11 @@ The statistics follow BOOM's leaderboard code (DataDog/toto@46bd92ad `boom/utils
 3. Per model, each metric is aggregated over the set's tasks by the shifted geometric mean
    `exp(mean(log(x + eps))) - eps` with eps = 1e-5 (it tolerates zeros, unlike a plain geometric
    mean), and tasks are ranked by CRPS: the mean rank is the model's average position (1 = best).
+   What is best is the rank metric's direction (`RankingSpec.rank_direction`, lower by default as for
+   CRPS; `higher` for a score, `target` with `rank_target` for a metric best at a value, such as a
+   coverage of 0.95, ranked by its distance to the target). This module sits below the metric
+   registry and cannot read it: `workbench.report.ranking.ranking_spec` fills the direction in from
+   `workbench.metrics` for a registered metric.
    BOOM ranks with `rank(method="first")` over the models concatenated in its results folder's
    listing order, so tied models get distinct ranks in that order: `model_order` says the order
    (default: sorted names with the baseline last, as BOOM moves it last), `ties` may instead be any
@@ -44,6 +49,7 @@ EPSILON = 1e-5
 PROPERTIES = ("domain", "type", "term", "frequency")
 _NEED = ("task", "model", "metric", "value")
 Undefined = Literal["model_mean", "drop"]
+RankDirection = Literal["lower", "higher", "target"]
 
 
 class RankingError(WorkbenchError):
@@ -75,6 +81,30 @@ class RankingSpec:
     ties: str = "first"
     model_order: tuple[str, ...] | None = None
     epsilon: float = EPSILON
+    rank_direction: RankDirection = "lower"
+    rank_target: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.rank_direction not in ("lower", "higher", "target"):
+            raise RankingError(f"rank_direction {self.rank_direction!r} is not one of lower, higher, target")
+        if (self.rank_direction == "target") != (self.rank_target is not None):
+            raise RankingError(
+                f"rank_target is given exactly when rank_direction is 'target' (rank_direction "
+                f"{self.rank_direction!r}, rank_target {self.rank_target!r})"
+            )
+        if self.rank_direction == "target" and self.rank_metric in self.scaled_metrics:
+            raise RankingError(
+                f"rank metric {self.rank_metric!r} is best at {self.rank_target:g}, so its ratio to the baseline's "
+                "means nothing: list it among unscaled_metrics, not scaled_metrics"
+            )
+
+    def rank_loss(self, values: pd.Series) -> pd.Series:
+        """The rank metric's values mapped so that smaller is better (higher: -v, target: |v - target|)."""
+        if self.rank_direction == "higher":
+            return -values
+        if self.rank_direction == "target":  # rounded: equal distances either side of the target tie
+            return (values - self.rank_target).abs().round(12)
+        return values
 
 
 def check_frame(frame: pd.DataFrame) -> None:
@@ -141,7 +171,8 @@ def prepare(frame: pd.DataFrame, spec: RankingSpec = RankingSpec()) -> dict[str,
 
 
 def mean_rank(part: pd.DataFrame, spec: RankingSpec = RankingSpec()) -> pd.Series:
-    """Each model's mean rank by `spec.rank_metric` over the tasks of `part` (1 = lowest value).
+    """Each model's mean rank by `spec.rank_metric` over the tasks of `part` (1 = best: the lowest
+    value, the highest for `rank_direction="higher"`, the closest to `rank_target` for "target").
 
     With `ties="first"` tied models get consecutive ranks in `spec.model_order` (default: sorted
     names, the baseline last), as BOOM's `rank(method="first")` over its concatenated frames does."""
@@ -154,8 +185,9 @@ def mean_rank(part: pd.DataFrame, spec: RankingSpec = RankingSpec()) -> pd.Serie
     if unknown:
         raise RankingError(f"model_order lacks the model(s) {unknown}")
     position = {m: i for i, m in enumerate(order)}
-    rows = rows.assign(_pos=rows["model"].map(position)).sort_values(["_pos"], kind="stable")
-    ranks = rows.groupby("task")["value"].rank(method=spec.ties, ascending=True)
+    rows = rows.assign(_pos=rows["model"].map(position), _loss=spec.rank_loss(rows["value"].astype(float)))
+    rows = rows.sort_values(["_pos"], kind="stable")
+    ranks = rows.groupby("task")["_loss"].rank(method=spec.ties, ascending=True)
     return ranks.groupby(rows["model"]).mean().rename("rank")
 
 
@@ -248,6 +280,7 @@ def ranking_tables(
 
 __all__ = [
     "EPSILON",
+    "RankDirection",
     "RankingError",
     "RankingSpec",
     "aggregate",

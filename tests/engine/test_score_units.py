@@ -84,17 +84,17 @@ def test_when_a_finished_grid_asks_for_one_more_metric_then_nothing_is_refit_and
     assert set(scored["metric"]) == {"crps"} and len(scored) == 4
     counting_label = "test_counting_naive(count_file=" + str(count) + f", quantiles={LEVELS})"
     assert set(scored.loc[counting_label, "status"]) == {"ok"}
-    # naive gives no quantiles: its crps units fail with the scorer's message, its forecasts stay ok
-    naive = scored.loc["naive"]
-    assert set(naive["status"]) == {"error"} and naive["error"].str.contains("MissingQuantilesError").all()
-    assert naive["error"].str.contains(r"naive: metric\(s\) 'crps'").all()
+    # naive gives no quantiles: its crps units score its point forecast as every quantile
+    assert set(scored.loc["naive", "status"]) == {"ok"}
     records = store.records()
     assert set(records.loc[records["kind"] == "forecast", "status"]) == {"ok"}
 
     # the crps rows are score_window's on the stored forecasts, chunk by chunk
     rows = store.metrics()
-    crps = rows[rows["metric"] == "crps"]
-    assert set(crps["model"]) == {counting_label} and len(crps) == 20 * 2
+    point = rows[(rows["metric"] == "crps") & (rows["model"] == "naive")]
+    assert len(point) == 20 * 2 and point["point_as_quantiles"].all() and point["value"].notna().all()
+    crps = rows[(rows["metric"] == "crps") & (rows["model"] == counting_label)]
+    assert len(crps) == 20 * 2 and not crps["point_as_quantiles"].any()
     stored = store.read_table("forecasts")
     stored = stored[stored["model"] == counting_label]
     direct = []

@@ -19,12 +19,12 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from workbench.config import cache_dir
-from workbench.data.cards import DatasetCard, FileSpec, UserCard, all_cards, get_card
+from workbench.config import CATALOG_ENV, cache_dir, catalog_path, user_catalog_dirs
+from workbench.data.cards import DatasetCard, FileSpec, UserCard, all_cards, get_card, load_card
 from workbench.data.fetch import fetch_file, verify_file
 from workbench.data.panel import Panel
 from workbench.data.readers import get_reader
-from workbench.errors import DataFormatError, SourceUnavailableError, WorkbenchError
+from workbench.errors import DataFormatError, SourceUnavailableError, UnknownNameError, WorkbenchError
 
 __all__ = [
     "READER_VERSION",
@@ -35,12 +35,14 @@ __all__ = [
     "data_hash",
     "fetch_dataset",
     "fetch_files",
+    "find_card_file",
     "list_datasets",
     "load_holdout",
     "load_panel",
     "load_table",
     "split_options",
     "split_panel",
+    "unknown_dataset_message",
     "verify_dataset",
 ]
 
@@ -247,3 +249,64 @@ def verify_dataset(name: str, *, progress: bool = True) -> list[dict[str, str]]:
             status, detail = "error", f"{type(exc).__name__}: {exc}"
         rows.append({"dataset": name, "file": spec.key, "status": status, "detail": detail})
     return rows
+
+
+def find_card_file(name: str, near: list[Path]) -> Path | None:
+    """A card file declaring dataset `name` in one of the folders `near` or a folder just below one
+    (`<folder>/<name>.yaml`, `<folder>/cards/<name>.yaml`, ...) that is not on the catalog path: a
+    user catalog that exists but was not given.
+
+    Parameters
+    ----------
+    name:
+        The dataset name no card on the catalog path declares.
+    near:
+        Folders to look in (a grid file's folder, the working directory).
+    """
+    on_path = {p.resolve() for p in catalog_path()}
+    folders: list[Path] = []
+    for base in near:
+        if not base.is_dir():
+            continue
+        below = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+        folders += [base, *below[:100]]
+    for folder in dict.fromkeys(f.resolve() for f in folders):
+        candidate = folder / f"{name}.yaml"
+        if folder in on_path or not candidate.is_file():
+            continue
+        try:
+            if load_card(candidate).name == name:
+                return candidate
+        except DataFormatError:
+            continue
+    return None
+
+
+def unknown_dataset_message(exc: UnknownNameError, near: list[Path]) -> str:
+    """The message for a dataset no card on the catalog path declares, saying first where a user
+    catalog must be given (`--catalog` / `WORKBENCH_CATALOG`) when one would declare it.
+
+    A card folder beside a grid file, or in the working directory, is not looked up unless given:
+    the catalog path is what every worker reads, so a card found by chance here would be missing
+    there. The message names the folder to give instead.
+
+    Parameters
+    ----------
+    exc:
+        The catalog's error (its name and the known names).
+    near:
+        Folders to look in for the card (a grid file's folder, the working directory).
+    """
+    found = find_card_file(exc.name, near)
+    if found is not None:
+        folder = found.parent
+        return (
+            f"dataset {exc.name!r} is declared by {found}, but that card folder is not on the catalog: give it with "
+            f"--catalog {folder} (or set {CATALOG_ENV}={folder}). {exc}"
+        )
+    if not user_catalog_dirs():
+        return (
+            f"{exc} No user catalog was given: if {exc.name!r} is your own card, give its folder with --catalog DIR "
+            f"(or set {CATALOG_ENV})."
+        )
+    return str(exc)

@@ -15,7 +15,9 @@
     reuse_across_code: false  # reuse units made by other workbench code (recorded in the run)
 
 The whole file is validated (fields, dataset and subset names, metric names, model names and their
-parameters) before any unit runs, and errors name the entry at fault.
+parameters) before any unit runs, and errors name the entry at fault. What needs the data and the
+models themselves (columns, series lengths, quantiles, checkpoints) is checked next, all at once,
+by `workbench.engine.preflight`.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from workbench.data.catalog import unknown_dataset_message
 from workbench.engine.runner import as_model_specs
-from workbench.errors import DataFormatError, WorkbenchError
+from workbench.errors import DataFormatError, UnknownNameError, WorkbenchError
 from workbench.models.spec import ModelSpec
 from workbench.tasks import Task
 from workbench.yaml_files import load_yaml_model
@@ -56,8 +59,25 @@ class Grid(BaseModel):
 
 
 def load_grid(path: str | Path) -> Grid:
+    """The grid file at `path`, validated whole; errors name the file and the entry at fault.
+
+    A dataset no card on the catalog path declares, while a card folder beside the grid file or in
+    the working directory would, is an error that names that folder and `--catalog` first.
+
+    Parameters
+    ----------
+    path:
+        The grid file (YAML).
+    """
     path = Path(path)
-    grid = load_yaml_model(path, Grid, DataFormatError, "a grid file is a mapping with `tasks` and `models`")
+    try:
+        grid = load_yaml_model(path, Grid, DataFormatError, "a grid file is a mapping with `tasks` and `models`")
+    except DataFormatError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, UnknownNameError) and cause.kind == "dataset":
+            message = unknown_dataset_message(cause, [path.resolve().parent, Path.cwd()])
+            raise DataFormatError(f"{path}: {message}") from cause
+        raise
     try:
         as_model_specs(grid.models)
     except WorkbenchError as exc:

@@ -28,6 +28,8 @@ from tqdm.auto import tqdm
 from workbench import __version__
 from workbench.data.chunks import ChunkRef
 from workbench.engine.cluster import connect
+from workbench.engine.preflight import check_preflight
+from workbench.engine.series import SERIES_CODE, series_units
 from workbench.engine.units import Unit
 from workbench.engine.worker import run_unit
 from workbench.errors import WorkbenchError
@@ -37,6 +39,7 @@ from workbench.forecasters import make_forecaster
 from workbench.metrics import get_metric
 from workbench.models.spec import ModelSpec
 from workbench.sources import plan_chunks
+from workbench.store.failures import failed_units
 from workbench.store.records import new_run_id
 from workbench.store.results_store import FORMAT, ResultsStore
 from workbench.tasks import Task
@@ -70,7 +73,14 @@ SCORE_CORE = ("workbench.tasks", "workbench.scoring", "workbench.metrics", "work
 @dataclass(frozen=True)
 class RunSummary:
     """What a run did: `records` of the forecast units it computed (`n_units` planned, `n_skipped`
-    complete or reused), and `score_records` of the score units it computed (`n_scores` planned)."""
+    complete or reused), and `score_records` of the score units it computed (`n_scores` planned).
+
+    `failed_before` holds the stored records of the planned units (forecast and score) that had
+    ended in error or timeout in an earlier run and were skipped because `retry_failed` was False:
+    they count as complete (a rerun does not hammer a model that fails), yet the grid's results
+    lack them, so a rerun must say so rather than "nothing to compute". `failed()` lists this
+    run's grid failures, of this run and from before. `series_records` are the `series` units
+    (per-series metadata of each task and chunk) this run described."""
 
     run_id: str
     store: ResultsStore
@@ -80,10 +90,30 @@ class RunSummary:
     seconds: float
     score_records: pd.DataFrame = field(default_factory=pd.DataFrame)
     n_scores: int = 0
+    failed_before: pd.DataFrame = field(default_factory=pd.DataFrame)
+    series_records: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def n_computed(self) -> int:
         return len(self.records)
+
+    @property
+    def n_failed_before(self) -> int:
+        """Planned units (forecast and score) stored as failed by an earlier run and not retried."""
+        return len(self.failed_before)
+
+    @property
+    def n_failed(self) -> int:
+        """Units (forecast, score and series) this run computed that ended in error or timeout."""
+        frames = (self.records, self.score_records, self.series_records)
+        return sum(int((f["status"] != "ok").sum()) for f in frames if len(f))
+
+    def failed(self) -> pd.DataFrame:
+        """The grid's failed units per (task_key, task, model, kind), as `failed_units` counts them:
+        those this run computed and those stored as failed before and skipped (`failed_before`).
+        Empty when every planned unit is ok."""
+        frames = [f for f in (self.failed_before, self.records, self.score_records, self.series_records) if len(f)]
+        return failed_units(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
 
     def counts(self) -> dict[str, int]:
         if self.records.empty:
@@ -178,6 +208,12 @@ def scoring_fingerprint() -> str:
     """What a score unit's numbers depend on besides its forecasts: the scoring core's source and the
     numerical libraries' versions."""
     return digest({"workbench": source_fingerprint(*SCORE_CORE), "packages": package_versions()}, 24)
+
+
+def series_fingerprint() -> str:
+    """What a series unit's rows depend on besides the data: the description code's source and the
+    libraries' versions."""
+    return digest({"workbench": source_fingerprint(*SERIES_CODE), "packages": package_versions()}, 24)
 
 
 def metric_params(task: Task, name: str) -> dict:
@@ -340,6 +376,7 @@ def evaluate(
             if refs is None:
                 refs = plan_chunks(task, chunk_size, c)
             prepared.append((task, refs))
+        check_preflight(prepared, specs, client=c)  # every problem of the grid, before any unit
         units = plan_units(prepared, specs, seed)
         keys = [u.key for u in units]
         if len(set(keys)) != len(keys):
@@ -361,17 +398,33 @@ def evaluate(
         scored = [(u, key) for u, key in scored if u.key in computing or key in ok]
         scores = plan_scores(scored, scoring_fingerprint())
         scores_done = store.complete([s.key for s in scores], retry_failed=retry_failed)
+        # complete but failed (kept, not retried): the rerun reports them instead of "nothing to compute"
+        failed_before = held[held["key"].isin(done | scores_done) & (held["status"] != "ok")] if len(held) else held
         missing: dict[str, list[Unit]] = {}
         for s in scores:
             if s.key not in scores_done:
                 missing.setdefault(s.forecast or "", []).append(s)
         # the missing score units of each stored forecast unit, together: one task reads its forecasts once
         rescore = [missing[key] for u, key in scored if u.key not in computing and key in missing]
-        records, score_records = [], []
+        # what each task's series are (metadata, metric type): once per task and chunk, whatever the models;
+        # a description that failed is retried on every run (it is cheap, and the breakdowns need it)
+        describing = series_units(prepared, series_fingerprint())
+        described = store.complete([u.key for u in describing], retry_failed=True)
+        describe = [u for u in describing if u.key not in described]
+        records, score_records, series_records = [], [], []
         routing = accelerator_resources(c, resources) if todo else None
         accelerated = {s.key() for s in specs if wants_accelerator(s)} if routing else set()
-        if todo or rescore:
+        if todo or rescore or describe:
             futures = []
+            if describe:
+                futures += c.map(
+                    run_unit,
+                    describe,
+                    store_root=str(store.root),
+                    run_id=run_id,
+                    key=[f"series-{u.key}-{run_id}" for u in describe],
+                    pure=False,
+                )
             for group, wanted in (
                 ([u for u in todo if u.model.key() not in accelerated], None),
                 ([u for u in todo if u.model.key() in accelerated], routing),
@@ -408,7 +461,8 @@ def evaluate(
             for future in as_completed(futures):
                 record = future.result()
                 score_records += record.pop("scores", [])
-                (score_records if record["kind"] == "score" else records).append(record)
+                kind = record["kind"]
+                (score_records if kind == "score" else series_records if kind == "series" else records).append(record)
                 bar.update()
                 failed = sum(r["status"] != "ok" for r in records)
                 if failed:
@@ -424,9 +478,13 @@ def evaluate(
         time.perf_counter() - started,
         pd.DataFrame(score_records),
         len(scores),
+        failed_before.reset_index(drop=True),
+        series_records=pd.DataFrame(series_records),
     )
     record = _run_record(summary, prepared, specs, seed, started_at, chunk_size)
-    record["code"] = {u.model.label: u.code for u in units}
+    record["code"] = {u.label: u.code for u in units}
+    record["series_units"] = len(describing)
+    record["described"] = len(describe)
     record["reuse_across_code"] = reuse_across_code
     record["reused_across_code"] = reused
     record["accelerated_models"] = sorted(s.label for s in specs if s.key() in accelerated)

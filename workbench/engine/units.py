@@ -11,6 +11,10 @@ One type, `Unit`, for every kind the engine computes (`kind`):
   nothing; its identity names the forecast unit's identity, so scores of a forecast recomputed by
   other code supersede the old ones with it.
 - `detection`: (detection task, detector spec, chunk of items: `ItemChunk`).
+- `series`: what the series of one chunk of a task are (their per-series metadata: a user card's
+  `metadata_cols` and hive keys, the declared metric type, the number of observations), with no
+  model: stored once per task and chunk, whatever the models, so every result can be broken down by
+  what its series measure (`workbench.engine.series`).
 
 The key (`workbench.keys`) hashes the resolved task (without its scoring fields), the model spec,
 the data fingerprint, the part of the data (chunks, window, items), the code fingerprint and the
@@ -28,7 +32,7 @@ from workbench.models.spec import ModelSpec
 
 __all__ = ["KINDS", "ItemChunk", "Unit"]
 
-KINDS = ("forecast", "score", "detection")
+KINDS = ("forecast", "score", "detection", "series")
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class Unit:
     `forecast_identity`) and its metric with the metric's parameters (`metric`)."""
 
     task: TaskIdentity
-    model: ModelSpec
+    model: ModelSpec | None
     chunks: tuple[ChunkRef | ItemChunk, ...]
     seed: int = 0
     window: int | None = None
@@ -73,6 +77,8 @@ class Unit:
             raise ValueError(f"unit kind {self.kind!r} is not one of {KINDS}")
         if self.kind == "score" and (not self.forecast or not self.forecast_identity or not self.metric):
             raise ValueError("a score unit names its forecast unit (key and identity) and its metric")
+        if (self.model is None) != (self.kind == "series"):
+            raise ValueError("a series unit has no model; every other kind of unit has one")
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -87,6 +93,12 @@ class Unit:
                 seed=self.seed,
                 part=list(chunk.items),
             )
+        if self.kind == "series":
+            (chunk,) = self.chunks
+            return unit_payload(
+                kind="series", task=self.task, model=None, data=chunk.data_hash, seed=0, part=chunk.part()
+            )
+        assert self.model is not None
         if self.kind == "score":
             return unit_payload(
                 kind="score",
@@ -113,6 +125,11 @@ class Unit:
     @property
     def key(self) -> str:
         return unit_key(self.payload, self.code)
+
+    @property
+    def label(self) -> str:
+        """The model's label with the seed where it matters; empty for a series unit (no model)."""
+        return self.model.labelled(self.seed) if self.model is not None else ""
 
     @property
     def metric_name(self) -> str:

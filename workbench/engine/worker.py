@@ -123,7 +123,10 @@ def _peak_rss_mb() -> float:
 
 # kinds computed by another package's function, looked up by name: the forecast units' code
 # fingerprint (which covers this module's imports) must not depend on the detection code
-_ELSEWHERE = {"detection": "workbench.anomaly.engine:run_detection_unit"}
+_ELSEWHERE = {
+    "detection": "workbench.anomaly.engine:run_detection_unit",
+    "series": "workbench.engine.series:run_series_unit",
+}
 
 
 def run_unit(
@@ -291,9 +294,9 @@ def commit(unit: Unit, store_root: str, run_id: str, tables: dict, chunk_size: i
         code=unit.code,
         run_id=run_id,
         task=unit.task,
-        model=unit.model.labelled(unit.seed),
-        model_name=unit.model.name,
-        params=unit.model.params,
+        model=unit.label,
+        model_name=unit.model.name if unit.model is not None else "",
+        params=unit.model.params if unit.model is not None else {},
         seed=unit.seed,
         tables=tables,
         chunks=[c.index for c in unit.chunks],

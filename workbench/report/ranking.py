@@ -4,20 +4,51 @@ Shown where the store holds published results (`workbench results import gift-ev
 MASE and CRPS rows with a seasonal-naive baseline: per task, MASE and CRPS divided by the
 baseline's, the shifted geometric mean over tasks, the mean rank by CRPS (`workbench.ranking`), the
 tasks set apart unscaled, the undefined values counted, and the breakdowns by task property.
+The rank metric's direction comes from `workbench.metrics` (`ranking_spec`), which `workbench.ranking`
+sits below and cannot read itself.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
-from workbench.errors import WorkbenchError
-from workbench.ranking import RankingSpec, ranking_tables
+from workbench.errors import UnknownNameError, WorkbenchError
+from workbench.metrics import get_metric
+from workbench.ranking import RankingError, RankingSpec, ranking_tables
 from workbench.report.page import esc, prov, table
 from workbench.results_import import combined_frame
 
-__all__ = ["BASELINES", "ranking_section"]
+__all__ = ["BASELINES", "ranking_section", "ranking_spec"]
 
 BASELINES = ("seasonal_naive", "seasonalnaive")  # the workbench's name, and BOOM's / GIFT-Eval's folder
+
+
+def ranking_spec(**fields: Any) -> RankingSpec:
+    """A `RankingSpec` whose `rank_direction` and `rank_target` are those `workbench.metrics` declares
+    for its `rank_metric` (`coverage`: target 0.95), so that no caller states what is better.
+
+    A registered rank metric refuses a `rank_direction` (or `rank_target`) passed that differs from
+    its own; an unregistered one (a published table's own name) keeps what is passed (lower by default).
+
+    Parameters
+    ----------
+    **fields:
+        `RankingSpec`'s fields (`rank_metric`, `baseline`, `scaled_metrics`, ...).
+    """
+    rank_metric = fields.get("rank_metric", RankingSpec.rank_metric)
+    try:
+        metric = get_metric(rank_metric)
+    except UnknownNameError:
+        return RankingSpec(**fields)
+    for name, declared in (("rank_direction", metric.direction), ("rank_target", metric.target)):
+        if name in fields and fields[name] != declared:
+            raise RankingError(
+                f"rank metric {rank_metric!r} is registered with {name}={declared!r}; {fields[name]!r} contradicts "
+                "it (leave it out)"
+            )
+    return RankingSpec(**{**fields, "rank_direction": metric.direction, "rank_target": metric.target})
 
 
 def ranking_section(store) -> str | None:
@@ -29,7 +60,7 @@ def ranking_section(store) -> str | None:
     published = "source" in frame and (frame["source"] != "store").any()
     if baseline is None or (not published and "crps" not in set(frame["metric"])):
         return None
-    spec = RankingSpec(baseline=baseline)
+    spec = ranking_spec(baseline=baseline)
     try:
         tables = ranking_tables(frame, spec)
     except WorkbenchError as exc:

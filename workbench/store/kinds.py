@@ -8,11 +8,12 @@ import re
 __all__ = ["DONE", "KINDS", "RESERVED", "TABLES", "TABLE_NAME"]
 
 # what a unit is: a record's required `kind`
-KINDS = ("forecast", "score", "ltsf", "detection", "paper", "published")
+KINDS = ("forecast", "score", "series", "ltsf", "detection", "paper", "published")
 # the tables the workbench writes (a unit may add any other name TABLE_NAME allows)
 TABLES = {
     "metrics": "per-series forecast metric rows",
     "forecasts": "forecasts (point and quantile columns) per series, window and step",
+    "series": "per-series metadata of a task (metadata columns, metric type, observations), once per chunk",
     "detection_scores": "per-row anomaly scores",
     "detection_metrics": "per-item or corpus detection metric rows, with higher_is_better",
     "claims": "a paper's claimed-vs-reproduced rows",

@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from workbench import storage
 from workbench.errors import WorkbenchError
+from workbench.metrics import get_metric
 from workbench.storage import Location
 from workbench.store.kinds import TABLES
 from workbench.store.results_store import ResultsStore, superseded
@@ -52,7 +53,11 @@ _V, _B, _D, _I = "VARCHAR", "BOOLEAN", "DOUBLE", "BIGINT"
 SCHEMAS: dict[str, dict[str, str]] = {
     "metrics": {
         **{"task_key": _V, "task": _V, "dataset": _V, "subset": _V, "model": _V, "window": _I, "unique_id": _V},
-        **{"metric": _V, "value": _D, "forecast_unit": _V, "unit": _V},
+        **{"metric": _V, "value": _D, "point_as_quantiles": _B, "forecast_unit": _V, "unit": _V},
+    },
+    "series": {
+        **{"task_key": _V, "task": _V, "dataset": _V, "subset": _V, "unique_id": _V},
+        **{"n_obs": _I, "n_rows": _I, "n_missing": _I, "metric_type": _V, "unit": _V},
     },
     "forecasts": {
         **{"task_key": _V, "dataset": _V, "subset": _V, "model": _V, "window": _I, "unique_id": _V},
@@ -161,6 +166,28 @@ def _scan(groups: dict[tuple | None, list[Location]]) -> str:
     return " UNION ALL BY NAME ".join(scans)
 
 
+RAW = "stored_"  # the view of a table's rows as stored; the view under the table's own name adds to it
+WINDOW_ALIAS = "window_index"  # `window` is a reserved word in DuckDB's SQL: this name needs no quotes
+
+
+def _view(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """The view `name` over the stored rows: a `window` column is also `window_index` (usable
+    without quotes); `series` keeps one row per (task_key, unique_id), since a task's series are
+    described once per chunk and a store may hold the same series under two chunkings."""
+    raw = _ident(RAW + name)
+    cols = _columns(con, RAW + name)
+    extra = f', "window" AS {WINDOW_ALIAS}' if "window" in cols and WINDOW_ALIAS not in cols else ""
+    if name == "series" and {"task_key", "unique_id"} <= cols:
+        order = "unit" if "unit" in cols else "unique_id"
+        con.execute(
+            f"""CREATE VIEW series AS SELECT * EXCLUDE (_n) FROM (
+                    SELECT *, row_number() OVER (PARTITION BY task_key, unique_id ORDER BY {order}) AS _n FROM {raw}
+                ) WHERE _n = 1"""
+        )
+        return
+    con.execute(f"CREATE VIEW {_ident(name)} AS SELECT *{extra} FROM {raw}")
+
+
 def connect(store: Store = None, views: Iterable[str] | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the store's views (see the module docstring); `views` names the only
     ones to create (a query that reads one table need not bind the others)."""
@@ -182,9 +209,10 @@ def connect(store: Store = None, views: Iterable[str] | None = None) -> duckdb.D
             if name in ("units", "runs") or not name.isidentifier() or (wanted is not None and name not in wanted):
                 continue
             if name in groups:
-                con.execute(f"CREATE VIEW {_ident(name)} AS {_scan(groups[name])}")
+                con.execute(f"CREATE VIEW {_ident(RAW + name)} AS {_scan(groups[name])}")
             else:
-                _empty_view(con, name, SCHEMAS[name])
+                _empty_view(con, RAW + name, SCHEMAS[name])
+            _view(con, name)
         if wanted is None or "units" in wanted:
             units = _units_table(records)
             units = units.append_column("superseded", pa.array([r["key"] in old for r in records], pa.bool_()))
@@ -206,7 +234,8 @@ def connect(store: Store = None, views: Iterable[str] | None = None) -> duckdb.D
 def sql(query: str, store: Store = None, params: list | dict | None = None) -> pd.DataFrame:
     """Answer a SQL query over the store (views: see the module docstring). Only the views whose
     names occur in the query are created."""
-    con = connect(store, views=set(re.findall(r"[a-z_]+", query.lower())))
+    names = set(re.findall(r"[a-z_]+", query.lower()))
+    con = connect(store, views={n.removeprefix(RAW) for n in names})
     try:
         return con.execute(query, params).df()
     except duckdb.Error as exc:
@@ -231,6 +260,7 @@ def _board(
     what: str,
     allow_duplicates: bool,
     detection: bool = False,
+    by: list[str] | None = None,
 ) -> pd.DataFrame:
     """One row per (task_key, model, metric) of `view`: the mean over the defined values, counts of
     series, windows and undefined values; duplicated rows (the same task_key, model, window,
@@ -239,7 +269,11 @@ def _board(
 
     Exact, and one scan where every task has one window: rows are grouped per window (the distinct
     series of a window tell its duplicates apart); only tasks with several windows are scanned again
-    for their distinct series."""
+    for their distinct series. `by` adds grouping columns of the view (series metadata joined in by
+    `_by_view`), so each row is one (task_key, model, metric, group)."""
+    by = list(by or [])
+    group = [*_GROUP, *by]
+    gsql = ", ".join(_ident(c) for c in group)
     cols = _columns(con, view)
     needed = {"task_key", "model", "metric", "value", "unique_id"} | ({"window"} if windowed else set())
     needed |= {"higher_is_better"} if detection else set()
@@ -250,20 +284,22 @@ def _board(
     where = "WHERE list_contains($metrics, metric)" if metrics else ""
     params = {"metrics": metrics} if metrics else None
     hib = ", bool_or(higher_is_better) AS hib_any, bool_and(higher_is_better) AS hib_all" if detection else ""
+    paq = ", bool_or(coalesce(point_as_quantiles, false)) AS paq" if "point_as_quantiles" in cols else ""
     source = f"(SELECT * FROM {_ident(view)} {where})"
     finite = "WHERE isfinite(value)"
     try:
         per_window = con.execute(
             f"""
-            SELECT task_key, model, metric, {window} AS "window", {task} AS task, count(*) AS n,
+            SELECT {gsql}, {window} AS "window", {task} AS task, count(*) AS n,
                    count(DISTINCT unique_id) AS ids, count(unique_id) AS keyed,
-                   sum(value) FILTER ({finite}) AS s, count(*) FILTER ({finite}) AS k {hib}
-            FROM {source} GROUP BY task_key, model, metric, {window}
+                   sum(value) FILTER ({finite}) AS s, count(*) FILTER ({finite}) AS k {hib} {paq}
+            FROM {source} GROUP BY {gsql}, {window}
             """,
             params,
         ).df()
         if per_window.empty:
-            return pd.DataFrame(columns=[*_BOARD, *(["n_duplicates"] if allow_duplicates else [])])
+            extra = ["n_duplicates"] if allow_duplicates else []
+            return pd.DataFrame(columns=[*_BOARD[:4], *by, *_BOARD[4:], *extra, *(["hib_all"] if detection else [])])
         # per window: surplus rows of named series, and surplus rows of unnamed (corpus) ones
         per_window["dup"] = (per_window["keyed"] - per_window["ids"]) + (
             per_window["n"] - per_window["keyed"] - 1
@@ -272,28 +308,31 @@ def _board(
         agg |= {"s": ("s", "sum"), "ids": ("ids", "first"), "keyed": ("keyed", "sum"), "dup": ("dup", "sum")}
         if detection:
             agg |= {"hib_any": ("hib_any", "max"), "hib_all": ("hib_all", "min")}
-        board = per_window.groupby(_GROUP, sort=False, dropna=False).agg(**agg).reset_index()
+        if paq:
+            agg |= {"point_as_quantiles": ("paq", "max")}
+        board = per_window.groupby(group, sort=False, dropna=False).agg(**agg).reset_index()
         board["task"] = board["task"].fillna(board["task_key"])
         board["value"] = board["s"] / board["k"].where(board["k"] > 0)
         board["n_undefined"] = (board["n"] - board["k"]).astype("int64")
         board["n_series"] = board["ids"].astype("int64")
-        multi = board.loc[board["n_windows"] > 1, _GROUP]
+        using = ", ".join(_ident(c) for c in group)
+        multi = board.loc[board["n_windows"] > 1, group]
         if len(multi):
             con.register("_board_multi", multi)
             counted = con.execute(
-                f"""SELECT task_key, model, metric, count(DISTINCT unique_id) AS n_series
-                    FROM {source} SEMI JOIN _board_multi USING (task_key, model, metric) GROUP BY ALL""",
+                f"""SELECT {gsql}, count(DISTINCT unique_id) AS n_series
+                    FROM {source} SEMI JOIN _board_multi USING ({using}) GROUP BY ALL""",
                 params,
             ).df()
-            board = _update(board, counted, "n_series")
-        dup = board.loc[board["dup"] > 0, _GROUP]
+            board = _update(board, counted, "n_series", group)
+        dup = board.loc[board["dup"] > 0, group]
         if len(dup) and not allow_duplicates:
             con.register("_board_dup", dup)
             spread = con.execute(
                 f"""SELECT task_key, model, count(*) AS keys FROM (
                         SELECT task_key, model, count(DISTINCT unit) AS units
-                        FROM {source} SEMI JOIN _board_dup USING (task_key, model, metric)
-                        GROUP BY task_key, model, metric, {window}, unique_id HAVING count(*) > 1
+                        FROM {source} SEMI JOIN _board_dup USING ({using})
+                        GROUP BY {gsql}, {window}, unique_id HAVING count(*) > 1
                     ) WHERE units > 1 GROUP BY ALL""",
                 params,
             ).df() if "unit" in cols else pd.DataFrame(columns=["task_key", "model", "keys"])  # fmt: skip
@@ -301,14 +340,14 @@ def _board(
         if len(dup):
             con.register("_board_dup", dup)
             averaged = con.execute(
-                f"""SELECT task_key, model, metric, avg(mean) AS value FROM (
-                        SELECT task_key, model, metric, avg(value) FILTER ({finite}) AS mean
-                        FROM {source} SEMI JOIN _board_dup USING (task_key, model, metric)
-                        GROUP BY task_key, model, metric, {window}, unique_id
+                f"""SELECT {gsql}, avg(mean) AS value FROM (
+                        SELECT {gsql}, avg(value) FILTER ({finite}) AS mean
+                        FROM {source} SEMI JOIN _board_dup USING ({using})
+                        GROUP BY {gsql}, {window}, unique_id
                     ) GROUP BY ALL""",
                 params,
             ).df()
-            board = _update(board, averaged, "value")
+            board = _update(board, averaged, "value", group)
     except duckdb.Error as exc:
         raise WorkbenchError(f"{what}: SQL error: {exc}") from exc
     if detection:
@@ -324,12 +363,14 @@ def _board(
             )
     if allow_duplicates:
         board["n_duplicates"] = board["dup"].astype("int64")
-    keep = [*_BOARD, *(["n_duplicates"] if allow_duplicates else []), *(["hib_all"] if detection else [])]
+    keep = [*_BOARD[:4], *by, *_BOARD[4:], *(["n_duplicates"] if allow_duplicates else [])]
+    keep += ["hib_all"] if detection else []
+    keep += ["point_as_quantiles"] if paq else []
     return board[keep]
 
 
-def _update(board: pd.DataFrame, values: pd.DataFrame, column: str) -> pd.DataFrame:
-    merged = board.merge(values, on=_GROUP, how="left", suffixes=("", "_new"))
+def _update(board: pd.DataFrame, values: pd.DataFrame, column: str, group: list[str]) -> pd.DataFrame:
+    merged = board.merge(values, on=group, how="left", suffixes=("", "_new"))
     merged[column] = merged[f"{column}_new"].where(merged[f"{column}_new"].notna(), merged[column])
     return merged.drop(columns=f"{column}_new")
 
@@ -350,24 +391,209 @@ def _refuse(dup: pd.DataFrame, spread: pd.DataFrame, what: str) -> None:
     )
 
 
-def leaderboard(
-    store: Store = None, metrics: Iterable[str] | None = None, allow_duplicates: bool = False
-) -> pd.DataFrame:
-    """One row per (task, model, metric) of the forecast metric rows, lower values first.
+UNKNOWN_GROUP = "(unknown)"  # the group of a metric row whose series has no description or no value there
 
-    Columns: task_key, task (readable; task_key where rows carry none), model, metric, value (mean
-    over the defined per-series values, all windows), n_series, n_windows, n_undefined (values
-    that are NaN, inf or null: counted here, left out of the mean), aggregation, and n_duplicates
-    when `allow_duplicates` (then each duplicated row's copies are averaged into one value)."""
-    store = _as_store(store)
-    con = connect(store, views=["metrics"])
+
+def series_columns(store: Store = None) -> list[str]:
+    """The per-series columns a store's results can be broken down by: the `series` view's columns
+    (dataset, subset, metric_type, a user card's metadata columns, ...) besides the keys and counts."""
+    con = connect(_as_store(store), views=["series"])
     try:
-        what = f"leaderboard of {store.root}"
-        board = _board(con, "metrics", True, list(metrics) if metrics else None, what, allow_duplicates)
+        cols = [row[0] for row in con.execute("DESCRIBE series").fetchall()]
     finally:
         con.close()
-    board.insert(8, "aggregation", "mean of per-series")
-    return board.sort_values(["task", "task_key", "metric", "value", "model"], ignore_index=True)
+    return [c for c in cols if c not in _SERIES_OWN]
+
+
+_SERIES_OWN = ("task_key", "task", "unique_id", "n_obs", "n_rows", "n_missing", "unit", "kind", "window_index")
+
+
+def _by_view(con: duckdb.DuckDBPyConnection, by: list[str], what: str) -> str:
+    """A view of the metric rows with the `by` columns of their series joined in (left join: a row
+    whose series was never described falls in the group `(unknown)`, counted, never dropped)."""
+    mcols, scols = _columns(con, "metrics"), _columns(con, "series")
+    unknown = [c for c in by if c not in mcols and c not in scols]
+    if unknown:
+        available = sorted(({"dataset", "subset"} | scols) - set(_SERIES_OWN))
+        hint = ""
+        if any(c in mcols for c in ("metric",)) and any(f"series_{c}" in scols for c in unknown):
+            hint = " (a series column named like a metric row's column is stored with the prefix series_)"
+        raise WorkbenchError(
+            f"{what}: cannot break down by {unknown}: the series of this store have the column(s) {available}{hint}"
+        )
+    picks = []
+    for c in by:
+        if c in mcols:
+            continue
+        picks.append(f"coalesce(CAST(s.{_ident(c)} AS VARCHAR), '{UNKNOWN_GROUP}') AS {_ident(c)}")
+    select = ", ".join(["m.*", *picks])
+    con.execute(
+        f"CREATE TEMP VIEW metrics_by AS SELECT {select} FROM metrics m "
+        "LEFT JOIN (SELECT * FROM series) s USING (task_key, unique_id)"
+    )
+    return "metrics_by"
+
+
+def _failures(store: ResultsStore, metrics: list[str] | None) -> pd.DataFrame:
+    """Failed forecast and score units per (task_key, model, metric): a failed forecast unit counts
+    for every metric of its task, a failed score unit for its metric. Columns: task_key, task, model,
+    metric, n_failed_units, n_series_failed (the series those units covered), first_error."""
+    records = store.committed()
+    old = superseded(records)
+    rows = []
+    for r in records:
+        if r["key"] in old or r.get("status", "ok") == "ok" or r.get("kind") not in ("forecast", "score"):
+            continue
+        task_metrics = list((r.get("task") or {}).get("metrics") or [])
+        names = [r.get("metric")] if r["kind"] == "score" else task_metrics
+        for name in names:
+            if name and (not metrics or name in metrics):
+                rows.append(
+                    {
+                        "task_key": r.get("task_key"),
+                        "task": r.get("task_description") or r.get("task_key"),
+                        "model": r.get("model"),
+                        "metric": name,
+                        "n_series": int(r.get("n_series") or 0),
+                        "error": str(r.get("error") or r.get("status")).splitlines()[0] if r.get("error") else "",
+                        "at": str(r.get("committed_at") or ""),
+                    }
+                )
+    if not rows:
+        return pd.DataFrame(columns=[*_GROUP, "task", "n_failed_units", "n_series_failed", "first_error"])
+    frame = pd.DataFrame(rows).sort_values("at", kind="stable")
+    return (
+        frame.groupby(_GROUP, sort=True)
+        .agg(
+            task=("task", "first"),
+            n_failed_units=("n_series", "size"),
+            n_series_failed=("n_series", "sum"),
+            first_error=("error", "first"),
+        )
+        .reset_index()
+    )
+
+
+def leaderboard(
+    store: Store = None,
+    metrics: Iterable[str] | None = None,
+    allow_duplicates: bool = False,
+    by: str | Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """One row per (task, model, metric), or per (task, model, metric, group) with `by`.
+
+    Columns: task_key, task (readable; task_key where rows carry none), model, metric, the `by`
+    columns, value (mean over the defined per-series values, all windows), n_series, n_windows,
+    n_undefined (values that are NaN, inf or null: counted here, left out of the mean),
+    aggregation, point_as_quantiles (a point model's probabilistic metric, scored with its point
+    forecast as every quantile), n_failed_units / n_series_failed / first_error (failed forecast or
+    score units of that task, model and metric: `workbench run --retry-failed` recomputes them),
+    and n_duplicates when `allow_duplicates` (then each duplicated row's copies are averaged into
+    one value). A model whose units all failed still has its rows, value undefined, with the
+    failures counted. Rows are ordered best first by the metric's direction
+    (`workbench.metrics.Metric.direction`: lower, higher, or closest to a target such as coverage's
+    nominal level).
+
+    Parameters
+    ----------
+    store
+        The results store (a folder, an fsspec URL, a `ResultsStore`; None: WORKBENCH_RESULTS).
+    metrics
+        Only these metrics (default: all).
+    allow_duplicates
+        Average duplicated rows into one instead of refusing them.
+    by
+        Series columns to break each row down by (`series_columns`: metric_type, a user card's
+        metadata columns, dataset, subset), e.g. `["metric_type", "service"]` or "metric_type,service".
+        Metric rows whose series has no value there form the group `(unknown)`.
+    """
+    store = _as_store(store)
+    groups = [c.strip() for c in by.split(",")] if isinstance(by, str) else list(by or [])
+    groups = [c for c in groups if c]
+    wanted = list(metrics) if metrics else None
+    con = connect(store, views=["metrics", *(["series"] if groups else [])])
+    try:
+        what = f"leaderboard of {store.root}"
+        view = _by_view(con, groups, what) if groups else "metrics"
+        board = _board(con, view, True, wanted, what, allow_duplicates, by=groups)
+        spread = None
+        if groups:
+            spread = con.execute(f"SELECT DISTINCT task_key, {', '.join(_ident(c) for c in groups)} FROM {view}").df()
+    finally:
+        con.close()
+    board.insert(8 + len(groups), "aggregation", "mean of per-series")
+    if "point_as_quantiles" not in board:
+        board["point_as_quantiles"] = False
+    board["point_as_quantiles"] = board["point_as_quantiles"].fillna(False).astype(bool)
+    failed = _failures(store, wanted)
+    board = board.merge(failed.drop(columns="task"), on=_GROUP, how="left")
+    # a (task, model, metric) with failures and no rows at all: its own rows, undefined
+    have = set(map(tuple, board[_GROUP].itertuples(index=False))) if len(board) else set()
+    absent = failed[[tuple(r) not in have for r in failed[_GROUP].itertuples(index=False)]]
+    if len(absent):
+        rows = absent.assign(value=float("nan"), n_series=0, n_windows=0, n_undefined=0,
+                             aggregation="mean of per-series", point_as_quantiles=False)  # fmt: skip
+        if groups and spread is not None:
+            rows = rows.merge(spread, on="task_key", how="left")
+        board = pd.concat([board, rows[[c for c in board.columns if c in rows.columns]]], ignore_index=True)
+    for col in ("n_failed_units", "n_series_failed"):
+        board[col] = pd.to_numeric(board[col]).fillna(0).astype("int64")
+    board["first_error"] = board["first_error"].astype(object).where(board["first_error"].notna(), "")
+    return _best_first(board, ["task", "task_key", "metric", *groups])
+
+
+def _best_first(board: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rows ordered within each (task, metric, group) best first by the metric's direction;
+    undefined values last."""
+    if board.empty:
+        return board.reset_index(drop=True)
+    loss = pd.Series(float("nan"), index=board.index)
+    for name, part in board.groupby("metric", sort=False):
+        try:
+            metric = get_metric(str(name))
+        except WorkbenchError:
+            loss[part.index] = part["value"].astype(float)
+            continue
+        loss[part.index] = metric.loss(part["value"].astype(float).to_numpy())
+    ordered = board.assign(_loss=loss).sort_values([*keys, "_loss", "model"], na_position="last", kind="stable")
+    return ordered.drop(columns="_loss").reset_index(drop=True)
+
+
+def series_metrics(store: Store = None, metrics: Iterable[str] | None = None) -> pd.DataFrame:
+    """The per-series metric rows with their series' columns joined in: what breakdowns by series
+    metadata (`workbench.report.compare.which_model_where`) start from.
+
+    Columns: task_key, task, dataset, subset, model, window, unique_id, metric, value,
+    point_as_quantiles, and every `series_columns` column (null where a series was never described).
+
+    Parameters
+    ----------
+    store
+        The results store.
+    metrics
+        Only these metrics (default: all).
+    """
+    store = _as_store(store)
+    con = connect(store, views=["metrics", "series"])
+    try:
+        mcols, scols = _columns(con, "metrics"), _columns(con, "series")
+        keep = [c for c in ("task_key", "task", "dataset", "subset", "model", "window", "unique_id") if c in mcols]
+        keep += ["metric", "value"] + (["point_as_quantiles"] if "point_as_quantiles" in mcols else [])
+        extra = [c for c in scols if c not in _SERIES_OWN and c not in mcols]
+        select = ", ".join([*(f"m.{_ident(c)}" for c in keep), *(f"s.{_ident(c)}" for c in extra)])
+        where = "WHERE list_contains($metrics, m.metric)" if metrics else ""
+        frame = con.execute(
+            f"SELECT {select} FROM metrics m LEFT JOIN series s USING (task_key, unique_id) {where}",
+            {"metrics": list(metrics)} if metrics else None,
+        ).df()
+    except duckdb.Error as exc:
+        raise WorkbenchError(f"series metrics of {store.root}: SQL error: {exc}") from exc
+    finally:
+        con.close()
+    if "point_as_quantiles" not in frame:
+        frame["point_as_quantiles"] = False
+    frame["point_as_quantiles"] = frame["point_as_quantiles"].fillna(False).astype(bool)
+    return frame
 
 
 def detection_leaderboard(
@@ -394,4 +620,16 @@ def detection_leaderboard(
     return board.drop(columns="_order").reset_index(drop=True)
 
 
-__all__ = ["SCHEMAS", "TABLES", "connect", "detection_leaderboard", "leaderboard", "sql"]
+__all__ = [
+    "RAW",
+    "SCHEMAS",
+    "TABLES",
+    "UNKNOWN_GROUP",
+    "WINDOW_ALIAS",
+    "connect",
+    "detection_leaderboard",
+    "leaderboard",
+    "series_columns",
+    "series_metrics",
+    "sql",
+]
