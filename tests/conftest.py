@@ -80,6 +80,7 @@ FIXTURE_KINDS: dict[str, tuple[str, ...]] = {
     "two_workers": ("cluster", "foundation"),
     "joint_run": ("foundation",),  # TTM beside the classics (its dask_client gives `cluster`)
     "ett_ttm_board": ("cluster", "foundation"),
+    "fleet_run": ("cluster", "foundation"),  # the fleet grid on an embedded LocalCluster, TTM among its models
     "m4_quick": ("notebook",),  # `workbench reproduce m4` in a subprocess
     "swept_store": ("notebook",),
     "boom_run": ("notebook",),
@@ -100,6 +101,7 @@ FILE_KINDS: dict[str, tuple[str, ...]] = {
     "tests/models/test_foundation_runtime.py": ("foundation",),
     "tests/report/test_report_browser.py": ("browser",),
     "tests/papers/test_present.py": ("browser",),
+    "tests/test_present_store.py": ("browser", "cluster", "notebook"),
     "tests/notebooks/test_jupyterlab.py": ("browser",),
     "tests/classic/test_m4_benchmarks.py": ("notebook",),
     "tests/papers/test_boom.py": ("notebook",),
@@ -192,6 +194,14 @@ TEST_KINDS: dict[str, dict[str, list[str]]] = {
         ],
         "foundation": [
             "test_when_etth1_zero_shot_is_reproduced_through_the_cli_then_it_matches_the_claim",
+        ],
+    },
+    "tests/report/test_fleet_report.py": {
+        "cluster": [
+            "test_when_the_fleet_report_opens_in_chromium_then_it_says_which_model_wins_where_and_draws_cleanly",
+        ],
+        "browser": [
+            "test_when_the_fleet_report_opens_in_chromium_then_it_says_which_model_wins_where_and_draws_cleanly",
         ],
     },
     "tests/report/test_report_html.py": {

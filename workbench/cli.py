@@ -51,7 +51,8 @@ console = Console(width=None if sys.stdout.isatty() else 140)
 def _fail(exc: Exception) -> None:
     from rich.markup import escape
 
-    console.print(f"[bold red]error:[/] {escape(str(exc))}")  # an error's own brackets are text, not markup
+    # an error's own brackets are text, not markup; its lines are not broken (paths and names stay whole)
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -676,16 +677,25 @@ def results_leaderboard(
         bool, typer.Option("--allow-duplicates", help="Show a board over duplicated rows, with n_duplicates.")
     ] = False,
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+    by: Annotated[
+        str | None,
+        typer.Option(help="Break each row down by series columns, comma-separated (metric_type,service)."),
+    ] = None,
 ) -> None:
-    """One row per task, model and metric: the mean of the defined per-series values.
+    """One row per task, model and metric (and group, with --by): the mean of the defined per-series values.
 
-    With the number of series, windows and undefined values; never averages across tasks; rows
-    stored twice are refused unless --allow-duplicates."""
+    With the number of series, windows and undefined values, the rank by the metric's direction and
+    the failed units; never averages across tasks; rows stored twice are refused unless
+    --allow-duplicates."""
     from workbench.store.sql import detection_leaderboard, leaderboard
 
-    board = detection_leaderboard if detection else leaderboard
     try:
-        frame = board(store, tuple(metric) if metric else None, allow_duplicates=allow_duplicates)
+        if detection:
+            if by:
+                raise WorkbenchError("--by breaks down forecast metrics; the detection board has no series view")
+            frame = detection_leaderboard(store, tuple(metric) if metric else None, allow_duplicates=allow_duplicates)
+        else:
+            frame = leaderboard(store, tuple(metric) if metric else None, allow_duplicates=allow_duplicates, by=by)
     except WorkbenchError as exc:
         _fail(exc)
     if csv:
@@ -710,6 +720,58 @@ def results_leaderboard(
             out.print(f"  {escape(line)}", soft_wrap=True)
         if not detection:
             out.print("`workbench run GRID --retry-failed` recomputes them (evaluate(..., retry_failed=True))")
+
+
+@results_app.command("breakdown")
+def results_breakdown(
+    by: Annotated[str, typer.Option(help="Series columns whose values form the groups (metric_type,service).")],
+    store: Annotated[
+        str | None,
+        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+    ] = None,
+    metric: Annotated[str, typer.Option(help="The metric compared (its direction says what is better).")] = "mase",
+    baseline: Annotated[
+        str | None, typer.Option(help="The model skill is relative to (default: the seasonal-naive model).")
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the skill intervals.")] = 1000,
+    best_only: Annotated[bool, typer.Option("--best-only", help="Only each group's best model.")] = False,
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+) -> None:
+    """Which model where: per task and group of series, each model's mean, skill against the
+    seasonal-naive baseline with a bootstrap interval, win rate, and the group's best model."""
+    import pandas as pd
+
+    from workbench.report.compare import which_model_where
+    from workbench.store.sql import series_metrics
+
+    groups = [c.strip() for c in by.split(",") if c.strip()]
+    try:
+        rows = series_metrics(store, [metric])
+        if rows.empty:
+            raise WorkbenchError(
+                f"the store holds no {metric!r} rows; `workbench results leaderboard` lists its metrics"
+            )
+        absent = [c for c in groups if c not in rows.columns]
+        if absent:
+            have = sorted(set(rows.columns) - {"task_key", "task", "model", "window", "unique_id", "metric", "value"})
+            raise WorkbenchError(f"cannot break down by {absent}: the stored series have the column(s) {have}")
+        frames = []
+        for (task_key, task), part in rows.groupby(["task_key", "task"], sort=True):
+            table = which_model_where(part.fillna({c: "(unknown)" for c in groups}), metric, groups, baseline,
+                                      n_boot=n_boot)  # fmt: skip
+            frames.append(table.assign(task=task, task_key=task_key))
+    except (WorkbenchError, KeyError, ValueError) as exc:
+        _fail(exc)
+    frame = pd.concat(frames, ignore_index=True)
+    if best_only:
+        frame = frame[frame["best"]]
+    keep = [*groups, "model", "mean", "n_series", "n_undefined", "skill", "ci_low", "ci_high", "win_rate", "best"]
+    if csv:
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    for task, part in frame.groupby("task", sort=True):
+        base = part["baseline"].iloc[0]
+        _print_frame(part[keep], f"{task}\nwhich model where: {metric} by {', '.join(groups)}; skill against {base}")
 
 
 @results_app.command("import")

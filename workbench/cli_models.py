@@ -125,7 +125,7 @@ def _library_info(kind: str, name: str, cls: type, library_name: str) -> None:
     console.print(f"[bold]{escape(name)}[/]  {kind}, {scope(kind, cls, library_class)}  (wraps {model.wrapped})")
     console.print(escape(summary(library_class)))
     console.print(_params_table("adapter parameters", model, own))
-    console.print(_params_table(f"{library_name} parameters", model, wrapped))
+    console.print(_params_table(f"{library_name} parameters", model, wrapped, filled=getattr(cls, "optional", ())))
     if model.open_kwargs:
         console.print(f"{library_name} takes further keyword arguments; they are passed on unchecked.")
     _seed_note(model.model_fields)
@@ -136,10 +136,17 @@ def _seed_note(fields: dict) -> None:
         console.print("random_state, unless null, wins over the run's seed; when null the run's seed is used.")
 
 
-def _params_table(title: str, model: Any, fields: dict) -> Table:
+# what the adapter fills in for a library parameter the caller leaves out (`LibraryAdapter.optional`)
+FILLED = {"season_length": "the task's season length"}
+
+
+def _params_table(title: str, model: Any, fields: dict, filled: tuple[str, ...] = ()) -> Table:
+    """`filled`: library parameters the adapter sets from the task when not given, whose library
+    default (e.g. statsforecast's season_length=1) would mislead."""
     table = Table("parameter", "type", "default", "description", title=title, title_justify="left")
     for field_name, field in fields.items():
-        cells = (field.alias or field_name, type_name(field.annotation) + _bounds(field), _default(field))
+        default = FILLED.get(field_name, "set by the adapter") if field_name in filled else _default(field)
+        cells = (field.alias or field_name, type_name(field.annotation) + _bounds(field), default)
         table.add_row(*(escape(c) for c in cells), escape(field.description or ""))
     if not fields:
         table.add_row("(none)", "", "", "")

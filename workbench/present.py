@@ -1,4 +1,5 @@
-"""A slide deck of a paper's reproduction, read from the results store: `workbench present <paper>`.
+"""Slide decks read from the results store: a paper's reproduction (`workbench present <paper>`) and a
+store's own results (`workbench present --store DIR`, `present_store`).
 
 The deck says, in order: what the paper claims (its card), how the reproduction ran (the notebook's own
 protocol note and the stored run's parameters), claimed against reproduced (the counts, the cells, the
@@ -11,7 +12,14 @@ mermaid from CDNs (`reveal_url_prefix` only moves reveal.js, and must still be s
 template inlines reveal.js's script and styles, plotly.js (with the figure) and JupyterLab's styles, and
 loads nothing else. The reveal.js copy is the npm package's tarball, pinned by version and sha256,
 fetched once into the workbench cache (or named by `WORKBENCH_REVEAL_JS`, a local copy of that tarball).
-The theme's `@import` of its web fonts is dropped: the slides use the system's sans-serif.
+The theme's `@import` of its web fonts is dropped: the slides use the system's sans-serif. plotly.js is
+inlined once in the page's head, whatever the number of figures.
+
+A store's deck answers the question a fleet's owner asks (which model to use for which kind of series):
+the question, the data (series per kind), the summary sentences and breakdown table of the report
+(`workbench.report.breakdown`), the critical-difference diagram, a few forecasts with their prediction
+intervals, and the provenance (runs, code, data hashes). Its numbers are the report's, computed by the
+same functions.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ __all__ = [
     "build_notebook",
     "export",
     "present",
+    "present_store",
     "reveal_assets",
     "stored_claims",
 ]
@@ -60,6 +69,7 @@ TEMPLATE = """{%- extends 'base.html.j2' -%}
 <title>{{ resources.deck.title | e }}</title>
 <style type="text/css">{{ resources.deck.reveal_css }}</style>
 <style type="text/css">{{ resources.deck.theme_css }}</style>
+<script type="text/javascript">{{ resources.deck.plotly_js }}</script>
 {% for css in resources.inlining.css -%}<style type="text/css">{{ css }}</style>{% endfor %}
 {{ resources.include_css("static/index.css") }}
 {{ resources.include_css("static/theme-light.css") }}
@@ -104,6 +114,9 @@ class RevealUnavailableError(WorkbenchError):
 
 @dataclass(frozen=True)
 class Deck:
+    """A deck written: of a paper (`paper` its id, `unit` the claims' unit) or of a store's task
+    (`paper` the task's title, `unit` its task key)."""
+
     paper: str
     html: Path
     notebook: Path
@@ -171,10 +184,7 @@ def build_notebook(paper, claims: pd.DataFrame, record: dict):
     if (claims["status"] != "unavailable").any():
         fig = claimed_vs_reproduced(claims, title=paper.id)
         fig.update_layout(width=1150, height=620, margin={"t": 60, "b": 40, "l": 40, "r": 20})
-        figure = fig.to_html(full_html=False, include_plotlyjs=True, config={"displayModeBar": False})
-        cell = nbformat.v4.new_code_cell("claimed_vs_reproduced(claims, title=paper.id)")
-        cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": figure})]
-        cells.append(_slide(cell))
+        cells.append(_figure(fig, "claimed_vs_reproduced(claims, title=paper.id)"))
     cells.append(_md(_disagreements(claims)))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["title"] = f"{paper.id}: {paper.title}"
@@ -194,7 +204,10 @@ def export(nb, title: str) -> str:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"deck": {"title": title, **reveal_assets()}})
+    from plotly.offline import get_plotlyjs
+
+    assets = {"title": title, "plotly_js": get_plotlyjs(), **reveal_assets()}
+    body, _ = exporter.from_notebook_node(nb, resources={"deck": assets})
     return body
 
 
@@ -255,6 +268,16 @@ def _md(text: str):
     import nbformat
 
     return _slide(nbformat.v4.new_markdown_cell(text))
+
+
+def _figure(fig, source: str):
+    """A slide of one plotly figure (plotly.js itself is in the page's head, once)."""
+    import nbformat
+
+    figure = fig.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False})
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": figure})]
+    return _slide(cell)
 
 
 def _slide(cell):
@@ -396,3 +419,250 @@ def _notes(rows: pd.DataFrame, with_method: bool, n: int = 6) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ---- a store's own results ------------------------------------------------------------------------
+MAX_FORECAST_SLIDES = 3
+
+
+def present_store(
+    store: str | Path | None = None,
+    output: str | Path | None = None,
+    *,
+    task: str | None = None,
+    labels: str | Path | pd.DataFrame | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Deck:
+    """Write a deck of a store's own results for one task, and its source notebook beside it.
+
+    Parameters
+    ----------
+    store:
+        The results store (default `WORKBENCH_RESULTS`); a missing or empty store is an error.
+    output:
+        The deck file (default `results/decks/<dataset>.slides.html`).
+    task:
+        The task shown: its key or its title as the report prints it (default: the task with the most
+        series); an unknown one is an error listing those there are.
+    labels:
+        Labelled anomalies (CSV or frame of unique_id, ds) to mark on the forecast plots.
+    n_boot, seed:
+        Bootstrap resamples and seed of the skill intervals (as the report's).
+    """
+    import nbformat
+
+    from workbench.report.context import open_context, read_labels
+    from workbench.report.page import Page
+    from workbench.storage import atomic_write
+    from workbench.store.results_store import ResultsStore, results_root
+
+    results = ResultsStore(results_root(store))
+    page = Page("deck")
+    ctx = open_context(
+        results,
+        page,
+        metric=None,
+        baselines=["seasonal_naive"],
+        n_boot=n_boot,
+        seed=seed,
+        anomaly_labels=read_labels(labels),
+    )
+    try:
+        task_key = _pick_task(ctx, task)
+        nb = build_store_notebook(ctx, task_key)
+    finally:
+        ctx.con.close()
+    title = ctx.task_name(task_key)
+    dataset = str(ctx.facts.set_index("task_key").loc[task_key, "dataset"])
+    out = Path(output) if output else DEFAULT_OUTPUT.parent / "decks" / f"{_slug(dataset)}.slides.html"
+    body = export(nb, title=f"Which model where: {title}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    source = out.with_name(out.name.removesuffix(".html").removesuffix(".slides") + ".slides.ipynb")
+    atomic_write(source, lambda tmp: nbformat.write(nb, tmp))
+    atomic_write(out, lambda tmp: Path(tmp).write_text(body, encoding="utf-8"))
+    n = sum(c.metadata.get("slideshow", {}).get("slide_type") == "slide" for c in nb.cells)
+    return Deck(title, out, source, n, task_key)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text).strip("-") or "store"
+
+
+def _pick_task(ctx, task: str | None) -> str:
+    """The task key asked for (by key, title or description), else the task with the most series."""
+    facts = ctx.facts
+    if facts.empty:
+        raise NoClaimsError(f"the results store {ctx.store.root} holds no forecast metric rows: nothing to present")
+    if task is None:
+        return str(facts.sort_values("n_series", ascending=False, kind="stable")["task_key"].iloc[0])
+    for key, description in zip(facts["task_key"], facts["task"], strict=True):
+        if task in (key, description, ctx.task_name(key)):
+            return str(key)
+    known = "; ".join(f"{k} ({ctx.task_name(k)})" for k in facts["task_key"])
+    raise WorkbenchError(f"task {task!r} is not in the results store {ctx.store.root}; it holds {known}")
+
+
+def build_store_notebook(ctx, task_key: str):
+    """The deck of one task of a store as a notebook (one cell per slide), from a report context
+    (`workbench.report.context.open_context`)."""
+    import nbformat
+
+    from workbench.report import figures
+    from workbench.report.breakdown import breakdown_table, summary_sentences
+
+    title = ctx.task_name(task_key)
+    found = [(b, lines) for b, lines in summary_sentences(ctx) if b.task_key == task_key]
+    cells = [_md(_store_title(ctx, task_key)), _md(_question(ctx, task_key)), _md(_data_slide(ctx, task_key))]
+    if found:
+        items = "".join(
+            f"<p class='small'><b>{_e(b.metric)} by {_e(b.column)}</b></p><ul class='small'>"
+            + "".join(f"<li>{_e(line)}</li>" for line in lines)
+            + "</ul>"
+            for b, lines in found[:2]
+        )
+        cells.append(_md(f"## Which model wins where\n\n{items}"))
+        b = found[0][0]
+        frame = breakdown_table(b, ctx.labels)
+        cells.append(_md(f"## {_e(b.metric)} by {_e(b.column)}\n\n{_frame_html(frame)}"))
+    else:
+        cells.append(_md(f"## Which model wins where\n\n<p>{_e(ctx.breakdown_note or 'No breakdown.')}</p>"))
+    cd = _cd_figure(ctx, task_key)
+    if cd is not None:
+        cells.append(_figure(cd, f"cd_diagram(wide_friedman(problems of {title}))"))
+    for fig in _forecast_figures(ctx, task_key, figures):
+        cells.append(_figure(fig, "forecast_drilldown(...)"))
+    cells.append(_md(_provenance_slide(ctx, task_key)))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["title"] = f"Which model where: {title}"
+    nb.metadata["workbench"] = {"store": str(ctx.store.root), "task_key": task_key}
+    return nb
+
+
+def _store_title(ctx, task_key: str) -> str:
+    runs = ctx.store.runs()
+    when = str(runs["started_at"].max())[:16].replace("T", " ") if len(runs) and "started_at" in runs else ""
+    return (
+        f"# Which model where\n\n<p>{_e(ctx.task_name(task_key))}</p>\n\n"
+        f"<p class='small'>Results store <code>{_e(ctx.store.root)}</code>: {len(runs)} run(s)"
+        + (f", latest {when} UTC" if when else "")
+        + "</p>"
+    )
+
+
+def _question(ctx, task_key: str) -> str:
+    facts = ctx.facts.set_index("task_key").loc[task_key]
+    models = sorted(set(ctx.board.loc[ctx.board["task_key"] == task_key, "model"].astype(str)))
+    rows = [
+        ("question", "Which model should forecast which kind of series, and how sure is that?"),
+        ("task", str(facts["task"])),
+        ("models", ", ".join(ctx.names(models))),
+        ("metrics", ", ".join(map(str, facts["metrics"]))),
+        ("compared against", "seasonal naive (skill = 1 - geometric mean of the per-problem error ratio)"),
+    ]
+    table = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    return f"## The question\n\n<table class='deck'>{table}</table>"
+
+
+def _data_slide(ctx, task_key: str) -> str:
+    """Series per kind (the breakdown columns' values), from the store's per-series metadata."""
+    from workbench.store.sql import series_columns, series_metrics
+
+    facts = ctx.facts.set_index("task_key").loc[task_key]
+    text = f"## The data\n\n<p>{int(facts['n_series']):,} series, {int(facts['n_models'])} models.</p>"
+    columns = series_columns(ctx.store)
+    if not columns:
+        return text + "<p class='small'>The series carry no metadata columns (kinds of series).</p>"
+    rows = series_metrics(ctx.store, metrics=[ctx.primary] if ctx.primary else None)
+    rows = rows[rows["task_key"] == task_key].drop_duplicates("unique_id")
+    from workbench.report.breakdown import split_columns
+
+    parts = []
+    for column in split_columns(rows, columns)[:2]:
+        counts = rows.groupby(column, dropna=False).size().rename("series").reset_index()
+        parts.append(f"<p class='small'>series per {_e(column)}</p>" + _frame_html(counts))
+    return text + "".join(parts)
+
+
+def _frame_html(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_e(_short(v))}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False)
+    )
+    return f"<table class='deck'><tr>{head}</tr>{body}</table>"
+
+
+def _short(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _cd_figure(ctx, task_key: str):
+    from workbench.report import compare, figures
+
+    metric = ctx.primary
+    wide = ctx.wide(task_key, metric) if metric else pd.DataFrame()
+    if wide.empty or wide.shape[1] < 3:
+        return None
+    named = wide.rename(columns=lambda m: ctx.names([m])[0])
+    try:
+        result = compare.wide_friedman(named, metric, higher_is_better=ctx.hib(metric))
+    except ValueError:
+        return None
+    fig = figures.cd_diagram(result, title=f"Critical difference on {metric}")
+    fig.update_layout(width=1150)
+    return fig
+
+
+def _forecast_figures(ctx, task_key: str, figures) -> list:
+    """Up to MAX_FORECAST_SLIDES forecast plots: one series of each kind (the first breakdown column's
+    groups), else the first series; each with every model's forecast and its interval."""
+    from workbench.report import queries
+
+    ids_all = queries.sample_series(ctx.con, task_key, 10_000, ctx.seed)[0]
+    if not ids_all:
+        return []
+    chosen = []
+    found = [b for b in ctx.breakdowns() if b.task_key == task_key]
+    if found:
+        from workbench.store.sql import series_metrics
+
+        column = found[0].column
+        rows = series_metrics(ctx.store, metrics=[found[0].metric])
+        rows = rows[(rows["task_key"] == task_key) & rows["unique_id"].isin(ids_all)].drop_duplicates("unique_id")
+        for _, group in rows.groupby(column, sort=True):
+            chosen.append(str(group["unique_id"].sort_values().iloc[0]))
+    chosen = (chosen or ids_all)[:MAX_FORECAST_SLIDES]
+    stored = queries.forecasts_of(ctx.con, task_key, chosen)
+    resolved = queries.resolved_tasks(ctx.records).get(task_key)
+    window = int(stored["window"].min())
+    past, truth, _ = queries.past_and_truth(resolved, chosen, window)
+    out = []
+    for uid in chosen:
+        one = stored[stored["unique_id"] == uid].copy()
+        one["model"] = ctx.names(one["model"])
+        n_past = max(3 * int(one.groupby("model").size().max()), 24)
+        fig = figures.forecast_drilldown(
+            past, truth, one, title=f"{uid}, window {window}", n_past=n_past, anomalies=ctx.anomaly_labels
+        )
+        fig.update_layout(width=1150, height=600, updatemenus=[])
+        out.append(fig)
+    return out
+
+
+def _provenance_slide(ctx, task_key: str) -> str:
+    from workbench.report.data import runs_table
+
+    runs = runs_table(ctx.store)
+    keep = [c for c in ("run_id", "started_at", "workbench_version", "git_commit", "data_hashes") if c in runs]
+    shown = runs[keep].tail(6).copy()
+    if "git_commit" in shown:
+        shown["git_commit"] = shown["git_commit"].map(lambda c: str(c)[:12] if isinstance(c, str) else "")
+    units = ctx.records
+    units = units[units["task_key"] == task_key] if "task_key" in units else units
+    return (
+        f"## Provenance\n\n<p class='small'>{len(units):,} committed units of this task in "
+        f"<code>{_e(ctx.store.root)}</code>; every number here is recomputed from them "
+        "(<code>workbench report</code> shows the same ones, with every unit listed).</p>\n" + _frame_html(shown)
+    )

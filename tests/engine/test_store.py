@@ -92,7 +92,7 @@ def test_when_a_unit_is_malformed_then_nothing_is_written(tmp_path, tables, reco
     with pytest.raises(ValueError, match=message):
         store.write_unit("u1", tables, record)
     assert not store.record_path("u1").exists()
-    assert set(KINDS) == {"forecast", "score", "ltsf", "detection", "paper", "published"}
+    assert set(KINDS) == {"forecast", "score", "series", "ltsf", "detection", "paper", "published"}
 
 
 def test_when_a_unit_key_is_not_a_file_name_then_it_is_refused(tmp_path):

@@ -29,7 +29,7 @@ def test_when_a_local_model_runs_then_each_series_equals_darts_directly(panel):
 
 
 def test_when_a_model_is_global_then_it_is_trained_once_across_series(panel):
-    model = make_forecaster("darts.LinearRegressionModel", lags=12)
+    model = make_forecaster("darts.LinearRegressionModel", lags=12, scaler="none")  # darts on raw values
     assert model.is_global and is_global(ModelSpec(name="darts.LinearRegressionModel", params={"lags": 12}))
     assert not make_forecaster("darts.NaiveSeasonal").is_global
     ours = model.fit(panel).predict(3)

@@ -180,7 +180,11 @@ def test_when_models_win_different_groups_then_the_table_names_each_groups_best_
     for (kind, model), row in table.set_index(["metric_type", "model"]).iterrows():
         mine = rows[(rows["metric_type"] == kind) & (rows["model"] == model)]
         assert row["mean"] == pytest.approx(mine["value"].mean())  # pandas skips NaN
-        assert row["n_series"] == len(mine) and row["n_undefined"] == int(mine["value"].isna().sum())
+        assert (
+            row["n_values"] == len(mine)
+            and row["n_series"] == mine["unique_id"].nunique()
+            and row["n_undefined"] == int(mine["value"].isna().sum())
+        )
         wide = rows[rows["metric_type"] == kind].pivot_table(
             index=["task_key", "window", "unique_id"], columns="model", values="value", dropna=False
         )

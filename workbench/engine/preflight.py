@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 from workbench import storage
 from workbench.data.cards import UserCard, get_card
 from workbench.data.chunks import ChunkRef
-from workbench.errors import DataFormatError, WorkbenchError
+from workbench.errors import DataFormatError, UnknownNameError, WorkbenchError
 from workbench.forecasters import make_forecaster
 from workbench.metrics import get_metric, interval_levels
 from workbench.models.spec import ModelSpec
@@ -132,7 +132,10 @@ def preflight(
         if task.data_fingerprint or task.dataset in seen_cards:
             continue
         seen_cards.add(task.dataset)
-        card = get_card(task.dataset)
+        try:
+            card = get_card(task.dataset)
+        except UnknownNameError:  # chunks handed over ready-made (`evaluate(chunks=...)`): no card to read
+            continue
         if isinstance(card, UserCard):
             problems += _column_problems(card)
     for task, refs in tasks:

@@ -418,8 +418,9 @@ def which_model_where(
     One row per (group, model), sorted by group then skill (best first), with columns: the `by` values,
     `model`, `mean` (of the model's defined per-series values in the group), `mean_loss` (of their
     losses, `workbench.metrics.Metric.loss`: the distance to the target for `coverage`), `n_series`
-    (the model's rows in the group) and `n_undefined` (those NaN or infinite: counted, never silently
-    dropped from the count), then over the group's common problems (a problem is one task, window and
+    (distinct series of the model in the group), `n_values` (its rows: series × windows) and
+    `n_undefined` (values NaN or infinite: counted, never silently dropped from the count),
+    then over the group's common problems (a problem is one task, window and
     series that every model of the group has a finite value for; `wide_skills`): `n_problems`,
     `n_left_out`, `n_excluded`, `rel_error`, `skill`, `ci_low`, `ci_high`, `win_rate`; `best` (True on
     the group's row with the highest skill, ties and groups without a skill going to the lower mean
@@ -470,7 +471,8 @@ def which_model_where(
         keys = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
         out.append(_group_table(group, metric, baseline, keys, n_boot, level, seed, higher_is_better))
     frame = pd.concat(out, ignore_index=True)
-    frame = frame.astype({c: "int64" for c in ("n_series", "n_undefined", "n_problems", "n_left_out", "n_excluded")})
+    counts = ("n_series", "n_values", "n_undefined", "n_problems", "n_left_out", "n_excluded")
+    frame = frame.astype({c: "int64" for c in counts})
     frame.insert(len(frame.columns) - 1, "baseline", baseline)
     return frame
 
@@ -504,13 +506,14 @@ def _group_table(
         {
             "mean": defined.groupby("model")["value"].mean(),
             "mean_loss": defined.groupby("model")["_loss"].mean(),
-            "n_series": group.groupby("model").size(),
+            "n_series": group.drop_duplicates(["model", "task_key", "unique_id"]).groupby("model").size(),
+            "n_values": group.groupby("model").size(),
             "n_undefined": group.groupby("model")["_defined"].apply(lambda d: int((~d).sum())),
         }
     )
     # a model without a single defined value here (no quantiles, say) cannot be compared on any problem:
     # it keeps its row (n_undefined says why) but does not empty the others' common problems
-    compared = list(stats_by_model.index[stats_by_model["n_undefined"] < stats_by_model["n_series"]])
+    compared = list(stats_by_model.index[stats_by_model["n_undefined"] < stats_by_model["n_values"]])
     columns = ["task_key", "window", "unique_id", "model", "metric", "value"]
     wide = problem_matrix(group[columns], metric, compared) if baseline in compared else pd.DataFrame()
     if not wide.empty:

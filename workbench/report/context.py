@@ -1,6 +1,11 @@
 """What every section of the report reads: the store, one DuckDB connection, the leaderboard, the
 problem matrices (computed once per task and metric), the papers' reports, and the full texts the
-provenance section keeps (errors and notes that other sections show as one line)."""
+provenance section keeps (errors and notes that other sections show as one line).
+
+Also what makes the page readable as a whole: one title per task that no other task shares
+(`queries.task_titles`), one short label per model (`names.short_labels`, with a legend of the full
+parameters), the breakdowns by series metadata (`breakdown.compute_breakdowns`, computed once: the
+summary and the breakdown section share them) and the labelled anomalies the forecast plots mark."""
 
 from __future__ import annotations
 
@@ -11,8 +16,11 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.errors import DataFormatError
+from workbench.metrics import METRICS, get_metric
 from workbench.report import queries
 from workbench.report.data import claims_in_store, leaderboard_with_provenance, paper_reports
+from workbench.report.names import short_labels
 from workbench.report.page import Page
 from workbench.store.results_store import ResultsStore
 
@@ -22,9 +30,11 @@ __all__ = [
     "MAX_TASK_FIGURES",
     "PREFERRED",
     "ReportContext",
+    "breakdown_metrics",
     "choose_metrics",
     "leakage_column",
     "open_context",
+    "read_labels",
 ]
 
 # metrics given their own ranks, skill and critical-difference blocks (the rest stay in the tables)
@@ -51,9 +61,14 @@ class ReportContext:
     seed: int = 0
     higher_is_better: bool = False
     papers_folder: str | Path | None = None
+    anomaly_labels: pd.DataFrame | None = None  # unique_id, ds of labelled anomalies, marked on the plots
     details: list[tuple[str, str]] = field(default_factory=list)  # (where, full text) for provenance
+    titles: dict[str, str] = field(default_factory=dict)  # task_key -> unique title (queries.task_titles)
+    labels: dict[str, str] = field(default_factory=dict)  # model -> short label (names.short_labels)
+    breakdown_note: str = ""  # why there is no breakdown, where there is none
     _wide: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
     _papers: list | None = None
+    _breakdowns: list | None = None
 
     @property
     def records(self) -> pd.DataFrame:
@@ -65,8 +80,37 @@ class ReportContext:
         return self.metrics[0] if self.metrics else None
 
     def task_name(self, task_key: str) -> str:
+        """The task's title: unique in the report (`queries.task_titles`)."""
+        if task_key in self.titles:
+            return self.titles[task_key]
         names = dict(zip(self.facts["task_key"], self.facts["task"], strict=True)) if len(self.facts) else {}
         return str(names.get(task_key, task_key))
+
+    def names(self, models) -> list[str]:
+        """Short labels of these models (the legend in the overview lists their full parameters)."""
+        return [self.labels.get(str(m)) or short_labels([str(m)])[str(m)] for m in models]
+
+    def hib(self, metric: str) -> bool | None:
+        """`higher_is_better` for a comparison of `metric`: None for a registered metric (its declared
+        direction decides), the report's option for other scores (detection metrics)."""
+        try:
+            get_metric(metric)
+        except Exception:  # not registered: a score whose direction only the caller knows
+            return self.higher_is_better
+        return None
+
+    def breakdowns(self) -> list:
+        """Which model where, per task, metric and metadata column (`breakdown.compute_breakdowns`), once."""
+        if self._breakdowns is None:
+            from workbench.report.breakdown import compute_breakdowns
+            from workbench.store.sql import series_columns, series_metrics
+
+            metrics = breakdown_metrics(self.metrics)
+            rows = series_metrics(self.store, metrics=metrics) if metrics else pd.DataFrame()
+            columns = series_columns(self.store)
+            found, note = compute_breakdowns(rows, columns, metrics, self.titles, n_boot=self.n_boot, seed=self.seed)
+            self._breakdowns, self.breakdown_note = found, note
+        return self._breakdowns
 
     def tasks(self) -> list[str]:
         """Forecasting task keys, by description."""
@@ -142,4 +186,45 @@ def open_context(
     con.execute("SET enable_progress_bar = false")
     facts = queries.task_facts(con)
     metrics = choose_metrics(facts, metric)
-    return ReportContext(store, page, con, everything, board, facts, metrics, baselines, **options)
+    ctx = ReportContext(store, page, con, everything, board, facts, metrics, baselines, **options)
+    records = ctx.records
+    ctx.titles = queries.task_titles(facts, queries.resolved_tasks(records).to_dict())
+    models = sorted(set(board["model"].astype(str))) if len(board) else []
+    ctx.labels = short_labels(models)
+    return ctx
+
+
+def breakdown_metrics(metrics: list[str]) -> list[str]:
+    """The metrics broken down by series metadata: the first registered point metric and the first
+    probabilistic one (a point and a probabilistic answer to "which model where"), in that order."""
+    registered = [m for m in metrics if m in METRICS]
+    point = [m for m in registered if not METRICS[m].probabilistic][:1]
+    prob = [m for m in registered if METRICS[m].probabilistic][:1]
+    return point + prob
+
+
+def read_labels(labels: str | Path | pd.DataFrame | None) -> pd.DataFrame | None:
+    """Labelled anomalies as a frame of `unique_id, ds` (a CSV with those columns, or a frame).
+
+    Parameters
+    ----------
+    labels:
+        A CSV file (`unique_id,ds` per labelled stamp, as `write_fleet` writes `labels.csv`), a frame
+        with those columns, or None.
+    """
+    if labels is None:
+        return None
+    if isinstance(labels, pd.DataFrame):
+        frame, where = labels, "the labels frame"
+    else:
+        path = Path(labels)
+        if not path.is_file():
+            raise DataFormatError(f"labels file {path}: no such file (a CSV with columns unique_id, ds)")
+        frame, where = pd.read_csv(path), f"labels file {path}"
+    missing = [c for c in ("unique_id", "ds") if c not in frame.columns]
+    if missing:
+        raise DataFormatError(
+            f"{where}: no column(s) {missing}; it has {list(frame.columns)} (write one row per labelled "
+            "anomaly with columns unique_id, ds)"
+        )
+    return frame[["unique_id", "ds"]].astype({"unique_id": str}).reset_index(drop=True)

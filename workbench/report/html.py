@@ -18,7 +18,9 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from workbench.report.context import open_context
+import pandas as pd
+
+from workbench.report.context import open_context, read_labels
 from workbench.report.page import Page, block, esc, prov, table
 from workbench.report.reasons import one_line
 from workbench.report.sections import SECTIONS
@@ -40,6 +42,7 @@ def build_report(
     title: str = "Workbench report",
     higher_is_better: bool = False,
     seed: int = 0,
+    labels: str | Path | pd.DataFrame | None = None,
 ) -> Path:
     """Render the report of `results` (a store: forecasting, LTSF, detection units and paper claims)
     and of any claimed-vs-reproduced CSVs in `papers`.
@@ -48,8 +51,30 @@ def build_report(
     most four); `baseline`: the model(s) skill is measured against (default Naive2 and seasonal naive,
     those present); `drill_series`: series sampled (with `seed`) per task for the forecast drill-down.
     A store folder that does not exist, or holds no committed unit, is an error (a typo in a path
-    must not produce an empty report). `higher_is_better` flips ranks, skill and win rates."""
+    must not produce an empty report).
+
+    Parameters
+    ----------
+    results:
+        The results store (a folder or an fsspec URL); tasks over a user's own cards resolve where the
+        catalog holding them is in use (`workbench.config.use_catalog`, `workbench report --catalog`).
+    output:
+        The HTML file written (atomically).
+    papers:
+        A folder of claimed-vs-reproduced CSVs shown beside the store's own claims.
+    metric, baseline, n_boot, drill_series, seed:
+        As above.
+    title:
+        The page's title.
+    higher_is_better:
+        For scores that `workbench.metrics` does not register (detection metrics): a registered
+        forecast metric's own direction decides its ranks, skill and win rates.
+    labels:
+        Labelled anomalies to mark on the forecast plots: a CSV file or a frame with columns
+        `unique_id, ds` (`workbench.data.synthetic.write_fleet` writes one).
+    """
     store = ResultsStore(results)
+    anomaly_labels = read_labels(labels)
     baselines = list(DEFAULT_BASELINES if baseline is None else [baseline] if isinstance(baseline, str) else baseline)
     page = Page(title)
     ctx = open_context(
@@ -62,6 +87,7 @@ def build_report(
         seed=seed,
         higher_is_better=higher_is_better,
         papers_folder=papers,
+        anomaly_labels=anomaly_labels,
     )
     try:
         page.tasks = {k: ctx.task_name(k) for k in ctx.tasks()}

@@ -31,6 +31,7 @@ __all__ = [
     "sample_series",
     "task_facts",
     "task_problem_matrix",
+    "task_titles",
 ]
 
 
@@ -67,7 +68,60 @@ def task_problem_matrix(con: duckdb.DuckDBPyConnection, task_key: str, metric: s
     codes, problems = np.unique(problem, return_inverse=True)
     values = np.full((len(codes), len(models)), np.nan)
     values[problems, m] = np.ma.filled(np.ma.asarray(rows["value"], dtype=float), np.nan)  # null -> NaN
-    return complete_problems(pd.DataFrame(values, index=pd.Index(codes, name="problem"), columns=list(models)))
+    wide = complete_problems(pd.DataFrame(values, index=pd.Index(codes, name="problem"), columns=list(models)))
+    wide.attrs["metric"] = metric  # what orders the models (`compare.wide_ranks` reads the metric's direction)
+    return wide
+
+
+# fields of a resolved task that tell two tasks of one dataset apart, as a reader names them
+TITLE_FIELDS = {
+    "subset": "subset {}",
+    "horizon": "horizon {}",
+    "n_windows": "{} windows",
+    "step": "step {}",
+    "protocol": "{}",
+    "window": "{} window",
+    "train_length": "train {}",
+    "season_length": "season {}",
+    "gap_policy": "gaps {}",
+    "metric_type": "{}",
+    "data_fingerprint": "data {:.8}",
+}
+
+
+def task_titles(facts: pd.DataFrame, resolved: Mapping[str, Any]) -> dict[str, str]:
+    """task_key -> a title that is unique in the report: the task's description where its dataset has one
+    task; where several tasks share a dataset, `dataset/subset: ` and only the fields that differ among
+    them (`fleet/all: horizon 24, 3 windows` beside `fleet/all: horizon 48, 2 windows`); the start of
+    the key where nothing recorded tells them apart.
+
+    Parameters
+    ----------
+    facts:
+        `task_facts` (task_key, task, dataset).
+    resolved:
+        task_key -> the resolved task its units record (`resolved_tasks`); absent keys fall back to the
+        description.
+    """
+    if facts.empty:
+        return {}
+    titles = dict(zip(facts["task_key"], facts["task"].astype(str), strict=True))
+    for _, group in facts.groupby("dataset", sort=False, dropna=False):
+        keys = list(group["task_key"])
+        if len(keys) < 2:
+            continue
+        fields = {k: dict(resolved[k]) if isinstance(resolved.get(k), Mapping) else {} for k in keys}
+        differing = [f for f in TITLE_FIELDS if len({repr(fields[k].get(f)) for k in keys}) > 1]
+        for k in keys:
+            shown = [
+                TITLE_FIELDS[f].format(fields[k][f]) for f in differing if fields[k].get(f) not in (None, "", "none")
+            ]
+            if shown:
+                f0 = fields[k]
+                head = f"{f0.get('dataset', group['dataset'].iloc[0])}/{f0.get('subset', 'all')}"
+                titles[k] = f"{head}: {', '.join(shown)}"
+    counts = pd.Series(list(titles.values())).value_counts()
+    return {k: (f"{t} [{k[:8]}]" if counts[t] > 1 else t) for k, t in titles.items()}
 
 
 def sample_series(con: duckdb.DuckDBPyConnection, task_key: str, n: int, seed: int = 0) -> tuple[list[str], int]:

@@ -22,16 +22,18 @@ from workbench.joint import DATASET
 from workbench.papers.contract import KNOWN
 from workbench.papers.plots import claimed_vs_reproduced, status_table
 from workbench.report import compare, figures, queries
+from workbench.report.breakdown import breakdown_section, summary_sentences
 from workbench.report.context import MAX_TASK_FIGURES, ReportContext, leakage_column
 from workbench.report.data import detections_with_provenance, runs_table, units_table
 from workbench.report.joint import joint_section
-from workbench.report.names import claim_method, display_name
+from workbench.report.names import claim_method, display_name, model_legend
 from workbench.report.page import badges, block, esc, prov, table
 from workbench.report.ranking import ranking_section
 from workbench.report.reasons import category, details, one_line
 
 __all__ = [
     "EXCLUDED",
+    "MAX_PLOTTED_MODELS",
     "MAX_UNITS_LISTED",
     "SECTIONS",
     "Section",
@@ -45,9 +47,12 @@ __all__ = [
     "papers",
     "provenance",
     "ranking",
+    "ranking_notes",
     "register",
     "skill",
     "statistics",
+    "summary",
+    "which_model_where",
 ]
 
 EXCLUDED = (
@@ -55,6 +60,7 @@ EXCLUDED = (
     "n_left_out: problems where some model's value is undefined (e.g. a zero MASE scale) or missing."
 )
 MAX_UNITS_LISTED = 200  # units listed one by one in the provenance section (all are counted)
+MAX_PLOTTED_MODELS = 6  # models drawn per forecast plot (the best by mean rank on the primary metric)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,32 @@ def _plural(n: int, word: str) -> str:
 
 def _names(models) -> list[str]:
     return [display_name(str(m)) for m in models]
+
+
+# ---- summary: the opening sentences --------------------------------------------------------------
+def summary(ctx: ReportContext) -> str | None:
+    """Which model wins where, in sentences, before any table (`workbench.report.breakdown`)."""
+    if not len(ctx.facts):
+        return None
+    found = summary_sentences(ctx)
+    if not found:
+        return f"<p class='note'>{esc(ctx.breakdown_note)}</p>" if ctx.breakdown_note else None
+    several = len({b.task_key for b, _ in found}) > 1
+    parts = []
+    for b, lines in found:
+        where = f"{b.task}, " if several else ""
+        items = "".join(f"<li>{esc(line)}</li>" for line in lines)
+        parts.append(f"<p><b>{esc(where)}{esc(b.metric)} by {esc(b.column)}</b></p><ul class='summary'>{items}</ul>")
+    return "\n".join(parts) + prov(
+        "the sentences restate the 'Which model where' tables below: skill against the seasonal naive baseline "
+        "with a 95% bootstrap interval; 'reliably better' = the interval excludes 0."
+    )
+
+
+def which_model_where(ctx: ReportContext) -> str | None:
+    if not len(ctx.facts):
+        return None
+    return breakdown_section(ctx)
 
 
 # ---- overview ------------------------------------------------------------------------------------
@@ -108,11 +140,19 @@ def overview(ctx: ReportContext) -> str:
     if len(facts):
         models = sorted({m for m in ctx.board["model"]}) if len(ctx.board) else []
         tasks = ", ".join(esc(t) for t in facts["task"])
+        tasks = ", ".join(esc(ctx.task_name(k)) for k in facts["task_key"])
         parts.append(
-            f"<p>Forecasting: {_plural(len(models), 'model')} ({esc(', '.join(_names(models)))}) evaluated on "
+            f"<p>Forecasting: {_plural(len(models), 'model')} ({esc(', '.join(ctx.names(models)))}) evaluated on "
             f"{_plural(len(facts), 'task')} ({tasks}), {int(facts['n_series'].sum()):,} series in all, "
             f"metrics {esc(', '.join(ctx.metrics))}. Models are compared within a task only: no number is "
             "averaged across tasks.</p>"
+        )
+        legend = pd.DataFrame(model_legend(models), columns=["label", "model", "parameters"])
+        parts.append(
+            "<details><summary>Model labels and their full parameters</summary>"
+            + table(legend)
+            + "<p class='prov'>A local checkpoint shows as its folder name and the first 8 hex digits of the "
+            "sha256 of its weight and config files.</p></details>"
         )
     else:
         parts.append("<p>No forecast metric rows in this store.</p>")
@@ -149,7 +189,6 @@ def overview(ctx: ReportContext) -> str:
 def leaderboard(ctx: ReportContext) -> str | None:
     if not len(ctx.facts) or ctx.board.empty:
         return None
-    hib = ctx.higher_is_better
     leak = leakage_column(ctx.store)
     parts = []
     for metric in ctx.metrics:  # the mean rank over tasks, one table per metric
@@ -157,13 +196,13 @@ def leaderboard(ctx: ReportContext) -> str | None:
         for task_key in ctx.tasks():
             wide = ctx.wide(task_key, metric)
             if not wide.empty:
-                ranks[ctx.task_name(task_key)] = compare.wide_ranks(wide, hib)
+                ranks[ctx.task_name(task_key)] = compare.wide_ranks(wide, ctx.hib(metric), metric=metric)
         if len(ranks) > 1:
             frame = pd.DataFrame(ranks)
             # over tasks only for models on every task: ranks among other model sets do not compare
             frame.insert(0, "mean rank over tasks", frame.mean(axis=1).where(frame.notna().all(axis=1)))
             frame = frame.sort_values(["mean rank over tasks", frame.columns[1]], na_position="last")
-            frame.index = _names(frame.index)
+            frame.index = ctx.names(frame.index)
             body = f"<h3>All tasks: mean rank on {esc(metric)}</h3>" + table(frame.rename_axis("model").reset_index())
             body += prov(
                 "per task: the mean rank over the problems (window, series) every model solved (1 = best, ties "
@@ -178,7 +217,7 @@ def leaderboard(ctx: ReportContext) -> str | None:
             if here.empty:
                 continue
             wide = ctx.wide(task_key, metric)
-            ranks = compare.wide_ranks(wide, hib).rename("mean rank")
+            ranks = compare.wide_ranks(wide, ctx.hib(metric), metric=metric).rename("mean rank")
             frame = here.set_index("model")[["value", "n_series", "n_windows", "n_undefined", "n_units"]]
             frame = frame.rename(columns={"value": metric}).join(ranks, how="left")
             frame.insert(0, "mean rank", frame.pop("mean rank"))
@@ -187,8 +226,8 @@ def leaderboard(ctx: ReportContext) -> str | None:
                 # units that disagree keep every answer: one cell lists them
                 part = part.groupby("model")[["leakage", "corpus_entry"]].agg(lambda v: " / ".join(dict.fromkeys(v)))
                 frame = frame.join(part, how="left")
-            frame = frame.sort_values(["mean rank", metric], ascending=[True, not hib], na_position="last")
-            frame.index = _names(frame.index)
+            frame = frame.sort_values(["mean rank"], na_position="last")
+            frame.index = ctx.names(frame.index)
             n_problems = len(wide)
             body = (
                 f"<h3>{esc(ctx.task_name(task_key))}: {esc(metric)}</h3>"
@@ -222,14 +261,14 @@ def skill(ctx: ReportContext) -> str | None:
                 parts.append(block(heading + f"<p class='note'>{esc(note)}.</p>", task=task_key, metric=metric))
                 continue
             every = compare.wide_skills(
-                wide, metric, present, n_boot=ctx.n_boot, seed=ctx.seed, higher_is_better=ctx.higher_is_better
+                wide, metric, present, n_boot=ctx.n_boot, seed=ctx.seed, higher_is_better=ctx.hib(metric)
             )
             for baseline in present:
                 frame = every[every["baseline"] == baseline].reset_index(drop=True)
-                frame["model"] = _names(frame["model"])
-                title = f"Skill against {display_name(baseline)} on {metric} (1 - geometric mean relative error)"
+                frame["model"] = ctx.names(frame["model"])
+                title = f"Skill against {ctx.names([baseline])[0]} on {metric} (1 - geometric mean relative error)"
                 body = (
-                    heading.replace("</h3>", f" against {esc(display_name(baseline))}</h3>")
+                    heading.replace("</h3>", f" against {esc(ctx.names([baseline])[0])}</h3>")
                     + ctx.page.figure(figures.skill_figure(frame, title=title), "skill")
                     + table(frame[cols])
                     + prov(
@@ -259,9 +298,9 @@ def statistics(ctx: ReportContext) -> str | None:
             if wide.empty:
                 continue
             heading = f"<h3>{esc(ctx.task_name(task_key))}: {esc(metric)}</h3>"
-            named = wide.rename(columns=display_name)
+            named = wide.rename(columns=lambda m: ctx.names([m])[0])
             try:
-                result = compare.wide_friedman(named, metric, higher_is_better=ctx.higher_is_better)
+                result = compare.wide_friedman(named, metric, higher_is_better=ctx.hib(metric))
             except ValueError as exc:
                 parts.append(block(heading + f"<p class='note'>{esc(exc)}.</p>", task=task_key, metric=metric))
                 continue
@@ -273,7 +312,8 @@ def statistics(ctx: ReportContext) -> str | None:
                 f"{result.critical_difference:.3f}. Groups not significantly different: {esc(cliques)}.</p>"
                 + ctx.page.figure(figures.cd_diagram(result), "cd-diagram")
                 + ctx.page.figure(
-                    figures.win_rate_heatmap(compare.wide_win_rates(named, ctx.higher_is_better)), "win-rates"
+                    figures.win_rate_heatmap(compare.wide_win_rates(named, ctx.hib(metric), metric=metric)),
+                    "win-rates",
                 )
             )
             parts.append(block(body, task=task_key, metric=metric))
@@ -294,22 +334,51 @@ def forecasts(ctx: ReportContext) -> str | None:
     for task_key in with_forecasts[:MAX_TASK_FIGURES]:
         drill = queries.drilldown(ctx.con, task_key, resolved.get(task_key), ctx.drill_series, ctx.seed)
         stored, why = drill.forecasts, drill.why
-        stored["model"] = _names(stored["model"])
+        n_all = stored["model"].nunique()
+        plotted = _plotted_models(ctx, task_key, list(dict.fromkeys(stored["model"])))
+        stored = stored[stored["model"].isin(plotted)].copy()
+        stored["model"] = ctx.names(stored["model"])
         if why:
             ctx.detail(f"drill-down of {ctx.task_name(task_key)}", why)
         title = f"{ctx.task_name(task_key)}, window {drill.window}"
         n_past = max(3 * int(stored.groupby(["unique_id", "model"]).size().max()), 24)
-        figure = figures.forecast_drilldown(drill.past, drill.truth, stored, title=title, n_past=n_past)
+        figure = figures.forecast_drilldown(
+            drill.past, drill.truth, stored, title=title, n_past=n_past, anomalies=ctx.anomaly_labels
+        )
+        band = figures.interval_columns(stored.dropna(axis=1, how="all").columns)
         body = (
             f"<h3>{esc(ctx.task_name(task_key))}</h3>"
             f"<p>Showing {len(drill.ids)} of {drill.n_series:,} series, sampled with seed {ctx.seed}"
             " (the menu picks one)."
+            + (
+                f" Shaded: the {band[2]:.0%} central prediction interval ({esc(band[0])} to {esc(band[1])}) of "
+                "the models that stored quantiles."
+                if band
+                else ""
+            )
+            + (
+                f" Marked x: labelled anomalies ({len(ctx.anomaly_labels):,} in the labels file)."
+                if ctx.anomaly_labels is not None
+                else ""
+            )
+            + (f" The {len(plotted)} best of {n_all} models by mean rank are drawn." if n_all > len(plotted) else "")
             + (f" <span class='note'>Past and truth not drawn: {esc(one_line(why))}.</span>" if why else "")
             + "</p>"
             + ctx.page.figure(figure, "forecasts")
         )
         parts.append(block(body, task=task_key))
     return "\n".join(parts) + prov("stored forecasts (forecasts table); past and truth re-cut from the task itself.")
+
+
+def _plotted_models(ctx: ReportContext, task_key: str, models: list[str]) -> list[str]:
+    """The models a forecast plot draws: all of them up to MAX_PLOTTED_MODELS, else the best by mean
+    rank on the primary metric (a plot of ten overlapping forecasts shows none of them)."""
+    if len(models) <= MAX_PLOTTED_MODELS or ctx.primary is None:
+        return models
+    wide = ctx.wide(task_key, ctx.primary)
+    ranked = list(compare.wide_ranks(wide, ctx.hib(ctx.primary), metric=ctx.primary).index) if len(wide) else []
+    ordered = [m for m in ranked if m in models] + [m for m in models if m not in ranked]
+    return ordered[:MAX_PLOTTED_MODELS]
 
 
 # ---- detection -----------------------------------------------------------------------------------
@@ -400,12 +469,67 @@ def joint(ctx: ReportContext) -> str | None:
 
 
 def ranking(ctx: ReportContext) -> str | None:
-    """BOOM / GIFT-Eval style ranking of published and own results (`workbench.report.ranking`)."""
-    return ranking_section(ctx.store)
+    """BOOM / GIFT-Eval style ranking of published and own results (`workbench.report.ranking`), with
+    what its empty cells mean (`ranking_notes`)."""
+    from workbench.results_import import combined_frame
+
+    body = ranking_section(ctx.store)
+    frame = combined_frame(ctx.store)
+    notes = ranking_notes(frame)
+    if body is None:
+        if frame.empty:
+            return None
+        return "<p class='note'>No ranking: " + esc("; ".join(notes) or "nothing to rank") + ".</p>"
+    if notes:
+        body += "<p class='note'>Empty cells: " + esc("; ".join(notes)) + ".</p>"
+    return body
+
+
+def ranking_notes(frame: pd.DataFrame) -> list[str]:
+    """Why cells of the ranking are empty, in words: tasks without a seasonal-naive baseline (nothing to
+    scale by), tasks without CRPS (no probabilistic model: no CRPS rank), models not run on every task.
+
+    Parameters
+    ----------
+    frame:
+        `workbench.results_import.combined_frame` rows (task, model, metric, value, source).
+    """
+    if frame.empty:
+        return []
+    from workbench.report.ranking import BASELINES
+
+    notes = []
+    tasks = sorted(set(frame["task"].astype(str)))
+    has_base = set(frame.loc[frame["model"].isin(BASELINES), "task"].astype(str))
+    no_base = [t for t in tasks if t not in has_base]
+    if no_base:
+        notes.append(
+            f"no seasonal-naive baseline in {_plural(len(no_base), 'task')} ({', '.join(no_base[:5])}"
+            + (", ..." if len(no_base) > 5 else "")
+            + "): their MASE and CRPS cannot be scaled, so they are left out of the scaled means"
+        )
+    with_crps = set(frame.loc[frame["metric"] == "crps", "task"].astype(str))
+    no_crps = [t for t in tasks if t not in with_crps]
+    if no_crps:
+        notes.append(
+            f"no CRPS in {_plural(len(no_crps), 'task')} (no model there stored quantiles): CRPS cells and the "
+            "CRPS rank are empty there"
+        )
+    elif "crps" in set(frame["metric"]):
+        point = sorted(set(frame["model"].astype(str)) - set(frame.loc[frame["metric"] == "crps", "model"].astype(str)))
+        if point:
+            notes.append(f"{', '.join(point[:6])}: point forecasts only (no quantiles), so no CRPS and no CRPS rank")
+    per_model = frame.groupby("model")["task"].nunique()
+    partial = sorted(per_model[per_model < len(tasks)].index.astype(str))
+    if partial:
+        notes.append(f"{', '.join(partial[:6])}: not run on every task (their cells on the others are blank)")
+    return notes
 
 
 SECTIONS: list[Section] = [
+    Section("summary", "Summary: which model wins where", summary),
     Section("overview", "Overview", overview),
+    Section("where", "Which model where, by kind of series", which_model_where),
     Section("leaderboard", "Leaderboard, per task and metric", leaderboard),
     Section("skill", "Skill against the baselines, per task", skill),
     Section("statistics", "Friedman test and critical differences, per task", statistics),

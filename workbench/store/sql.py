@@ -556,6 +556,10 @@ def _best_first(board: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             continue
         loss[part.index] = metric.loss(part["value"].astype(float).to_numpy())
     ordered = board.assign(_loss=loss).sort_values([*keys, "_loss", "model"], na_position="last", kind="stable")
+    # 1 = best of its task, metric and group; ties share the better rank; undefined values have none
+    ordered["rank"] = (
+        ordered.groupby([k for k in keys if k != "task"], dropna=False)["_loss"].rank(method="min").astype("Int64")
+    )
     return ordered.drop(columns="_loss").reset_index(drop=True)
 
 
