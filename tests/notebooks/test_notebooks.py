@@ -178,7 +178,7 @@ def test_when_own_data_runs_on_a_parquet_folder_then_it_evaluates_plots_and_reus
         (tmp_path / "data" / f"bucket={b}").mkdir(parents=True)
         pd.concat(frames).to_parquet(tmp_path / "data" / f"bucket={b}" / "part-0.parquet", index=False)
     params = {"path": str(tmp_path / "data"), "id_col": "series", "time_col": "ts", "target_col": "value",
-              "store": str(tmp_path / "results"), "n_boot": 20, "n_plot": 2}  # fmt: skip
+              "store": str(tmp_path / "results"), "n_boot": 20, "n_plot": 2, "metadata_cols": ["bucket"]}  # fmt: skip
     stdout = []
     for run in range(2):
         out = tmp_path / f"own_data-{run}.ipynb"
@@ -193,6 +193,11 @@ def test_when_own_data_runs_on_a_parquet_folder_then_it_evaluates_plots_and_reus
     # 3 models x the frame's parts (its partitions, shuffled by series)
     n = int(re.search(r"(\d+) units, 0 already complete, \{'ok': (\d+)\}", stdout[0]).group(1))
     assert "own_data/all@" in stdout[0] and n % 3 == 0 and f"{n} units, {n} already complete" in stdout[1]
+    # which model where: one best model per hive bucket, read from the store's series view
+    best = [
+        line.split() for line in stdout[0].splitlines() if re.match(r"\s*[012]\s+(naive|seasonal_naive|theta)\s", line)
+    ]
+    assert sorted(row[0] for row in best) == ["0", "1", "2"]
 
 
 def test_when_a_tqdm_cell_runs_in_the_reproduction_kernel_then_it_is_a_widget_and_nothing_warns(tmp_path, capfd):

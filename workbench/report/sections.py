@@ -218,7 +218,10 @@ def leaderboard(ctx: ReportContext) -> str | None:
                 continue
             wide = ctx.wide(task_key, metric)
             ranks = compare.wide_ranks(wide, ctx.hib(metric), metric=metric).rename("mean rank")
-            frame = here.set_index("model")[["value", "n_series", "n_windows", "n_undefined", "n_units"]]
+            # a point model's probabilistic score (its forecast as every quantile) and failed units say so
+            shown = ["value", "n_series", "n_windows", "n_undefined", "n_units"]
+            shown += [c for c in ("point_as_quantiles", "n_failed_units") if c in here and here[c].any()]
+            frame = here.set_index("model")[shown]
             frame = frame.rename(columns={"value": metric}).join(ranks, how="left")
             frame.insert(0, "mean rank", frame.pop("mean rank"))
             if leak is not None:
@@ -235,7 +238,9 @@ def leaderboard(ctx: ReportContext) -> str | None:
                 + prov(
                     f"{metric}: mean of the defined per-series values (n_undefined counted, not averaged); mean "
                     f"rank over the {n_problems:,} problems every model solved ({wide.attrs.get('n_left_out', 0):,} "
-                    "left out: some model's value undefined or missing); n_units = stored units behind the row."
+                    "left out: some model's value undefined or missing); n_units = stored units behind the row; "
+                    "point_as_quantiles: a point model scored with its forecast as every quantile (as fev and "
+                    "GIFT-Eval score point models); n_failed_units: units of the row that failed (no values)."
                     + ("" if leak is not None else " Leakage column: not available here (no workbench.leakage).")
                 )
             )
