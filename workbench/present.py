@@ -25,7 +25,6 @@ same functions.
 from __future__ import annotations
 
 import html
-import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.errors import WorkbenchError
+from workbench.report.assets import AssetUnavailableError, pinned_tarball, plotly_js
 
 __all__ = [
     "DEFAULT_OUTPUT",
@@ -204,9 +204,7 @@ def export(nb, title: str) -> str:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    from plotly.offline import get_plotlyjs
-
-    assets = {"title": title, "plotly_js": get_plotlyjs(), **reveal_assets()}
+    assets = {"title": title, "plotly_js": plotly_js(), **reveal_assets()}
     body, _ = exporter.from_notebook_node(nb, resources={"deck": assets})
     return body
 
@@ -231,34 +229,10 @@ def reveal_assets() -> dict[str, str]:
 
 
 def _reveal_tarball() -> Path:
-    from workbench.storage import sha256_file
-
-    local = os.environ.get(REVEAL_ENV)
-    if local:
-        path = Path(local)
-        if not path.is_file():
-            raise RevealUnavailableError(f"{REVEAL_ENV}={local}: no such file (the reveal.js npm tarball)")
-        digest = sha256_file(path)
-        if digest != REVEAL_SHA256:
-            raise RevealUnavailableError(
-                f"{REVEAL_ENV}={local}: sha256 {digest} is not reveal.js {REVEAL_VERSION}'s {REVEAL_SHA256}"
-            )
-        return path
-    import pooch
-
-    from workbench.config import cache_dir
-
     try:
-        return Path(
-            pooch.retrieve(
-                REVEAL_URL, known_hash=f"sha256:{REVEAL_SHA256}", path=cache_dir() / "reveal.js", progressbar=False
-            )
-        )
-    except Exception as exc:  # any download failure means the same thing here
-        raise RevealUnavailableError(
-            f"reveal.js {REVEAL_VERSION} is not in the cache and could not be fetched from {REVEAL_URL} ({exc}); "
-            f"download it elsewhere and point {REVEAL_ENV} at the .tgz"
-        ) from exc
+        return pinned_tarball(f"reveal.js {REVEAL_VERSION}", REVEAL_URL, REVEAL_SHA256, REVEAL_ENV, "reveal.js")
+    except AssetUnavailableError as exc:
+        raise RevealUnavailableError(str(exc)) from exc
 
 
 # ---- slides ---------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ def claimed_vs_reproduced(report: pd.DataFrame, title: str = ""):
         color="status",
         color_discrete_map=STATUS_COLOURS,
         facet_col="metric",
+        render_mode="svg",  # webgl (scattergl) is not in the report's plotly.js bundle
         hover_data=["subset", "method", "note"],
         title=f"{title} — {len(shown)} cells reproduced, {n_unavailable} unavailable".strip(" —"),
     )

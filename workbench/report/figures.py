@@ -317,6 +317,6 @@ def sampled_series(panel_df: pd.DataFrame, ids: list[str], title: str = ""):
     import plotly.express as px
 
     part = panel_df[panel_df["unique_id"].isin(ids)]
-    fig = px.line(part, x="ds", y="y", color="unique_id", title=title)
+    fig = px.line(part, x="ds", y="y", color="unique_id", title=title, render_mode="svg")  # webgl: not in the bundle
     fig.update_layout(height=380)
     return fig

@@ -1,10 +1,10 @@
 """The page the report is written on: sections, figures sharing one embedded plotly.js, tables that
 fit the width, status badges and the task / metric filters.
 
-Self-contained: plotly.js is inlined once (`plotly.offline.get_plotlyjs()`), the filters are a few
-lines of plain JavaScript, nothing is fetched from elsewhere. plotly.js is 4.8 MB of text, more than
-twice what a report mailed or kept as a CI artifact should weigh, so it travels deflated and Ascii85
-encoded (1.8 MB) and is unpacked by the browser's own `DecompressionStream` (Chromium 80, Firefox 113,
+Self-contained: plotly.js is inlined once (`workbench.report.assets.plotly_js`: its cartesian bundle,
+1.5 MB, where it can be had; else the full 4.8 MB bundle), the filters are a few lines of plain
+JavaScript, nothing is fetched from elsewhere. It travels deflated and Ascii85 encoded (0.6 MB; the full
+bundle 1.8 MB) and is unpacked by the browser's own `DecompressionStream` (Chromium 80, Firefox 113,
 Safari 16.4); each figure's script is held back (`type="text/x-deferred"`) until plotly.js has run. A block of the page
 that belongs to one task or metric is a `<div class="block" data-task=... data-metric=...>`; the two
 `<select>`s at the top show the blocks that match and hide the others (blocks without the attribute
@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+from workbench.report.assets import plotly_js
 
 __all__ = [
     "CSS",
@@ -104,9 +106,7 @@ LOADER_JS = """
 def packed_plotlyjs() -> str:
     """plotly.js deflated and Ascii85 encoded, with `.` for `<`: a script element's text without `<`
     can neither close it (`</script`) nor open a comment (`<!--`) that changes how its end is found."""
-    from plotly.offline import get_plotlyjs
-
-    return base64.b85encode(zlib.compress(get_plotlyjs().encode("utf-8"), 9)).decode("ascii").replace("<", ".")
+    return base64.b85encode(zlib.compress(plotly_js().encode("utf-8"), 9)).decode("ascii").replace("<", ".")
 
 
 def _json(value: Any) -> str:

@@ -10,6 +10,7 @@ sits below and cannot read itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -51,8 +52,9 @@ def ranking_spec(**fields: Any) -> RankingSpec:
     return RankingSpec(**{**fields, "rank_direction": metric.direction, "rank_target": metric.target})
 
 
-def ranking_section(store) -> str | None:
-    """HTML of the ranking, or None when the store has no baseline to scale by."""
+def ranking_section(store, names: Callable[[list[str]], list[str]] | None = None) -> str | None:
+    """HTML of the ranking, or None when the store has no baseline to scale by; `names` maps model
+    labels to the names the report shows (its short labels), so this table reads like the others."""
     frame = combined_frame(store)
     if frame.empty:
         return None
@@ -65,6 +67,12 @@ def ranking_section(store) -> str | None:
         tables = ranking_tables(frame, spec)
     except WorkbenchError as exc:
         return f"<p>No ranking: {esc(str(exc).splitlines()[0])}</p>"
+    if names is not None:
+        for key, part in tables.items():
+            if len(part) and part.index.name == "model":
+                tables[key] = part.set_axis(names(list(part.index)), axis=0).rename_axis("model")
+            elif len(part) and "model" in part.columns:
+                tables[key] = part.assign(model=names(list(part["model"])))
     sources = ", ".join(sorted(frame["source"].dropna().astype(str).unique()))
     parts = [
         f"<p>{frame['task'].nunique():,} tasks, {frame['model'].nunique()} models (sources: {esc(sources)}), "

@@ -478,7 +478,7 @@ def ranking(ctx: ReportContext) -> str | None:
     what its empty cells mean (`ranking_notes`)."""
     from workbench.results_import import combined_frame
 
-    body = ranking_section(ctx.store)
+    body = ranking_section(ctx.store, ctx.names)
     frame = combined_frame(ctx.store)
     notes = ranking_notes(frame)
     if body is None:
