@@ -168,6 +168,21 @@ TEST_KINDS: dict[str, dict[str, list[str]]] = {
             "test_when_a_tqdm_cell_runs_in_the_reproduction_kernel_then_it_is_a_widget_and_nothing_warns",
         ],
     },
+    "tests/notebooks/test_share.py": {
+        "notebook": [
+            "test_when_own_data_meets_a_gap_without_a_gap_policy_then_it_stops_with_the_users_file_and_row",
+            "test_when_an_executed_notebook_becomes_html_then_its_figures_draw_offline_in_chromium",
+            "test_when_a_sweep_kernel_is_shut_down_then_it_is_not_interrupted",
+            "test_when_a_sweep_runs_ok_then_its_output_has_no_error_line",
+        ],
+        "browser": [
+            "test_when_an_executed_notebook_becomes_html_then_its_figures_draw_offline_in_chromium",
+        ],
+        "cluster": [
+            "test_when_own_data_meets_a_gap_without_a_gap_policy_then_it_stops_with_the_users_file_and_row",
+            "test_when_a_sweep_runs_ok_then_its_output_has_no_error_line",
+        ],
+    },
     "tests/notebooks/test_observability_notebook.py": {
         "notebook": [
             "test_when_observability_runs_on_a_slice_then_it_tells_the_story_without_stderr",

@@ -56,6 +56,31 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+def _checked_store(value: str | None) -> str | None:
+    """The callback of every `--store` option: a local store that is a file (or lies below one) is
+    refused before the command reads, computes or writes anything, with the same message everywhere
+    (`results_root`); a URL or a folder, new or existing, passes as given."""
+    if value:
+        from workbench.store.results_store import results_root
+
+        try:
+            results_root(value)
+        except WorkbenchError as exc:
+            _fail(exc)
+    return value
+
+
+def _store_root(value: str | None) -> Path | str:
+    """`results_root(value)` for a command's own use, refused like `_checked_store` (a store from
+    WORKBENCH_RESULTS or ./results is checked here, since the option's callback sees only --store)."""
+    from workbench.store.results_store import results_root
+
+    try:
+        return results_root(value)
+    except WorkbenchError as exc:
+        _fail(exc)
+
+
 @app.command()
 def version() -> None:
     """Print the workbench version."""
@@ -129,17 +154,50 @@ def datasets_add(
     ] = None,
     title: Annotated[str, typer.Option(help="A title for `datasets list`.")] = "",
     allow_missing: Annotated[bool, typer.Option(help="Keep missing values instead of refusing them.")] = False,
+    gap_policy: Annotated[
+        str | None,
+        typer.Option(
+            help="Accept stamps missing on the frequency's grid; tasks fill them: by_metric_type (gauges and rates "
+            "forward-filled, counts zero-filled), ffill, zero or nan. Recorded in the card."
+        ),
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            help="Anomaly labels of the series (CSV or parquet, a path or fsspec URL), checked against the files "
+            "and named in the card's `labels:` section, so detection tasks can run on the dataset."
+        ),
+    ] = None,
+    labels_kind: Annotated[
+        str,
+        typer.Option(help="points (columns unique_id, ds: a labelled stamp a row) or windows (unique_id, start, end)."),
+    ] = "points",
     force: Annotated[bool, typer.Option("--force", help="Replace your own card of that name.")] = False,
 ) -> None:
     """Check your own files and write their card; nothing is written when a check fails (exit 2).
 
     Checks: the id, time and target columns exist; rows are sorted by series then time, with no
-    repeated (series, time); each series has one regular step (its frequency); metadata columns hold
-    one value per series; each series lives in one file. Errors name the file and the row."""
+    repeated (series, time); each series has one frequency, its stamps on that frequency's grid (stamps
+    missing on it only with --gap-policy); metadata columns hold one value per series; count series
+    (metric_type count) hold non-negative integers; each series lives in one file. Errors name the
+    file and the row. With --labels, every label names a series of the files and a stamp it holds
+    (windows: start no later than end, no overlaps); errors name the labels file and its row."""
+    from workbench.semantics import GAP_POLICIES
     from workbench.sources.add import add_dataset
+
+    def labels_check(card):
+        """The labels file read on its own (columns, stamps), then checked against the files' stamps."""
+        from workbench.anomaly.user_labels import check_labels, read_labels
+
+        table = read_labels(card)
+        return set(table["unique_id"]), lambda stamps: len(check_labels(card, table, stamps))
 
     if layout not in ("long", "wide"):
         _fail(WorkbenchError(f"--layout must be long or wide, got {layout!r}"))
+    if gap_policy is not None and gap_policy not in GAP_POLICIES:
+        _fail(WorkbenchError(f"--gap-policy must be one of {', '.join(GAP_POLICIES)}, got {gap_policy!r}"))
+    if labels_kind not in ("points", "windows"):
+        _fail(WorkbenchError(f"--labels-kind must be points or windows, got {labels_kind!r}"))
     _use_catalog(catalog)
     try:
         card_path, found = add_dataset(
@@ -158,6 +216,10 @@ def datasets_add(
             metadata_cols=[c.strip() for c in metadata_cols.split(",") if c.strip()] if metadata_cols else None,
             title=title,
             allow_missing=allow_missing,
+            gap_policy=gap_policy,
+            labels=labels,
+            labels_kind=labels_kind,
+            labels_check=labels_check if labels is not None else None,
             force=force,
         )
     except WorkbenchError as exc:
@@ -167,6 +229,17 @@ def datasets_add(
         f"frequency {found['freq']}; card {card_path}",
         soft_wrap=True,
     )
+    gaps = found["gaps"]
+    if gaps.series:
+        top = ", ".join(f"{uid} {n}" for uid, n in gaps.top(5))
+        console.print(
+            f"gaps: {gaps.n_missing} stamp(s) missing in {len(gaps.series)} series, filled by tasks with gap "
+            f"policy {gap_policy} (the card's default); most: {top}",
+            soft_wrap=True,
+            markup=False,
+        )
+    if labels is not None:
+        console.print(f"labels: {found['n_labels']} {labels_kind} checked against the files ({labels})", markup=False)
 
 
 @datasets_app.command("info")
@@ -337,7 +410,8 @@ def reproduce_paper(
     store: Annotated[
         str | None,
         typer.Option(
-            help="Results store (folder or fsspec URL) for the reproduction's results (default: WORKBENCH_RESULTS)."
+            callback=_checked_store,
+            help="Results store (folder or fsspec URL) for the reproduction's results (default: WORKBENCH_RESULTS).",
         ),
     ] = None,
 ) -> None:
@@ -402,8 +476,9 @@ def present_paper(
     store: Annotated[
         str | None,
         typer.Option(
+            callback=_checked_store,
             help="Results store (default: WORKBENCH_RESULTS). Without a paper: the deck is of this store's "
-            "own results (which model wins where, critical differences, forecasts, provenance)."
+            "own results (which model wins where, critical differences, forecasts, provenance).",
         ),
     ] = None,
     task: Annotated[
@@ -438,12 +513,18 @@ def present_paper(
 
 @app.command("run")
 def run_grid(
-    config: Annotated[Path, typer.Argument(help="Grid file (YAML): tasks, models, chunk_size, seed, ...")],
+    config: Annotated[
+        Path, typer.Argument(help="Grid file (YAML): tasks, models, detection_tasks, detectors, chunk_size, seed, ...")
+    ],
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address (default: dask config / DASK_SCHEDULER_ADDRESS).")
     ] = None,
     store: Annotated[
-        str | None, typer.Option(help="Results store, a folder or an fsspec URL (default: the file's, or ./results).")
+        str | None,
+        typer.Option(
+            callback=_checked_store,
+            help="Results store, a folder or an fsspec URL (default: the file's, or ./results).",
+        ),
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Workers of the embedded LocalCluster (default: cores).")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Recompute units that ended in error or timeout.")] = False,
@@ -453,30 +534,50 @@ def run_grid(
     ] = False,
     catalog: CatalogOption = None,
 ) -> None:
-    """Evaluate a task × model grid on Dask; a rerun resumes where a previous one stopped."""
+    """Evaluate a task × model grid on Dask, and its detection tasks × detectors (`detection_tasks`,
+    `detectors`) into the same store, on one cluster; a rerun resumes where a previous one stopped."""
     from workbench.engine import evaluate
+    from workbench.engine.cluster import connect
     from workbench.engine.grid import load_grid
 
     _use_catalog(catalog)
+    summary, detections = None, []
     try:
         grid = load_grid(config)
-        if scheduler is None:  # every problem of the grid at once, before a cluster starts
+        if scheduler is None and grid.tasks:  # every problem of the grid at once, before a cluster starts
             from workbench.engine.preflight import check_grid
 
             check_grid(grid.tasks, grid.models, grid.chunk_size, where=f"{config}: ")
-        summary = evaluate(
-            grid.tasks,
-            grid.models,
-            scheduler=scheduler,
-            store=store or grid.store,
-            chunk_size=grid.chunk_size,
-            seed=grid.seed,
-            save_forecasts=grid.save_forecasts,
-            timeout_s=grid.timeout_s,
-            retry_failed=retry_failed,
-            n_workers=workers,
-            reuse_across_code=reuse_across_code or grid.reuse_across_code,
-        )
+        with connect(None, scheduler, workers) as client:
+            if grid.tasks:
+                summary = evaluate(
+                    grid.tasks,
+                    grid.models,
+                    client=client,
+                    store=store or grid.store,
+                    chunk_size=grid.chunk_size,
+                    seed=grid.seed,
+                    save_forecasts=grid.save_forecasts,
+                    timeout_s=grid.timeout_s,
+                    retry_failed=retry_failed,
+                    reuse_across_code=reuse_across_code or grid.reuse_across_code,
+                )
+            if grid.detection_tasks:
+                from workbench.anomaly.engine import detect_on_engine
+
+                for task in grid.detection_tasks:
+                    detections.append(
+                        detect_on_engine(
+                            task,
+                            list(grid.detectors),
+                            client=client,
+                            store=summary.store if summary is not None else store or grid.store,
+                            chunk_size=grid.detection_chunk_size,
+                            seed=grid.seed,
+                            retry_failed=retry_failed,
+                            strict=False,  # a failed detector is a failed unit, reported below (exit 1)
+                        )
+                    )
     except WorkbenchError as exc:
         _fail(exc)
     import shlex
@@ -487,30 +588,49 @@ def run_grid(
 
     # units stored as failed count as complete (not retried unless asked), so a rerun that computes
     # nothing is only "nothing to compute" when none of its planned units failed before
-    before = summary.n_failed_before
-    counts = ", ".join(f"{n} {s}" for s, n in summary.counts().items())
-    counts = counts or (f"{before} unit(s) failed before, not retried" if before else "nothing to compute")
-    console.print(
-        f"run {summary.run_id}: {summary.n_units} units, {summary.n_skipped} already complete, "
-        f"{summary.n_computed} computed ({counts}) in {summary.seconds:.1f} s; store {summary.store.root}",
-        soft_wrap=True,
-    )
-    for records, kind in ((summary.records, "forecast"), (summary.score_records, "score")):
+    before = summary.n_failed_before if summary is not None else 0
+    if summary is not None:
+        counts = ", ".join(f"{n} {s}" for s, n in summary.counts().items())
+        counts = counts or (f"{before} unit(s) failed before, not retried" if before else "nothing to compute")
+        console.print(
+            f"run {summary.run_id}: {summary.n_units} units, {summary.n_skipped} already complete, "
+            f"{summary.n_computed} computed ({counts}) in {summary.seconds:.1f} s; store {summary.store.root}",
+            soft_wrap=True,
+        )
+        for records, kind in ((summary.records, "forecast"), (summary.score_records, "score")):
+            failed = records[records["status"] != "ok"] if len(records) else records
+            for _, r in failed.head(10).iterrows():
+                metric = f"metric {r['metric']} " if kind == "score" else ""
+                where = f"{r['subset']} {r['model']} {metric}chunks {r['chunks']}"
+                console.print(f"  [red]{r['status']}[/] {escape(where)}: {escape(str(r['error']))}", soft_wrap=True)
+            if len(failed) > 10:
+                console.print(f"  ... and {len(failed) - 10} more failed {kind} units")
+        if before:
+            console.print(
+                f"[red]{before} unit(s) of this grid failed in an earlier run[/] and were kept, not recomputed "
+                "(their results are missing from every leaderboard):"
+            )
+            for line in failure_lines(failed_units(summary.failed_before), limit=20):
+                console.print(f"  {escape(line)}", soft_wrap=True)
+    # a detection unit stored as failed (in this run or an earlier one) is kept like a forecast unit
+    failed_detection = 0
+    for run in detections:
+        records = run.records
         failed = records[records["status"] != "ok"] if len(records) else records
+        failed_detection += len(failed)
+        what = f"{len(failed)} failed" if len(failed) else "none failed"
+        console.print(
+            f"detection {escape(run.data.task.name)}: {len(records)} units, {len(records) - run.n_computed} already "
+            f"complete, {run.n_computed} computed ({what}); {len(run.detections)} of {len(grid.detectors)} "
+            f"detector(s) scored; store {run.store.root}",
+            soft_wrap=True,
+        )
         for _, r in failed.head(10).iterrows():
-            metric = f"metric {r['metric']} " if kind == "score" else ""
-            where = f"{r['subset']} {r['model']} {metric}chunks {r['chunks']}"
+            where = f"{r['subset']} {r['model']} item chunk {r['chunks']}"
             console.print(f"  [red]{r['status']}[/] {escape(where)}: {escape(str(r['error']))}", soft_wrap=True)
         if len(failed) > 10:
-            console.print(f"  ... and {len(failed) - 10} more failed {kind} units")
-    if before:
-        console.print(
-            f"[red]{before} unit(s) of this grid failed in an earlier run[/] and were kept, not recomputed "
-            "(their results are missing from every leaderboard):"
-        )
-        for line in failure_lines(failed_units(summary.failed_before), limit=20):
-            console.print(f"  {escape(line)}", soft_wrap=True)
-    if summary.n_failed or before:
+            console.print(f"  ... and {len(failed) - 10} more failed detection units")
+    if (summary is not None and summary.n_failed) or before or failed_detection:
         retry = ["workbench", "run", str(config), "--retry-failed"]
         retry += ["--store", store] if store else []
         retry += ["--catalog", str(catalog)] if catalog is not None else []
@@ -530,7 +650,10 @@ def sweep_notebooks(
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (executor dask).")] = None,
     store: Annotated[
         str | None,
-        typer.Option(help="Results store (a folder or an fsspec URL) handed to notebooks that declare `store`."),
+        typer.Option(
+            callback=_checked_store,
+            help="Results store (a folder or an fsspec URL) handed to notebooks that declare `store`.",
+        ),
     ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Fixed parameter name=value (YAML) for every cell.")
@@ -566,7 +689,12 @@ def sweep_notebooks(
 def report(
     results: Annotated[
         str | None,
-        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+        typer.Option(
+            "--results",
+            "--store",
+            callback=_checked_store,
+            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
+        ),
     ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file written.")] = Path("report.html"),
     papers: Annotated[
@@ -601,10 +729,9 @@ def report(
     metric_type), then leaderboards, skill, critical differences and forecasts with intervals."""
     from workbench.report import build_report
     from workbench.report.browser import export_pngs, find_chromium
-    from workbench.store.results_store import results_root
 
     _use_catalog(catalog)
-    root = results_root(results)
+    root = _store_root(results)
     try:
         page = build_report(
             root,
@@ -646,7 +773,10 @@ def results_sql(
     ],
     store: Annotated[
         str | None,
-        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+        typer.Option(
+            callback=_checked_store,
+            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
+        ),
     ] = None,
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
@@ -667,7 +797,10 @@ def results_sql(
 def results_leaderboard(
     store: Annotated[
         str | None,
-        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+        typer.Option(
+            callback=_checked_store,
+            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
+        ),
     ] = None,
     metric: Annotated[list[str] | None, typer.Option(help="Only these metrics.")] = None,
     detection: Annotated[
@@ -727,7 +860,10 @@ def results_breakdown(
     by: Annotated[str, typer.Option(help="Series columns whose values form the groups (metric_type,service).")],
     store: Annotated[
         str | None,
-        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+        typer.Option(
+            callback=_checked_store,
+            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
+        ),
     ] = None,
     metric: Annotated[str, typer.Option(help="The metric compared (its direction says what is better).")] = "mase",
     baseline: Annotated[
@@ -780,7 +916,10 @@ def results_import(
     target: Annotated[Path, typer.Argument(help="An all_results.csv, or a folder searched for them.")],
     store: Annotated[
         str | None,
-        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+        typer.Option(
+            callback=_checked_store,
+            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
+        ),
     ] = None,
     name: Annotated[
         list[str] | None, typer.Option(help="Model name per file, in sorted file order (default: each file's folder).")
@@ -804,7 +943,10 @@ def results_import(
 def results_verify(
     store: Annotated[
         str | None,
-        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+        typer.Option(
+            callback=_checked_store,
+            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
+        ),
     ] = None,
 ) -> None:
     """Re-hash every committed unit's files; exit 1 naming each damaged unit.
@@ -815,7 +957,7 @@ def results_verify(
 
     from workbench.store.results_store import ResultsStore
 
-    s = ResultsStore(store)
+    s = ResultsStore(_store_root(store))
     if not s.exists():
         _fail(WorkbenchError(f"results store {s.root}: no such folder"))
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
@@ -838,7 +980,10 @@ def results_verify(
 def results_gc(
     store: Annotated[
         str | None,
-        typer.Option(help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results."),
+        typer.Option(
+            callback=_checked_store,
+            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
+        ),
     ] = None,
     min_age: Annotated[
         float, typer.Option(help="Only files older than this many seconds (younger ones may be mid-commit).")
@@ -848,7 +993,7 @@ def results_gc(
     """Remove orphan files: data files no committed record names, and unfinished temporaries."""
     from workbench.store.results_store import ResultsStore
 
-    s = ResultsStore(store)
+    s = ResultsStore(_store_root(store))
     if not s.exists():
         _fail(WorkbenchError(f"results store {s.root}: no such folder"))
     removed = s.gc(min_age_s=min_age, dry_run=dry_run)

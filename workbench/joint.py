@@ -1,13 +1,18 @@
-"""Joint forecasting and detection on Cloud Monitoring: does a better forecaster make a better alert?
+"""Joint forecasting and detection on any labelled source: does a better forecaster make a better alert?
 
-For each model and each folder of the `cloud_monitoring` card, two things go to the results store:
+The source is a card with anomaly labels: Cloud Monitoring (the default, `DATASET`: expert point
+labels per folder), any catalog card with a `labels` (points) or `windows` table, or a user card
+whose `labels:` section names the user's own points or windows (`workbench.anomaly.user_labels`).
+A catalog card's folders are its subsets but `all` (where it has others); a user card has one, `all`,
+whose gaps the gap policy fills (`run_joint(gap_policy=...)`, else the card's), for the forecasts
+and the detection alike. For each model and each folder, two things go to the results store:
 
 - the model's rolling forecast accuracy (MASE; CRPS where the model is asked for quantiles),
   through `workbench.evaluate`, on a task over the folder's series (`Task.for_panel`, dataset
   `cloud_monitoring`, subset the folder, the folder's horizon and season);
 - the detection scores of its `residual` detector (the same forecaster rolled over each series,
   forecasting `h` rows from every origin, alerting where the observation leaves the 95% band)
-  through the detection engine, on the folder's expert point labels. The threshold is the band's
+  through the detection engine, on the folder's labels. The threshold is the band's
   edge (fixed 0.5, no label used), every item evaluated (no calibration split).
 
 A series a model cannot forecast is never dropped silently: a series shorter than the model's
@@ -42,6 +47,7 @@ __all__ = [
     "folders",
     "joint_rows",
     "joint_table",
+    "label_source",
     "model_label",
     "run_joint",
     "skill_vs_detection_figure",
@@ -77,11 +83,44 @@ class JointRun:
         return joint_table(self.store)
 
 
-def folders() -> list[str]:
-    """The card's folder subsets (every subset but `all`)."""
+def folders(dataset: str = DATASET) -> list[str]:
+    """The card's folder subsets: every subset but `all` where it has others (a user card: `all`).
+
+    Parameters
+    ----------
+    dataset:
+        A card with labels (default: Cloud Monitoring).
+    """
     from workbench.data import get_card
 
-    return [s for s in get_card(DATASET).subsets if s != "all"]
+    subsets = list(get_card(dataset).subsets)
+    return [s for s in subsets if s != "all"] or subsets
+
+
+def label_source(dataset: str) -> tuple[str, str]:
+    """(labels kind, labels table) of a labelled card: a user card's declared kind; a catalog card's
+    `labels` table (points) or `windows` table; a card with neither is refused.
+
+    Parameters
+    ----------
+    dataset:
+        The card's name.
+    """
+    from workbench.data import get_card
+    from workbench.data.cards import UserCard
+
+    card = get_card(dataset)
+    if isinstance(card, UserCard):
+        if card.labels is None:
+            raise JointError(
+                f"{dataset}: the user card {card.path} declares no labels; add `labels: {{path: ..., kind: points}}`"
+            )
+        return card.labels.kind, "labels"
+    if "labels" in card.tables:
+        return "points", "labels"
+    if "windows" in card.tables:
+        return "windows", "windows"
+    raise JointError(f"{dataset}: the card has no labels table (`labels` or `windows`); tables: {list(card.tables)}")
 
 
 def model_label(name: str, params: dict[str, Any] | None) -> str:
@@ -117,21 +156,54 @@ def _detector_spec(
     }
 
 
-def detection_task(folder: str, items: Sequence[str]) -> Any:
-    """The detection task of a folder's items: expert point labels, the band's edge as a fixed
-    threshold (no label used to choose it), every item evaluated (no calibration split)."""
+def detection_task(folder: str, items: Sequence[str], dataset: str = DATASET, gap_policy: str | None = None) -> Any:
+    """The detection task of a folder's items: the card's labels (`label_source`), the band's edge as a
+    fixed threshold (no label used to choose it), every item evaluated (no calibration split).
+
+    Parameters
+    ----------
+    folder:
+        The subset.
+    items:
+        The items (series) detected on.
+    dataset:
+        A card with labels (default: Cloud Monitoring).
+    gap_policy:
+        How gaps are filled (None: the card's policy, else none).
+    """
     from workbench.anomaly.task import DetectionTask
     from workbench.anomaly.thresholds import ThresholdStrategy
 
+    kind, table = label_source(dataset)
     return DetectionTask(
-        dataset=DATASET, subsets=(folder,), labels="points", labels_table="labels", items=tuple(items),
+        dataset=dataset, subsets=(folder,), labels=kind, labels_table=table, items=tuple(items),
         threshold=ThresholdStrategy(kind="fixed", value=BAND_THRESHOLD), calibration="none",
-        metrics=("point_f1", "point_adjusted_f1", "event_f1", "auc_pr", "auc_roc"),
+        metrics=("point_f1", "point_adjusted_f1", "event_f1", "auc_pr", "auc_roc"), gap_policy=gap_policy,
+    )  # fmt: skip
+
+
+def _folder_panel(dataset: str, folder: str, gap_policy: str | None) -> Any:
+    """A folder's series as the forecasts see them: a catalog card's as loaded; a user card's as its
+    detection task reads them (gaps filled by the gap policy), so both halves see the same rows."""
+    from workbench.data import Panel, get_card, load_panel
+    from workbench.data.cards import UserCard
+
+    card = get_card(dataset)
+    if not isinstance(card, UserCard):
+        return load_panel(dataset, folder)
+    frame = detection_task(folder, (), dataset, gap_policy).model_copy(update={"items": None}).subset_frame(folder)
+    frame = frame.drop(columns=[c for c in ("item", "observed") if c in frame.columns])
+    sub = card.subset(folder)
+    return Panel.from_long(
+        frame, name=f"{dataset}/{folder}", freq=sub.freq, season_length=sub.season_length, horizon=sub.horizon,
+        allow_missing=True,
     )  # fmt: skip
 
 
 def run_joint(
     *,
+    dataset: str = DATASET,
+    gap_policy: str | None = None,
     folder_names: Sequence[str] | None = None,
     models: Sequence[str] = DEFAULT_MODELS,
     model_params: dict[str, dict[str, Any]] | None = None,
@@ -148,7 +220,10 @@ def run_joint(
     seed: int = 0,
     progress: bool = False,
 ) -> JointRun:
-    """Forecast and detect with every model on every folder (or `series`, a slice of series ids).
+    """Forecast and detect with every model on every folder of `dataset` (or `series`, a slice of series ids).
+
+    `dataset` is any card with labels (`label_source`; default Cloud Monitoring); `gap_policy` fills a
+    user card's gaps for both the forecasts and the detection (None: the card's policy, else none).
 
     `model_params` gives a model's parameters (`{"ttm": {"model": "<local folder>"}}`); a model
     given `quantiles` is scored with CRPS too. `baseline_detectors` (detector names or specs, e.g.
@@ -159,17 +234,17 @@ def run_joint(
     model with a long context leaves more rows at score 0. `chunk_size` series per forecasting unit
     (1: a series a model fails on costs only itself)."""
     import workbench
-    from workbench.data import load_panel
     from workbench.engine.cluster import connect
     from workbench.forecasters import make_forecaster
     from workbench.models.spec import ModelSpec
     from workbench.tasks import Task
 
-    known = folders()
+    known = folders(dataset)
+    label_source(dataset)  # a card without labels fails before any work
     chosen = list(folder_names) if folder_names is not None else known
     unknown = [f for f in chosen if f not in known]
     if unknown:
-        raise JointError(f"{DATASET}: unknown folder(s) {unknown}; folders: {known}")
+        raise JointError(f"{dataset}: unknown folder(s) {unknown}; folders: {known}")
     model_params = dict(model_params or {})
     for name in models:  # unknown models and parameters fail before any work
         make_forecaster(name, **model_params.get(name, {}))
@@ -178,7 +253,7 @@ def run_joint(
     run = JointRun(store, chosen, list(models))
     with connect(client, scheduler, n_workers) as c:
         for folder in chosen:
-            panel = load_panel(DATASET, folder)
+            panel = _folder_panel(dataset, folder, gap_policy)
             if wanted is not None:
                 panel = panel.select([u for u in panel.ids if u in wanted])
             if not panel.n_series:
@@ -194,7 +269,7 @@ def run_joint(
                     continue
                 metrics = ("mase", "crps") if "quantiles" in params else ("mase",)
                 task = Task.for_panel(
-                    panel.select(ok), name=DATASET, subset=folder, horizon=h, season_length=m,
+                    panel.select(ok), name=dataset, subset=folder, horizon=h, season_length=m,
                     protocol="rolling", n_windows=n_windows, metrics=metrics,
                 )  # fmt: skip
                 spec = {"name": name, "params": params}
@@ -204,11 +279,12 @@ def run_joint(
                 run.forecast_failures += _failed_series(summary.store, task.key(), ModelSpec.of(spec).labelled(seed))
                 start = max(_first_origin(n, m) for n in models) if same_start else None
                 detectors = [_detector_spec(name, params, h, m, level, start)]
-                _detect(run, folder, name, ok, detectors, client=c, seed=seed, progress=progress)
+                _detect(run, (dataset, folder, gap_policy), name, ok, detectors, client=c, seed=seed,
+                        progress=progress)  # fmt: skip
             if baseline_detectors:
                 everything = [str(u) for u in lengths.index]
-                _detect(run, folder, "baselines", everything, list(baseline_detectors), client=c, seed=seed,
-                        progress=progress)  # fmt: skip
+                _detect(run, (dataset, folder, gap_policy), "baselines", everything, list(baseline_detectors),
+                        client=c, seed=seed, progress=progress)  # fmt: skip
     return run
 
 
@@ -223,12 +299,16 @@ def _failed_series(store: ResultsStore, task_key: str, model: str) -> int:
     return int(failed["n_series"].fillna(0).sum())
 
 
-def _detect(run: JointRun, folder: str, who: str, items: list[str], detectors: list, **engine: Any) -> None:
-    """Detectors on a folder's items through the engine; items without any labelled anomaly are
-    recorded in `run.no_anomalies` instead (NAB's normalisation and the F1 scores are undefined there)."""
+def _detect(
+    run: JointRun, where: tuple[str, str, str | None], who: str, items: list[str], detectors: list, **engine: Any
+) -> None:
+    """Detectors on a folder's items (`where`: dataset, folder, gap policy) through the engine; items
+    without any labelled anomaly are recorded in `run.no_anomalies` instead (NAB's normalisation and
+    the F1 scores are undefined there)."""
     from workbench.anomaly.engine import detect_on_engine
 
-    task = detection_task(folder, items)
+    dataset, folder, gap_policy = where
+    task = detection_task(folder, items, dataset, gap_policy)
     data = task.load()
     if not data.rows["label"].any():
         run.no_anomalies.append((folder, who))
@@ -238,25 +318,47 @@ def _detect(run: JointRun, folder: str, who: str, items: list[str], detectors: l
 
 
 # ---- reading it back --------------------------------------------------------------------------
-def _current(store: ResultsStore) -> pd.DataFrame:
+def _current(store: ResultsStore, dataset: str | None) -> tuple[pd.DataFrame, str]:
+    """The store's current records of one joint dataset: `dataset`, else the one dataset whose residual
+    detectors the store holds (Cloud Monitoring where it holds none); several are refused."""
     records = store.records()
     if records.empty:
         raise JointError(f"the results store at {store.root} holds no units")
     if "superseded" in records:
         records = records[~records["superseded"]]
-    return records[records["dataset"] == DATASET]
+    if dataset is None:
+        bands = records[(records["kind"] == "detection") & (records["model_name"] == "forecast_band")]
+        found = sorted(bands["dataset"].dropna().unique())
+        if len(found) > 1:
+            raise JointError(
+                f"the results store at {store.root} holds joint runs of {len(found)} datasets {found}; "
+                "name one: joint_table(store, dataset=...)"
+            )
+        dataset = found[0] if found else DATASET
+    return records[records["dataset"] == dataset], dataset
 
 
-def joint_rows(store: ResultsStore | str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def joint_rows(
+    store: ResultsStore | str | Path, dataset: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(forecast metric rows, detection scoreboard rows, unit records) of the joint runs in `store`.
 
     Forecast rows get `forecaster` (the model's table label); scoreboard rows `forecaster` (the
-    residual detector's forecaster, labelled the same way) and `folder`."""
+    residual detector's forecaster, labelled the same way) and `folder`.
+
+    Parameters
+    ----------
+    store:
+        The results store.
+    dataset:
+        The joint run's dataset (default: the one the store's residual detectors ran on).
+    """
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
-    records = _current(store)
+    records, dataset = _current(store, dataset)
+    records.attrs["dataset"] = dataset
     forecast = records[records["kind"] == "forecast"].copy()
     if forecast.empty:
-        raise JointError(f"the results store at {store.root} holds no {DATASET} forecasts: run run_joint first")
+        raise JointError(f"the results store at {store.root} holds no {dataset} forecasts: run run_joint first")
     forecast["forecaster"] = [
         model_label(n, p) for n, p in zip(forecast["model_name"], forecast["params"], strict=True)
     ]
@@ -281,10 +383,13 @@ def joint_rows(store: ResultsStore | str | Path) -> tuple[pd.DataFrame, pd.DataF
         board["forecaster"] = board["unit"].map(labels)
         board["folder"] = board["subset"]
         board["n_items"] = board["unit"].map(dict(zip(boards["key"], boards["n_series"], strict=True)))
+    forecast.attrs["dataset"] = dataset
     return metrics, board, forecast
 
 
-def joint_table(store: ResultsStore | str | Path, *, by_folder: bool = False) -> pd.DataFrame:
+def joint_table(
+    store: ResultsStore | str | Path, *, by_folder: bool = False, dataset: str | None = None
+) -> pd.DataFrame:
     """One row per model (per model and folder with `by_folder`): forecast skill beside detection scores.
 
     Columns: `model`; `mase` (mean of the per-series, per-window values); `mase_common` (the same
@@ -297,14 +402,15 @@ def joint_table(store: ResultsStore | str | Path, *, by_folder: bool = False) ->
     `n_detection_folders` (folders scored for detection: a folder without labelled anomalies has none)."""
     from workbench.metrics import pooled_ratio
 
-    metrics, board, records = joint_rows(store)
-    _check_one_task(records)
+    metrics, board, records = joint_rows(store, dataset)
+    dataset = records.attrs["dataset"]
+    _check_one_task(records, dataset)
     if len(board):
         boards = board.groupby(["forecaster", "folder"])["unit"].nunique()
         if (boards > 1).any():
             (model, folder), n = boards[boards > 1].index[0], int(boards[boards > 1].iloc[0])
             raise JointError(
-                f"the store holds {n} residual-detector scoreboards of {model} on {DATASET}/{folder} (other detector "
+                f"the store holds {n} residual-detector scoreboards of {model} on {dataset}/{folder} (other detector "
                 "parameters?); build the joint table from a store of one joint run"
             )
     mase = metrics[metrics["metric"] == "mase"]
@@ -339,14 +445,14 @@ def joint_table(store: ResultsStore | str | Path, *, by_folder: bool = False) ->
     return pd.DataFrame(out)
 
 
-def _check_one_task(records: pd.DataFrame) -> None:
+def _check_one_task(records: pd.DataFrame, dataset: str) -> None:
     """A model with two tasks on one folder (say, two window counts) would mix them: refused."""
     tasks = records.groupby(["forecaster", "subset"])["task_key"].nunique()
     mixed = tasks[tasks > 1]
     if len(mixed):
         (model, folder), n = mixed.index[0], int(mixed.iloc[0])
         raise JointError(
-            f"the store holds {n} tasks of {model} on {DATASET}/{folder} (different windows or horizons?); "
+            f"the store holds {n} tasks of {model} on {dataset}/{folder} (different windows or horizons?); "
             "build the joint table from a store of one joint run"
         )
 

@@ -12,12 +12,15 @@ series is.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.data.panel import Panel
 
 __all__ = [
     "CARDS",
@@ -26,6 +29,8 @@ __all__ = [
     "board_for",
     "boom_leaderboard",
     "forecast_tasks",
+    "load_with_gaps",
+    "missing_stamps",
     "profile_summary",
     "profiles",
     "relative_to_baseline",
@@ -38,18 +43,104 @@ FORECAST_SUBSETS: dict[str, tuple[str, ...]] = {"twitter_raw_data": ("raw_data",
 MAX_HORIZON = 96  # TTM-R2's `main` head: horizons are capped so that every model can forecast every task
 
 
-def series_profile(dataset: str, subset: str | None = None) -> pd.DataFrame:
+def load_with_gaps(dataset: str, subset: str | None = None, split: str = "train") -> Panel:
+    """One split of a card's subset as recorded: a user card's series keep the stamps they miss on the
+    grid (a plain load refuses them unless a task's gap policy fills them), so that they can be
+    counted and profiled before anything is filled.
+
+    Parameters
+    ----------
+    dataset
+        The card's name (a catalog card or a user card).
+    subset, split
+        As `workbench.sources.load_panel` takes them (a user card has `all` and `train` only).
+    """
+    from workbench.data import get_card
+    from workbench.data.cards import UserCard
+    from workbench.sources import load_panel
+    from workbench.sources.user import UserSource
+
+    card = get_card(dataset)
+    if isinstance(card, UserCard):
+        card.subset(subset or "all")
+        if split != "train":
+            return load_panel(dataset, subset, split)  # refused there, with the splits a user card has
+        return UserSource(card).load(allow_gaps=True)
+    return load_panel(dataset, subset, split)
+
+
+def missing_stamps(panel: Panel, n_first: int = 3) -> pd.DataFrame:
+    """Per series that misses stamps on the panel's grid (between its first and last stamp): how
+    many (`missing_stamps`) and the first `n_first` of them (`first_missing`), in the panel's order.
+    Integer stamps step by 1; dated stamps by the panel's frequency (none without one).
+
+    Parameters
+    ----------
+    panel
+        Series as recorded (`load_with_gaps`), not yet filled by a gap policy.
+    n_first
+        How many missing stamps to list per series.
+    """
+    columns = ["unique_id", "missing_stamps", "first_missing"]
+    df = panel.df
+    dated = pd.api.types.is_datetime64_any_dtype(df["ds"])
+    if df.empty or (dated and not panel.freq):
+        return pd.DataFrame(columns=columns)
+    offset = pd.tseries.frequencies.to_offset(panel.freq) if dated else None
+    fixed = offset is None or isinstance(offset, pd.offsets.Tick)
+    ids = df["unique_id"].to_numpy()
+    ds = df["ds"].to_numpy()
+    same = ids[1:] == ids[:-1]
+    if fixed:  # the stamps a step skips, from the steps alone
+        step = 1 if offset is None else pd.Timedelta(offset).value
+        delta = np.diff(ds.astype("int64")) if len(ds) > 1 else np.array([], dtype="int64")
+        skipped = np.where(same, np.maximum(delta // step - 1, 0), 0)
+        per = pd.Series(skipped, index=ids[1:]).groupby(level=0, sort=False).sum()
+        candidates = per[per > 0].index
+    else:
+        candidates = pd.unique(ids)
+    positions = df.groupby("unique_id", sort=False).indices
+    rows = []
+    for uid in candidates:
+        stamps = np.sort(ds[positions[uid]])
+        if offset is None:
+            grid = np.arange(stamps[0], stamps[-1] + 1)
+        else:
+            grid = pd.date_range(stamps[0], stamps[-1], freq=offset).to_numpy()
+        absent = grid[~np.isin(grid, stamps)]
+        if len(absent):
+            shown = [str(pd.Timestamp(t)) if dated else str(t) for t in absent[:n_first]]
+            rows.append({"unique_id": uid, "missing_stamps": len(absent), "first_missing": ", ".join(shown)})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def series_profile(dataset: str, subset: str | None = None, gap_policy: str | None = None) -> pd.DataFrame:
     """Per series: rows, frequency, the card's declared `metric_type` (gauge / count / rate; None
     where it declares none), `value_kind` (what the values look like), `zero_share` and
-    `missing_share` of the rows, and the intermittency statistics of `workbench.semantics`
-    (ADI, CV² of the non-zero values, Syntetos-Boylan `demand_class`)."""
+    `missing_share` of the rows, the stamps it misses on its grid (`missing_stamps`, counted before
+    any filling), and the intermittency statistics of `workbench.semantics` (ADI, CV² of the non-zero
+    values, Syntetos-Boylan `demand_class`).
+
+    Parameters
+    ----------
+    dataset, subset
+        The card and its subset (default: the observability cards' own subset, else the first/`all`).
+    gap_policy
+        How missing stamps are filled before the statistics (`workbench.semantics`: none, nan, ffill,
+        zero, by_metric_type), so that they describe the series a task's models see. Default: the
+        card's `gap_policy` (tasks over the card default to it), else `none`: the rows as recorded.
+    """
     from workbench.data import get_card
-    from workbench.semantics import intermittency, series_types
-    from workbench.sources import load_panel
+    from workbench.semantics import apply_gap_policy, intermittency, series_types
 
     subset = subset or CARDS.get(dataset, "all")
-    panel = load_panel(dataset, subset)
-    types = series_types(panel, get_card(dataset).subset(subset).metric_type)
+    card = get_card(dataset)
+    sub = card.subset(subset)
+    panel = load_with_gaps(dataset, subset)
+    types = series_types(panel, sub.metric_type)
+    absent = missing_stamps(panel).set_index("unique_id")["missing_stamps"]
+    policy = gap_policy or getattr(card, "gap_policy", None) or "none"
+    panel = apply_gap_policy(panel, policy, types)
     df = panel.df
     y = df["y"].to_numpy(float)
     present = ~np.isnan(y)
@@ -65,6 +156,7 @@ def series_profile(dataset: str, subset: str | None = None) -> pd.DataFrame:
     out = intermittency(panel, types).set_index("unique_id")
     out["n_rows"] = flags.size()
     out["missing_share"] = flags["missing"].mean()
+    out["missing_stamps"] = absent.reindex(out.index, fill_value=0).astype(int)
     integer_share = flags["integer"].sum() / flags["present"].sum().clip(lower=1)
     out["value_kind"] = np.where(
         flags["negative"].any(),
@@ -75,6 +167,7 @@ def series_profile(dataset: str, subset: str | None = None) -> pd.DataFrame:
     out["group"] = groups if groups is not None else subset
     out.insert(0, "dataset", dataset)
     out.insert(1, "freq", panel.freq)
+    out["gap_policy"] = policy
     return out.drop(columns=["n"]).reset_index()
 
 

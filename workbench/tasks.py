@@ -35,7 +35,62 @@ from workbench.semantics import GapPolicy, MetricType, apply_gap_policy, check_c
 from workbench.sources.dispatch import task_panels
 from workbench.sources.memory import ChunkSource, PanelSource, info, materialize_frame, register
 
-__all__ = ["Task", "Window", "future_ds", "rolling_windows"]
+__all__ = [
+    "COUNT_METRICS",
+    "DEFAULT_METRICS",
+    "Task",
+    "Window",
+    "default_metrics",
+    "future_ds",
+    "rolling_windows",
+    "source_metric_types",
+]
+
+# a task's metrics where none are given: sMAPE and MASE (the M4 pair); where the series may be counts,
+# MASE and RMSSE instead: counts sit at zero often, where sMAPE is 0/0 or its maximum of 200 whatever
+# the forecast, while MASE and RMSSE are scaled by the series' own in-sample errors and defined there
+DEFAULT_METRICS: tuple[str, ...] = ("smape", "mase")
+COUNT_METRICS: tuple[str, ...] = ("mase", "rmsse")
+
+
+def source_metric_types(
+    dataset: str, subset: str = "all", data_fingerprint: str | None = None, metric_type: str | None = None
+) -> set[str] | None:
+    """The metric types a task's series may have, as far as known without reading them: the task's own
+    `metric_type`; for data handed over in memory, their `metric_type` column; for a card, its
+    subset's declared types, and for a user card whose files carry a `metric_type` column, `count`
+    among the possibilities (the column is read only with the data). None: nothing is declared.
+
+    Parameters
+    ----------
+    dataset, subset, data_fingerprint, metric_type:
+        The task's fields of the same names."""
+    if metric_type:
+        return {metric_type}
+    if data_fingerprint:
+        source = info(data_fingerprint)
+        return source.metric_types() if source is not None and hasattr(source, "metric_types") else None
+    try:
+        card = get_card(dataset)
+        declared = card.subset(subset).metric_type
+    except (UnknownNameError, AttributeError, KeyError, ValueError):
+        return None  # an unknown card or subset: the task's own validation says so
+    if declared:
+        return {declared} if isinstance(declared, str) else set(declared.values())
+    source_spec = getattr(card, "source", None)
+    if source_spec is not None and "metric_type" in getattr(source_spec, "metadata_cols", []):
+        return {"count", "gauge", "rate"}
+    return None
+
+
+def default_metrics(types: set[str] | None) -> tuple[str, ...]:
+    """`COUNT_METRICS` where the series may be counts, else `DEFAULT_METRICS`.
+
+    Parameters
+    ----------
+    types:
+        The metric types the series may have (`source_metric_types`); None: unknown."""
+    return COUNT_METRICS if types and "count" in types else DEFAULT_METRICS
 
 
 class Task(TaskIdentity, BaseModel):
@@ -59,7 +114,8 @@ class Task(TaskIdentity, BaseModel):
     step: int | None = None
     window: Literal["expanding", "sliding"] = "expanding"
     train_length: int | None = None
-    metrics: tuple[str, ...] = ("smape", "mase")
+    # None (the default): `default_metrics` of the source's metric types, resolved at validation
+    metrics: tuple[str, ...] = DEFAULT_METRICS
     # the levels crps / wql / scaled_ql score (fev's `quantile_levels`); None: every level the model
     # gives. Fixing them keeps crps comparable when a model also returns 0.025/0.975 for msis.
     quantile_levels: tuple[float, ...] | None = None
@@ -79,6 +135,16 @@ class Task(TaskIdentity, BaseModel):
         if not value or any(not 0 < q < 1 for q in value) or len(set(value)) != len(value):
             raise ValueError(f"quantile_levels must be distinct levels strictly between 0 and 1, got {list(value)}")
         return tuple(sorted(value))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_metrics(cls, data: Any) -> Any:
+        """Metrics not given (or None) are the defaults that fit the source's series (`default_metrics`)."""
+        if isinstance(data, dict) and data.get("metrics") is None:
+            where = (data.get("dataset", ""), data.get("subset", "all"), data.get("data_fingerprint"))
+            types = source_metric_types(*where, data.get("metric_type"))
+            data = {**data, "metrics": default_metrics(types)}
+        return data
 
     @field_validator("metrics")
     @classmethod
@@ -109,6 +175,11 @@ class Task(TaskIdentity, BaseModel):
                 "season_length": sub.season_length,
                 "data_version": sub.data_version or card.data_version,
             }
+            # a user card's series may miss stamps: its gap policy is the default of tasks over it
+            card_policy = getattr(card, "gap_policy", None)
+            if card_policy is not None and "gap_policy" not in self.model_fields_set:
+                object.__setattr__(self, "gap_policy", card_policy)
+            defaults["gap_policy"] = card_policy
         if self.protocol == "holdout" and has_test is False:
             raise ValueError(f"{self.dataset}/{self.subset} has no test split: use protocol='rolling'")
         if self.protocol == "holdout" and self.n_windows != 1:
@@ -159,8 +230,8 @@ class Task(TaskIdentity, BaseModel):
         if out.get("data_fingerprint") is None:
             out.pop("data_fingerprint", None)
         # declared only where set, so tasks without them keep the keys they had
-        if out.get("gap_policy") == "none":
-            out.pop("gap_policy", None)
+        if out.get("gap_policy") == "none" and (self._defaults or {}).get("gap_policy") in (None, "none"):
+            out.pop("gap_policy", None)  # kept where the card's default is another policy
         if out.get("metric_type") is None:
             out.pop("metric_type", None)
         out["horizon"] = self.h

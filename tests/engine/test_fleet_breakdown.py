@@ -132,10 +132,12 @@ def test_when_which_model_where_is_asked_then_its_skill_and_winner_equal_sql_ove
     got = table.merge(sql, on=["metric_type", "model"], suffixes=("", "_sql"), validate="1:1")
     assert len(got) == len(table) == 8
     np.testing.assert_allclose(got["skill"], got["skill_sql"], rtol=1e-9, atol=1e-12)
-    winners = sql.loc[sql.groupby("metric_type")["skill"].idxmax(), ["metric_type", "model"]]
-    assert dict(winners.itertuples(index=False)) == dict(
-        table.loc[table["best"], ["metric_type", "model"]].itertuples(index=False)
-    )
+    # the best model of each group has the group's highest skill by the SQL (two models may tie: statsforecast's
+    # SeasonalNaive forecasts as seasonal_naive does, so the winner is checked by its skill, not its name)
+    best = table.loc[table["best"], ["metric_type", "model"]].merge(sql, on=["metric_type", "model"])
+    top = sql.groupby("metric_type")["skill"].max()
+    assert len(best) == 2
+    np.testing.assert_allclose(best.set_index("metric_type")["skill"], top.loc[best["metric_type"]], rtol=1e-12)
 
 
 def test_when_the_series_view_is_read_then_it_holds_each_series_once_with_its_columns(fleet_run):

@@ -76,6 +76,8 @@ def swept_store(tmp_path_factory) -> Path:
     )
     result = run_cli(["sweep", str(sweep), "--store", str(store)], timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
+    noise = [line for line in (result.stdout + result.stderr).splitlines() if "IPKernelApp] ERROR" in line]
+    assert not noise, f"kernel noise in a sweep that went well: {noise}"
     executed = list((root / "out").glob("*.ipynb"))
     assert len(executed) == 1
     nb = nbformat.read(executed[0], as_version=4)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from workbench.anomaly.run import Detection, as_detector, score_item, scoreboard
+from workbench.anomaly.run import Detection, as_detector, distinct_labels, score_item, scoreboard
 from workbench.anomaly.task import DetectionData, DetectionTask
 from workbench.config import cache_dir
 from workbench.engine.cluster import connect
@@ -70,11 +70,25 @@ def detector_fingerprint(spec: ModelSpec) -> str:
 
 def _item_batches(task: DetectionTask, batch: int) -> Iterator[pd.DataFrame]:
     """The task's rows (item, unique_id, ds, y), a reader's batch at a time (a file, where the card's
-    reader reads one file at a time: `workbench.sources.catalog.split_batches`), checked as a Panel."""
-    from workbench.data.cards import get_card
+    reader reads one file at a time: `workbench.sources.catalog.split_batches`), checked as a Panel.
+    A user card's subset, or a task that fills gaps, is read whole (`DetectionTask.subset_frame`) and
+    handed on `batch` items at a time: filling needs each series whole, and a user card's files are
+    read where they are."""
+    from workbench.data.cards import UserCard, get_card
     from workbench.sources.catalog import split_batches
 
     card = get_card(task.dataset)
+    if isinstance(card, UserCard) or task.gap_policy not in (None, "none"):
+        for subset in task.subsets:
+            df = task.subset_frame(subset)
+            if task.items is not None:
+                df = df[df["item"].isin(task.items)]
+            items = list(dict.fromkeys(df["item"]))
+            for start in range(0, len(items), batch):
+                part = df[df["item"].isin(items[start : start + batch])]
+                if len(part):
+                    yield part
+        return
     for subset in task.subsets:
         for panel in split_batches(card, subset, "train", batch):
             df = panel.df.assign(item=panel.df["item"] if "item" in panel.df.columns else panel.df["unique_id"])
@@ -181,9 +195,13 @@ def commit_scoreboard(
     """One detector's corpus scoreboard as a `detection` unit of `detection_metrics` rows (all
     higher-is-better), keyed by the score units it was computed from; reused when already stored."""
     task = data.task
-    payload = unit_payload(
-        kind="detection", task=task, model=spec.key(), data=sorted(units), seed=seed, part="scoreboard"
+    # a user card's labels are not pinned: the scoreboard is keyed by their content too
+    scored: Any = (
+        sorted(units)
+        if data.labels_fingerprint is None
+        else {"units": sorted(units), "labels": data.labels_fingerprint}
     )
+    payload = unit_payload(kind="detection", task=task, model=spec.key(), data=scored, seed=seed, part="scoreboard")
     code = digest({"workbench": code_fingerprint(*SCOREBOARD_CORE), "packages": package_versions()}, 24)
     key = unit_key(payload, code)
     if store.complete([key]):
@@ -219,6 +237,7 @@ class EngineDetections:
     failures: dict[str, str]
     store: ResultsStore
     scoreboard: pd.DataFrame = field(default_factory=pd.DataFrame)  # detection_metrics rows, as stored
+    n_computed: int = 0  # units this call computed (the others were complete in the store)
 
 
 def detect_on_engine(
@@ -233,12 +252,17 @@ def detect_on_engine(
     seed: int = 0,
     progress: bool = True,
     data: DetectionData | None = None,
+    retry_failed: bool = False,
+    strict: bool = True,
 ) -> EngineDetections:
     """Every detector on every item of `task`, one Dask task per (detector, chunk of items).
 
     A worker reads the task's data and cuts it into chunks; this process gets back the rows'
     stamps and labels (`DetectionData.scoring_view`), never the values, and scores the corpus from
-    the stored scores (NAB's threshold is chosen over every row of the corpus at once)."""
+    the stored scores (NAB's threshold is chosen over every row of the corpus at once). Units stored
+    as failed are complete (kept, not recomputed) unless `retry_failed`. With `strict` (the default),
+    a task on which every detector failed raises; without it (`workbench run`, which reports failed
+    units with the others), the failures come back in `failures` and `records`."""
     specs = [ModelSpec.of(d) for d in detectors]
     for spec in specs:  # unknown names fail before any work
         as_detector(spec.model_dump())
@@ -253,7 +277,7 @@ def detect_on_engine(
             for spec in specs
             for chunk in chunks
         ]
-        done = store.complete([u.key for u in units])
+        done = store.complete([u.key for u in units], retry_failed=retry_failed)
         todo = [u for u in units if u.key not in done]
         if todo:
             futures = c.map(run_unit, todo, store_root=str(store.root), run_id=run_id,
@@ -266,7 +290,8 @@ def detect_on_engine(
             bar.close()
     records = pd.DataFrame([store.record(u.key) for u in units])
     detections, failures, boards = [], {}, []
-    for spec in specs:
+    labels = distinct_labels([(s.name, s.params, seed) for s in specs])
+    for spec, label in zip(specs, labels, strict=True):
         mine = records[records["model"] == spec.labelled(seed)]
         failed = mine[mine["status"] != "ok"]
         if len(failed):
@@ -276,11 +301,12 @@ def detect_on_engine(
         per_item = {item: g.sort_values("row")["anomaly_score"].to_numpy() for item, g in scores.groupby("unique_id")}
         detector = as_detector(spec.model_dump())
         detection = Detection(
-            spec.label, detector.fitted_on, data.corpus.align(per_item, spec.label), float(mine["duration_s"].sum())
-        )
+            label, detector.fitted_on, data.corpus.align(per_item, spec.label), float(mine["duration_s"].sum()),
+            spec.name, dict(spec.params), seed,
+        )  # fmt: skip
         detections.append(detection)
         boards.append(commit_scoreboard(store, data, detection, spec, list(mine["key"]), seed))
-    if failures and not detections:
+    if failures and not detections and strict:
         raise WorkbenchError(f"{task.name}: every detector failed: {failures}")
     board = pd.concat(boards, ignore_index=True) if boards else pd.DataFrame()
-    return EngineDetections(data, detections, records, failures, store, board)
+    return EngineDetections(data, detections, records, failures, store, board, n_computed=len(todo))

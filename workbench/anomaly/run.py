@@ -5,25 +5,43 @@ Dask, `workbench.anomaly.engine`). `scoreboard` turns aligned scores into long r
 per profile (NAB's protocol: threshold optimised on the whole labelled corpus, hence flagged
 `tuned_on_test`), and the point-wise metrics at the task's threshold strategy, evaluated on the
 rows outside the calibration split and outside each item's probationary period.
+
+Every configuration has its own label wherever detectors are listed: a `Detection` carries its
+detector's name, the parameters it was given and the seed, `config_label` spells all of them, and
+`distinct_labels` (what `scoreboard` and the figures show) the name with the parameters that differ
+between configurations of one detector (`forecast_band(forecaster=theta)` beside
+`forecast_band(forecaster=seasonal_naive)`), so no two configurations share a row or a bar.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from workbench.anomaly.detectors import Detector, make_detector
+from workbench.anomaly.errors import DetectionInputError
 from workbench.anomaly.metrics import get_detection_metric
 from workbench.anomaly.nab import STANDARD_PROFILES, normalise, probationary_length
 from workbench.anomaly.task import DetectionData
 from workbench.anomaly.thresholds import choose_threshold
 from workbench.errors import DataFormatError
 
-__all__ = ["SCOREBOARD_COLUMNS", "Detection", "as_detector", "detect", "score_item", "scoreboard"]
+__all__ = [
+    "SCOREBOARD_COLUMNS",
+    "Detection",
+    "as_detector",
+    "config_label",
+    "detect",
+    "detection_labels",
+    "distinct_labels",
+    "score_item",
+    "scoreboard",
+]
 
 SCOREBOARD_COLUMNS = [
     "dataset",
@@ -59,27 +77,116 @@ def score_item(detector: Detector, channels: Mapping[str, np.ndarray], item: str
 
 @dataclass
 class Detection:
-    """One detector's scores over all items (corpus row order) and what it took."""
+    """One detector's scores over all items (corpus row order) and what it took; `name`, `params` and
+    `seed` say which configuration made them (`distinct_labels`)."""
 
     label: str
     fitted_on: str
     scores: np.ndarray
     seconds: float
+    name: str = ""  # the detector's registered name (default: `label`)
+    params: dict[str, Any] = field(default_factory=dict)  # the parameters it was given
+    seed: int = 0
+
+    @property
+    def config(self) -> tuple[str, dict[str, Any], int]:
+        return self.name or self.label, self.params, self.seed
+
+
+def _flat(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested parameters as dotted names (`forecaster_params.model`), so a label names the leaf that differs."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, Mapping) and value:
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _spelt(name: str, params: Mapping[str, Any], seed: int) -> str:
+    shown = f"{name}({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})" if params else name
+    return shown if seed == 0 else f"{shown} (seed {seed})"
+
+
+def config_label(name: str, params: Mapping[str, Any] | None = None, seed: int = 0) -> str:
+    """Every given parameter spelt out: `forecast_band(context=100, forecaster=theta)`, `(seed 3)` for a seed
+    other than 0.
+
+    Parameters
+    ----------
+    name:
+        The detector's registered name.
+    params:
+        The parameters it was given.
+    seed:
+        The run's seed.
+    """
+    return _spelt(name, _flat(params or {}), seed)
+
+
+def distinct_labels(configs: Sequence[tuple[str, Mapping[str, Any] | None, int]]) -> list[str]:
+    """One label per (name, params, seed): the name, with the parameters (and seed) that differ among the
+    configurations of that name; equal configurations get equal labels, different ones never do.
+
+    Parameters
+    ----------
+    configs:
+        (detector name, given parameters, seed) per configuration, in the order the labels are returned.
+    """
+    flat = [(name, _flat(params or {}), seed) for name, params, seed in configs]
+    missing = object()
+    out = []
+    for name, params, seed in flat:
+        group = [(p, s) for n, p, s in flat if n == name]
+        keys = sorted({k for p, _ in group for k in p})
+        differ = [k for k in keys if len({repr(p.get(k, missing)) for p, _ in group}) > 1]
+        seeds = len({s for _, s in group}) > 1
+        out.append(_spelt(name, {k: params.get(k, "default") for k in differ}, seed if seeds else 0))
+    return out
+
+
+def detection_labels(detections: Sequence[Detection]) -> list[str]:
+    """`distinct_labels` of the detections' configurations; the same configuration twice is refused
+    (its rows would be counted as one detector's)."""
+    labels = distinct_labels([d.config for d in detections])
+    seen: dict[str, int] = {}
+    for i, (label, det) in enumerate(zip(labels, detections, strict=True)):
+        if label in seen:
+            raise DetectionInputError(
+                f"detections {seen[label]} and {i} are the same detector configuration ({config_label(*det.config)}); "
+                "give each configuration once"
+            )
+        seen[label] = i
+    return labels
 
 
 def detect(data: DetectionData, spec: str | dict | Detector, seed: int = 0) -> Detection:
-    """Run a detector locally over every item of `data` (with the run's `seed`, as the engine does)."""
+    """Run a detector locally over every item of `data` (with the run's `seed`, as the engine does).
+
+    Parameters
+    ----------
+    data:
+        The task's data (`DetectionTask.load()`).
+    spec:
+        A detector name, a `{name, params}` mapping or a detector.
+    seed:
+        The run's seed.
+    """
     detector = as_detector(spec, seed=seed)
     start = time.perf_counter()
     per_item = {
         item: score_item(detector, data.channels(item), item, data.task.probationary_percent) for item in data.items
     }
     scores = data.corpus.align(per_item, detector.label)
-    return Detection(detector.label, detector.fitted_on, scores, time.perf_counter() - start)
+    given = detector.params.given() if hasattr(detector.params, "given") else {}
+    label = config_label(detector.label, given, seed)
+    return Detection(label, detector.fitted_on, scores, time.perf_counter() - start, detector.label, given, seed)
 
 
 def scoreboard(data: DetectionData, detections: list[Detection]) -> pd.DataFrame:
-    """Long rows (one per detector x metric) on the task's metrics and NAB profiles."""
+    """Long rows (one per detector x metric) on the task's metrics and NAB profiles; each configuration
+    under its own label (`detection_labels`: the same configuration twice is refused)."""
     task, corpus = data.task, data.corpus
     labels = data.rows["label"].to_numpy(bool)
     calibration = data.calibration_mask()
@@ -87,8 +194,8 @@ def scoreboard(data: DetectionData, detections: list[Detection]) -> pd.DataFrame
     groups = corpus.file_index
     null = np.full(len(labels), 0.5)
     rows = []
-    for det in detections:
-        base = {"dataset": task.name, "detector": det.label, "fitted_on": det.fitted_on}
+    for det, label in zip(detections, detection_labels(detections), strict=True):
+        base = {"dataset": task.name, "detector": label, "fitted_on": det.fitted_on}
         for name in task.profiles:
             profile = STANDARD_PROFILES[name]
             threshold, raw = corpus.optimise(det.scores, profile)

@@ -5,12 +5,18 @@ into windows), the probationary fraction, the NAB profiles, the threshold strate
 metrics and the calibration split that strategy may read. `load()` returns `DetectionData`: the
 series in row order grouped into *items* (a NAB file; a SKAB experiment with its 8 sensor channels),
 a 0/1 label per item row, and the windows the NAB scorer needs.
+
+A user card (`workbench.data.cards.UserCard`) is a labelled source too: its `labels:` section names
+the user's own points or windows file (`workbench.anomaly.user_labels`), checked against the stamps
+present in the data. Its series may have gaps: the task's gap policy (else the card's, else none)
+fills them; with none, a card that allows missing data is detected on the rows it has (as NAB's
+irregular files are). A filled row is never a labelled one: labels must name stamps of the data.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +28,7 @@ from workbench.anomaly.nab import PROBATIONARY_PERCENT, STANDARD_PROFILES, NabCo
 from workbench.anomaly.point_labels import align_point_labels, point_windows
 from workbench.anomaly.thresholds import ThresholdStrategy
 from workbench.keys import TaskIdentity
+from workbench.semantics import GapPolicy
 
 __all__ = ["METRICS", "DetectionData", "DetectionTask"]
 
@@ -47,6 +54,8 @@ class DetectionTask(TaskIdentity, BaseModel):
     # the calibration split of the threshold strategy: every other item, in sorted order
     calibration: Literal["every_other_item", "none"] = "every_other_item"
     items: tuple[str, ...] | None = None  # restrict to these items (a quick slice)
+    # how gaps in the series are filled before detection; None: the card's policy, else none (see the module)
+    gap_policy: GapPolicy | None = None
 
     @field_validator("metrics")
     @classmethod
@@ -63,6 +72,14 @@ class DetectionTask(TaskIdentity, BaseModel):
             raise ValueError(f"unknown NAB profile(s) {unknown}; known: {list(STANDARD_PROFILES)}")
         return value
 
+    def resolved(self) -> dict[str, Any]:
+        """As `TaskIdentity.resolved`, without `gap_policy` when it is left to the card: the keys of the
+        tasks stored before the field existed stay what they were."""
+        out = super().resolved()
+        if out.get("gap_policy") is None:
+            out.pop("gap_policy", None)
+        return out
+
     def describe(self) -> str:
         """`nab/all detection (windows, probation 15%)`, with the item slice when there is one."""
         items = f", {len(self.items)} items" if self.items is not None else ""
@@ -73,28 +90,94 @@ class DetectionTask(TaskIdentity, BaseModel):
         return f"{self.dataset}/{'+'.join(self.subsets)}"
 
     def load(self) -> DetectionData:
-        from workbench.sources.dispatch import load_panel  # a catalog card or a user card
+        return self.from_frame(self.frame())
 
-        frames = []
-        for subset in self.subsets:
-            df = load_panel(self.dataset, subset).df
-            frames.append(df.assign(item=df["item"] if "item" in df.columns else df["unique_id"]))
-        return self.from_frame(pd.concat(frames, ignore_index=True))
+    def frame(self) -> pd.DataFrame:
+        """Every row of the task's subsets (item, unique_id, ds, y, ...), gaps filled by the gap policy;
+        a filled row has `observed` False where any was filled."""
+        return pd.concat([self.subset_frame(s) for s in self.subsets], ignore_index=True)
+
+    def subset_frame(self, subset: str) -> pd.DataFrame:
+        """One subset's rows as `frame` gives them: a catalog card's through the catalog, a user card's
+        read with gaps allowed where the gap policy fills them or the card allows missing data."""
+        from workbench.data.cards import UserCard, get_card
+        from workbench.semantics import apply_gap_policy, series_types
+        from workbench.sources.dispatch import load_panel
+        from workbench.sources.user import UserSource
+
+        card = get_card(self.dataset)
+        policy = self.gap_policy or getattr(card, "gap_policy", None) or "none"
+        if isinstance(card, UserCard):
+            card.subset(subset)
+            allow_gaps = policy != "none" or card.allow_missing
+            panel = UserSource(card).load(allow_gaps=allow_gaps)
+        else:
+            panel = load_panel(self.dataset, subset)
+        if policy != "none":
+            observed = panel.df[["unique_id", "ds"]].assign(observed=True)
+            panel = apply_gap_policy(panel, policy, series_types(panel, card.subset(subset).metric_type))
+            df = panel.df.merge(observed, on=["unique_id", "ds"], how="left", validate="one_to_one")
+            df["observed"] = df["observed"].astype("boolean").fillna(False).astype(bool)
+        else:
+            df = panel.df
+        return df.assign(item=df["item"] if "item" in df.columns else df["unique_id"])
 
     def from_frame(self, frame: pd.DataFrame) -> DetectionData:
         """The task's data from its rows (item, unique_id, ds, and y unless only stamps are needed):
-        the item slice checked, the labels read and matched to the rows."""
+        the item slice checked, the labels read and matched to the rows. A user card's labels are
+        checked against the rows the data has (`observed`, where gaps were filled)."""
+        from workbench.data.cards import UserCard, get_card
+
+        card = get_card(self.dataset)
+        if isinstance(card, UserCard):
+            return self._from_user_labels(card, frame)
         from workbench.data.catalog import load_table
 
-        if self.items is not None:
-            unknown = sorted(set(self.items) - set(frame["item"]))
-            if unknown:
-                raise LabelError(f"{self.name}: item(s) {unknown[:5]} not in the data")
-            frame = frame[frame["item"].isin(self.items)].reset_index(drop=True)
+        frame = self._sliced(frame)
         table = load_table(self.dataset, self.labels_table)
         if self.labels == "windows":
             return DetectionData.from_windows(self, frame, table)
         return DetectionData.from_points(self, frame, table)
+
+    def _sliced(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.items is None:
+            return frame
+        unknown = sorted(set(self.items) - set(frame["item"]))
+        if unknown:
+            raise LabelError(f"{self.name}: item(s) {unknown[:5]} not in the data")
+        return frame[frame["item"].isin(self.items)].reset_index(drop=True)
+
+    def _from_user_labels(self, card: Any, frame: pd.DataFrame) -> DetectionData:
+        """A user card's labels (`workbench.anomaly.user_labels`), checked against the observed rows, then
+        matched to the task's rows: points as a 0/1 per row, windows as they are. With an item slice, the
+        labels of series outside it are left unread (the unsliced task checks every row of the file)."""
+        from workbench.anomaly.user_labels import check_labels, labels_fingerprint, read_labels
+
+        if self.labels_table not in ("windows", "labels"):
+            raise LabelError(f"{self.name}: a user card has one labels table, `labels`, not {self.labels_table!r}")
+        declared = card.labels.kind if card.labels is not None else None
+        if declared is not None and declared != self.labels:
+            raise LabelError(
+                f"{self.name}: the task asks for labels={self.labels!r} but the card {card.path or card.name} "
+                f"declares labels of kind {declared!r}; use DetectionTask(labels={declared!r})"
+            )
+        frame = self._sliced(frame)
+        observed = frame[frame["observed"]] if "observed" in frame.columns else frame
+        labels = read_labels(card)
+        if self.items is not None:  # a slice: the labels of series outside it are not read (checked unsliced)
+            labels = labels[labels["unique_id"].isin(set(frame["unique_id"].astype(str)))]
+        labels = check_labels(card, labels, observed[["unique_id", "ds"]])
+        item_of = dict(zip(frame["unique_id"].astype(str), frame["item"], strict=False))
+        if self.labels == "windows":
+            windows = labels[labels["unique_id"].isin(item_of)].assign(unique_id=lambda w: w["unique_id"].map(item_of))
+            data = DetectionData.from_windows(self, frame, windows[["unique_id", "start", "end"]])
+        else:
+            rows = frame[["item", "unique_id", "ds"]].astype({"unique_id": str})
+            hit = rows.merge(labels[["unique_id", "ds"]].assign(_hit=1), on=["unique_id", "ds"], how="left")["_hit"]
+            table = rows[["item", "ds"]].assign(**{self.label_column: hit.fillna(0).astype(np.int8).to_numpy()})
+            table = table.groupby(["item", "ds"], sort=False, as_index=False)[self.label_column].max()
+            data = DetectionData.from_points(self, frame, table)
+        return replace(data, labels_fingerprint=labels_fingerprint(labels))
 
 
 @dataclass
@@ -108,6 +191,8 @@ class DetectionData:
     corpus: NabCorpus
     # a scoring view's values stay in the chunk files the worker wrote: item -> file, read per item
     chunk_files: dict[str, str] = field(default_factory=dict)
+    # a user card's labels are the user's file, not pinned: their content hash keys the scoreboards
+    labels_fingerprint: str | None = None
 
     @property
     def items(self) -> list[str]:

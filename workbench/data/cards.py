@@ -31,6 +31,7 @@ __all__ = [
     "SubsetSpec",
     "TableSpec",
     "UserCard",
+    "UserLabelsSpec",
     "all_cards",
     "get_card",
     "load_card",
@@ -39,6 +40,8 @@ __all__ = [
 _RAW_PREFIX = "https://raw.githubusercontent.com/"
 # what a series measures (`workbench.semantics`): a level, a number of events, events per unit of time
 METRIC_TYPES: tuple[str, ...] = ("gauge", "count", "rate")
+# what a missing timestamp means (`workbench.semantics`, which fills by it; declared here, below it, for cards)
+GapPolicy = Literal["none", "nan", "ffill", "zero", "by_metric_type"]
 _PINNED = re.compile(r"^https://raw\.githubusercontent\.com/[^/]+/[^/]+/[0-9a-f]{40}/.+")
 
 
@@ -227,6 +230,27 @@ class SourceSpec(_Frozen):
         return [self.path] if isinstance(self.path, str) else list(self.path)
 
 
+class UserLabelsSpec(_Frozen):
+    """Where a user card's anomaly labels live: a CSV or parquet file (local, relative to the card, or an
+    fsspec URL) of `points` (id, stamp: one labelled row each) or `windows` (id, start, end). Read and
+    checked against the card's series by `workbench.anomaly.user_labels`."""
+
+    path: str
+    kind: Literal["points", "windows"] = "points"
+    id_col: str = "unique_id"
+    time_col: str = "ds"  # the point's stamp, or the window's start
+    end_col: str | None = None  # windows: the window's last stamp (inclusive)
+    format: Literal["parquet", "csv"] | None = None  # default: from the file's suffix
+
+    @model_validator(mode="after")
+    def _check(self) -> UserLabelsSpec:
+        if self.kind == "windows" and not self.end_col:
+            raise ValueError("labels of kind 'windows' name the column of each window's end (labels.end_col)")
+        if self.kind == "points" and self.end_col:
+            raise ValueError("labels of kind 'points' have no end column: drop labels.end_col or use kind: windows")
+        return self
+
+
 class UserCard(_Frozen):
     """A card over a user's own files: one subset (`all`), one split (`train`), read in place.
 
@@ -247,7 +271,10 @@ class UserCard(_Frozen):
     horizon: int | None = Field(None, ge=1)
     n_series: int | None = None
     allow_missing: bool = False
+    # the default gap policy of tasks over the card (`workbench.semantics`): its series miss stamps on the grid
+    gap_policy: GapPolicy | None = None
     provenance: list[str] = Field(default_factory=list)  # where the user's series come from (workbench.leakage)
+    labels: UserLabelsSpec | None = None  # anomaly labels of the series (the `labels` table)
     path: Path | None = None
 
     @model_validator(mode="after")
@@ -271,7 +298,11 @@ class UserCard(_Frozen):
 
     @property
     def tables(self) -> dict[str, TableSpec]:
-        return {}
+        """`labels` where the card declares them (read by `workbench.anomaly.user_labels`, not a catalog reader)."""
+        if self.labels is None:
+            return {}
+        description = f"anomaly {self.labels.kind} of the series ({self.labels.path})"
+        return {"labels": TableSpec(reader="user_labels", files=[self.labels.path], description=description)}
 
     @property
     def files(self) -> list[FileSpec]:
@@ -298,7 +329,10 @@ class UserCard(_Frozen):
         return self.subsets[USER_SUBSET]
 
     def table(self, name: str) -> TableSpec:
-        raise UnknownNameError(f"table of dataset {self.name!r} (a user card has none)", name, [])
+        if name not in self.tables:
+            hint = "" if self.tables else " (a user card has one, `labels`, where it declares `labels:`)"
+            raise UnknownNameError(f"table of dataset {self.name!r}{hint}", name, list(self.tables))
+        return self.tables[name]
 
     @property
     def folder(self) -> Path:

@@ -27,7 +27,6 @@ the chunks in its own process, so a bad grid is refused before a cluster starts.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from workbench.data.cards import UserCard, get_card
 from workbench.data.chunks import ChunkRef
 from workbench.errors import DataFormatError, UnknownNameError, WorkbenchError
 from workbench.forecasters import make_forecaster
+from workbench.foundation.loading import missing_checkpoint
 from workbench.metrics import get_metric, interval_levels
 from workbench.models.spec import ModelSpec
 from workbench.scoring import format_levels
@@ -64,7 +64,6 @@ __all__ = [
 ]
 
 SHOWN = 10  # culprits named per problem (series, files); the rest are counted
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # `org/name`: a hub id, not a local path
 _SUMMARIES: dict[tuple, dict[str, Any]] = {}  # per chunk and thresholds: a rerun in this process reads nothing
 
 
@@ -435,15 +434,6 @@ def _darts_probabilistic(forecaster: Any) -> bool | None:
         return None
 
 
-def _is_local_path(model: str) -> bool:
-    """A checkpoint given as a local path rather than a hub id (`org/name`, or a bare name)."""
-    if storage.has_scheme(model):
-        return False
-    if model.startswith(("/", ".", "~", "\\")):
-        return True
-    return "/" in model and not _HUB_ID.match(model)
-
-
 def _ttm_config(forecaster: Any) -> tuple[dict[str, Any] | None, str]:
     """A TTM checkpoint's config (context and prediction length) and where it was read: the object
     given, a local folder's `config.json`, or the hub id's copy in the local hub cache."""
@@ -527,15 +517,9 @@ def model_facts(spec: ModelSpec) -> ModelFacts:
         ready = getattr(forecaster, "ready", "") or "model_object"
         model = getattr(forecaster.params, "model", None)
         given = getattr(forecaster.params, ready, None) is not None
-        if not given and isinstance(model, str) and _is_local_path(model) and not Path(model).expanduser().exists():
-            fact.problems.append(
-                Problem(
-                    "model path",
-                    culprit,
-                    f"the checkpoint folder {model} does not exist. Fix: download the model folder there, or "
-                    "give `model` an existing folder or a hub id (org/name)",
-                )
-            )
+        missing = missing_checkpoint(model) if not given and isinstance(model, str) else None
+        if missing is not None:  # the message a unit would meet (`loading.load`), before any unit
+            fact.problems.append(Problem("model path", culprit, missing))
     if spec.name == "ttm":
         config, where = _ttm_config(forecaster)
         if config is not None:

@@ -17,15 +17,18 @@ import importlib
 import resource
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
+from workbench.data import Panel
 from workbench.engine.isolation import UnitTimeout, run_with_deadline
 from workbench.engine.units import Unit
 from workbench.forecasters import make_forecaster
+from workbench.metrics import get_metric
 from workbench.registry import forecasters as registered_forecasters
 from workbench.scoring import score_window
 from workbench.sources.chunkfiles import read_refs
@@ -33,16 +36,73 @@ from workbench.store.records import RuntimeLog, commit_unit
 from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task, Window
 
-__all__ = ["commit", "compute_unit", "failure", "forecast_windows", "run_unit", "score_windows", "unit_windows"]
+__all__ = [
+    "commit",
+    "compute_unit",
+    "failure",
+    "forecast_windows",
+    "run_unit",
+    "score_windows",
+    "too_short",
+    "unit_windows",
+]
 
 
-def unit_windows(unit: Unit) -> list[Window]:
-    """The windows a forecast or score unit covers, cut from its chunks read here."""
+def too_short(task: Task, train: Panel) -> dict[str, str]:
+    """The series of `train` too short for the task's rolling windows (counted after its gap
+    policy fills them, as the windows are cut), each with why: {unique_id: reason}.
+
+    The preflight refuses a grid with such series before any unit runs; a unit that still meets one
+    (its data changed since, a gap filled otherwise, chunks planned elsewhere) forecasts and scores
+    its other series and records these as not forecastable, rather than losing the whole unit.
+
+    Parameters
+    ----------
+    task:
+        The task (protocol, horizon, windows, step, gap policy).
+    train:
+        The train split of some of its series, as read (before the gap policy).
+    """
+    if task.protocol != "rolling" or not len(train.df):
+        return {}
+    step = task.step or task.h
+    need = task.h + (task.n_windows - 1) * step + 1
+    lengths = train.lengths()
+    if task.gap_policy != "none" and (lengths < need).any():
+        lengths = task.prepared(train).lengths()  # filling only adds stamps: counted again where short
+    short = lengths[lengths < need]
+    return {
+        str(uid): f"series {str(uid)!r} has {int(n)} points, fewer than the {need} that {task.n_windows} window(s) "
+        f"of horizon {task.h} and step {step} need (plus one point of past), so it was not forecast"
+        for uid, n in short.items()
+    }
+
+
+def unit_windows(unit: Unit, not_forecastable: dict[str, str] | None = None) -> list[Window]:
+    """The windows a forecast or score unit covers, cut from its chunks read here.
+
+    Series too short for the windows (`too_short`) are left out of every window and, when
+    `not_forecastable` is given, put in it with why; the unit's other series keep their windows."""
     task = unit.task
     train = read_refs(unit.chunks, "train", task.gap_policy != "none")  # type: ignore[arg-type]
     # test chunks come from load_holdout: their ds already continue each train series
     test = read_refs(unit.chunks, "test") if task.protocol == "holdout" else None  # type: ignore[arg-type]
+    short = too_short(task, train)  # type: ignore[arg-type]
+    if short:
+        train = replace(train, df=train.df[~train.df["unique_id"].astype(str).isin(short)].reset_index(drop=True))
+        if not_forecastable is not None:
+            not_forecastable.update(short)
+    if not len(train.df):  # every series too short: windows without series, each scored as undefined rows
+        n = 1 if task.protocol == "holdout" else task.n_windows  # type: ignore[attr-defined]
+        return [Window(i, train, train) for i in range(n) if unit.window is None or i == unit.window]
     return [w for w in task.windows_of(train, test) if unit.window is None or w.index == unit.window]
+
+
+def _not_forecastable_facts(not_forecastable: Mapping[str, str]) -> dict[str, Any]:
+    """What a unit's record says of its series left unforecast (nothing when there is none)."""
+    if not not_forecastable:
+        return {}
+    return {"n_not_forecastable": len(not_forecastable), "not_forecastable": dict(not_forecastable)}
 
 
 def forecast_windows(unit: Unit, windows: list[Window], facts: dict | None = None) -> pd.DataFrame:
@@ -60,6 +120,8 @@ def forecast_windows(unit: Unit, windows: list[Window], facts: dict | None = Non
     runtime = RuntimeLog()
     checked: leakage.WindowCheck | None = None
     for window in windows:
+        if not len(window.past.df):  # its series were all left out (`unit_windows`): nothing to fit
+            continue
         started = time.perf_counter()
         forecaster = make_forecaster(spec.name, seed=unit.seed, **dict(spec.params)).fit(window.past)
         fitted = time.perf_counter()
@@ -72,29 +134,71 @@ def forecast_windows(unit: Unit, windows: list[Window], facts: dict | None = Non
     if facts is not None:
         facts["runtime_log"] = runtime
         facts |= checked.record() if checked is not None else {}
+    if not forecasts:
+        empty = {"unique_id": "object", "ds": "object", "y_hat": "float64", "window": "int64"}
+        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in empty.items()})
     return pd.concat(forecasts, ignore_index=True)
 
 
 def score_windows(
-    task: Task, windows: list[Window], forecasts: pd.DataFrame, metrics: Sequence[str], model: str
+    task: Task,
+    windows: list[Window],
+    forecasts: pd.DataFrame,
+    metrics: Sequence[str],
+    model: str,
+    not_forecastable: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Per-series rows of `metrics` over `windows`, from `forecasts` (a `window` column beside each
-    window's forecast rows; stored or just made): window by window, `score_window`'s rows."""
+    window's forecast rows; stored or just made): window by window, `score_window`'s rows.
+
+    Each series of `not_forecastable` (from `unit_windows`) gets, in every window, one row per
+    metric whose value is undefined (NaN: counted by the leaderboards as `n_undefined`, never
+    averaged) and whose `not_forecastable` column says why; that column is absent when no series
+    of the unit was left out."""
     frames = []
     for window in windows:
-        forecast = forecasts[forecasts["window"] == window.index]
-        scores = score_window(task, window.past, window.truth, forecast, model, metrics)
-        scores.insert(0, "window", window.index)
-        frames.append(scores)
-    return pd.concat(frames, ignore_index=True)
+        if len(window.truth.df):
+            forecast = forecasts[forecasts["window"] == window.index]
+            scores = score_window(task, window.past, window.truth, forecast, model, metrics)
+            scores.insert(0, "window", window.index)
+            frames.append(scores)
+        if not_forecastable:
+            frames.append(_undefined_rows(window.index, not_forecastable, metrics))
+    out = pd.concat(frames, ignore_index=True)
+    if not_forecastable:
+        out["not_forecastable"] = out["not_forecastable"].astype("string")
+    return out
+
+
+def _undefined_rows(window: int, not_forecastable: Mapping[str, str], metrics: Sequence[str]) -> pd.DataFrame:
+    """One window's metric rows of the series left unforecast: `score_window`'s columns, value NaN."""
+    ids = sorted(not_forecastable)
+    names = [get_metric(name).name for name in metrics]
+    n = len(ids) * len(names)
+    return pd.DataFrame(
+        {
+            "window": window,
+            "unique_id": [uid for _ in names for uid in ids],
+            "metric": [name for name in names for _ in ids],
+            "value": float("nan"),
+            "quantiles": pd.Series([pd.NA] * n, dtype="string"),
+            "point_as_quantiles": False,
+            "numerator": float("nan"),
+            "denominator": float("nan"),
+            "not_forecastable": [not_forecastable[uid] for _ in names for uid in ids],
+        }
+    )
 
 
 def compute_unit(unit: Unit, facts: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(metric rows of every task metric, forecasts) of one forecast unit, computed in this process
     and not stored; the engine stores the forecasts and commits each metric as a score unit."""
-    windows = unit_windows(unit)
+    dropped: dict[str, str] = {}
+    windows = unit_windows(unit, dropped)
     forecasts = forecast_windows(unit, windows, facts)
-    metrics = score_windows(unit.task, windows, forecasts, unit.task.metrics, unit.model.label)  # type: ignore[attr-defined]
+    if facts is not None:
+        facts |= _not_forecastable_facts(dropped)
+    metrics = score_windows(unit.task, windows, forecasts, unit.task.metrics, unit.model.label, dropped)  # type: ignore[attr-defined]
     _label(metrics, unit)
     _label(forecasts, unit)
     return metrics, forecasts
@@ -190,12 +294,14 @@ def _run_forecast(
     result: dict = {}
     facts: dict = {}
     windows: list[Window] | None = None
+    dropped: dict[str, str] = {}  # series too short for the windows: recorded, scored as undefined
     try:
         if timeout_s:
             args = (unit, dict(registered_forecasters.added))
             forecasts, result["peak_rss_mb"], facts = run_with_deadline(_forecast_in_child, args, timeout_s)
         else:
-            windows = unit_windows(unit)
+            windows = unit_windows(unit, dropped)
+            facts |= _not_forecastable_facts(dropped)
             forecasts = forecast_windows(unit, windows, facts)
             _label(forecasts, unit)
         result["value"] = forecasts
@@ -232,8 +338,8 @@ def _run_forecast(
     )
     if forecasts is not None and scores:
         if windows is None:  # forecast in a child process: cut the windows here
-            windows = unit_windows(unit)
-        made = [_score(s, store_root, run_id, chunk_size, forecasts, windows) for s in scores]
+            windows = unit_windows(unit, dropped)
+        made = [_score(s, store_root, run_id, chunk_size, forecasts, windows, dropped) for s in scores]
         committed = {**committed, "scores": made}
     return committed
 
@@ -243,28 +349,36 @@ def _run_scores(units: Sequence[Unit], store_root: str, run_id: str, chunk_size:
     built or fitted); the forecasts and the chunk's windows are read once for all of them. Returns
     the first unit's record, the others' under its `scores`, as a forecast unit's run does."""
     forecast = units[0].forecast or ""
+    dropped: dict[str, str] = {}
     try:
         forecasts = ResultsStore(store_root).read_table("forecasts", [forecast])
-        if forecasts.empty:
+        windows = unit_windows(units[0], dropped)
+        if forecasts.empty and any(len(w.truth.df) for w in windows):
             raise FileNotFoundError(f"forecast unit {forecast} has no stored forecasts")
-        windows = unit_windows(units[0])
     except Exception as exc:  # data that cannot be read is the units' fault, recorded
         made = [commit(u, store_root, run_id, {}, chunk_size, **failure(exc)) for u in units]
     else:
-        made = [_score(u, store_root, run_id, chunk_size, forecasts, windows) for u in units]
+        made = [_score(u, store_root, run_id, chunk_size, forecasts, windows, dropped) for u in units]
     return {**made[0], "scores": made[1:]} if len(made) > 1 else made[0]
 
 
 def _score(
-    unit: Unit, store_root: str, run_id: str, chunk_size: int | None, forecasts: pd.DataFrame, windows: list[Window]
+    unit: Unit,
+    store_root: str,
+    run_id: str,
+    chunk_size: int | None,
+    forecasts: pd.DataFrame,
+    windows: list[Window],
+    not_forecastable: Mapping[str, str] | None = None,
 ) -> dict:
     """Compute and commit one score unit; a metric that cannot be scored (e.g. `MissingQuantilesError`:
-    a probabilistic metric of a forecast without quantiles) is a failed score unit with its message."""
+    a probabilistic metric of a forecast without quantiles) is a failed score unit with its message.
+    The series left unforecast get undefined rows, and the record names them."""
     started_at = datetime.now(UTC).isoformat()
     start = time.perf_counter()
-    rows, record = None, {"status": "ok"}
+    rows, record = None, {"status": "ok", **_not_forecastable_facts(not_forecastable or {})}
     try:
-        rows = score_windows(unit.task, windows, forecasts, [unit.metric_name], unit.model.label)  # type: ignore[arg-type]
+        rows = score_windows(unit.task, windows, forecasts, [unit.metric_name], unit.model.label, not_forecastable)  # type: ignore[arg-type]
         _label(rows, unit)
     except Exception as exc:
         record = failure(exc)
@@ -314,8 +428,10 @@ def _forecast_in_child(unit: Unit, added: dict[str, type]) -> tuple[pd.DataFrame
     for name, cls in added.items():
         registered_forecasters.added.setdefault(name, cls)
     _single_threaded_kernels()
-    facts: dict = {}
-    forecasts = forecast_windows(unit, unit_windows(unit), facts)
+    dropped: dict[str, str] = {}
+    windows = unit_windows(unit, dropped)
+    facts: dict = _not_forecastable_facts(dropped)
+    forecasts = forecast_windows(unit, windows, facts)
     _label(forecasts, unit)
     return forecasts, _peak_rss_mb(), facts
 

@@ -19,6 +19,8 @@ A loaded model is shared and must not be changed in place: adapters that tune we
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.errors import SourceUnavailableError
 from workbench.storage import sha256_file
 
 __all__ = [
@@ -38,6 +41,8 @@ __all__ = [
     "file_sha256",
     "fingerprint",
     "load",
+    "looks_local",
+    "missing_checkpoint",
     "stats",
     "torch_facts",
 ]
@@ -45,6 +50,50 @@ __all__ = [
 # checkpoint files whose bytes define the weights (configs included: they shape the network)
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".json")
 MAX_ENTRIES = 8  # loaded models kept per process, least recently used dropped first
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # `org/name`: a hub id, not a local path
+
+
+def looks_local(source: str) -> bool:
+    """Whether a checkpoint `source` is written as a local path rather than a hub id.
+
+    A path: absolute, starting with `.` or `~`, or holding a path separator anywhere but in the one
+    `/` of a hub id (`org/name`): `a/b/c`, `models\\ttm`. A bare name or `org/name` is a hub id
+    (which a folder of that name in the working directory shadows, as the hub libraries do), a URL
+    (`s3://...`) neither. Such a path is a local folder that must exist: it is never looked up on
+    the hub, whose answer would only say that no repository has that name.
+
+    Parameters
+    ----------
+    source:
+        The model's `model` parameter as given.
+    """
+    text = str(source)
+    if "://" in text:
+        return False
+    if os.path.isabs(text) or text.startswith((".", "~")):
+        return True
+    separators = {"/", "\\", os.sep, os.altsep} - {None}
+    return any(sep in text for sep in separators) and not _HUB_ID.match(text)
+
+
+def missing_checkpoint(source: str) -> str | None:
+    """What is wrong with a `source` written as a local path that does not exist, with the fix;
+    None for a hub id or an existing path. One message, for the grid's preflight and for a unit
+    that meets the folder gone.
+
+    Parameters
+    ----------
+    source:
+        The model's `model` parameter as given.
+    """
+    path = Path(source).expanduser()
+    if not looks_local(source) or path.exists():
+        return None
+    where = "" if str(path) == str(source) and path.is_absolute() else f" ({path.absolute()})"
+    return (
+        f"the checkpoint folder {source}{where} does not exist (a path is read as a local folder, never as a hub "
+        "id). Fix: download the model folder there, or give `model` an existing folder or a hub id (org/name)"
+    )
 
 
 @dataclass(frozen=True)
@@ -106,8 +155,12 @@ _FINGERPRINTS: dict[tuple, str] = {}
 def fingerprint(source: str, revision: str | None = None) -> str:
     """A local checkpoint's content hash (sha256 over its weight and config files, by name), or
     `hub:<id>@<revision>` for a hub id (a revision pins the hub's content). Cached per file
-    listing with sizes and mtimes, so a file replaced in place is hashed again."""
-    path = Path(source)
+    listing with sizes and mtimes, so a file replaced in place is hashed again. A local path that
+    does not exist is refused (`missing_checkpoint`), not taken for a hub id."""
+    problem = missing_checkpoint(source)
+    if problem is not None:
+        raise SourceUnavailableError(problem)
+    path = Path(source).expanduser()
     if not path.exists():
         return f"hub:{source}@{revision or 'main'}"
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in WEIGHT_SUFFIXES)
@@ -146,7 +199,10 @@ def load(
     dtype: str = "float32",
     extra: tuple[Hashable, ...] = (),
 ) -> Loaded:
-    """The model for this key, loaded by `loader()` on the first call in this process."""
+    """The model for this key, loaded by `loader()` on the first call in this process.
+
+    A `source` written as a local path that does not exist is refused before `loader` runs
+    (`SourceUnavailableError`, naming the path: `missing_checkpoint`)."""
     key = WeightsKey(family, str(source), revision, fingerprint(str(source), revision), str(device), dtype, extra)
     cache = _CACHE
     with cache.guard:

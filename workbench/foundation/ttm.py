@@ -145,8 +145,15 @@ def load_weights(model: str, revision: str | None = None, device: str = "cpu", d
         bars = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()  # its "Loading weights" bar would go to every notebook's stderr
         try:
-            loaded = cls.from_pretrained(model, revision=revision)
+            local = loading.looks_local(model)  # `~/models/ttm`: the hub libraries would not expand it
+            loaded = cls.from_pretrained(str(Path(model).expanduser()) if local else model, revision=revision)
         except Exception as exc:
+            if loading.looks_local(model):  # a path that is there (`loading.load` refuses a missing one)
+                raise SourceUnavailableError(
+                    f"ttm: the local folder {model} holds no loadable TinyTimeMixer checkpoint "
+                    f"({type(exc).__name__}: {exc}). Fix: give `model` the folder of a downloaded checkpoint "
+                    "(its config.json and model.safetensors), or a hub id (org/name)"
+                ) from exc
             raise SourceUnavailableError(
                 f"ttm: cannot load weights {model!r}{f' (revision {revision!r})' if revision else ''} "
                 f"({type(exc).__name__}: {exc}). Without internet, download the model folder elsewhere and pass its "

@@ -10,12 +10,20 @@ chunk cache, so another process (a report) finds them again by the fingerprint a
 - Dask DataFrame: never gathered. Unless it is indexed by series with known divisions, it is
   shuffled by series (a hash shuffle on the workers); each partition is then sorted, validated,
   hashed and written as a parquet part, on its worker, and the task plans from those parts.
+
+A frame's parts are sorted copies in the chunk cache, so a row number in them means nothing to the
+user. Each row therefore carries its place in the user's data through the shuffle (the input
+partition, and the file it was read from where the frame is a `dd.read_parquet`), the partition is
+checked as it is written, and a problem is reported at the user's file and row: order, duplicates
+and off-grid steps at once, a gap (stamps missing, which only a task's gap policy fills) as the
+location a unit reading the part names first.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -23,8 +31,9 @@ import pandas as pd
 
 from workbench import storage
 from workbench.data.panel import Panel
-from workbench.errors import WorkbenchError
+from workbench.errors import DataFormatError, WorkbenchError
 from workbench.fingerprint import digest
+from workbench.sources.checks import check_metadata, check_rows, check_values
 from workbench.sources.chunkfiles import read_index, read_refs, write_panel_chunks
 from workbench.sources.parquet import describe_file, id_hashes, read_chunk, row_group_refs, write_series_grouped
 
@@ -37,11 +46,17 @@ __all__ = [
     "info",
     "materialize_frame",
     "panel_hash",
+    "partition_files",
     "register",
 ]
 
 _REGISTRY: dict[str, Any] = {}
 MEMORY_SUBSET = "all"
+# the fix a gap names (a frame's own words: `workbench.sources.checks` names a card's)
+GAP_FIX = (
+    "give the task a gap policy (gap_policy='by_metric_type' forward-fills gauges and rates and zero-fills "
+    "counts; or 'ffill', 'zero', 'nan'), or fill the missing stamps in the data"
+)
 
 
 def panel_hash(panel: Panel) -> str:
@@ -103,6 +118,12 @@ class PanelSource:
     def panels(self) -> tuple[Panel, Panel | None]:
         return self.train, self.test
 
+    def metric_types(self) -> set[str] | None:
+        """The metric types of the panel's `metric_type` column (None: no such column)."""
+        if "metric_type" not in self.train.df.columns:
+            return None
+        return set(map(str, self.train.df["metric_type"].dropna().unique()))
+
     def plan(self, chunk_size: int, client: Any = None) -> list:
         folder = storage.cache_join("chunks", f"memory-{self._fp[:24]}-{chunk_size}")
         refs = read_index(folder)
@@ -130,20 +151,118 @@ class ChunkSource:
     def panels(self) -> tuple[Panel, Panel | None]:
         return read_refs(self.refs, "train"), (read_refs(self.refs, "test") if self.has_test else None)
 
+    def metric_types(self) -> set[str] | None:
+        """Unknown without reading the chunks."""
+        return None
+
     def plan(self, chunk_size: int, client: Any = None) -> list:
         return self.refs
 
 
 # ---- Dask DataFrames -----------------------------------------------------------------------------
+# where each row of a frame came from, carried through the shuffle and dropped before a part is written
+_PART, _ROW = "_workbench_partition", "_workbench_row"
+_HERE = "\x00frame-part\x00"  # the location the checks name, replaced by the user's (see `_located`)
+
+
+def _number_rows(pdf: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The input partition's number and each row's 1-based place in it, as two columns."""
+    number = (partition_info or {}).get("number", 0)
+    return pdf.assign(**{_PART: np.int64(number), _ROW: np.arange(1, len(pdf) + 1, dtype=np.int64)})
+
+
+def partition_files(ddf: Any) -> list[str] | None:
+    """The file each partition of a `dd.read_parquet` frame reads (through partition-wise steps such as
+    a rename), or None where that cannot be told (another reader, a filter that drops partitions, or a
+    partition of some row groups of a file).
+
+    Parameters
+    ----------
+    ddf:
+        A Dask DataFrame."""
+    try:
+        from dask.dataframe.dask_expr._expr import Blockwise
+        from dask.dataframe.dask_expr.io.parquet import ReadParquet
+
+        expr = ddf.expr
+        while not isinstance(expr, ReadParquet):
+            if not isinstance(expr, Blockwise) or not hasattr(expr, "frame"):
+                return None
+            expr = expr.frame
+        pieces = [part["piece"] for part in expr._plan["parts"]]
+    except (ImportError, AttributeError, KeyError, TypeError):  # dask's internals: a hint, never required
+        return None
+    if len(pieces) != ddf.npartitions or any(piece[1] is not None for piece in pieces):
+        return None
+    return [str(piece[0]) for piece in pieces]
+
+
+def _row_place(name: str, files: list[str] | None, partition: int, row: int) -> str:
+    """`name: <file>: row N` (or `partition P, row N` where the files are unknown)."""
+    if files is not None and 0 <= partition < len(files):
+        return f"{name}: {files[partition]}: row {row}"
+    return f"{name}: partition {partition} of the frame, row {row}"
+
+
+def _located(exc: DataFormatError, sorted_rows: pd.DataFrame, name: str, files: list[str] | None) -> str:
+    """A check's message about the sorted part, told at the user's rows: every `row N` of the part
+    becomes the file (or input partition) and row it came from."""
+
+    def place(match: re.Match) -> str:
+        index = int(match.group(1)) - 1
+        if not 0 <= index < len(sorted_rows):
+            return name
+        return _row_place(name, files, int(sorted_rows[_PART].iloc[index]), int(sorted_rows[_ROW].iloc[index]))
+
+    text = re.sub(rf"{re.escape(_HERE)}: row (\d+)", place, str(exc))
+    return text.replace(_HERE, name)
+
+
+def _check_part(
+    df: pd.DataFrame, meta: dict[str, Any], metadata_cols: list[str], allow_missing: bool, files: list[str] | None
+) -> str | None:
+    """Check one sorted part as a unit will read it, naming the user's rows: raises at a bad value,
+    a repeated stamp, a step off the frequency's grid or metadata that change within a series;
+    returns the first gap (stamps missing: fine for a task with a gap policy), located, or None."""
+    name = meta.get("name") or "frame"
+    ids = df["unique_id"].to_numpy()
+    if df["ds"].isna().any():
+        at = int(np.flatnonzero(df["ds"].isna().to_numpy())[0])
+        place = _row_place(name, files, int(df[_PART].iloc[at]), int(df[_ROW].iloc[at]))
+        raise DataFormatError(f"{place}: missing or unparseable timestamp in series {ids[at]!r}")
+    try:
+        check_values(df, where=_HERE, allow_missing=allow_missing)
+        check_rows(ids, df["ds"], where=_HERE, freq=meta.get("freq"), ids_sorted=False, gaps=True)
+        check_metadata(df, metadata_cols, where=_HERE)
+    except DataFormatError as exc:
+        raise DataFormatError(_located(exc, df, name, files)) from None
+    try:
+        check_rows(ids, df["ds"], where=_HERE, freq=meta.get("freq"), ids_sorted=False, gaps=False)
+    except DataFormatError as exc:
+        return _located(exc, df, name, files)
+    return None
+
+
 def _materialize_part(
-    pdf: pd.DataFrame, cache_root: str, meta: dict[str, Any], metadata_cols: list[str], allow_missing: bool
+    pdf: pd.DataFrame,
+    cache_root: str,
+    meta: dict[str, Any],
+    metadata_cols: list[str],
+    allow_missing: bool,
+    files: list[str] | None = None,
 ) -> dict[str, Any]:
-    """One partition, on its worker: sorted, validated, hashed and written under its content hash."""
+    """One partition, on its worker: sorted, checked at the user's rows, hashed and written under its
+    content hash (the rows' origin columns are not written, so the hash is the data's alone)."""
     if pdf.empty:
         return {"n_rows": 0}
-    panel = Panel.from_long(
-        pdf, source=f"partition of {meta.get('name') or 'a Dask frame'}", allow_missing=allow_missing, **meta
-    )
+    source = f"partition of {meta.get('name') or 'a Dask frame'}"
+    known = _PART in pdf.columns and all(c in pdf.columns for c in ("unique_id", "ds", "y"))
+    gap = None
+    if known:  # sorted as a Panel sorts, checked at the user's rows before the Panel's own checks
+        frame = pdf.assign(unique_id=pdf["unique_id"].astype(str))
+        frame = frame.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+        gap = _check_part(frame, meta, metadata_cols, allow_missing, files)
+    panel = Panel.from_long(pdf, source=source, allow_missing=allow_missing, **meta)
     df = panel.df[["unique_id", "ds", "y", *metadata_cols]]
     rows = pd.util.hash_pandas_object(df, index=False).to_numpy()
     part_hash = hashlib.sha256(rows.tobytes() + json.dumps(list(df.columns)).encode()).hexdigest()
@@ -162,7 +281,17 @@ def _materialize_part(
     }
     spec = {"layout": "long", "id_col": "unique_id", "storage_options": {}}
     plan = describe_file(entry, spec, cache_root)
-    return {**plan, "kind": "canonical", "n_rows": len(df)}
+    origins = sorted({int(p) for p in panel.df[_PART].unique()}) if known else []
+    sources = [files[p] for p in origins if files is not None and p < len(files)] or [f"partition {p}" for p in origins]
+    types = sorted(map(str, df["metric_type"].dropna().unique())) if "metric_type" in df.columns else None
+    return {
+        **plan,
+        "kind": "canonical",
+        "n_rows": len(df),
+        "sources": sources,
+        "first_gap": gap,
+        "metric_types": types,
+    }
 
 
 def materialize_frame(
@@ -178,20 +307,26 @@ def materialize_frame(
     metadata_cols: tuple[str, ...] = (),
     allow_missing: bool = False,
 ) -> FrameSource:
-    """Write a Dask frame's partitions as series-whole parquet parts (on the workers) and register them."""
+    """Write a Dask frame's partitions as series-whole parquet parts (on the workers) and register them.
+
+    Each row carries its input partition and place in it through the shuffle, so a problem is told at
+    the user's file and row (`partition_files`), not at a part in the chunk cache."""
     import dask
 
+    files = partition_files(ddf)
     if ddf.index.name == id_col and ddf.known_divisions:
-        ddf = ddf.reset_index()  # a series lies within one partition already
+        ddf = ddf.reset_index().map_partitions(_number_rows)  # a series lies within one partition already
     else:
         if ddf.index.name == id_col:
             ddf = ddf.reset_index()
+        ddf = ddf.map_partitions(_number_rows)
         ddf = ddf.shuffle(on=id_col)  # every row of a series to one partition, across the workers
     ddf = ddf.rename(columns={id_col: "unique_id", time_col: "ds", target_col: "y"})
     meta = {"freq": freq, "season_length": season_length, "horizon": horizon, "name": name or "frame"}
     root = storage.cache_url()
     parts = [
-        dask.delayed(_materialize_part)(p, root, meta, list(metadata_cols), allow_missing) for p in ddf.to_delayed()
+        dask.delayed(_materialize_part)(p, root, meta, list(metadata_cols), allow_missing, files)
+        for p in ddf.to_delayed()
     ]
     described = [d for d in dask.compute(*parts) if d.get("n_rows")]
     source = FrameSource(parts=described, meta=meta, metadata_cols=list(metadata_cols), allow_missing=allow_missing)
@@ -240,13 +375,32 @@ class FrameSource:
 
     has_test = False
 
+    def metric_types(self) -> set[str] | None:
+        """The metric types of the frame's `metric_type` column (None: no such column)."""
+        found = [p.get("metric_types") for p in self.parts]
+        if "metric_type" not in self.metadata_cols or any(t is None for t in found):
+            return None
+        return {t for types in found for t in types}
+
+    def where(self, part: dict[str, Any]) -> str:
+        """How a unit reading `part` names it: the user's files (and, where the part has a gap, the
+        file, row and series of its first), then the sorted copy in the chunk cache it reads."""
+        copy = f"the chunk cache's copy sorted by series and time ({part['data_url']})"
+        gap = part.get("first_gap")
+        if gap:
+            fix = "" if "gap_policy" in gap else f"; {GAP_FIX}"
+            return f"{gap}{fix}. As read from {copy}"
+        sources = part.get("sources") or []
+        label = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more" if len(sources) > 3 else "")
+        return f"{self.meta.get('name')} ({label or 'a Dask frame'}), as read from {copy}"
+
     def plan(self, chunk_size: int, client: Any = None) -> list:
 
         refs = []
         for part in self.parts:
             spec = {
                 "kind": "canonical",
-                "where": part["data_url"],
+                "where": self.where(part),
                 "metadata_cols": self.metadata_cols,
                 "allow_missing": self.allow_missing,
                 "storage_options": {},

@@ -28,7 +28,7 @@ from workbench.data.chunks import ChunkRef
 from workbench.data.panel import Panel, wide_to_long
 from workbench.errors import DataFormatError, DataIntegrityError
 from workbench.fingerprint import digest
-from workbench.sources.checks import check_metadata, check_rows, check_values, where_row
+from workbench.sources.checks import RowChecker, where_row
 
 __all__ = [
     "PLAN_VERSION",
@@ -47,6 +47,11 @@ __all__ = [
 ]
 
 PLAN_VERSION = 1
+# the fix a gap names where a unit reads its rows: the task's gap policy, or the card's
+TASK_GAP_FIX = (
+    "give the task a gap policy (Task(..., gap_policy='by_metric_type'), or ffill, zero, nan) or the card one "
+    "(`gap_policy: by_metric_type` in the card; `workbench datasets add ... --gap-policy`)"
+)
 # converted files: a row group ends between series once it holds this many rows or series, so that
 # units of `chunk_size` series can be cut from them
 ROWS_PER_GROUP = 128_000
@@ -121,20 +126,17 @@ def read_chunk(ref, allow_gaps: bool = False) -> Panel:
         frame = _canonical(table.to_pandas(), spec, where, spec.get("hive", {}))
     raw_ids = table.column(0).to_numpy(zero_copy_only=False)  # the file's own order: numeric ids sort as numbers
     first_row = 1 + sum(md.row_group(i).num_rows for i in range(ref.row_groups[0]))
-    csv = spec.get("csv", False)
-    ids_sorted = spec["kind"] != "canonical"  # converted files were checked as they were written
-    ds = frame["ds"].to_numpy()
-    check_rows(
-        raw_ids,
-        ds,
-        where=where,
-        first_row=first_row,
+    checker = RowChecker(
+        where,
         freq=meta.get("freq"),
-        csv=csv,
-        ids_sorted=ids_sorted,
-        gaps=allow_gaps,
+        csv=spec.get("csv", False),
+        ids_sorted=spec["kind"] != "canonical",  # converted files were checked as they were written
+        allow_gaps=allow_gaps,
+        gap_fix=TASK_GAP_FIX,
+        metadata_cols=spec.get("metadata_cols", []),
     )
-    check_metadata(frame, spec.get("metadata_cols", []), where=where, first_row=first_row, csv=csv)
+    checker.feed(raw_ids, frame, first_row)
+    checker.finish()
     return Panel.from_long(frame, source=where, allow_missing=spec.get("allow_missing", False), **meta)
 
 
@@ -156,8 +158,12 @@ def convert_file(entry: dict[str, Any], spec: dict[str, Any], target: str) -> No
     write_series_grouped(long_frame(entry, spec), target)
 
 
-def long_frame(entry: dict[str, Any], spec: dict[str, Any]) -> pd.DataFrame:
-    """One whole user file as a checked long frame (unique_id, ds, y, metadata columns)."""
+def long_frame(entry: dict[str, Any], spec: dict[str, Any], checker: RowChecker | None = None) -> pd.DataFrame:
+    """One whole user file as a checked long frame (unique_id, ds, y, metadata columns).
+
+    `checker`: the checker of a long file's rows (`workbench datasets add` hands in its own, the one
+    it runs over parquet files too); by default gaps on the grid pass (a unit reading the rows checks
+    them against its task's gap policy). A wide file's time column is checked as one series."""
     where, csv = entry["where"], entry["format"] == "csv"
     raw = _read_whole(entry, spec)
     raw.columns = [str(c) for c in raw.columns]
@@ -173,36 +179,67 @@ def long_frame(entry: dict[str, Any], spec: dict[str, Any]) -> pd.DataFrame:
             ds = _parse_time(raw[time_col], spec.get("time_format"), where)
         else:
             ds = pd.Series(np.arange(len(raw), dtype="int64"))
-        check_rows(
-            np.zeros(len(raw), dtype=np.int8),
-            ds.to_numpy(),
-            where=where,
-            freq=spec["meta"].get("freq"),
-            csv=csv,
-            ids_sorted=False,
-        )
         frame = wide_to_long(raw, value_cols, ds.to_numpy())
         for col in spec.get("metadata_cols", []):
             if col in hive:
                 frame[col] = hive[col]
         frame = frame.sort_values("unique_id", kind="stable").reset_index(drop=True)
+        _check_wide(frame, ds.to_numpy(), time_col, where, csv, spec, checker)
     else:
         _columns_needed(spec, list(raw.columns), where, hive)
         frame = _canonical(raw, spec, where, hive)
-        # gaps are checked where a unit reads the rows: a task with a gap policy takes them
-        check_rows(
-            raw[spec["id_col"]].to_numpy(),
-            frame["ds"].to_numpy(),
-            where=where,
+        # by default gaps pass here: they are checked where a unit reads the rows, against its task
+        long = checker or RowChecker(
+            where,
             freq=spec["meta"].get("freq"),
             csv=csv,
-            gaps=True,
+            allow_gaps=True,
+            metadata_cols=spec.get("metadata_cols", []),
+            allow_missing=True,
         )
-        check_metadata(frame, spec.get("metadata_cols", []), where=where, csv=csv)
+        long.feed(raw[spec["id_col"]].to_numpy(), frame, 1)
+        long.finish()
     if not pd.api.types.is_numeric_dtype(frame["y"]):
-        check_values(frame, where=where, csv=csv, allow_missing=True)
         frame["y"] = pd.to_numeric(frame["y"], errors="coerce")
     return frame
+
+
+def _check_wide(
+    frame: pd.DataFrame, ds: np.ndarray, time_col: str | None, where: str, csv: bool, spec: dict[str, Any], checker
+) -> None:
+    """A wide file's rows through the one checker: its time column as one series (order, frequency,
+    gaps: the same stamps are missing from every column), then each column's values (file rows)."""
+    settings = checker or RowChecker(where, freq=spec["meta"].get("freq"), csv=csv, allow_gaps=True, allow_missing=True)
+    label = f"the time column {time_col!r}" if time_col else "the row positions"
+    times = RowChecker(
+        where,
+        freq=settings.freq,
+        csv=csv,
+        ids_sorted=False,
+        allow_gaps=settings.allow_gaps,
+        gap_fix=settings.gap_fix,
+        label=lambda _: label,
+    )
+    ids = np.zeros(len(ds), dtype=np.int8)
+    times.feed(ids, pd.DataFrame({"unique_id": ids, "ds": ds}), 1)
+    for gaps in times.finish().series.values():
+        settings.gaps.series[f"{label} (every column)"] = gaps  # the same stamps are missing in each column
+    if settings.allow_missing is None and not (settings.check_types or settings.require_types):
+        return
+    uids = frame["unique_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, uids[1:] != uids[:-1]]) if len(uids) else []
+    for a, b in zip(starts, [*starts[1:], len(uids)], strict=True):
+        column = RowChecker(
+            where,
+            csv=csv,
+            allow_missing=settings.allow_missing,
+            declared_types=settings.declared_types,
+            check_types=settings.check_types,
+            require_types=settings.require_types,
+            label=lambda uid: f"column {uid!r}",
+        )
+        part = frame.iloc[a:b]
+        column.feed(part["unique_id"].to_numpy(), part, 1)  # a column's rows are the file's rows
 
 
 def write_series_grouped(

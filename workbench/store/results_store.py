@@ -81,21 +81,67 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench import storage
+from workbench.errors import WorkbenchError
 from workbench.storage import Location
 from workbench.store import maintenance
 from workbench.store.kinds import DONE, KINDS, RESERVED, TABLE_NAME
 from workbench.store.seal import parse, seal
 
-__all__ = ["FORMAT", "RESULTS_ENV", "ResultsStore", "results_root", "superseded"]
+__all__ = ["FORMAT", "RESULTS_ENV", "ResultsStore", "StoreRootError", "results_root", "superseded"]
 
 RESULTS_ENV = "WORKBENCH_RESULTS"
 FORMAT = 3
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
+class StoreRootError(WorkbenchError, NotADirectoryError):
+    """A local store root that is, or lies below, a file: no store can be read or written there.
+
+    Also a `NotADirectoryError` (what the first write would have raised), so callers that caught
+    that keep catching it."""
+
+
 def results_root(root: str | Path | None = None) -> Location:
-    """The store's root: an absolute local Path, or a URL (`s3://bucket/prefix`) as a string."""
-    return storage.location(root or os.environ.get(RESULTS_ENV) or "results")
+    """The store's root: an absolute local Path, or a URL (`s3://bucket/prefix`) as a string.
+
+    A local root that is an existing file, or lies below one, is refused here, before anything is
+    read or written: otherwise the first commit would end in a bare `NotADirectoryError` after the
+    work was done (a run's units computed, then nothing stored).
+
+    Parameters
+    ----------
+    root:
+        A folder or an fsspec URL; None: `WORKBENCH_RESULTS`, else `./results`.
+
+    Raises
+    ------
+    StoreRootError
+        The root, or a folder above it, is a file; the message names it and the fix.
+    """
+    location = storage.location(root or os.environ.get(RESULTS_ENV) or "results")
+    if isinstance(location, Path):
+        _check_local_root(location, root)
+    return location
+
+
+def _check_local_root(location: Path, given: str | Path | None) -> None:
+    """Refuse a local root whose nearest existing path (itself or a parent) is not a folder."""
+    origin = f" (from {RESULTS_ENV})" if not given and os.environ.get(RESULTS_ENV) else ""
+    for path in (location, *location.parents):
+        try:
+            if not path.exists():
+                continue
+        except OSError:  # unreadable (permissions): left to the first write, which names it
+            return
+        if path.is_dir():
+            return
+        blocked = "is a file" if path == location else f"lies below {path}, which is a file"
+        raise StoreRootError(
+            f"results store {location}{origin} {blocked}, not a folder: a store is a folder holding units/, "
+            "runs/ and one folder per table, so nothing can be read or written there. Fix: name a folder, new "
+            f"or existing, as the store (--store, store=, or {RESULTS_ENV}), e.g. "
+            f"{path.with_name(path.name + '-results')}, or move {path} away"
+        )
 
 
 class ResultsStore:
