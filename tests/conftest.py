@@ -117,6 +117,12 @@ FILE_KINDS: dict[str, tuple[str, ...]] = {
 # files that mix them with fast tests: an embedded LocalCluster (`evaluate`, `detect_on_engine` or
 # `workbench run` without a client), papermill, the CLI in a subprocess, fresh interpreters
 TEST_KINDS: dict[str, dict[str, list[str]]] = {
+    "tests/cli/test_detection_grid.py": {
+        "cluster": [
+            "test_when_a_grid_runs_two_forecasters_and_two_band_detectors_then_each_is_a_row_and_a_rerun_computes_nothing",
+            "test_when_a_detector_fails_on_the_data_then_run_exits_1_naming_it_and_keeps_the_others",
+        ],
+    },
     "tests/data/test_user_sources.py": {
         "cluster": [
             "test_when_workbench_run_meets_an_unsorted_file_then_it_exits_2_naming_the_file_and_row",
@@ -186,6 +192,17 @@ TEST_KINDS: dict[str, dict[str, list[str]]] = {
     "tests/notebooks/test_observability_notebook.py": {
         "notebook": [
             "test_when_observability_runs_on_a_slice_then_it_tells_the_story_without_stderr",
+        ],
+    },
+    "tests/notebooks/test_fleet_notebooks.py": {  # papermill; the notebooks start Dask in their kernels
+        "notebook": [
+            "test_when_a_labelled_gappy_fleet_is_added_then_own_data_and_observability_run_it_clean",
+            "test_when_explore_opens_the_fleet_then_it_reports_the_missing_stamps_before_filling_them",
+            "test_when_anomaly_runs_on_the_fleets_own_labels_then_it_scores_and_plots_them",
+        ],
+        "cluster": [
+            "test_when_a_labelled_gappy_fleet_is_added_then_own_data_and_observability_run_it_clean",
+            "test_when_anomaly_runs_on_the_fleets_own_labels_then_it_scores_and_plots_them",
         ],
     },
     "tests/notebooks/test_sweep_spec.py": {

@@ -7,11 +7,19 @@ The three observability cards: `cloud_monitoring` (60 labelled production series
 declaration beside what the values look like (`value_kind`: non-negative integers, non-negative
 reals, signed values) and the shares of zeros and missing values that decide how intermittent a
 series is.
+
+Any other card works too, a user's own included (`workbench datasets add`): its series may miss stamps
+(`load_with_gaps` keeps them missing so that they can be counted, `fill_gaps` fills them as a task's
+gap policy would), and where it declares labels its joint forecast and detection run
+(`workbench.joint.run_joint(dataset=...)`) is read back with `detection_board`, one row per detector
+configuration.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +29,7 @@ from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.data.panel import Panel
+    from workbench.store.results_store import ResultsStore
 
 __all__ = [
     "CARDS",
@@ -28,7 +37,11 @@ __all__ = [
     "MAX_HORIZON",
     "board_for",
     "boom_leaderboard",
+    "detection_board",
+    "detector_labels",
+    "fill_gaps",
     "forecast_tasks",
+    "gap_policy_of",
     "load_with_gaps",
     "missing_stamps",
     "profile_summary",
@@ -114,6 +127,51 @@ def missing_stamps(panel: Panel, n_first: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def gap_policy_of(dataset: str, gap_policy: str | None = None) -> str:
+    """The gap policy a task over `dataset` fills missing stamps with: `gap_policy` where one is asked
+    for, else the card's own (a user card added with `--gap-policy`), else `none` (rows as recorded).
+
+    Parameters
+    ----------
+    dataset
+        The card's name.
+    gap_policy
+        The policy asked for (`workbench.semantics.GAP_POLICIES`), or None for the card's.
+    """
+    from workbench.data import get_card
+    from workbench.semantics import GAP_POLICIES
+
+    if gap_policy is not None and gap_policy not in GAP_POLICIES:
+        raise WorkbenchError(f"{dataset}: unknown gap policy {gap_policy!r}; known: {', '.join(GAP_POLICIES)}")
+    return gap_policy or getattr(get_card(dataset), "gap_policy", None) or "none"
+
+
+def fill_gaps(panel: Panel, dataset: str, subset: str | None = None, gap_policy: str | None = None) -> Panel:
+    """The series of `panel` (as `load_with_gaps` gives them) with their missing stamps filled the way a
+    task's models would see them: by `gap_policy_of(dataset, gap_policy)`, each series by the metric type
+    the card declares for it (`by_metric_type`: gauges and rates carried forward, counts zero-filled).
+    With `none` the panel is returned as it is.
+
+    Parameters
+    ----------
+    panel
+        Series as recorded, not yet filled.
+    dataset, subset
+        The card they come from and its subset (default: the observability cards' own, else `all`), whose
+        metric types decide each series' fill.
+    gap_policy
+        The policy (None: the card's, else none).
+    """
+    from workbench.data import get_card
+    from workbench.semantics import apply_gap_policy, series_types
+
+    policy = gap_policy_of(dataset, gap_policy)
+    if policy == "none":
+        return panel
+    sub = get_card(dataset).subset(subset or CARDS.get(dataset, "all"))
+    return apply_gap_policy(panel, policy, series_types(panel, sub.metric_type))
+
+
 def series_profile(dataset: str, subset: str | None = None, gap_policy: str | None = None) -> pd.DataFrame:
     """Per series: rows, frequency, the card's declared `metric_type` (gauge / count / rate; None
     where it declares none), `value_kind` (what the values look like), `zero_share` and
@@ -131,16 +189,15 @@ def series_profile(dataset: str, subset: str | None = None, gap_policy: str | No
         card's `gap_policy` (tasks over the card default to it), else `none`: the rows as recorded.
     """
     from workbench.data import get_card
-    from workbench.semantics import apply_gap_policy, intermittency, series_types
+    from workbench.semantics import intermittency, series_types
 
     subset = subset or CARDS.get(dataset, "all")
-    card = get_card(dataset)
-    sub = card.subset(subset)
+    sub = get_card(dataset).subset(subset)
     panel = load_with_gaps(dataset, subset)
     types = series_types(panel, sub.metric_type)
     absent = missing_stamps(panel).set_index("unique_id")["missing_stamps"]
-    policy = gap_policy or getattr(card, "gap_policy", None) or "none"
-    panel = apply_gap_policy(panel, policy, types)
+    policy = gap_policy_of(dataset, gap_policy)
+    panel = fill_gaps(panel, dataset, subset, policy)
     df = panel.df
     y = df["y"].to_numpy(float)
     present = ~np.isnan(y)
@@ -171,14 +228,33 @@ def series_profile(dataset: str, subset: str | None = None, gap_policy: str | No
     return out.drop(columns=["n"]).reset_index()
 
 
-def profiles(cards: Iterable[str] = CARDS) -> pd.DataFrame:
-    """`series_profile` of every card, one frame."""
-    return pd.concat([series_profile(c) for c in cards], ignore_index=True)
+def profiles(cards: Iterable[str] = CARDS, gap_policy: str | None = None) -> pd.DataFrame:
+    """`series_profile` of every card, one frame.
+
+    Parameters
+    ----------
+    cards
+        Card names: the observability cards by default, any card (a user's own included) otherwise.
+    gap_policy
+        How every card's missing stamps are filled before the statistics (None: each card's own policy,
+        else none), as `series_profile` takes it.
+    """
+    cards = list(cards)
+    if not cards:
+        raise WorkbenchError("profiles of no card: name at least one (e.g. profiles(['cloud_monitoring']))")
+    return pd.concat([series_profile(c, gap_policy=gap_policy) for c in cards], ignore_index=True)
 
 
 def profile_summary(profile: pd.DataFrame) -> pd.DataFrame:
     """Per dataset, group, declared type and value kind: series, rows, median and max zero share,
-    missing share, zero-inflated series (ADI >= 1.32)."""
+    missing share (after the gap policy), stamps missing on the grid (before it), zero-inflated series
+    (ADI >= 1.32).
+
+    Parameters
+    ----------
+    profile
+        `series_profile` or `profiles` rows.
+    """
     return (
         profile.groupby(["dataset", "group", "metric_type", "value_kind"], dropna=False)
         .agg(
@@ -187,6 +263,7 @@ def profile_summary(profile: pd.DataFrame) -> pd.DataFrame:
             median_zero_share=("zero_share", "median"),
             max_zero_share=("zero_share", "max"),
             missing_share=("missing_share", "mean"),
+            missing_stamps=("missing_stamps", "sum"),
             n_zero_inflated=("zero_inflated", "sum"),
         )
         .reset_index()
@@ -240,3 +317,105 @@ def relative_to_baseline(
     out = joint[["model", column, "n_series"]].copy()
     out[f"{column}_scaled"] = out[column] / float(base.iloc[0])
     return out.sort_values(f"{column}_scaled").reset_index(drop=True)
+
+
+_LABEL = re.compile(r"^(?P<name>[^(]+)\((?P<params>.*?)\)(?P<rest>(?: \(seed \d+\))?)$", re.S)
+
+
+def _split_params(text: str) -> dict[str, str] | None:
+    """`k=v, k=v` (values may hold brackets, braces, quotes and commas) as a dict; None where it does not parse."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth or quote:
+        return None
+    parts.append(text[start:])
+    out = {}
+    for part in parts:
+        key, eq, value = part.strip().partition("=")
+        if not eq or not key.isidentifier():
+            return None
+        out[key] = value
+    return out
+
+
+def detector_labels(models: Iterable[str]) -> dict[str, str]:
+    """A short label for each detector configuration, never the same for two of them.
+
+    A stored detector's label names every parameter (`forecast_band(context=512, forecaster=theta,
+    level=0.95, ...)`): too long for a table, and cutting it to a width can make two configurations read
+    as one. Here each label keeps the parameters in which configurations of the same detector differ
+    (and a band detector's `forecaster`, which says what it is), so two `forecast_band` detectors with
+    different forecasters stay two rows: `forecast_band(forecaster=theta)`. A label that does not
+    parse, or a short label two configurations would share, stays whole.
+
+    Parameters
+    ----------
+    models
+        The detector labels of a detection leaderboard's `model` column.
+    """
+    distinct = list(dict.fromkeys(str(m) for m in models))
+    parsed: dict[str, tuple[str, dict[str, str], str]] = {}
+    for model in distinct:
+        match = _LABEL.match(model)
+        params = _split_params(match["params"]) if match else None
+        if match and params is not None:
+            parsed[model] = (match["name"], params, match["rest"])
+    short = {m: m for m in distinct}
+    for name in {p[0] for p in parsed.values()}:
+        group = {m: p for m, p in parsed.items() if p[0] == name}
+        keys = sorted({k for _, params, _ in group.values() for k in params})
+        differ = {k for k in keys if len({params.get(k) for _, params, _ in group.values()}) > 1}
+        shown = [k for k in keys if k in differ or k == "forecaster"]
+        for model, (_, params, rest) in group.items():
+            inner = ", ".join(f"{k}={params[k]}" for k in shown if k in params)
+            short[model] = (f"{name}({inner})" if inner else name) + rest
+    counts = pd.Series(list(short.values())).value_counts()
+    return {m: (s if counts[s] == 1 else m) for m, s in short.items()}
+
+
+def detection_board(
+    store: ResultsStore | str | Path | None, datasets: Iterable[str], metrics: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The detection leaderboard of tasks over `datasets`: one row per task and detector configuration
+    (`detector_labels`, so two residual detectors on different forecasters are two rows, never averaged
+    into one), one column per metric.
+
+    Parameters
+    ----------
+    store
+        The results store (a path, or None for the default).
+    datasets
+        The datasets whose detection tasks are kept (a user card's name works as a catalog card's).
+    metrics
+        The metric columns (None: every metric stored); metrics no detector was scored on are left out.
+    """
+    from workbench.store.sql import detection_leaderboard
+
+    datasets = list(datasets)
+    board = board_for(detection_leaderboard(store), datasets)
+    if metrics is not None:
+        board = board[board["metric"].isin(list(metrics))]
+    if board.empty:
+        raise WorkbenchError(
+            f"the results store {getattr(store, 'root', store) or ''} holds no detection scores of {datasets}"
+            + (f" for metrics {list(metrics)}" if metrics is not None else "")
+            + ": run the detectors first (workbench.joint.run_joint or workbench.anomaly.engine.detect_on_engine)"
+        )
+    labels = detector_labels(board["model"])
+    board = board.assign(detector=board["model"].map(labels))
+    table = board.pivot(index=["task", "detector"], columns="metric", values="value")
+    table.columns.name = None
+    return table

@@ -10,7 +10,7 @@
     chunk_size: 200        # series per unit for local models
     seed: 0
     save_forecasts: true   # forecasts are always stored (scores are computed from them)
-    timeout_s: null        # per unit
+    timeout_s: null        # per forecast unit
     store: results         # or WORKBENCH_RESULTS
     reuse_across_code: false  # reuse units made by other workbench code (recorded in the run)
 
@@ -65,7 +65,7 @@ class Grid(BaseModel):
     detection_chunk_size: int = Field(8, ge=1)  # items per detection unit (a detector is costlier per series)
     seed: int = 0
     save_forecasts: bool = True  # accepted for older grid files; forecasts are always stored
-    timeout_s: float | None = Field(None, gt=0)
+    timeout_s: float | None = Field(None, gt=0)  # per forecast unit (detection units run to the end)
     store: str | None = None
     reuse_across_code: bool = False
 
@@ -81,10 +81,10 @@ class Grid(BaseModel):
         """Each part whole (tasks with models, detection tasks with detectors), and at least one part."""
         if not self.tasks and not self.detection_tasks:
             raise ValueError("a grid lists `tasks` (with `models`), `detection_tasks` (with `detectors`), or both")
-        for runs, on, what in (("tasks", "models", "models"), ("detection_tasks", "detectors", "detectors")):
+        for runs, on in (("tasks", "models"), ("detection_tasks", "detectors")):
             if bool(getattr(self, runs)) != bool(getattr(self, on)):
                 given, lacking = (runs, on) if getattr(self, runs) else (on, runs)
-                raise ValueError(f"`{given}` is given without `{lacking}`: list the {what} and the tasks they run on")
+                raise ValueError(f"`{given}` is given without `{lacking}`: list the {on} and the tasks they run on")
         return self
 
 
