@@ -91,8 +91,8 @@ def missing_checkpoint(source: str) -> str | None:
         return None
     where = "" if str(path) == str(source) and path.is_absolute() else f" ({path.absolute()})"
     return (
-        f"the checkpoint folder {source}{where} does not exist (a path is read as a local folder, never as a hub "
-        "id). Fix: download the model folder there, or give `model` an existing folder or a hub id (org/name)"
+        f"the checkpoint folder {source}{where} does not exist (a local path is read as a local folder, never as a "
+        "hub id). Fix: download the model folder there, or give `model` an existing folder or a hub id (org/name)"
     )
 
 
