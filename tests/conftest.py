@@ -287,6 +287,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 # ---- Data -----------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _catalog_path_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets back the WORKBENCH_CATALOG it started with: the CLI run in this process
+    (typer's CliRunner) puts a `--catalog` folder on it for the workers it starts, which would let
+    one test's cards be found by the tests after it (two fleets are both named `fleet`)."""
+    name = "WORKBENCH_CATALOG"
+    monkeypatch.setenv(name, os.environ.get(name, ""))  # recorded, so undone after the test
+    if not os.environ[name]:
+        monkeypatch.delenv(name)
+
+
 @pytest.fixture(scope="session")
 def mirror() -> Path:
     root = os.environ.get("WORKBENCH_DATA_MIRROR")
