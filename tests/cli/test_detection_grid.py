@@ -113,6 +113,15 @@ def test_when_a_grid_runs_two_forecasters_and_two_band_detectors_then_each_is_a_
     assert f"detection fleet/all: {n_units} units, {n_units} already complete, 0 computed (none failed)" in text
     assert sorted(p.name for p in (store / "units").glob("*.json")) == units, "a rerun commits no unit"
 
+    # the report of that store, as a user writes it: forecasts and both detector configurations, apart
+    page = tmp_path / "fleet.html"
+    args = ["report", "--results", str(store), "--catalog", str(cards), "--labels", str(fleet.labels), "-o", str(page)]
+    written = runner.invoke(app, args, env=ENV)
+    assert written.exit_code == 0, written.output
+    html = page.read_text()
+    assert "forecaster=theta" in html and "forecaster=seasonal_naive" in html
+    assert "fleet/all" in html and "labelled anomalies" in html
+
 
 def test_when_a_detector_fails_on_the_data_then_run_exits_1_naming_it_and_keeps_the_others(fleet, tmp_path):
     cards, store = tmp_path / "cards", tmp_path / "store"
