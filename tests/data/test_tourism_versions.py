@@ -5,6 +5,8 @@ The card reads Tcomp 1.0.1's R data, built from the competition's own files (yea
 columns Y248-Y326); a reader that keeps every non-empty cell appends them to those series' training
 parts. That is the copy the Monash archive and fev/Chronos evaluate: their seasonal-naive MASE on
 Tourism Yearly (fev's published 3.5520097) is reproduced here from Tcomp's data plus those 79 cells.
+The card's `yearly_all_cells` subset reads that copy (the `mcomp_rda` reader's `append_train` option);
+`competition_files_read_in_full` builds it independently, from Tcomp's copy and `STRAY`, to check it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import pandas as pd
 import pytest
 
 from workbench.data import Panel, get_card, load_holdout
+from workbench.data.catalog import fetch_files
+from workbench.data.readers import read_mcomp_rda
+from workbench.errors import DataFormatError
 from workbench.metrics import mase
 
 pytestmark = pytest.mark.usefixtures("mirror")
@@ -72,11 +77,26 @@ def yearly() -> tuple[Panel, Panel]:
     return load_holdout("tourism", "yearly")
 
 
+@pytest.fixture(scope="module")
+def all_cells() -> tuple[Panel, Panel]:
+    return load_holdout("tourism", "yearly_all_cells")
+
+
+def long_frame(panel: Panel) -> pd.DataFrame:
+    return panel.df[["unique_id", "ds", "y"]].sort_values(["unique_id", "ds"], ignore_index=True)
+
+
 def test_when_the_card_is_read_then_it_names_tcomp_as_its_data_version():
     card = get_card("tourism")
     assert "Tcomp 1.0.1" in card.data_version
     assert "Tcomp 1.0.1" in card.subset("yearly").data_version
     assert "79 stray" in card.subset("yearly").data_version
+    all_cells = card.subset("yearly_all_cells")
+    assert "Tcomp 1.0.1" in all_cells.data_version and "Monash" in all_cells.data_version
+    assert "79 stray" in all_cells.data_version and "fev" in all_cells.data_version
+    # the card types exactly the cells read from yearly_in.csv, in the same order
+    assert list(all_cells.options["append_train"].items()) == list(STRAY.items())
+    assert (all_cells.n_series, all_cells.n_rows) == (518, 10606 + 79)
 
 
 def test_when_tcomp_yearly_loads_then_lengths_are_the_competitions(yearly):
@@ -96,15 +116,61 @@ def test_when_seasonal_naive_runs_on_tcomp_yearly_then_mase_is_3_007(yearly):
     assert round(seasonal_naive_mase(*yearly), 3) == 3.007
 
 
-def test_when_the_stray_cells_are_kept_then_fevs_seasonal_naive_mase_is_reproduced(yearly):
+def test_when_yearly_all_cells_loads_then_it_is_the_competition_files_read_in_full(yearly, all_cells):
     train, test = competition_files_read_in_full(*yearly)
-    assert train.n_series == 518
+    pd.testing.assert_frame_equal(long_frame(all_cells[0]), long_frame(train))
+    pd.testing.assert_frame_equal(long_frame(all_cells[1]), long_frame(test))
+
+
+def test_when_the_stray_cells_are_kept_then_the_79_series_are_one_year_longer(yearly, all_cells):
+    train, test = all_cells
+    assert train.n_series == test.n_series == 518
     changed = train.lengths() - yearly[0].lengths()
-    assert int((changed == 1).sum()) == 79 and int(changed.sum()) == 79
-    assert len(train) + len(test) == 12757
-    value = seasonal_naive_mase(train, test)
+    assert sorted(changed.index[changed == 1]) == sorted(STRAY) and int(changed.sum()) == 79
+    assert (len(train), len(test), len(train) + len(test)) == (10685, 2072, 12757)
+    assert (test.lengths() == 4).all()
+    # each stray cell is the last training year, and the test years follow it
+    last = train.df.groupby("unique_id").last()
+    assert last.loc[list(STRAY), "y"].tolist() == [float(v) for v in STRAY.values()]
+    first_test = test.df.groupby("unique_id")["ds"].min()
+    assert (first_test == last["ds"] + pd.DateOffset(years=1)).all()
+    moved = first_test - yearly[1].df.groupby("unique_id")["ds"].min()
+    assert sorted(moved.index[moved > pd.Timedelta(0)]) == sorted(STRAY)
+
+
+def test_when_seasonal_naive_runs_on_yearly_all_cells_then_fevs_published_mase_is_reproduced(all_cells):
+    value = seasonal_naive_mase(*all_cells)
     assert round(value, 3) == 3.552
-    assert value == pytest.approx(FEV_SEASONAL_NAIVE["yearly"], abs=1e-6)
+    assert value == pytest.approx(FEV_SEASONAL_NAIVE["yearly"], rel=1e-8)
+
+
+def tourism_rda(subset: str) -> dict:
+    return fetch_files(get_card("tourism").split_files(subset, "train"))
+
+
+@pytest.mark.parametrize("part", ["x", "xx"])
+@pytest.mark.parametrize("bad", ["Y999", "M1"])  # no such series; a monthly series named in a yearly subset
+def test_when_append_train_names_a_series_not_in_the_subset_then_the_reader_refuses_it(part, bad):
+    options = {"object": "tourism", "period": "YEARLY", "part": part, "append_train": {"Y1": 1.0, bad: 2.0}}
+    with pytest.raises(DataFormatError, match=rf"option append_train names '{bad}', which is not a YEARLY series"):
+        read_mcomp_rda(tourism_rda("yearly"), options)
+
+
+def test_when_append_train_extends_a_quarterly_series_then_the_next_quarter_is_added_and_the_test_moves_on():
+    files, base = tourism_rda("quarterly"), {"object": "tourism", "period": "QUARTERLY", "append_train": {"Q7": 5.5}}
+    quarter = pd.DateOffset(months=3)
+    for part in ("x", "xx"):
+        plain = read_mcomp_rda(files, {"object": "tourism", "period": "QUARTERLY", "part": part})
+        extended = read_mcomp_rda(files, {**base, "part": part})
+        old, new = plain[plain["unique_id"] == "Q7"], extended[extended["unique_id"] == "Q7"]
+        if part == "x":  # one more quarter after the last
+            assert new["y"].tolist() == [*old["y"], 5.5]
+            assert new["ds"].tolist() == [*old["ds"], old["ds"].iloc[-1] + quarter]
+        else:  # the same test values, one quarter later
+            assert new["y"].tolist() == old["y"].tolist()
+            assert new["ds"].tolist() == [d + quarter for d in old["ds"]]
+        rest = plain[plain["unique_id"] != "Q7"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(extended[extended["unique_id"] != "Q7"].reset_index(drop=True), rest)
 
 
 def test_when_stray_cells_are_kept_then_the_naive_forecasts_start_from_5_to_39_percent_of_the_level(yearly):

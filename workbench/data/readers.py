@@ -217,27 +217,45 @@ def _periods_to_stamps(periods: np.ndarray, per_year: int) -> np.ndarray:
 
 @panel_reader("mcomp_rda")
 def read_mcomp_rda(files: Files, options: dict[str, Any]) -> pd.DataFrame:
-    """options: `period` (YEARLY/QUARTERLY/MONTHLY/OTHER) and `part` (`x` train or `xx` test).
+    """options: `period` (YEARLY/QUARTERLY/MONTHLY/OTHER), `part` (`x` train or `xx` test) and
+    `append_train` ({series id: value}, optional).
 
     Yearly, quarterly and monthly series get first-of-period timestamps when every series of the
     subset starts in a real calendar year; some M1/M3 series are dated from year 1, and then the
     whole subset keeps integer period counts (year * periods_per_year + period) instead, so a
-    subset never mixes kinds of `ds`."""
+    subset never mixes kinds of `ds`.
+
+    `append_train` exists because an R package's copy can drop values another copy of the same
+    competition keeps (Tcomp read tourism's yearly_in.csv to row 50 and lost 79 stray cells that the
+    Monash archive and fev keep as one more training year): each value becomes one more training
+    observation after that series' last (`x`: the next period), and that series' test part (`xx`)
+    moves one period on so it still follows. An id that is not a series of the subset is refused."""
     key, collection = _rda_object(files, options)
     period, part = options["period"], options.get("part", "x")
     per_year = _PER_YEAR.get(period, 1)
+    series = {str(sid): s for sid, s in collection.items() if _scalar(s["period"]) == period}
+    if not series:
+        raise DataFormatError(f"{key}: no series with period {period!r}")
+    append = {str(sid): value for sid, value in (options.get("append_train") or {}).items()}
+    unknown = sorted(set(append) - set(series))
+    if unknown:
+        raise DataFormatError(
+            f"{key}: card option append_train names {unknown[0]!r}, which is not a {period} series of this subset"
+            + (f" (nor are {unknown[1:]})" if len(unknown) > 1 else "")
+        )
     ids, times, values = [], [], []
-    for sid, s in collection.items():
-        if _scalar(s["period"]) != period:
-            continue
+    for sid, s in series.items():
         x = s[part]
         if not isinstance(x, pd.Series):
             raise DataFormatError(f"{key}: series {sid} has no time-series component {part!r}")
-        ids.append(np.full(len(x), str(sid), dtype=object))
-        times.append(_ts_periods(x.index, per_year))
-        values.append(x.to_numpy(dtype=float))
-    if not ids:
-        raise DataFormatError(f"{key}: no series with period {period!r}")
+        periods, y = _ts_periods(x.index, per_year), x.to_numpy(dtype=float)
+        if sid in append and part == "x":
+            periods, y = np.append(periods, periods[-1] + 1), np.append(y, float(append[sid]))
+        elif sid in append:
+            periods = periods + 1
+        ids.append(np.full(len(y), sid, dtype=object))
+        times.append(periods)
+        values.append(y)
     ds = np.concatenate(times)
     calendar = period in _PER_YEAR and options.get("calendar", True) and ds.min() // per_year >= 1800
     return pd.DataFrame(
