@@ -162,7 +162,9 @@ def test_when_metrics_are_registered_then_they_share_one_explicit_signature():
         assert all(params[k].kind is inspect.Parameter.KEYWORD_ONLY for k in shared[2:]), metric.name
         assert set(params) - set(shared) == ({"level"} if metric.level is not None else set()), metric.name
         assert metric.probabilistic == (metric.name in probabilistic), metric.name
-        assert metric.needs_past == (metric.name in {"mase", "mase_monash", "rmsse", "scaled_ql", "msis"}), metric.name
+        assert metric.needs_past == (
+            metric.name in {"mase", "mase_fev", "mase_monash", "rmsse", "scaled_ql", "msis"}
+        ), metric.name
 
 
 def test_when_aggregating_then_the_named_rule_is_applied():

@@ -16,11 +16,21 @@ import pandas as pd
 from pydantic import Field
 
 from workbench.data import Panel
+from workbench.data.panel import MissingPolicy
 from workbench.errors import DataFormatError
 from workbench.registry import ModelParams, forecasters
 from workbench.tasks import future_ds
 
-__all__ = ["FORECASTERS", "Forecaster", "Naive", "SeasonParams", "SeasonalNaive", "make_forecaster"]
+__all__ = [
+    "FORECASTERS",
+    "Forecaster",
+    "Naive",
+    "NaiveParams",
+    "SeasonParams",
+    "SeasonalNaive",
+    "SeasonalNaiveParams",
+    "make_forecaster",
+]
 
 # name -> class, loaded on demand (a Mapping); library families resolve "<family>.<Class>"
 FORECASTERS = forecasters
@@ -72,17 +82,34 @@ class SeasonParams(ModelParams):
     season_length: int | None = Field(None, ge=1, description="season length; default: the panel's")
 
 
+class NaiveParams(ModelParams):
+    """Parameters of the naive forecasts: what to do with missing values in the history."""
+
+    missing: MissingPolicy = Field(
+        "refuse",
+        description="missing values in the history: refuse (name the series), last_value (carried forward, a "
+        "leading gap takes the first observation: gluonts' LastValueImputation, as fev runs seasonal naive) "
+        "or ffill_zero (carried forward, a leading gap 0)",
+    )
+
+
+class SeasonalNaiveParams(SeasonParams, NaiveParams):
+    """Parameters of seasonal naive."""
+
+
 class _ArrayForecaster(Forecaster):
     """Vectorised over the left-padded array of all series: one numpy call per panel."""
 
     def predict(self, h: int) -> pd.DataFrame:
-        values, lengths, ids = self.past_.to_numpy(pad="left")
-        if self.past_.df["y"].isna().any():  # only then can a NaN sit inside a series' history
+        past = self.past_.fill_missing(getattr(self.params, "missing", "refuse"))
+        values, lengths, ids = past.to_numpy(pad="left")
+        if past.df["y"].isna().any():  # only then can a NaN sit inside a series' history
             present = (~np.isnan(values)).sum(axis=1)
             bad = ids[np.flatnonzero(present != lengths)]
             raise DataFormatError(
                 f"{self.name}: series {bad[0]!r} has missing values inside its history "
-                f"({len(bad)} series in all); fill or drop them before forecasting"
+                f"({len(bad)} series in all); fill or drop them before forecasting, or pass missing=last_value "
+                "(or ffill_zero) to fill them in the model"
             )
         out = future_ds(self.past_, h)
         out["y_hat"] = self.forecast_array(values, lengths, h).ravel()
@@ -96,6 +123,7 @@ class Naive(_ArrayForecaster):
     """Last value repeated (M4's Naive1)."""
 
     name = "naive"
+    Params = NaiveParams
 
     def forecast_array(self, values, lengths, h):
         return np.repeat(values[:, -1:], h, axis=1)
@@ -105,7 +133,7 @@ class SeasonalNaive(_ArrayForecaster):
     """Last season repeated; season length from the panel unless given."""
 
     name = "seasonal_naive"
-    Params = SeasonParams
+    Params = SeasonalNaiveParams
 
     def forecast_array(self, values, lengths, h):
         m = int(self.params.season_length or self.past_.season_length or 1)

@@ -83,6 +83,8 @@ __all__ = [
     "mae",
     "mape",
     "mase",
+    "mase_fev",
+    "mase_fev_parts",
     "mase_monash",
     "metric_direction",
     "metric_loss",
@@ -228,6 +230,50 @@ def mase_monash(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None,
     return out
 
 
+def _fev_scale(y_past: ArrayLike | None, n: int, season_length: int) -> np.ndarray:
+    """fev 0.6.0's in-sample scale per series: mean of |x_t - x_{t-m}| over the pairs where both are
+    observed, differences taken on the series as stored (a missing value makes its pairs missing, it is
+    not dropped first); 1.0 where that is undefined (history not longer than m, or no observed pair)."""
+    if isinstance(y_past, np.ndarray) and y_past.ndim == 2 and len(y_past) == n:
+        rows = list(np.asarray(y_past, dtype=float))
+    elif y_past is None:
+        raise ValueError("this metric needs y_past (the training part of each series)")
+    else:
+        rows = [np.asarray(r, dtype=float) for r in (y_past if n != 1 or np.ndim(y_past) != 1 else [y_past])]
+        if len(rows) != n:
+            raise ValueError(f"y_past has {len(rows)} series, y_true has {n}")
+    m = season_length
+    out = np.ones(n)
+    for i, x in enumerate(rows):
+        d = np.abs(x[m:] - x[:-m]) if len(x) > m else np.empty(0)
+        d = d[~np.isnan(d)]
+        if len(d):
+            out[i] = d.mean()
+    return out
+
+
+def mase_fev_parts(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None):
+    """Per-series (sum of the finite scaled errors, number of them): fev pools its MASE over every
+    (series, step) cell of a task, so sum(numerator) / sum(denominator) over a task's rows is fev's value."""
+    yt = _as_2d(y_true)
+    scale = _fev_scale(y_past, len(yt), season_length)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = np.abs(yt - _as_2d(y_pred)) / scale[:, None]
+    finite = np.isfinite(scaled)
+    return np.where(finite, scaled, 0.0).sum(axis=1), finite.sum(axis=1).astype(float)
+
+
+def mase_fev(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
+    """MASE as fev 0.6.0 computes it (`fev.metrics.MASE`, the Chronos benchmarks' metric): each step's
+    absolute error over the series' in-sample seasonal naive MAE, that scale taken on the history as
+    stored (pairs with a missing value skipped) and 1.0 where undefined; steps whose scaled error is not
+    finite (a missing actual, a zero scale) are left out. Per series: the mean of its finite steps (NaN
+    when there is none); fev's task value is the pooled mean, `pooled_ratio` of the parts
+    (`mase_fev_parts`), which equals the mean over series when every step is defined."""
+    num, den = mase_fev_parts(y_true, y_pred, y_past=y_past, season_length=season_length)
+    return _divide(num, den)
+
+
 def rmsse(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     yt = _as_2d(y_true)
     return np.sqrt(mse(yt, y_pred) / seasonal_naive_scale(y_past, len(yt), season_length, power=2))
@@ -290,6 +336,11 @@ def crps_parts(y_true, q_pred, quantiles) -> tuple[np.ndarray, np.ndarray]:
     num = _ql_sum(yt, qp, qs).mean(axis=1)  # 0 for a series without observed steps (an empty sum)
     num[_missing_quantile(yt, qp)] = np.nan
     return num, np.nansum(np.abs(yt), axis=1)
+
+
+def _crps_parts_of(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None):
+    """`crps_parts` in the shared metric signature (what `Metric.parts` is called with)."""
+    return crps_parts(y_true, q_pred, quantiles)
 
 
 def crps(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
@@ -381,7 +432,8 @@ class Metric:
     """A metric function plus what the scorer and the comparisons must know about it: whether it reads
     quantile forecasts, whether it needs the window's past, the interval `level` it scores (interval
     metrics: it uses only the two bounding quantiles), where a pooled value is the peers' aggregate, the
-    per-series (numerator, denominator) function, and what is better (`direction`, and the ideal value
+    per-series (numerator, denominator) function (called like `fn`; for a metric whose peers pool it over
+    a task's cells), and what is better (`direction`, and the ideal value
     `target` of a `target` metric), which `loss` turns into "smaller is better"."""
 
     name: str
@@ -437,14 +489,15 @@ METRICS: dict[str, Metric] = {
         Metric("smape", smape),
         Metric("mase", mase, needs_past=True),
         Metric("mase_monash", mase_monash, needs_past=True),
+        Metric("mase_fev", mase_fev, needs_past=True, parts=mase_fev_parts),
         Metric("mae", mae),
         Metric("mse", mse),
         Metric("rmse", rmse),
         Metric("mape", mape),
         Metric("rmsse", rmsse, needs_past=True),
         Metric("wape", wape),
-        Metric("crps", crps, probabilistic=True, parts=crps_parts),
-        Metric("wql", wql, probabilistic=True, parts=crps_parts),
+        Metric("crps", crps, probabilistic=True, parts=_crps_parts_of),
+        Metric("wql", wql, probabilistic=True, parts=_crps_parts_of),
         Metric("scaled_ql", scaled_ql, probabilistic=True, needs_past=True),
         Metric("quantile_loss", quantile_loss, probabilistic=True),
         Metric("msis", msis, probabilistic=True, needs_past=True, level=0.95),

@@ -16,7 +16,8 @@ Each row is (`unique_id`, `metric`, `value`, `quantiles`, `point_as_quantiles`, 
   (below); False for every other row (point metrics, and real quantile forecasts).
 - `numerator`, `denominator`: for `crps` and `wql`, the per-series parts (mean over levels of the
   summed quantile loss, and sum |y|), so that `workbench.metrics.pooled_ratio` over any set of rows
-  gives the CRPS that GIFT-Eval and BOOM report for a whole task; NA for other metrics.
+  gives the CRPS that GIFT-Eval and BOOM report for a whole task; for `mase_fev`, the sum and the
+  number of the finite scaled errors (fev's pooled MASE); NA for other metrics.
 
 Interval metrics score the central 95% interval (`msis`, `coverage`: quantiles 0.025 and 0.975, the
 M4 and GIFT-Eval convention), or another level named in the metric (`msis@80`: 0.1 and 0.9). A level
@@ -260,7 +261,7 @@ def score_window(
         v = metric.fn(y, f, **kwargs)
         num = den = np.full(len(ids), np.nan)
         if metric.parts is not None:
-            num, den = metric.parts(y, m_q, m_levels)
+            num, den = metric.parts(y, f, **kwargs)
         used = format_levels(metric.levels_used(m_levels)) if metric.probabilistic else None
         frames.append(
             pd.DataFrame(

@@ -113,13 +113,17 @@ def test_when_quantiles_are_asked_of_models_that_give_them_then_their_levels_are
 @pytest.mark.skipif(not (TTM_R2 / "config.json").is_file(), reason="the TTM-R2 512/96 checkpoint folder is absent")
 def test_when_a_ttm_checkpoint_cannot_serve_the_task_then_its_config_says_why(catalog):
     task = Task(dataset="mine", protocol="rolling", horizon=200)
-    problems = preflight([(task, plan_chunks(task, 500))], [{"name": "ttm", "params": {"model": str(TTM_R2)}}])
+    refuse = {"name": "ttm", "params": {"model": str(TTM_R2), "short_series": "refuse"}}
+    problems = preflight([(task, plan_chunks(task, 500))], [refuse])
     texts = {p.kind: [str(q) for q in problems if q.kind == p.kind] for p in problems}
     assert any("horizon 200 is beyond the checkpoint's prediction length 96" in t for t in texts["checkpoint"])
     context = [t for t in texts["series length"] if "context length 512" in t]
     # 512 of context plus the 200 points from the window's origin on: no series of 100 or fewer has them
     assert len(context) == 1 and "4 of 4 series" in context[0] and "712 points" in context[0]
-    assert "config.json" in context[0]
+    assert "config.json" in context[0] and "short_series=pad" in context[0]
+    # padding (the default): short series are padded and masked, so only the horizon is a problem
+    padded = preflight([(task, plan_chunks(task, 500))], [{"name": "ttm", "params": {"model": str(TTM_R2)}}])
+    assert "checkpoint" in {p.kind for p in padded} and not any("context length" in str(p) for p in padded)
 
 
 def test_when_a_grid_names_a_card_in_a_folder_that_was_not_given_then_the_error_names_catalog_first(

@@ -107,7 +107,7 @@ def test_when_the_horizon_or_the_history_does_not_fit_the_toy_checkpoint_then_th
     with pytest.raises(
         DataFormatError, match=r"series 's1' has 50 points, fewer than the checkpoint's context length 64"
     ):
-        make_forecaster("ttm", model_object=model).fit(panel([100, 50])).predict(8)
+        make_forecaster("ttm", model_object=model, short_series="refuse").fit(panel([100, 50])).predict(8)
     gappy = panel([100])
     gappy = Panel.from_long(
         gappy.df.assign(y=gappy.df["y"].where(gappy.df["ds"] != 90)), name="gap", allow_missing=True
@@ -169,7 +169,7 @@ def test_when_the_real_checkpoint_is_asked_too_much_then_it_refuses_naming_serie
     with pytest.raises(HorizonError, match="horizon 192 is beyond the checkpoint's prediction length 96"):
         make_forecaster("ttm", model=str(WEIGHTS)).fit(panel([600])).predict(192)
     with pytest.raises(DataFormatError, match=r"'s1' has 300 points, fewer than the checkpoint's context length 512"):
-        make_forecaster("ttm", model=str(WEIGHTS)).fit(panel([600, 300])).predict(96)
+        make_forecaster("ttm", model=str(WEIGHTS), short_series="refuse").fit(panel([600, 300])).predict(96)
 
 
 @needs_tsfm
@@ -181,3 +181,47 @@ def test_when_contexts_are_scaled_first_or_left_to_the_model_then_forecasts_agre
     np.testing.assert_allclose(ours, raw, rtol=1e-4)
     f64 = make_forecaster("ttm", model=str(WEIGHTS), dtype="float64").fit(past).predict(96)["y_hat"].to_numpy()
     np.testing.assert_allclose(f64, ours, rtol=1e-4)
+
+
+@needs_tsfm
+@needs_weights
+def test_when_series_are_shorter_than_the_context_then_they_are_padded_masked_and_counted_as_fev_runs_ttm():
+    """Left-padded to 512 and masked (past_observed_mask), gaps filled by gluonts' LastValueImputation, the raw
+    values given to the model: the forecast of fev's TinyTimeMixerPipeline (examples/ttm-r2), rebuilt here."""
+    import torch
+    from gluonts.transform import LastValueImputation
+    from tsfm_public import TinyTimeMixerForPrediction
+
+    past = panel([600, 300, 40])
+    df = past.df.copy()
+    df.loc[(df["unique_id"] == "s1") & (df["ds"].isin([0, 5, 6, 299])), "y"] = np.nan  # a leading gap, two inside
+    gappy = Panel.from_long(df, name="gappy", allow_missing=True)
+    model = make_forecaster("ttm", model=str(WEIGHTS), missing="last_value", scaling="model")
+    got = model.fit(gappy).predict(24)
+    assert model.runtime_info()["n_padded"] == 2
+
+    ttm = TinyTimeMixerForPrediction.from_pretrained(str(WEIGHTS)).eval()
+    rows = []
+    for _, g in gappy.df.groupby("unique_id", sort=True):
+        y = LastValueImputation()(g["y"].to_numpy(np.float32).copy())[-512:]
+        rows.append(np.concatenate([np.full(512 - len(y), np.nan, np.float32), y]))
+    context = torch.tensor(np.stack(rows)).unsqueeze(-1)
+    observed = ~torch.isnan(context)
+    with torch.no_grad():
+        out = ttm(past_values=torch.where(observed, context, 0.0), past_observed_mask=observed).prediction_outputs
+    expected = out[:, :24, 0].numpy().ravel()
+    np.testing.assert_allclose(got["y_hat"].to_numpy(), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(DataFormatError, match=r"'s1' has missing values in its last 512 points.*missing=last_value"):
+        make_forecaster("ttm", model=str(WEIGHTS)).fit(gappy).predict(24)
+
+
+@needs_tsfm
+def test_when_a_short_series_is_padded_then_the_padding_does_not_reach_the_forecast():
+    """The padding is masked: a series forecast alone (padded) and beside a long one give the same values,
+    and padding with other values under the mask changes nothing."""
+    model = tiny_ttm()
+    both = make_forecaster("ttm", model_object=model).fit(panel([100, 30])).predict(16)
+    alone = make_forecaster("ttm", model_object=model).fit(panel([100, 30]).select(["s1"])).predict(16)
+    np.testing.assert_allclose(both[both["unique_id"] == "s1"]["y_hat"], alone["y_hat"], rtol=1e-5)
+    with pytest.raises(DataFormatError, match=r"'s1' has 30 points.*short_series=pad"):
+        make_forecaster("ttm", model_object=model, short_series="refuse").fit(panel([100, 30])).predict(16)

@@ -23,7 +23,17 @@ from workbench.storage import atomic_write
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
-__all__ = ["REQUIRED", "Panel", "wide_to_long"]
+__all__ = ["MISSING_POLICIES", "REQUIRED", "MissingPolicy", "Panel", "wide_to_long"]
+
+# What a model does with missing values (NaN `y`) in the history it is given. `refuse` names the series
+# and stops; the two fills are the peers' conventions, so that a model runs as they ran it:
+# - `last_value`: carry the last observation forward; a gap at the start takes the first observation;
+#   a series with no observation at all becomes 0 (gluonts' `LastValueImputation`, which fev's seasonal
+#   naive and TTM-R2 runs use);
+# - `ffill_zero`: carry the last observation forward; a gap at the start becomes 0 (fev's statsforecast
+#   runs: `ffill()` per series, then `fillna(0.0)`).
+MissingPolicy = Literal["refuse", "last_value", "ffill_zero"]
+MISSING_POLICIES: tuple[str, ...] = ("refuse", "last_value", "ffill_zero")
 
 REQUIRED = ("unique_id", "ds", "y")
 _META_KEY = b"workbench.panel"
@@ -157,6 +167,20 @@ class Panel:
 
     def series(self, uid: str) -> pd.DataFrame:
         return self.df.loc[self.df["unique_id"] == uid]
+
+    def fill_missing(self, policy: MissingPolicy) -> Panel:
+        """This panel with the missing values of `y` filled by `policy` (`MissingPolicy`); itself when
+        there is none or the policy is `refuse` (the model then refuses what it cannot take)."""
+        y = self.df["y"]
+        if policy == "refuse" or not y.isna().any():
+            return self
+        if policy not in MISSING_POLICIES:
+            raise ValueError(f"missing-value policy {policy!r} is not one of {', '.join(MISSING_POLICIES)}")
+        ids = self.df["unique_id"]
+        filled = y.groupby(ids, sort=False).ffill()
+        if policy == "last_value":  # a leading gap: the first observation
+            filled = filled.fillna(filled.groupby(ids, sort=False).bfill())
+        return replace(self, df=self.df.assign(y=filled.fillna(0.0)))
 
     def select(self, ids: list[str] | np.ndarray) -> Panel:
         return replace(self, df=self.df.loc[self.df["unique_id"].isin(ids)].reset_index(drop=True))

@@ -99,6 +99,7 @@ class ModelFacts:
     context_length: int | None = None
     prediction_length: int | None = None
     needs_future: bool = False  # a tuned TTM trains on windows of context + horizon + 1 points
+    pads_short: bool = False  # a zero-shot TTM that left-pads (and masks) series shorter than its context
     checkpoint: str = ""
     problems: list[Problem] = field(default_factory=list)
 
@@ -334,7 +335,7 @@ def _past_before_first_window(task: Task) -> int:
 
 def _context_need(task: Task, fact: ModelFacts) -> int | None:
     """Points a series needs for a model with a fixed context (TTM), or None."""
-    if fact.context_length is None:
+    if fact.context_length is None or (fact.pads_short and not fact.needs_future):
         return None
     past = fact.context_length + (task.h + 1 if fact.needs_future else 0)
     return past + _past_before_first_window(task)
@@ -400,9 +401,9 @@ def _length_problems(task: Task, refs: list[ChunkRef], facts: list[ModelFacts], 
                     "series length",
                     f"{culprit} × model {label}",
                     f"{_listed(count, shown, total)} have fewer than the {need} points that the checkpoint's context "
-                    f"length {fact.context_length}{tune}{windows} need ({fact.checkpoint}); TTM would pad them with "
-                    "zeros, which its model card advises against. Fix: a checkpoint with a shorter context, or drop "
-                    "these series",
+                    f"length {fact.context_length}{tune}{windows} need ({fact.checkpoint}). Fix: "
+                    + ("" if fact.needs_future else "short_series=pad (the padding masked as unobserved), ")
+                    + "a checkpoint with a shorter context, or drop these series",
                 )
             )
     return problems
@@ -526,6 +527,7 @@ def model_facts(spec: ModelSpec) -> ModelFacts:
             fact.context_length = _int(config.get("context_length"))
             fact.prediction_length = _int(config.get("prediction_length"))
             fact.needs_future = forecaster.params.finetune_epochs > 0
+            fact.pads_short = forecaster.params.short_series == "pad"
             fact.checkpoint = where
     return fact
 

@@ -10,9 +10,14 @@ evaluated dataset is in the R2 pretraining corpus (`TRAINING_CORPUS`, `workbench
 
 What the model is given, and why:
 - **Context**: the last `context_length` points of each series (the checkpoint's, 512 for the
-  `main` revision of TTM-R2). A shorter series is refused with its name and length: TTM would
-  left-pad it with zeros, which its model card advises against; trim the context or choose a
-  checkpoint with a shorter one.
+  `main` revision of TTM-R2). A shorter series (`short_series="pad"`, the default) is left-padded and
+  the padding marked unobserved (`past_observed_mask`), so the model's scaler sees only the observed
+  points: how fev's TTM-R2 run (`examples/ttm-r2/evaluate_model.py`) treats short series. Each unit
+  records how many series were padded (`n_padded` in its runtime). `short_series="refuse"` names the
+  first short series and stops instead.
+- **Missing values** in the context: refused by default (`missing="refuse"`); `last_value` carries
+  the last observation forward, a leading gap taking the first observation (gluonts'
+  `LastValueImputation`, which fev's run applies before padding).
 - **Horizon**: at most the checkpoint's `prediction_length`. A shorter horizon takes the first `h`
   steps of the head, which is exactly what the checkpoint's `prediction_filter_length=h` does (the
   head slices its output); a longer one is refused (TTM does not roll forecasts forward).
@@ -54,6 +59,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from workbench.data.panel import MissingPolicy
 from workbench.errors import DataFormatError, SourceUnavailableError, WorkbenchError
 from workbench.forecasters import Forecaster
 from workbench.foundation import loading
@@ -195,8 +201,9 @@ class _Forecast(nn.Module):
         super().__init__()
         self.ttm, self.h = ttm, h
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.ttm(past_values=x, return_loss=False).prediction_outputs[:, : self.h]
+    def forward(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.ttm(past_values=x, past_observed_mask=observed, return_loss=False)
+        return out.prediction_outputs[:, : self.h]
 
 
 def forecast_contexts(
@@ -210,22 +217,30 @@ def forecast_contexts(
     """Forecasts `[n, h]` of `contexts` `[n, context_length]`, one series per row, in batches.
 
     The model's own device and dtype are used; with `scaling="context"` every row is z-scored by its
-    own mean and (population) standard deviation in float64 first, and the forecast scaled back."""
+    own mean and (population) standard deviation in float64 first, and the forecast scaled back.
+    NaN cells of `contexts` are padding: set to 0, marked unobserved (`past_observed_mask`) and left
+    out of the z-scoring; without any NaN no mask is passed."""
     param = next(model.parameters())
+    raw = torch.as_tensor(contexts)
+    observed = ~torch.isnan(raw)
+    masked = not bool(observed.all())
     if scaling == "context":
-        x = torch.as_tensor(contexts, dtype=torch.float64)
-        mean = x.mean(dim=1, keepdim=True)
-        std = x.std(dim=1, unbiased=False, keepdim=True)
+        raw = raw.to(torch.float64)
+        zero = torch.zeros_like(raw)
+        count = observed.sum(dim=1, keepdim=True).clamp(min=1)
+        mean = torch.where(observed, raw, zero).sum(dim=1, keepdim=True) / count
+        std = torch.sqrt((torch.where(observed, raw - mean, zero) ** 2).sum(dim=1, keepdim=True) / count)
         std = torch.where(std > 0, std, torch.ones_like(std))  # a constant context stays constant
-        x = (x - mean) / std
+        x = torch.where(observed, (raw - mean) / std, zero)
     else:  # handed over as they are: no float64 round trip
-        x = torch.as_tensor(contexts)
+        x = torch.where(observed, raw, torch.zeros_like(raw)) if masked else raw
     run = _Forecast(model, h)
     out = []
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
             batch = x[start : start + batch_size].to(device=param.device, dtype=param.dtype).unsqueeze(-1)
-            out.append(run(batch)[..., 0])
+            mask = observed[start : start + batch_size].to(device=param.device).unsqueeze(-1) if masked else None
+            out.append(run(batch, mask)[..., 0])
     y = torch.cat(out).to(device="cpu", dtype=torch.float64) if out else torch.empty((0, h), dtype=torch.float64)
     if scaling == "context":
         y = y * std + mean
@@ -314,6 +329,16 @@ class TTMParams(ModelParams):
         "context",
         description="context: z-score each context in float64 before the model; model: only the model's own scaler",
     )
+    short_series: Literal["pad", "refuse"] = Field(
+        "pad",
+        description="a series shorter than the context: pad (left-padded, the padding masked as unobserved, as fev "
+        "runs TTM-R2) or refuse (name it and stop)",
+    )
+    missing: MissingPolicy = Field(
+        "refuse",
+        description="missing values in the context: refuse, or last_value (carried forward, a leading gap the first "
+        "observation: gluonts' LastValueImputation, as fev runs TTM-R2)",
+    )
     finetune_epochs: int = Field(0, ge=0, description="few-shot tuning epochs on the series' past (0: zero-shot)")
     finetune_lr: float = Field(1e-3, gt=0, description="Adam's learning rate when tuning")
     finetune_batch_size: int = Field(64, ge=1, description="training windows per batch when tuning")
@@ -339,6 +364,7 @@ class TTM(Forecaster):
         self._weights: Loaded | None = None
         self._timings: dict[str, float] = {}
         self._n_series = 0
+        self._n_padded = 0
 
     @classmethod
     def corpus_for(cls, params: Mapping[str, Any]) -> TrainingCorpus | None:
@@ -358,6 +384,7 @@ class TTM(Forecaster):
         p = self.params
         batches = -(-self._n_series // p.batch_size)  # forward passes: the unit's series in batches of batch_size
         info: dict[str, Any] = {"batch_size": p.batch_size, "n_series": self._n_series, "n_batches": batches}
+        info["n_padded"] = self._n_padded  # series shorter than the context, left-padded and masked
         info |= self._timings
         if self._model is not None:
             info |= loading.torch_facts(self._model)
@@ -385,24 +412,34 @@ class TTM(Forecaster):
         model = self.model
         check_horizon(model, h, self.name)
         context_length, _ = checkpoint_lengths(model)
-        values, lengths, ids = self.past_.to_numpy(pad="left")
-        need = context_length + (h + 1 if self.params.finetune_epochs else 0)
+        values, lengths, ids = self.past_.fill_missing(self.params.missing).to_numpy(pad="left")
+        tuning = self.params.finetune_epochs > 0
+        need = context_length + (h + 1 if tuning else 0)
         short = np.flatnonzero(lengths < need)
-        if len(short):
+        if len(short) and (tuning or self.params.short_series == "refuse"):
             i = short[0]
             what = f"context length {context_length}" + (f" + horizon {h} + 1 to tune" if need > context_length else "")
             raise DataFormatError(
                 f"{self.name}: series {ids[i]!r} has {lengths[i]} points, fewer than the checkpoint's {what} "
-                f"({len(short)} series too short); TTM would pad it with zeros, which its model card advises against: "
-                "trim the panel or use a checkpoint with a shorter context"
+                f"({len(short)} series too short); "
+                + (
+                    "tuning needs whole windows: trim the panel or use a checkpoint with a shorter context"
+                    if tuning
+                    else "pass short_series=pad to pad them (masked as unobserved), or use a shorter context"
+                )
             )
+        if values.shape[1] < context_length:  # every series shorter than the context: pad the array itself
+            values = np.pad(values, ((0, 0), (context_length - values.shape[1], 0)), constant_values=np.nan)
         contexts = values[:, values.shape[1] - context_length :]
-        bad = np.flatnonzero(~np.isfinite(contexts).all(axis=1))
+        own = np.minimum(lengths, context_length)  # each series' own points in its context
+        inside = np.arange(context_length)[None, :] >= (context_length - own)[:, None]
+        bad = np.flatnonzero((np.isnan(contexts) & inside).any(axis=1))
         if len(bad):
             raise DataFormatError(
                 f"{self.name}: series {ids[bad[0]]!r} has missing values in its last {context_length} points "
-                f"({len(bad)} series in all); fill or drop them before forecasting"
+                f"({len(bad)} series in all); fill or drop them before forecasting, or pass missing=last_value"
             )
+        self._n_padded = len(short)
         if self.params.finetune_epochs:
             start = time.perf_counter()
             model = self._tuned(model, values, lengths, h, context_length)

@@ -4,6 +4,7 @@ library fails on, and the run's seed passed as the class's `random_state` where 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from workbench.errors import ParameterError
 from workbench.forecasters import Forecaster, make_forecaster
 from workbench.models.params import LibraryParams, library_params
 from workbench.registry import Quantile
@@ -81,9 +83,14 @@ class LibraryAdapter(Forecaster):
         from workbench.data import Panel
 
         single = Panel(df=series.reset_index(drop=True), freq=self.past_.freq, season_length=self.past_.season_length)
-        frame = make_forecaster(self.fallback, seed=self.seed).fit(single).predict(h)  # type: ignore[arg-type]
+        model = make_forecaster(self.fallback, seed=self.seed)
+        if self.quantiles:  # the fallback's own quantiles where it takes `quantiles` (statsforecast's SeasonalNaive)
+            with contextlib.suppress(ParameterError):
+                model = make_forecaster(self.fallback, seed=self.seed, quantiles=self.quantiles)
+        frame = model.fit(single).predict(h)  # type: ignore[arg-type]
         for q in self.quantiles:
-            frame[f"q{q:g}"] = np.nan
+            if f"q{q:g}" not in frame:
+                frame[f"q{q:g}"] = np.nan
         frame["fallback"] = f"{self.fallback} ({type(exc).__name__})"
         return frame
 

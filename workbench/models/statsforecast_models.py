@@ -5,7 +5,10 @@ panel's when the class takes one. Quantiles (`quantiles=[0.1, 0.9]`) come from t
 prediction intervals where it has them. `log=True` fits on log y and back-transforms (R's
 `lambda = 0`). A series on which the model fails is forecast by the declared `fallback` model
 (default: none; the failure is raised and the engine records the unit as failed); the series that
-fell back are named in the forecast's `fallback` column.
+fell back are named in the forecast's `fallback` column, and their quantiles are the fallback's own
+where it gives them (`fallback="statsforecast.SeasonalNaive"`: its intervals, as statsforecast's own
+`fallback_model` does). `missing` fills gaps in the history first (statsforecast refuses NaN), and
+`max_context_length` keeps the last points of each series only: fev's runs use `ffill_zero` and 2500.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from workbench.data.panel import MissingPolicy
 from workbench.errors import UnknownNameError
 from workbench.models.adapter import AdapterParams, LibraryAdapter
 
@@ -38,6 +42,14 @@ class StatsForecastParams(AdapterParams):
     """The statsforecast adapter's parameters, beside the class's own."""
 
     log: bool = Field(False, description="fit on log y and back-transform by exp (R's lambda = 0)")
+    missing: MissingPolicy = Field(
+        "refuse",
+        description="missing values in the history: refuse (statsforecast's own error), ffill_zero (carried "
+        "forward, a leading gap 0: as fev runs statsforecast) or last_value (a leading gap the first observation)",
+    )
+    max_context_length: int | None = Field(
+        None, ge=1, description="fit on the last this many points of each series only (fev's runs: 2500); None: all"
+    )
 
 
 class StatsForecastModel(LibraryAdapter):
@@ -89,7 +101,9 @@ class StatsForecastModel(LibraryAdapter):
         return result
 
     def predict(self, h: int) -> pd.DataFrame:
-        df = self.past_.df[["unique_id", "ds", "y"]]
+        df = self.past_.fill_missing(self.params.missing).df[["unique_id", "ds", "y"]]
+        if self.params.max_context_length is not None:
+            df = df.groupby("unique_id", sort=False).tail(self.params.max_context_length).reset_index(drop=True)
         try:
             result = self._run(df, h)
             result["fallback"] = ""

@@ -33,6 +33,7 @@ __all__ = [
     "KNOWN",
     "Claim",
     "Cost",
+    "Fact",
     "Paper",
     "Status",
     "compare",
@@ -81,6 +82,22 @@ class Claim(BaseModel):
     known_discrepancy: str | None = None
 
 
+class Fact(BaseModel):
+    """A published figure shown beside the reproduction but never compared with it: a run time measured
+    on other hardware, say. Typed like a claim, with its source and what it was measured on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset: str
+    subset: str
+    method: str
+    what: str
+    value: float
+    unit: str
+    context: str
+    source: str
+
+
 class Cost(BaseModel):
     """What a reproduction costs before it starts: minutes on a 2-core machine for the default and the
     `--full` run, and how each figure was obtained (measured, or derived from timings in the notes)."""
@@ -107,6 +124,7 @@ class Paper(BaseModel):
     full_parameters: dict = {}
     expected_cost: Cost | None = None
     claims: tuple[Claim, ...]
+    facts: tuple[Fact, ...] = ()
 
 
 def known_papers() -> list[str]:

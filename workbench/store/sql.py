@@ -285,6 +285,17 @@ def _board(
     params = {"metrics": metrics} if metrics else None
     hib = ", bool_or(higher_is_better) AS hib_any, bool_and(higher_is_better) AS hib_all" if detection else ""
     paq = ", bool_or(coalesce(point_as_quantiles, false)) AS paq" if "point_as_quantiles" in cols else ""
+    # a metric stored with per-series parts (crps, wql, mase_fev) is also pooled over the task's cells, as
+    # its peers report it: sum(numerator) / sum(denominator), undefined if any row lacks its numerator
+    parts = "numerator" in cols and "denominator" in cols and not detection
+    pool = (
+        (
+            ", sum(numerator) FILTER (WHERE isfinite(numerator)) AS pn, sum(denominator) AS pd,"
+            " count(*) FILTER (WHERE numerator IS NULL OR NOT isfinite(numerator)) AS pbad"
+        )
+        if parts
+        else ""
+    )
     source = f"(SELECT * FROM {_ident(view)} {where})"
     finite = "WHERE isfinite(value)"
     try:
@@ -292,7 +303,7 @@ def _board(
             f"""
             SELECT {gsql}, {window} AS "window", {task} AS task, count(*) AS n,
                    count(DISTINCT unique_id) AS ids, count(unique_id) AS keyed,
-                   sum(value) FILTER ({finite}) AS s, count(*) FILTER ({finite}) AS k {hib} {paq}
+                   sum(value) FILTER ({finite}) AS s, count(*) FILTER ({finite}) AS k {hib} {paq} {pool}
             FROM {source} GROUP BY {gsql}, {window}
             """,
             params,
@@ -310,7 +321,12 @@ def _board(
             agg |= {"hib_any": ("hib_any", "max"), "hib_all": ("hib_all", "min")}
         if paq:
             agg |= {"point_as_quantiles": ("paq", "max")}
+        if parts:
+            agg |= {"pn": ("pn", "sum"), "pd": ("pd", "sum"), "pbad": ("pbad", "sum")}
         board = per_window.groupby(group, sort=False, dropna=False).agg(**agg).reset_index()
+        if parts:
+            ok = (board["pbad"] == 0) & (board["pd"] > 0)
+            board["pooled"] = (board["pn"] / board["pd"].where(ok)).astype(float)
         board["task"] = board["task"].fillna(board["task_key"])
         board["value"] = board["s"] / board["k"].where(board["k"] > 0)
         board["n_undefined"] = (board["n"] - board["k"]).astype("int64")
@@ -366,6 +382,7 @@ def _board(
     keep = [*_BOARD[:4], *by, *_BOARD[4:], *(["n_duplicates"] if allow_duplicates else [])]
     keep += ["hib_all"] if detection else []
     keep += ["point_as_quantiles"] if paq else []
+    keep += ["pooled"] if parts else []
     return board[keep]
 
 
@@ -485,9 +502,12 @@ def leaderboard(
     Columns: task_key, task (readable; task_key where rows carry none), model, metric, the `by`
     columns, value (mean over the defined per-series values, all windows), n_series, n_windows,
     n_undefined (values that are NaN, inf or null: counted here, left out of the mean),
-    aggregation, point_as_quantiles (a point model's probabilistic metric, scored with its point
-    forecast as every quantile), n_failed_units / n_series_failed / first_error (failed forecast or
-    score units of that task, model and metric: `workbench run --retry-failed` recomputes them),
+    aggregation, pooled (for a metric stored with per-series parts, `crps`, `wql`, `mase_fev`: the
+    value pooled over every cell of the task as GIFT-Eval, BOOM and fev report it, sum(numerator) /
+    sum(denominator); undefined for other metrics), point_as_quantiles (a point model's
+    probabilistic metric, scored with its point forecast as every quantile), n_failed_units /
+    n_series_failed / first_error (failed forecast or score units of that task, model and metric:
+    `workbench run --retry-failed` recomputes them),
     and n_duplicates when `allow_duplicates` (then each duplicated row's copies are averaged into
     one value). A model whose units all failed still has its rows, value undefined, with the
     failures counted. Rows are ordered best first by the metric's direction
