@@ -198,3 +198,39 @@ def test_when_history_is_padded_or_gapped_then_the_scale_matches_the_per_series_
     gapped = np.delete(rows[3], 20)
     expected.append(np.mean(np.abs(gapped[7:] - gapped[:-7]) ** 2))
     np.testing.assert_allclose(seasonal_naive_scale(padded, 4, 7, power=2), expected)
+
+
+def test_when_mase_fev_is_pooled_then_it_is_fev_060s_mase_with_gaps_short_histories_and_zero_scales():
+    """fev 0.6.0 (src/fev/metrics.py): scale = nanmean |x_t - x_{t-m}| on the history as stored, 1.0 where
+    undefined; scaled errors that are not finite are dropped; the mean pools every cell of the task."""
+    m = 2
+    pasts = [
+        np.array([1.0, 3.0, np.nan, 4.0, 6.0, 5.0]),  # a gap: its pairs are skipped, the others kept
+        np.array([2.0, 2.0]),  # not longer than m: scale 1.0
+        np.array([5.0, 7.0, 5.0, 7.0]),  # zero scale: its errors are infinite and dropped
+        np.array([1.0, 2.0, 4.0, 8.0, 16.0]),
+    ]
+    y = np.array([[4.0, np.nan, 6.0], [1.0, 2.0, 3.0], [6.0, 6.0, 6.0], [10.0, 20.0, 30.0]])
+    f = np.array([[5.0, 5.0, 5.0], [2.0, 2.0, 2.0], [5.0, 7.0, 5.0], [16.0, 8.0, 16.0]])
+
+    def fev_scale(x):  # fev 0.6.0 _abs_seasonal_error, then nan_to_num(nan=1.0)
+        d = x[m:] - x[:-m] if len(x) > m else np.array([])
+        with np.errstate(all="ignore"):
+            v = np.nanmean(np.abs(d)) if len(d) else np.nan
+        return 1.0 if np.isnan(v) else v
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = np.abs(y - f) / np.array([fev_scale(x) for x in pasts])[:, None]
+    expected = float(np.mean(scaled[np.isfinite(scaled)]))  # fev's _safemean over [N, H]
+    padded = np.full((4, 6), np.nan)
+    for i, x in enumerate(pasts):
+        padded[i, 6 - len(x) :] = x
+    num, den = M.mase_fev_parts(y, f, y_past=padded, season_length=m)
+    assert M.pooled_ratio(num, den) == pytest.approx(expected, rel=1e-12)
+    assert list(den) == [2, 3, 0, 3]  # the gap's cell, and the zero-scale series, left out
+    per_series = M.mase_fev(y, f, y_past=padded, season_length=m)
+    assert np.isnan(per_series[2]) and per_series[1] == pytest.approx(np.mean([1.0, 0.0, 1.0]))
+    # the scale of the gappy history: pairs (1,nan) (3,4) (nan,6) (4,5) -> |4-3|, |5-4| -> 1.0
+    assert per_series[0] == pytest.approx(np.mean([1.0, 1.0]))
+    # the same as a list of histories
+    np.testing.assert_allclose(M.mase_fev(y, f, y_past=pasts, season_length=m), per_series, equal_nan=True)

@@ -817,7 +817,8 @@ def results_leaderboard(
 ) -> None:
     """One row per task, model and metric (and group, with --by): the mean of the defined per-series values.
 
-    With the number of series, windows and undefined values, the rank by the metric's direction and
+    For crps, wql and mase_fev also `pooled`, the value over every cell of the task (GIFT-Eval's, BOOM's and
+    fev's task score). With the number of series, windows and undefined values, the rank by the metric's direction and
     the failed units; never averages across tasks; rows stored twice are refused unless
     --allow-duplicates."""
     from workbench.store.sql import detection_leaderboard, leaderboard
