@@ -87,6 +87,7 @@ FIXTURE_KINDS: dict[str, tuple[str, ...]] = {
     "repeat_runs": ("notebook",),
     "m4_reproduction": ("notebook",),
     "monash_report": ("notebook",),
+    "slice_run": ("cluster", "foundation"),  # Chronos Benchmark II's slice, TTM-R2 among its models
     "jupyterlab": ("browser",),
     "code_sandbox": ("package",),  # a copy of workbench/ and the cards, run by `workbench run`
 }
@@ -117,6 +118,14 @@ FILE_KINDS: dict[str, tuple[str, ...]] = {
 # files that mix them with fast tests: an embedded LocalCluster (`evaluate`, `detect_on_engine` or
 # `workbench run` without a client), papermill, the CLI in a subprocess, fresh interpreters
 TEST_KINDS: dict[str, dict[str, list[str]]] = {
+    "tests/papers/test_chronos_bench_ii.py": {
+        "cluster": [
+            "test_when_a_plain_workbench_run_grid_runs_the_same_tasks_then_its_leaderboard_gives_the_same_numbers",
+        ],
+        "notebook": [
+            "test_when_the_paper_is_reproduced_from_the_cli_then_its_claims_the_deck_and_the_report_show_it",
+        ],
+    },
     "tests/cli/test_detection_grid.py": {
         "cluster": [
             "test_when_a_grid_runs_two_forecasters_and_two_band_detectors_then_each_is_a_row_and_a_rerun_computes_nothing",

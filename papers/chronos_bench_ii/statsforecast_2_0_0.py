@@ -34,7 +34,7 @@ def column(name: str, q: float) -> str:
 
 def main(path: str, h: int, m: int, model: str) -> None:
     frame = pd.read_parquet(path)
-    past = frame.groupby("unique_id", group_keys=False).apply(lambda g: g.iloc[:-h])
+    past = frame.groupby("unique_id").head(-h)
     future = frame.groupby("unique_id").tail(h).sort_values(["unique_id", "ds"])
     filled = past.set_index("unique_id").groupby("unique_id").ffill().reset_index().fillna(0.0)
     filled = filled.groupby("unique_id").tail(2500).reset_index(drop=True)

@@ -1,11 +1,14 @@
-"""Type this paper's claims from fev's result files: `python type_claims.py FEV_CHECKOUT > paper_claims.yaml`.
+"""Type this paper's claims from fev's result files: `python type_claims.py FEV_CHECKOUT paper.yaml`.
 
 FEV_CHECKOUT is a checkout of autogluon/fev at COMMIT (the results are not copied into this repository:
 this script only writes the numbers it reads, each with its file, commit and line). Every row of every
 `benchmarks/chronos_zeroshot/results/*.csv` gives two claims, its MASE and WQL columns as written (full
 precision); each model also gets the two all-task aggregates fev's `leaderboard` computes (geometric
 mean over the 27 tasks of the score relative to seasonal naive, clipped to [0.01, 100]), and each row's
-`inference_time_s` / `training_time_s` / `instance_type` become facts (shown, never compared).
+`inference_time_s` / `training_time_s` / `instance_type` become facts (shown, never compared). The cells
+listed in `known_discrepancies.yaml` (beside this script) carry their reason as `known_discrepancy`.
+Everything from the card's `claims:` line on is rewritten; the lines above it (the header, parameters,
+cost) are kept.
 """
 
 from __future__ import annotations
@@ -45,7 +48,11 @@ def gmean_relative(values: dict[str, float], baseline: dict[str, float]) -> floa
     return math.exp(sum(math.log(r) for r in ratios) / len(ratios))
 
 
-def main(checkout: Path) -> None:
+def main(checkout: Path, card: Path) -> None:
+    known = {
+        (k["task"], k["method"], k["metric"]): k["why"]
+        for k in yaml.safe_load((Path(__file__).parent / "known_discrepancies.yaml").read_text())
+    }
     claims, facts = [], []
     scores: dict[str, dict[str, dict[str, float]]] = {}
     files = sorted((checkout / RESULTS).glob("*.csv"))
@@ -70,6 +77,8 @@ def main(checkout: Path) -> None:
                             "source": f"{where}, column {metric}",
                         }
                     )
+                    if (task, model, metric) in known:
+                        claims[-1]["known_discrepancy"] = known.pop((task, model, metric))
                 for column in ("inference_time_s", "training_time_s"):
                     if row[column]:
                         facts.append(
@@ -102,8 +111,12 @@ def main(checkout: Path) -> None:
                     "the ratio to seasonal naive, clipped to [0.01, 100])",
                 }
             )
-    yaml.safe_dump({"claims": claims, "facts": facts}, sys.stdout, sort_keys=False, width=1000, default_flow_style=None)
+    if known:
+        raise SystemExit(f"known_discrepancies.yaml names cells that are not in fev's files: {sorted(known)}")
+    head = card.read_text().split("\nclaims:\n")[0]
+    body = yaml.safe_dump({"claims": claims, "facts": facts}, sort_keys=False, width=1000, default_flow_style=None)
+    card.write_text(head + "\n" + body)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]))

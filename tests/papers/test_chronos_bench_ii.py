@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from workbench.cli import app
-from workbench.data import load_holdout
+from workbench.data import load_holdout, load_panel
 from workbench.forecasters import make_forecaster
 from workbench.metrics import crps_parts, pooled_ratio
 from workbench.papers import chronos_bench_ii as bench_ii
@@ -23,14 +23,16 @@ from workbench.papers.ttm import default_model
 
 pytestmark = pytest.mark.usefixtures("mirror")
 
-# every task of the slice is one where fev's data and the catalog's agree to the last digit (NOTES.md)
+# tasks where fev's data and the catalog's agree to the last digit and the installed statsforecast gives fev's
+# AutoETS (NOTES.md); AutoTheta differs from fev's statsforecast 2.0.0 on every task, so its slice is checked
+# against the installed library called directly with fev's protocol instead
 SLICE = {
     "seasonal_naive": ["monash_m3_yearly", "monash_tourism_yearly", "exchange_rate", "ETTh", "monash_car_parts", "nn5"],
     "ttm-r2": ["monash_m3_yearly", "exchange_rate", "nn5"],
-    "auto_ets": ["monash_m3_yearly", "monash_cif_2016"],
-    "auto_theta": ["monash_m3_yearly", "monash_cif_2016"],
+    "auto_ets": ["monash_m3_yearly", "exchange_rate"],
+    "auto_theta": ["monash_cif_2016"],
 }
-GRID_TASKS = ["exchange_rate", "monash_cif_2016"]
+GRID_TASKS = ["exchange_rate", "monash_m3_yearly"]
 
 
 @pytest.fixture(scope="module")
@@ -62,17 +64,58 @@ def test_when_the_card_is_read_then_every_row_of_fevs_files_is_a_claim_with_its_
     assert {f.what for f in paper.facts} == {"inference_time_s"} and len(paper.facts) == 21 * 27
 
 
-def test_when_the_slice_runs_on_the_engine_then_every_cell_matches_fev_within_its_tolerance(slice_run, paper):
+def test_when_the_slice_runs_on_the_engine_then_every_cell_matches_fev_or_is_a_declared_discrepancy(slice_run, paper):
     bench, _ = slice_run
     report = compare(paper, bench_ii.reproduced(bench, paper))
     ran = report[report["status"] != "unavailable"]
     expected = {(t, m, metric) for m, tasks in SLICE.items() for t in tasks for metric in ("MASE", "WQL")}
     assert set(zip(ran["subset"], ran["method"], ran["metric"], strict=True)) == expected
-    bad = ran[ran["status"] != "match"]
+    exact = ran[ran["method"] != "auto_theta"]
+    bad = exact[exact["status"] != "match"]
     assert bad.empty, bad[["subset", "method", "metric", "claimed", "reproduced", "note"]].to_string()
-    # fev's numbers are reached far inside the tolerances, not at their edge
-    closest = (ran["reproduced"] / ran["claimed"] - 1).abs()
-    assert closest[ran["method"] == "seasonal_naive"].max() < 1e-7
+    # fev's numbers are reached far inside the tolerances: exchange rates' seasonal differences are about 1e-2 of
+    # their level, so fev's float32 forecasts move its seasonal naive by 9e-7; every other cell by less than 2e-7
+    closest = (exact["reproduced"] / exact["claimed"] - 1).abs()
+    naive = exact["method"] == "seasonal_naive"
+    assert closest[naive & (exact["subset"] != "exchange_rate")].max() < 2e-7
+    assert closest[naive].max() < 1e-6
+    assert closest[exact["method"] == "ttm-r2"].max() < 1e-5
+    theta = ran[ran["method"] == "auto_theta"]
+    assert theta["note"].str.startswith("known discrepancy: statsforecast").all(), theta.to_string()
+
+
+def test_when_autotheta_differs_from_fev_then_the_engine_gives_what_the_installed_library_gives_directly(slice_run):
+    """The engine's AutoTheta cells equal statsforecast called directly with fev's protocol (gaps forward-filled,
+    the last 2,500 points, SeasonalNaive fallback, intervals at the quantiles' levels) and fev 0.6.0's MASE and
+    WQL computed here: what is left against fev is the library's version (NOTES.md)."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoTheta, SeasonalNaive
+
+    bench, _ = slice_run
+    (task,) = bench_ii.tasks_of(bench_ii.TASKS["monash_cif_2016"])
+    h, m = task.h, task.m
+    frame = load_panel("monash", "cif_2016").df[["unique_id", "ds", "y"]]
+    past = frame.groupby("unique_id").head(-h)
+    future = frame.groupby("unique_id").tail(h).sort_values(["unique_id", "ds"])
+    sf = StatsForecast(models=[AutoTheta(season_length=m)], freq=1, fallback_model=SeasonalNaive(season_length=m))
+    fc = sf.forecast(df=past.groupby("unique_id").tail(2500), h=h, level=[20, 40, 60, 80])
+    fc = fc.sort_values(["unique_id", "ds"])
+    n = frame["unique_id"].nunique()
+    y, f = future["y"].to_numpy().reshape(n, h), fc["AutoTheta"].to_numpy().reshape(n, h)
+    cols = [
+        f"AutoTheta-lo-{100 - round(200 * q)}" if q < 0.5 else f"AutoTheta-hi-{round(200 * q) - 100}"
+        for q in bench_ii.QUANTILES
+    ]
+    cols[4] = "AutoTheta"
+    q = np.stack([fc[c].to_numpy().reshape(n, h) for c in cols], axis=-1)
+    histories = [g.to_numpy() for _, g in past.groupby("unique_id", sort=True)["y"]]
+    scale = np.array([np.mean(np.abs(x[m:] - x[:-m])) for x in histories])
+    mase = float(np.mean(np.abs(y - f) / scale[:, None]))
+    ql = 2 * np.abs((y[..., None] - q) * ((y[..., None] <= q) - np.array(bench_ii.QUANTILES)))
+    wql_value = float(np.mean(ql) / np.mean(np.abs(y)))
+    mine = bench.scores.set_index(["task", "method", "metric"])["value"]
+    assert mine[("monash_cif_2016", "auto_theta", "MASE")] == pytest.approx(mase, rel=1e-9)
+    assert mine[("monash_cif_2016", "auto_theta", "WQL")] == pytest.approx(wql_value, rel=1e-9)
 
 
 def test_when_models_or_tasks_are_not_run_then_each_claim_says_why_and_how(slice_run, paper):
@@ -141,7 +184,7 @@ def test_when_a_plain_workbench_run_grid_runs_the_same_tasks_then_its_leaderboar
     tasks = [
         t.model_dump(exclude_defaults=True) for name in GRID_TASKS for t in bench_ii.tasks_of(bench_ii.TASKS[name])
     ]
-    models = [bench_ii.model_spec(m).model_dump(exclude_defaults=True) for m in ("seasonal_naive", "auto_theta")]
+    models = [bench_ii.model_spec(m).model_dump(exclude_defaults=True) for m in ("seasonal_naive", "auto_ets")]
     plain = json.loads(json.dumps({"tasks": tasks, "models": models}))  # tuples as lists: what a grid file holds
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump(plain, sort_keys=False))
@@ -153,7 +196,7 @@ def test_when_a_plain_workbench_run_grid_runs_the_same_tasks_then_its_leaderboar
     assert shown.exit_code == 0, shown.output
     board = pd.read_csv(io.StringIO(shown.stdout))
     claims = {(c.subset, c.method, c.metric): c for c in paper.claims}
-    label = {bench_ii.model_spec(m).label: m for m in ("seasonal_naive", "auto_theta")}
+    label = {bench_ii.model_spec(m).label: m for m in ("seasonal_naive", "auto_ets")}
     task_of = {t.key(): name for name in GRID_TASKS for t in bench_ii.tasks_of(bench_ii.TASKS[name])}
     metric_of = {v: k for k, v in bench_ii.METRICS.items()}
     checked = 0
