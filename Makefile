@@ -10,7 +10,7 @@ TSFM   := granite-tsfm==0.3.11 datasets deprecated wrapt einops dill multiproces
 # tsb-ad (the peer the VUS and range detection metrics are checked against) pins numpy<2: no pins either
 PEERS  := tsb-ad==1.5
 
-.PHONY: run run-full reproduce-ltsf test test-fast test-slow lint bench clean clean-kernels toto-env
+.PHONY: run run-full reproduce-ltsf test test-fast test-slow lint bench clean clean-kernels toto-env docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,12 @@ test-fast: $(STAMP)
 # The rest, in one process: the shared cluster and the session reproductions start once.
 test-slow: $(STAMP) $(TOTO_STAMP)
 	$(BIN)/pytest -m slow
+
+# The documentation site into site/ (mkdocs.yml): --strict, so a broken link or reference stops it; the
+# tutorials (docs/tutorials/*.ipynb) execute during the build. `make test` builds it too, into a temporary
+# folder, and opens it in Chromium (tests/docs/test_site.py).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py
