@@ -444,10 +444,15 @@ def reproduce_paper(
     console.print(table)
     unavailable = report[report["status"] == "unavailable"]
     if len(unavailable):
-        reasons = unavailable.groupby("subset")["note"].first()
-        console.print(f"{len(unavailable)} cells unavailable:")
-        for subset, note in reasons.items():
-            console.print(f"  {subset}: {note.split(' https://')[0][:160]}")
+        from rich.markup import escape
+
+        # one line per reason (a note may hold a command with brackets: printed as text, not markup)
+        reasons = unavailable.groupby("note", sort=False)["subset"].agg(lambda s: sorted(set(s)))
+        console.print(f"{len(unavailable)} cells unavailable, {len(reasons)} reason(s):")
+        for note, subsets in reasons.items():
+            where = ", ".join(subsets[:4]) + (f" and {len(subsets) - 4} more" if len(subsets) > 4 else "")
+            count = int((unavailable["note"] == note).sum())
+            console.print(f"  {count} cell(s) of {escape(where)}: {escape(note.split(' https://')[0][:240])}")
     counts = result.counts
     console.print(
         f"{counts['match']} match, {counts['mismatch']} mismatch ({counts['known']} known discrepancies), "
