@@ -41,7 +41,15 @@ class Forecaster(ABC):
 
     `Params` declares the parameters (`self.params` holds them validated); `seed` is the run's seed,
     which a model that draws random numbers uses unless its own parameter (`random_state`) is set.
-    A subclass with a `name` defined outside the registry table joins the registry."""
+    A subclass with a `name` defined outside the registry table joins the registry.
+
+    Parameters
+    ----------
+    seed
+        The run's seed; None: none given.
+    **params
+        The model's parameters, validated by its `Params` (a `ParameterError` names every problem).
+    """
 
     name: ClassVar[str] = ""
     family: ClassVar[str] = ""  # set by library adapters that resolve "<family>.<Class>" names
@@ -60,11 +68,25 @@ class Forecaster(ABC):
         self.params: Any = self.Params.parse(self.name or type(self).__name__, params)
 
     def fit(self, past: Panel) -> Forecaster:
+        """Remember the past; subclasses that learn fit here. Returns the forecaster.
+
+        Parameters
+        ----------
+        past
+            The history of every series to forecast.
+        """
         self.past_ = past
         return self
 
     @abstractmethod
-    def predict(self, h: int) -> pd.DataFrame: ...
+    def predict(self, h: int) -> pd.DataFrame:
+        """The forecasts of the fitted series: a long frame (`unique_id`, `ds`, `y_hat`).
+
+        Parameters
+        ----------
+        h
+            Steps to forecast after each series' last timestamp.
+        """
 
 
 def make_forecaster(name: str, *, seed: int | None = None, **params: Any) -> Forecaster:
@@ -72,7 +94,17 @@ def make_forecaster(name: str, *, seed: int | None = None, **params: Any) -> For
 
     Unknown names raise `UnknownNameError`; unknown, missing or mistyped parameters `ParameterError`.
     `seed` is the run's seed: models that draw random numbers use it unless given their own
-    `random_state`."""
+    `random_state`.
+
+    Parameters
+    ----------
+    name
+        A registered name or `<family>.<Class>`.
+    seed
+        The run's seed; None: none given.
+    **params
+        The model's parameters (`workbench models info NAME` lists them).
+    """
     return forecasters.build(name, seed=seed, **params)
 
 
@@ -120,22 +152,61 @@ class _ArrayForecaster(Forecaster):
 
 
 class Naive(_ArrayForecaster):
-    """Last value repeated (M4's Naive1)."""
+    """Last value repeated (M4's Naive1).
+
+    Parameters
+    ----------
+    seed
+        Not used (the forecast draws nothing at random).
+    **params
+        `missing`: what to do with missing values in the history (`NaiveParams`).
+    """
 
     name = "naive"
     Params = NaiveParams
 
     def forecast_array(self, values, lengths, h):
+        """The last value of each row, repeated `h` times.
+
+        Parameters
+        ----------
+        values
+            The histories, left-padded, shape (n_series, max_length).
+        lengths
+            Each series' length (not read: the last column holds every series' last value).
+        h
+            Steps to forecast.
+        """
         return np.repeat(values[:, -1:], h, axis=1)
 
 
 class SeasonalNaive(_ArrayForecaster):
-    """Last season repeated; season length from the panel unless given."""
+    """Last season repeated; season length from the panel unless given.
+
+    Parameters
+    ----------
+    seed
+        Not used (the forecast draws nothing at random).
+    **params
+        `season_length` (None: the panel's) and `missing` (`SeasonalNaiveParams`).
+    """
 
     name = "seasonal_naive"
     Params = SeasonalNaiveParams
 
     def forecast_array(self, values, lengths, h):
+        """The last season of each row, repeated to `h` steps; a series shorter than a season repeats its last
+        value.
+
+        Parameters
+        ----------
+        values
+            The histories, left-padded, shape (n_series, max_length).
+        lengths
+            Each series' length.
+        h
+            Steps to forecast.
+        """
         m = int(self.params.season_length or self.past_.season_length or 1)
         if m == 1:
             return np.repeat(values[:, -1:], h, axis=1)

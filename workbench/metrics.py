@@ -126,7 +126,19 @@ def _past_rows(y_past: ArrayLike | None, n: int) -> list[np.ndarray]:
 
 
 def seasonal_naive_scale(y_past: ArrayLike | None, n: int, season_length: int, power: int = 1) -> np.ndarray:
-    """mean_{j=m+1..T} |x_j - x_{j-m}|**power per series (NaN when T <= m)."""
+    """mean_{j=m+1..T} |x_j - x_{j-m}|**power per series (NaN when T <= m).
+
+    Parameters
+    ----------
+    y_past
+        Each series' history: a padded 2-D array or a list of 1-D arrays (None: a `ValueError`).
+    n
+        The number of series.
+    season_length
+        The lag m.
+    power
+        1: the mean absolute difference (MASE's scale); 2: the mean squared one (RMSSE's).
+    """
     if isinstance(y_past, np.ndarray) and y_past.ndim == 2 and len(y_past) == n:
         scales, gapped = _padded_scales(np.ascontiguousarray(y_past, dtype=np.float64), season_length, power)
         rows = np.flatnonzero(gapped)
@@ -183,26 +195,79 @@ def _mean(a: np.ndarray) -> np.ndarray:
 # ---- point metrics ---------------------------------------------------------------------------
 # Every metric declares the whole shared signature, so any misspelt keyword is a TypeError.
 def mae(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
+    """Mean absolute error per series.
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_pred
+        Point forecasts, the shape of `y_true`.
+    y_past, season_length, quantiles, q_pred
+        Not read (the shared metric signature).
+    """
     return _mean(np.abs(_as_2d(y_true) - _as_2d(y_pred)))
 
 
 def mse(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
+    """Mean squared error per series.
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_pred
+        Point forecasts, the shape of `y_true`.
+    y_past, season_length, quantiles, q_pred
+        Not read (the shared metric signature).
+    """
     return _mean((_as_2d(y_true) - _as_2d(y_pred)) ** 2)
 
 
 def rmse(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
+    """Root mean squared error per series.
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_pred
+        Point forecasts, the shape of `y_true`.
+    y_past, season_length, quantiles, q_pred
+        Not read (the shared metric signature).
+    """
     return np.sqrt(mse(y_true, y_pred))
 
 
 def mape(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
-    """Percent; infinite where an actual is 0 and the forecast is not (left visible on purpose)."""
+    """Percent; infinite where an actual is 0 and the forecast is not (left visible on purpose).
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_pred
+        Point forecasts, the shape of `y_true`.
+    y_past, season_length, quantiles, q_pred
+        Not read (the shared metric signature).
+    """
     yt, yp = _as_2d(y_true), _as_2d(y_pred)
     with np.errstate(divide="ignore", invalid="ignore"):
         return 100 * _mean(np.abs(yt - yp) / np.abs(yt))
 
 
 def smape(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
-    """M4's sMAPE: 200 |y - f| / (|y| + |f|), in percent; 0 when both are 0."""
+    """M4's sMAPE: 200 |y - f| / (|y| + |f|), in percent; 0 when both are 0.
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_pred
+        Point forecasts, the shape of `y_true`.
+    y_past, season_length, quantiles, q_pred
+        Not read (the shared metric signature).
+    """
     yt, yp = _as_2d(y_true), _as_2d(y_pred)
     denom = np.abs(yt) + np.abs(yp)
     num = 200 * np.abs(yt - yp)
@@ -212,6 +277,22 @@ def smape(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pre
 
 
 def mase(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
+    """M4's MASE per series: the MAE over the in-sample seasonal naive MAE (lag `season_length`).
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_pred
+        Point forecasts, the shape of `y_true`.
+    y_past
+        Each series' history (the window's past): a left- or right-padded 2-D array or a list of
+        1-D arrays; required.
+    season_length
+        The lag m of the in-sample seasonal naive scale.
+    quantiles, q_pred
+        Not read (the shared metric signature).
+    """
     yt = _as_2d(y_true)
     return mae(yt, y_pred) / seasonal_naive_scale(y_past, len(yt), season_length)
 
@@ -219,7 +300,22 @@ def mase(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred
 def mase_monash(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     """MASE as the Monash archive computes it (`utils/error_calculator.R`): the seasonal lag falls back
     to 1 when the history is not longer than it, and series with an infinite or undefined value are
-    NaN (the archive drops them from its mean)."""
+    NaN (the archive drops them from its mean).
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_pred
+        Point forecasts, the shape of `y_true`.
+    y_past
+        Each series' history (the window's past): a left- or right-padded 2-D array or a list of
+        1-D arrays; required.
+    season_length
+        The lag m of the in-sample seasonal naive scale.
+    quantiles, q_pred
+        Not read (the shared metric signature).
+    """
     yt = _as_2d(y_true)
     scale = seasonal_naive_scale(y_past, len(yt), season_length)
     if season_length > 1 and np.isnan(scale).any():
@@ -254,7 +350,22 @@ def _fev_scale(y_past: ArrayLike | None, n: int, season_length: int) -> np.ndarr
 
 def mase_fev_parts(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None):
     """Per-series (sum of the finite scaled errors, number of them): fev pools its MASE over every
-    (series, step) cell of a task, so sum(numerator) / sum(denominator) over a task's rows is fev's value."""
+    (series, step) cell of a task, so sum(numerator) / sum(denominator) over a task's rows is fev's value.
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_pred
+        Point forecasts, the shape of `y_true`.
+    y_past
+        Each series' history (the window's past): a left- or right-padded 2-D array or a list of
+        1-D arrays; required.
+    season_length
+        The lag m of the in-sample seasonal naive scale.
+    quantiles, q_pred
+        Not read (the shared metric signature).
+    """
     yt = _as_2d(y_true)
     scale = _fev_scale(y_past, len(yt), season_length)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -269,18 +380,60 @@ def mase_fev(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_
     stored (pairs with a missing value skipped) and 1.0 where undefined; steps whose scaled error is not
     finite (a missing actual, a zero scale) are left out. Per series: the mean of its finite steps (NaN
     when there is none); fev's task value is the pooled mean, `pooled_ratio` of the parts
-    (`mase_fev_parts`), which equals the mean over series when every step is defined."""
+    (`mase_fev_parts`), which equals the mean over series when every step is defined.
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_pred
+        Point forecasts, the shape of `y_true`.
+    y_past
+        Each series' history (the window's past): a left- or right-padded 2-D array or a list of
+        1-D arrays; required.
+    season_length
+        The lag m of the in-sample seasonal naive scale.
+    quantiles, q_pred
+        Not read (the shared metric signature).
+    """
     num, den = mase_fev_parts(y_true, y_pred, y_past=y_past, season_length=season_length)
     return _divide(num, den)
 
 
 def rmsse(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
+    """Root mean squared scaled error per series: the MSE over the in-sample seasonal naive MSE
+    (lag `season_length`), square-rooted (M5's RMSSE).
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_pred
+        Point forecasts, the shape of `y_true`.
+    y_past
+        Each series' history (the window's past): a left- or right-padded 2-D array or a list of
+        1-D arrays; required.
+    season_length
+        The lag m of the in-sample seasonal naive scale.
+    quantiles, q_pred
+        Not read (the shared metric signature).
+    """
     yt = _as_2d(y_true)
     return np.sqrt(mse(yt, y_pred) / seasonal_naive_scale(y_past, len(yt), season_length, power=2))
 
 
 def wape(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
-    """sum |y - f| / sum |y| per series (pool with `aggregate(..., "pooled", weights=sum|y|)`)."""
+    """sum |y - f| / sum |y| per series (pool with `aggregate(..., "pooled", weights=sum|y|)`).
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_pred
+        Point forecasts, the shape of `y_true`.
+    y_past, season_length, quantiles, q_pred
+        Not read (the shared metric signature).
+    """
     yt, yp = _as_2d(y_true), _as_2d(y_pred)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.nansum(np.abs(yt - yp), axis=1) / np.nansum(np.abs(yt), axis=1)
@@ -331,7 +484,17 @@ def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def crps_parts(y_true, q_pred, quantiles) -> tuple[np.ndarray, np.ndarray]:
     """Per-series (numerator, denominator) of `crps`: mean over levels of sum_t QL_q, and sum_t |y|.
-    Pooled over any set of series, sum(numerator) / sum(denominator) is GIFT-Eval's dataset CRPS."""
+    Pooled over any set of series, sum(numerator) / sum(denominator) is GIFT-Eval's dataset CRPS.
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon); NaN cells are ignored.
+    q_pred
+        Quantile forecasts, shape (n_series, horizon, n_quantiles).
+    quantiles
+        The levels of `q_pred`'s last axis, strictly between 0 and 1.
+    """
     yt, qp, qs = _q(y_true, q_pred, quantiles, "crps")
     num = _ql_sum(yt, qp, qs).mean(axis=1)  # 0 for a series without observed steps (an empty sum)
     num[_missing_quantile(yt, qp)] = np.nan
@@ -346,7 +509,19 @@ def _crps_parts_of(y_true, y_pred, *, y_past=None, season_length=1, quantiles=No
 def crps(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     """Quantile-weighted CRPS (GIFT-Eval / BOOM `mean_weighted_sum_quantile_loss`, gluonts'
     `MeanWeightedSumQuantileLoss`): mean over levels q of sum_t QL_q / sum_t |y|, per series.
-    NaN where sum |y| is 0 (gluonts: inf); the module docstring gives the pooled form."""
+    NaN where sum |y| is 0 (gluonts: inf); the module docstring gives the pooled form.
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    quantiles
+        The levels of `q_pred`'s last axis, strictly between 0 and 1; required.
+    q_pred
+        Quantile forecasts, shape (n_series, horizon, n_quantiles); required.
+    y_pred, y_past, season_length
+        Not read (the shared metric signature).
+    """
     num, den = crps_parts(y_true, q_pred, quantiles)
     return _divide(num, den)
 
@@ -355,14 +530,43 @@ def wql(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=
     """fev's weighted quantile loss, mean(QL) / mean(|y|) over the observed cells. Identical to
     `crps` per series and pooled (sum(numerator) / sum(denominator) with `crps_parts`): the
     denominator is the same for every level, so averaging over levels commutes with the ratio.
-    Both names are kept because fev / Chronos tables say WQL and GIFT-Eval / BOOM tables say CRPS."""
+    Both names are kept because fev / Chronos tables say WQL and GIFT-Eval / BOOM tables say CRPS.
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    quantiles
+        The levels of `q_pred`'s last axis, strictly between 0 and 1; required.
+    q_pred
+        Quantile forecasts, shape (n_series, horizon, n_quantiles); required.
+    y_pred, y_past, season_length
+        Not read (the shared metric signature).
+    """
     return crps(y_true, y_pred, quantiles=quantiles, q_pred=q_pred)
 
 
 def scaled_ql(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
     """fev's scaled quantile loss (SQL): mean over horizon and levels of QL (twice the pinball loss)
     divided by the in-sample seasonal naive MAE of the window's past (lag `season_length`).
-    NaN where that scale is 0 or undefined (fev: inf, dropped; or a scale of 1)."""
+    NaN where that scale is 0 or undefined (fev: inf, dropped; or a scale of 1).
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_past
+        Each series' history (the window's past): a left- or right-padded 2-D array or a list of
+        1-D arrays; required.
+    season_length
+        The lag m of the in-sample seasonal naive scale.
+    quantiles
+        The levels of `q_pred`'s last axis, strictly between 0 and 1; required.
+    q_pred
+        Quantile forecasts, shape (n_series, horizon, n_quantiles); required.
+    y_pred
+        Not read (the shared metric signature).
+    """
     yt, qp, qs = _q(y_true, q_pred, quantiles, "scaled_ql")
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_ql = _ql_sum(yt, qp, qs).mean(axis=1) / _observed(yt)
@@ -371,7 +575,19 @@ def scaled_ql(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q
 
 
 def quantile_loss(y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None) -> np.ndarray:
-    """Mean pinball loss over horizon and levels, per series (utilsforecast's `mqloss`; half of QL)."""
+    """Mean pinball loss over horizon and levels, per series (utilsforecast's `mqloss`; half of QL).
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    quantiles
+        The levels of `q_pred`'s last axis, strictly between 0 and 1; required.
+    q_pred
+        Quantile forecasts, shape (n_series, horizon, n_quantiles); required.
+    y_pred, y_past, season_length
+        Not read (the shared metric signature).
+    """
     yt, qp, qs = _q(y_true, q_pred, quantiles, "quantile_loss")
     with np.errstate(invalid="ignore", divide="ignore"):
         out = _ql_sum(yt, qp, qs).mean(axis=1) / (2 * _observed(yt))
@@ -380,7 +596,13 @@ def quantile_loss(y_true, y_pred, *, y_past=None, season_length=1, quantiles=Non
 
 
 def interval_levels(level: float) -> tuple[float, float]:
-    """The quantile levels bounding the central `level` interval: 0.95 -> (0.025, 0.975)."""
+    """The quantile levels bounding the central `level` interval: 0.95 -> (0.025, 0.975).
+
+    Parameters
+    ----------
+    level
+        The interval's coverage, strictly between 0 and 1 (else a `ValueError`).
+    """
     if not 0 < level < 1:
         raise ValueError(f"an interval level lies strictly between 0 and 1; got {level}")
     lo = round((1 - level) / 2, 12)
@@ -404,7 +626,27 @@ def msis(
 ) -> np.ndarray:
     """M4's mean scaled interval score of the central `level` interval [lo, hi]:
     mean_t (hi - lo) + 2/a (lo - y) 1{y < lo} + 2/a (y - hi) 1{y > hi}, a = 1 - level, divided by the
-    in-sample seasonal naive MAE. NaN where that scale is 0 or undefined (gluonts: inf)."""
+    in-sample seasonal naive MAE. NaN where that scale is 0 or undefined (gluonts: inf).
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    y_past
+        Each series' history (the window's past): a left- or right-padded 2-D array or a list of
+        1-D arrays; required.
+    season_length
+        The lag m of the in-sample seasonal naive scale.
+    quantiles
+        The levels of `q_pred`'s last axis, strictly between 0 and 1; required.
+    q_pred
+        Quantile forecasts, shape (n_series, horizon, n_quantiles); required.
+    level
+        The central interval scored; its bounds ((1 - level) / 2, (1 + level) / 2) must be among
+        `quantiles`.
+    y_pred
+        Not read (the shared metric signature).
+    """
     yt, lo, hi = _interval(y_true, q_pred, quantiles, level, "msis")
     a = 1 - level
     with np.errstate(invalid="ignore"):
@@ -417,7 +659,22 @@ def msis(
 def coverage(
     y_true, y_pred, *, y_past=None, season_length=1, quantiles=None, q_pred=None, level: float = 0.95
 ) -> np.ndarray:
-    """Share of the observed actuals inside the central `level` interval, both ends included."""
+    """Share of the observed actuals inside the central `level` interval, both ends included.
+
+    Parameters
+    ----------
+    y_true
+        Actuals, shape (n_series, horizon) (1-D: one series); NaN cells are ignored.
+    quantiles
+        The levels of `q_pred`'s last axis, strictly between 0 and 1; required.
+    q_pred
+        Quantile forecasts, shape (n_series, horizon, n_quantiles); required.
+    level
+        The central interval scored; its bounds ((1 - level) / 2, (1 + level) / 2) must be among
+        `quantiles`.
+    y_pred, y_past, season_length
+        Not read (the shared metric signature).
+    """
     yt, lo, hi = _interval(y_true, q_pred, quantiles, level, "coverage")
     inside = ((yt >= lo) & (yt <= hi)).astype(float)
     inside[np.isnan(yt)] = np.nan
@@ -434,7 +691,28 @@ class Metric:
     metrics: it uses only the two bounding quantiles), where a pooled value is the peers' aggregate, the
     per-series (numerator, denominator) function (called like `fn`; for a metric whose peers pool it over
     a task's cells), and what is better (`direction`, and the ideal value
-    `target` of a `target` metric), which `loss` turns into "smaller is better"."""
+    `target` of a `target` metric), which `loss` turns into "smaller is better".
+
+    Parameters
+    ----------
+    name
+        The registered name (`msis@80` for an interval metric at another level).
+    fn
+        The metric function (the shared signature), returning one value per series.
+    probabilistic
+        It reads quantile forecasts (`q_pred` at `quantiles`).
+    needs_past
+        It needs each window's past (`y_past`) for its scale.
+    level
+        The central interval an interval metric scores; None for the others.
+    parts
+        The per-series (numerator, denominator) function, called like `fn`, for a metric its peers pool
+        over a task's cells; None: none.
+    direction
+        `lower`, `higher` or `target` is better.
+    target
+        The ideal value of a `target` metric; given exactly when `direction` is `target`.
+    """
 
     name: str
     fn: Callable[..., np.ndarray]
@@ -457,7 +735,13 @@ class Metric:
             )
 
     def levels_used(self, quantiles: Sequence[float]) -> tuple[float, ...]:
-        """The quantile levels this metric reads from those a forecast has."""
+        """The quantile levels this metric reads from those a forecast has.
+
+        Parameters
+        ----------
+        quantiles
+            The levels a forecast has.
+        """
         if not self.probabilistic:
             return ()
         if self.level is None:
@@ -469,7 +753,13 @@ class Metric:
 
         Order-preserving for `lower` and `higher`; for `target` only the distance to the target counts
         (both sides alike, rounded to 12 decimals so that equal distances tie). NaN stays NaN, so
-        undefined values stay visible to whoever counts them."""
+        undefined values stay visible to whoever counts them.
+
+        Parameters
+        ----------
+        values
+            The metric's values, any shape.
+        """
         return _loss(np.asarray(values, dtype=float), self.direction, self.target)
 
 
@@ -508,7 +798,20 @@ METRICS: dict[str, Metric] = {
 
 def get_metric(name: str) -> Metric:
     """A registered metric; interval metrics also at another level as `msis@80`, `coverage@50`. A
-    `target` metric whose target is its level (`coverage`) aims at the new level (`coverage@80`: 0.80)."""
+    `target` metric whose target is its level (`coverage`) aims at the new level (`coverage@80`: 0.80).
+
+    Parameters
+    ----------
+    name
+        A key of `METRICS`, or an interval metric with its level in percent after `@`.
+
+    Raises
+    ------
+    UnknownNameError
+        The name is not registered.
+    ValueError
+        The level after `@` is not a percentage strictly between 0 and 100.
+    """
     if name in METRICS:
         return METRICS[name]
     base, sep, pct = name.partition("@")
@@ -588,7 +891,27 @@ def aggregate(
 ) -> float:
     """Combine per-series values: `mean` of series, `pooled` (weighted by e.g. points or sum|y|),
     or `gmean_rel`, the geometric mean of value / baseline value (a relative skill). For `crps` and
-    `wql`, `pooled_ratio` of the stored numerator and denominator is the exact pooled value."""
+    `wql`, `pooled_ratio` of the stored numerator and denominator is the exact pooled value.
+
+    Parameters
+    ----------
+    values
+        Per-series values; NaN values are left out.
+    how
+        `mean`, `pooled` or `gmean_rel`.
+    weights
+        Per-series weights of `pooled` (required there).
+    baseline
+        The baseline's per-series values for `gmean_rel` (required there); ratios that are not finite
+        and positive are left out.
+
+    Raises
+    ------
+    ValueError
+        `pooled` without `weights`, or `gmean_rel` without `baseline`.
+    UnknownNameError
+        `how` is none of the three.
+    """
     v = np.asarray(values, dtype=float)
     if how == "mean":
         return float(np.nanmean(v))
@@ -612,7 +935,13 @@ def pooled_ratio(numerator: np.ndarray, denominator: np.ndarray) -> float:
     """sum(numerator) / sum(denominator) over series: GIFT-Eval's and BOOM's CRPS of a whole task from
     the per-series parts (`crps_parts`, the `numerator` / `denominator` columns of stored rows).
     NaN when any numerator is NaN (a series without quantiles is not silently left out) or the
-    denominator sums to 0."""
+    denominator sums to 0.
+
+    Parameters
+    ----------
+    numerator, denominator
+        Per-series parts (`crps_parts`, `mase_fev_parts`, or the stored columns of those names).
+    """
     num = np.asarray(numerator, dtype=float)
     den = float(np.sum(np.asarray(denominator, dtype=float)))
     if np.isnan(num).any() or not den:
@@ -621,5 +950,13 @@ def pooled_ratio(numerator: np.ndarray, denominator: np.ndarray) -> float:
 
 
 def owa(smape_value: float, mase_value: float, smape_naive2: float, mase_naive2: float) -> float:
-    """M4's overall weighted average, from aggregated sMAPE and MASE relative to Naive2."""
+    """M4's overall weighted average, from aggregated sMAPE and MASE relative to Naive2.
+
+    Parameters
+    ----------
+    smape_value, mase_value
+        The model's aggregated sMAPE and MASE.
+    smape_naive2, mase_naive2
+        Naive2's, over the same series.
+    """
     return 0.5 * (smape_value / smape_naive2 + mase_value / mase_naive2)

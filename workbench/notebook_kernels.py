@@ -48,7 +48,13 @@ FIGURE_RENDERER = "plotly_mimetype+notebook"
 
 
 class QuietShutdownKernelManager(AsyncKernelManager):
-    """nbclient's kernel manager, without the interrupt a shutdown sends first (see the module)."""
+    """nbclient's kernel manager, without the interrupt a shutdown sends first (see the module).
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Handed to `jupyter_client`'s `AsyncKernelManager` (traitlets settings).
+    """
 
     async def _async_interrupt_kernel(self) -> None:
         if self.shutting_down:
@@ -118,13 +124,24 @@ def execute_notebook(
 
     Parameters
     ----------
-    notebook, output: the source notebook (path or parsed node) and where the executed copy goes.
-    cwd: the folder the kernel starts in (the source notebook's own, so its relative paths hold).
-    parameters: papermill's injected parameters (None: the notebook is run as it is).
-    kernel_name: the Jupyter kernel.
-    options: further papermill options (`engine_name`, `execution_timeout`, ...).
+    notebook
+        The source notebook: a path or a parsed notebook node.
+    output
+        Where the executed copy goes.
+    cwd
+        The folder the kernel starts in (the source notebook's own, so its relative paths hold).
+    parameters
+        papermill's injected parameters; None: the notebook is run as it is.
+    kernel_name
+        The Jupyter kernel.
+    **options
+        Further papermill options (`engine_name`, `execution_timeout`, ...).
 
-    Raises papermill's `PapermillExecutionError` when a cell fails; callers say what that means."""
+    Raises
+    ------
+    PapermillExecutionError
+        A cell fails (papermill's error); callers say what that means.
+    """
     import papermill
 
     return papermill.execute_notebook(

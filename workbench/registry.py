@@ -95,7 +95,15 @@ class ModelParams(BaseModel):
 
     @classmethod
     def parse(cls, owner: str, params: Mapping[str, Any]) -> ModelParams:
-        """The validated parameters, or a `ParameterError` naming every problem."""
+        """The validated parameters, or a `ParameterError` naming every problem.
+
+        Parameters
+        ----------
+        owner
+            The model's name, for the error message.
+        params
+            The parameters as given.
+        """
         try:
             return cls.model_validate(dict(params))
         except ValidationError as exc:
@@ -114,6 +122,18 @@ class ModelParams(BaseModel):
 
 
 def parameter_error(owner: str, model: type[ModelParams], exc: ValidationError) -> ParameterError:
+    """A `ParameterError` naming every problem of a pydantic `ValidationError`: unknown names (with close
+    matches), missing ones, and values of the wrong type.
+
+    Parameters
+    ----------
+    owner
+        The model's name.
+    model
+        The parameters' class (its names are listed as the valid ones).
+    exc
+        The validation error.
+    """
     valid = sorted(model.names())
     problems = []
     for err in exc.errors(include_url=False):
@@ -137,19 +157,42 @@ def _short(value: Any) -> str:
 
 
 def resolve_seed(explicit: int | None, run_seed: int | None, default: int | None) -> int | None:
-    """The seed a model uses: its explicit parameter, else the run's seed, else its default."""
+    """The seed a model uses: its explicit parameter, else the run's seed, else its default.
+
+    Parameters
+    ----------
+    explicit
+        The model's own seed parameter (`random_state`, ...); None: not given.
+    run_seed
+        The run's seed; None: none.
+    default
+        The model's default seed.
+    """
     if explicit is not None:
         return explicit
     return run_seed if run_seed is not None else default
 
 
 def load_object(path: str) -> Any:
-    """The object a `"module:object"` entry names, importing its module."""
+    """The object a `"module:object"` entry names, importing its module.
+
+    Parameters
+    ----------
+    path
+        `"package.module:name"`.
+    """
     module, _, attr = path.partition(":")
     return getattr(importlib.import_module(module), attr)
 
 
 def object_path(obj: Any) -> str:
+    """The `"module:qualname"` entry that names `obj` (the inverse of `load_object`).
+
+    Parameters
+    ----------
+    obj
+        A class or function.
+    """
     return f"{obj.__module__}:{obj.__qualname__}"
 
 
@@ -157,7 +200,17 @@ class Registry(Mapping[str, type]):
     """Names -> classes, from the table (imported on first use) and from classes registered at run time.
 
     As a mapping it gives the class of a name; `build` makes an instance with parameters and a seed;
-    `known()` lists the names and the `<family>.<Class>` forms for error messages."""
+    `known()` lists the names and the `<family>.<Class>` forms for error messages.
+
+    Parameters
+    ----------
+    kind
+        What is named (`model`, `detector`), for error messages.
+    table
+        Name -> `"module:object"` of the built-in classes.
+    families
+        Family -> `"module:object"` of the adapter that resolves `<family>.<Class>`.
+    """
 
     def __init__(self, kind: str, table: dict[str, str], families: dict[str, str]) -> None:
         self.kind, self.table, self.family_table = kind, table, families
@@ -179,7 +232,15 @@ class Registry(Mapping[str, type]):
         return name in self.table or name in self.added
 
     def add(self, name: str, cls: type) -> None:
-        """Register a class defined outside the table (a notebook's or a test's model)."""
+        """Register a class defined outside the table (a notebook's or a test's model).
+
+        Parameters
+        ----------
+        name
+            The name to register.
+        cls
+            The class; its own table entry is accepted again, another class under a table name is a `ValueError`.
+        """
         if name in self.table:
             if self.table[name] == object_path(cls):
                 return  # the table's own class, being imported
@@ -187,6 +248,13 @@ class Registry(Mapping[str, type]):
         self.added[name] = cls
 
     def family(self, family: str) -> type:
+        """The adapter class of a library family.
+
+        Parameters
+        ----------
+        family
+            A key of the family table (`statsforecast`, `darts`, `pyod`).
+        """
         return load_object(self.family_table[family])
 
     @property
@@ -197,7 +265,18 @@ class Registry(Mapping[str, type]):
         return list(self) + [f"{f}.<Class>" for f in self.family_table]
 
     def resolve(self, name: str) -> tuple[type, str | None]:
-        """(class, library class name or None) for a registered name or `<family>.<Class>`."""
+        """(class, library class name or None) for a registered name or `<family>.<Class>`.
+
+        Parameters
+        ----------
+        name
+            A registered name or `<family>.<Class>`.
+
+        Raises
+        ------
+        UnknownNameError
+            Neither; the message lists the known names.
+        """
         if name in self:
             return self[name], None
         family, dot, cls = name.partition(".")
@@ -206,7 +285,17 @@ class Registry(Mapping[str, type]):
         raise UnknownNameError(self.kind, name, self.known())
 
     def build(self, name: str, seed: int | None = None, **params: Any) -> Any:
-        """An instance of what `name` denotes, built with `params` and the run's `seed`."""
+        """An instance of what `name` denotes, built with `params` and the run's `seed`.
+
+        Parameters
+        ----------
+        name
+            A registered name or `<family>.<Class>`.
+        seed
+            The run's seed, handed to the class.
+        **params
+            The model's parameters.
+        """
         cls, model_class = self.resolve(name)
         if model_class is None:
             return cls(seed=seed, **params)

@@ -46,7 +46,15 @@ def evaluate_sequential(task: Task, model: str, *, seed: int = 0, **params: Any)
 
 
 def summarize(scores: pd.DataFrame, how: str = "mean") -> pd.DataFrame:
-    """One value per (model, metric), with the aggregation recorded beside it."""
+    """One value per (model, metric), with the aggregation recorded beside it.
+
+    Parameters
+    ----------
+    scores
+        Per-series rows with `model`, `metric` and `value` (`evaluate_sequential`).
+    how
+        The aggregation over series (`workbench.metrics.aggregate`); `mean` by default.
+    """
     rows = [
         {"model": m, "metric": k, "value": aggregate(g["value"].to_numpy(), how), "aggregation": how}  # type: ignore[arg-type]
         for (m, k), g in scores.groupby(["model", "metric"], sort=False)

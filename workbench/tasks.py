@@ -95,7 +95,42 @@ def default_metrics(types: set[str] | None) -> tuple[str, ...]:
 
 class Task(TaskIdentity, BaseModel):
     """What is evaluated. Protocols: `holdout` (the competition's own train/test) and `rolling`
-    (origins stepping back from the end of the train split, expanding or sliding windows)."""
+    (origins stepping back from the end of the train split, expanding or sliding windows).
+
+    Parameters
+    ----------
+    dataset
+        A catalog card's name, a user card's, or the name given to data handed over in memory.
+    subset
+        The card's subset; `"all"` (the default) for a user card or data in memory.
+    data_fingerprint
+        The content fingerprint of data handed over in memory (set by `for_panel`, `for_frame`,
+        `for_chunks`); None for a card.
+    protocol
+        `holdout` (the card's own train/test, one window) or `rolling` (origins in the train split).
+    horizon
+        Steps forecast per window; None: the card subset's default (data in memory must state it).
+    season_length
+        The seasonal period of the naive scales; None: the card subset's default.
+    n_windows
+        Rolling origins (at least 1); the holdout protocol has exactly one.
+    step
+        Steps between rolling origins; None: the horizon.
+    window
+        `expanding` (the past grows with each origin) or `sliding` (the last `train_length` steps only).
+    train_length
+        The length of a sliding window's past; required by `window="sliding"`.
+    metrics
+        Metric names (`workbench.metrics.METRICS`); not given or None: `default_metrics` of the source's types.
+    quantile_levels
+        The levels `crps`, `wql` and `scaled_ql` score, distinct and strictly between 0 and 1;
+        None: every level the model gives.
+    gap_policy
+        What a missing timestamp means (`none`, `nan`, `ffill`, `zero`, `by_metric_type`); a user card's
+        own policy where not given.
+    metric_type
+        The type (`gauge`, `count`, `rate`) of series without a `metric_type` column; None: as declared.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: ClassVar[str] = "forecast"
@@ -219,7 +254,13 @@ class Task(TaskIdentity, BaseModel):
 
     @classmethod
     def from_resolved(cls, fields: dict) -> Task:
-        """The task back from its resolved fields (as unit records store them)."""
+        """The task back from its resolved fields (as unit records store them).
+
+        Parameters
+        ----------
+        fields
+            A task's resolved fields (`Task.resolved`); keys that are not task fields are dropped.
+        """
         return cls(**{k: v for k, v in fields.items() if k in cls.model_fields})
 
     def resolved(self) -> dict:
@@ -278,7 +319,25 @@ class Task(TaskIdentity, BaseModel):
         **fields: Any,
     ) -> Task:
         """A task over an in-memory Panel (rolling origins; `test=` a test Panel for a holdout).
-        The horizon and season length default to the panel's."""
+        The horizon and season length default to the panel's.
+
+        Parameters
+        ----------
+        panel
+            The series; for the rolling protocol, the data the origins step back in.
+        test
+            The test Panel (timestamps continuing `panel`'s) for a holdout; None: no test split.
+        horizon
+            Steps forecast; None: the panel's horizon (a `ValueError` where it has none).
+        season_length
+            None: the panel's season length, else 1.
+        name
+            The task's `dataset`; None: the panel's name, else `"panel"`.
+        protocol
+            None: `holdout` where `test` is given, else `rolling`.
+        **fields
+            Other `Task` fields (`n_windows`, `metrics`, ...).
+        """
         fingerprint = register(PanelSource(panel, test))
         h = horizon or panel.horizon
         if h is None:
@@ -310,7 +369,29 @@ class Task(TaskIdentity, BaseModel):
     ) -> Task:
         """A task over a Dask DataFrame in long layout, never gathered: unless it is indexed by series
         with known divisions it is shuffled by series, and each partition is validated, hashed and
-        written to the chunk cache on its worker (with the active Dask scheduler)."""
+        written to the chunk cache on its worker (with the active Dask scheduler).
+
+        Parameters
+        ----------
+        ddf
+            A Dask DataFrame in long layout (one row per series and timestamp).
+        horizon
+            Steps forecast per window.
+        season_length
+            The seasonal period of the naive scales; 1 by default.
+        freq
+            The timestamps' pandas frequency; None for integer steps.
+        id_col, time_col, target_col
+            The columns holding the series id, the timestamp and the value.
+        metadata_cols
+            Extra per-series columns written with the data (e.g. `metric_type`).
+        allow_missing
+            Keep missing values (NaN) of the target instead of refusing them.
+        name
+            The task's `dataset`.
+        **fields
+            Other `Task` fields; `protocol` defaults to `rolling`.
+        """
         source = materialize_frame(
             ddf,
             id_col=id_col,
@@ -333,7 +414,21 @@ class Task(TaskIdentity, BaseModel):
         cls, chunks: list, *, horizon: int, season_length: int = 1, name: str = "chunks", **fields: Any
     ) -> Task:
         """A task over chunk files written elsewhere (e.g. generated on the workers): the refs are the
-        data, their data hashes and series ranges its fingerprint. Holdout when every chunk has a test."""
+        data, their data hashes and series ranges its fingerprint. Holdout when every chunk has a test.
+
+        Parameters
+        ----------
+        chunks
+            The chunk references (`workbench.data.chunks.ChunkRef`) of the data.
+        horizon
+            Steps forecast per window.
+        season_length
+            The seasonal period of the naive scales; 1 by default.
+        name
+            The task's `dataset`.
+        **fields
+            Other `Task` fields; `protocol` defaults to `holdout` when every chunk has a test, else `rolling`.
+        """
         source = ChunkSource(chunks)
         fingerprint = register(source)
         fields.setdefault("protocol", "holdout" if source.has_test else "rolling")
@@ -342,7 +437,21 @@ class Task(TaskIdentity, BaseModel):
     @classmethod
     def for_data(cls, data: Any, **fields: Any) -> Task:
         """A task over a Panel, a pandas frame (long layout: `id_col`, `time_col`, `target_col`, `freq`),
-        a Dask frame or chunk refs, with the task's fields (horizon, season_length, protocol, ...)."""
+        a Dask frame or chunk refs, with the task's fields (horizon, season_length, protocol, ...).
+
+        Parameters
+        ----------
+        data
+            A `Panel`, a pandas frame in long layout, a Dask frame, or a list of chunk references.
+        **fields
+            The task's fields, and for a pandas frame `id_col`, `time_col`, `target_col`, `freq`,
+            `allow_missing` and `name`.
+
+        Raises
+        ------
+        TypeError
+            `data` is none of these.
+        """
         if isinstance(data, Panel):
             return cls.for_panel(data, **fields)
         if isinstance(data, pd.DataFrame):
@@ -380,7 +489,13 @@ class Task(TaskIdentity, BaseModel):
             return None
 
     def prepared(self, panel: Panel) -> Panel:
-        """The panel as the task's models see it: counts checked, gaps filled by the gap policy."""
+        """The panel as the task's models see it: counts checked, gaps filled by the gap policy.
+
+        Parameters
+        ----------
+        panel
+            Series of the task's source (all of them or a chunk).
+        """
         declared = self.metric_type or self.declared_metric_types()
         if declared is None and self.gap_policy == "none" and "metric_type" not in panel.df.columns:
             return panel
@@ -391,7 +506,15 @@ class Task(TaskIdentity, BaseModel):
     def windows_of(self, train: Panel, test: Panel | None = None) -> Iterator[Window]:
         """The task's windows over given panels (any subset of the series: the engine's chunks).
         `test` (ds continuing train) is needed by the holdout protocol only. Count series are
-        checked, and the gap policy applied, first (`workbench.semantics`)."""
+        checked, and the gap policy applied, first (`workbench.semantics`).
+
+        Parameters
+        ----------
+        train
+            The train panel (or a chunk of it).
+        test
+            The test panel of the same series; required by the holdout protocol, ignored by `rolling`.
+        """
         train, test = self.prepared(train), (self.prepared(test) if test is not None else None)
         if self.protocol == "holdout":
             if test is None:
@@ -415,7 +538,17 @@ def _with(panel: Panel, task: Task) -> Panel:
 
 @dataclass(frozen=True)
 class Window:
-    """One evaluation window: `past` goes to the model, `truth` only to the scorer."""
+    """One evaluation window: `past` goes to the model, `truth` only to the scorer.
+
+    Parameters
+    ----------
+    index
+        The window's position, 0 for the earliest origin.
+    past
+        The history the model is given.
+    truth
+        The `horizon` observations after the origin, for scoring.
+    """
 
     index: int
     past: Panel
@@ -425,7 +558,26 @@ class Window:
 def rolling_windows(
     panel: Panel, horizon: int, n_windows: int, step: int, train_length: int | None = None
 ) -> Iterator[Window]:
-    """Origins at len - horizon - k*step for k = n_windows-1 .. 0, per series (ends aligned)."""
+    """Origins at len - horizon - k*step for k = n_windows-1 .. 0, per series (ends aligned).
+
+    Parameters
+    ----------
+    panel
+        The series to cut.
+    horizon
+        Steps in each window's truth.
+    n_windows
+        Number of origins.
+    step
+        Steps between consecutive origins.
+    train_length
+        Keep only this many steps of past before each origin (sliding windows); None: all of it.
+
+    Raises
+    ------
+    DataFormatError
+        A series is shorter than `horizon + (n_windows - 1) * step + 1`.
+    """
     lengths = panel.lengths()
     needed = horizon + (n_windows - 1) * step + 1
     short = lengths[lengths < needed]
@@ -452,7 +604,20 @@ def rolling_windows(
 
 
 def future_ds(past: Panel, h: int) -> pd.DataFrame:
-    """The h timestamps after each series' last one (integer steps, or the panel's frequency)."""
+    """The h timestamps after each series' last one (integer steps, or the panel's frequency).
+
+    Parameters
+    ----------
+    past
+        The history; its last timestamp per series is the origin.
+    h
+        Steps to place after it.
+
+    Raises
+    ------
+    DataFormatError
+        The timestamps are dates and the panel has no frequency.
+    """
     last = past.last_ds().sort_index()
     ids = np.repeat(last.index.to_numpy(), h)
     steps = np.tile(np.arange(1, h + 1), len(last))

@@ -61,7 +61,13 @@ SCOREBOARD_CORE = (
 
 
 def detector_fingerprint(spec: ModelSpec) -> str:
-    """The detector's module and the detection core, with the numerical libraries' versions."""
+    """The detector's module and the detection core, with the numerical libraries' versions.
+
+    Parameters
+    ----------
+    spec
+        The detector and its parameters.
+    """
     detector = as_detector(spec.model_dump())
     return digest(
         {"workbench": code_fingerprint(module_of(detector), *DETECTION_CORE), "packages": package_versions()}, 24
@@ -101,7 +107,20 @@ def _item_batches(task: DetectionTask, batch: int) -> Iterator[pd.DataFrame]:
 def prepare_item_chunks(task: DetectionTask, chunk_size: int) -> tuple[list[ItemChunk], DetectionData]:
     """Cut the task's items into parquet chunks, on a worker, and return them with the data's
     scoring view (rows, labels, windows; no values): the client never holds the series, and this
-    worker holds one chunk's values at a time (plus every row's stamp, which scoring needs)."""
+    worker holds one chunk's values at a time (plus every row's stamp, which scoring needs).
+
+    Parameters
+    ----------
+    task
+        The detection task.
+    chunk_size
+        Items per chunk.
+
+    Raises
+    ------
+    WorkbenchError
+        The task has no rows.
+    """
     folder = cache_dir() / "detection-chunks" / task.key()
     chunks: list[ItemChunk] = []
     stamps: list[pd.DataFrame] = []
@@ -151,7 +170,13 @@ def _label(frame: pd.DataFrame, task: DetectionTask, model: str, unit: str) -> p
 
 
 def compute_detection_unit(unit: Unit) -> tuple[pd.DataFrame, dict[str, float]]:
-    """(per-row scores, seconds per item) of one detection unit (one `ItemChunk`), computed in this process."""
+    """(per-row scores, seconds per item) of one detection unit (one `ItemChunk`), computed in this process.
+
+    Parameters
+    ----------
+    unit
+        A detection unit over one `ItemChunk` (a `TypeError` otherwise).
+    """
     (chunk,) = unit.chunks
     if not isinstance(chunk, ItemChunk):
         raise TypeError(f"a detection unit covers one ItemChunk, not {type(chunk).__name__}")
@@ -171,7 +196,17 @@ def compute_detection_unit(unit: Unit) -> tuple[pd.DataFrame, dict[str, float]]:
 
 def run_detection_unit(unit: Unit, store_root: str, run_id: str) -> dict:
     """Compute one detection unit and commit it; a detector's failure is recorded, never raised.
-    Called through the engine's one worker entry point (`workbench.engine.worker.run_unit`)."""
+    Called through the engine's one worker entry point (`workbench.engine.worker.run_unit`).
+
+    Parameters
+    ----------
+    unit
+        The detection unit.
+    store_root
+        The results store's root (a folder or URL).
+    run_id
+        The run the unit is committed under.
+    """
     start = time.perf_counter()
     scores = None
     outcome: dict = {"status": "ok"}
@@ -193,7 +228,23 @@ def commit_scoreboard(
     store: ResultsStore, data: DetectionData, detection: Detection, spec: ModelSpec, units: list[str], seed: int
 ) -> pd.DataFrame:
     """One detector's corpus scoreboard as a `detection` unit of `detection_metrics` rows (all
-    higher-is-better), keyed by the score units it was computed from; reused when already stored."""
+    higher-is-better), keyed by the score units it was computed from; reused when already stored.
+
+    Parameters
+    ----------
+    store
+        The results store.
+    data
+        The task's data (its scoring view suffices).
+    detection
+        The detector's scores over the whole corpus.
+    spec
+        The detector.
+    units
+        The keys of the detection units the scores come from.
+    seed
+        The run's seed.
+    """
     task = data.task
     # a user card's labels are not pinned: the scoreboard is keyed by their content too
     scored: Any = (
@@ -231,6 +282,27 @@ def commit_scoreboard(
 
 @dataclass
 class EngineDetections:
+    """What `detect_on_engine` did: the detections of the detectors that ran, their unit records and the
+    stored scoreboard.
+
+    Parameters
+    ----------
+    data
+        The task's data (its scoring view: rows, labels, windows; no values).
+    detections
+        One `Detection` per detector that did not fail.
+    records
+        The unit records of every (detector, chunk).
+    failures
+        Detector label -> the first error of a detector that failed.
+    store
+        The results store written to.
+    scoreboard
+        The `detection_metrics` rows, as stored.
+    n_computed
+        Units this call computed (the others were complete in the store).
+    """
+
     data: DetectionData
     detections: list[Detection]
     records: pd.DataFrame
@@ -262,7 +334,35 @@ def detect_on_engine(
     the stored scores (NAB's threshold is chosen over every row of the corpus at once). Units stored
     as failed are complete (kept, not recomputed) unless `retry_failed`. With `strict` (the default),
     a task on which every detector failed raises; without it (`workbench run`, which reports failed
-    units with the others), the failures come back in `failures` and `records`."""
+    units with the others), the failures come back in `failures` and `records`.
+
+    Parameters
+    ----------
+    task
+        The detection task.
+    detectors
+        Detector names, `{name, params}` dicts or `ModelSpec`s.
+    client
+        A Dask client to run on; None: `scheduler`, else a local cluster opened for the call.
+    scheduler
+        A Dask scheduler address, used where no `client` is given.
+    n_workers
+        Workers of the local cluster, where one is opened; None: one per CPU.
+    store
+        The results store, or its root; None: `WORKBENCH_RESULTS`, else `./results`.
+    chunk_size
+        Items per detection unit.
+    seed
+        The run's seed.
+    progress
+        Show a progress bar.
+    data
+        The task's data, to score with instead of the scoring view the worker sends back; None: that view.
+    retry_failed
+        Recompute units stored as failed.
+    strict
+        Raise a `WorkbenchError` when every detector failed.
+    """
     specs = [ModelSpec.of(d) for d in detectors]
     for spec in specs:  # unknown names fail before any work
         as_detector(spec.model_dump())

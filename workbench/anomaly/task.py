@@ -36,7 +36,35 @@ METRICS = ("point_f1", "point_adjusted_f1", "event_f1", "auc_pr", "auc_roc")
 
 
 class DetectionTask(TaskIdentity, BaseModel):
-    """What a detection run is scored on."""
+    """What a detection run is scored on.
+
+    Parameters
+    ----------
+    dataset
+        The card's name (catalog or user card).
+    subsets
+        The card's subsets scored together as one corpus.
+    labels
+        `windows` (labelled anomaly windows, NAB) or `points` (a 0/1 label per row).
+    labels_table
+        The catalog card's labels table (a user card has one, `labels`).
+    label_column
+        The column of point labels.
+    probationary_percent
+        The share of each item's start that is not scored (NAB's probation), 0.15 by default.
+    profiles
+        NAB's scoring profiles (`standard`, `reward_low_FP_rate`, `reward_low_FN_rate`).
+    metrics
+        The detection metrics scored (`METRICS` by default).
+    threshold
+        How a detector's threshold is chosen (`ThresholdStrategy`).
+    calibration
+        `every_other_item`: the threshold is chosen on every other item (sorted); `none`: no split.
+    items
+        Score only these items (a quick slice); None: all of them.
+    gap_policy
+        How gaps in the series are filled before detection; None: the card's policy, else none.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: ClassVar[str] = "detection"
@@ -99,7 +127,13 @@ class DetectionTask(TaskIdentity, BaseModel):
 
     def subset_frame(self, subset: str) -> pd.DataFrame:
         """One subset's rows as `frame` gives them: a catalog card's through the catalog, a user card's
-        read with gaps allowed where the gap policy fills them or the card allows missing data."""
+        read with gaps allowed where the gap policy fills them or the card allows missing data.
+
+        Parameters
+        ----------
+        subset
+            One of the task's subsets.
+        """
         from workbench.data.cards import UserCard, get_card
         from workbench.semantics import apply_gap_policy, series_types
         from workbench.sources.dispatch import load_panel
@@ -125,7 +159,18 @@ class DetectionTask(TaskIdentity, BaseModel):
     def from_frame(self, frame: pd.DataFrame) -> DetectionData:
         """The task's data from its rows (item, unique_id, ds, and y unless only stamps are needed):
         the item slice checked, the labels read and matched to the rows. A user card's labels are
-        checked against the rows the data has (`observed`, where gaps were filled)."""
+        checked against the rows the data has (`observed`, where gaps were filled).
+
+        Parameters
+        ----------
+        frame
+            The task's rows (`frame`, or the rows of a chunk of items).
+
+        Raises
+        ------
+        LabelError
+            An item of the slice is not in the data, or a user card's labels do not fit the task or the rows.
+        """
         from workbench.data.cards import UserCard, get_card
 
         card = get_card(self.dataset)
@@ -182,7 +227,25 @@ class DetectionTask(TaskIdentity, BaseModel):
 
 @dataclass
 class DetectionData:
-    """Items in row order: `frame` (item, unique_id, ds, y), `rows` (item, ds, label), `windows`."""
+    """Items in row order: `frame` (item, unique_id, ds, y), `rows` (item, ds, label), `windows`.
+
+    Parameters
+    ----------
+    task
+        The task the data are of.
+    frame
+        The series' rows (item, unique_id, ds, y); empty in a scoring view.
+    rows
+        One row per item and stamp (item, ds, label).
+    windows
+        The anomaly windows (unique_id = item, start, end).
+    corpus
+        The NAB corpus the detections are scored against.
+    chunk_files
+        Item -> the chunk file holding its values (a scoring view's); empty: the values are in `frame`.
+    labels_fingerprint
+        The content hash of a user card's labels, keying its scoreboards; None for a catalog card.
+    """
 
     task: DetectionTask
     frame: pd.DataFrame
@@ -200,7 +263,17 @@ class DetectionData:
 
     @classmethod
     def from_windows(cls, task: DetectionTask, frame: pd.DataFrame, windows: pd.DataFrame) -> DetectionData:
-        """NAB: one channel per item; a row is labelled when it lies inside a window."""
+        """NAB: one channel per item; a row is labelled when it lies inside a window.
+
+        Parameters
+        ----------
+        task
+            The task.
+        frame
+            The rows (item, unique_id, ds, y).
+        windows
+            The labelled windows (unique_id = item, start, end); those of items outside a slice are dropped.
+        """
         items = list(dict.fromkeys(frame["item"]))
         rows = frame[["item", "ds"]].rename(columns={"item": "unique_id"})
         if task.items is not None:
@@ -216,7 +289,17 @@ class DetectionData:
         windows = runs of labelled rows (`point_windows`).
 
         Labels are matched to rows by `align_point_labels`: by row order where an item's label
-        stamps are its rows' stamps (files that repeat stamps label each row), else by timestamp."""
+        stamps are its rows' stamps (files that repeat stamps label each row), else by timestamp.
+
+        Parameters
+        ----------
+        task
+            The task (its `label_column` names the labels' column).
+        frame
+            The rows (item, unique_id, ds, y).
+        labels
+            Point labels per (item, ds).
+        """
         first = frame.groupby("item", sort=False)["unique_id"].transform("first")
         rows = frame.loc[frame["unique_id"] == first, ["item", "ds"]].reset_index(drop=True)
         merged = align_point_labels(task.name, rows, labels, task.label_column)
@@ -240,11 +323,23 @@ class DetectionData:
         """This data without the series' values: what scoring the corpus needs (each row's item,
         stamp and label, the windows, the NAB corpus), sent back by the worker that cut the chunks,
         so that the process scoring a run never holds the values themselves; `channels(item)`
-        reads one item's values from its chunk file when a figure asks for them."""
+        reads one item's values from its chunk file when a figure asks for them.
+
+        Parameters
+        ----------
+        chunk_files
+            Item -> the chunk file holding its values.
+        """
         return replace(self, frame=self.frame.iloc[:0].copy(), chunk_files=dict(chunk_files))
 
     def channels(self, item: str) -> dict[str, np.ndarray]:
-        """The values of each channel of one item, in row order."""
+        """The values of each channel of one item, in row order.
+
+        Parameters
+        ----------
+        item
+            The item's name.
+        """
         if item in self.chunk_files:
             sub = pd.read_parquet(self.chunk_files[item], filters=[("item", "==", item)])
         else:

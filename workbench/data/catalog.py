@@ -55,7 +55,17 @@ def list_datasets() -> list[str]:
 
 
 def fetch_files(specs: list[FileSpec], progress: bool = False, desc: str = "") -> dict[str, Path]:
-    """Fetch and verify files; a progress bar over files when there are many."""
+    """Fetch and verify files; a progress bar over files when there are many.
+
+    Parameters
+    ----------
+    specs
+        The files to fetch (from the offline mirror or their source), each checked against its hash.
+    progress
+        Show progress bars (over files where there are two or more, and per download).
+    desc
+        The progress bar's label; empty: "fetch".
+    """
     it = tqdm(specs, desc=desc or "fetch", unit="file", disable=not progress or len(specs) < 2, leave=False)
     return {spec.key: fetch_file(spec, progressbar=progress) for spec in it}
 
@@ -65,7 +75,13 @@ def _digest(payload: dict[str, Any]) -> str:
 
 
 def data_hash(specs: list[FileSpec]) -> str:
-    """One content hash for a set of files (their bytes only)."""
+    """One content hash for a set of files (their bytes only).
+
+    Parameters
+    ----------
+    specs
+        The files; their declared content hashes are hashed.
+    """
     return _digest({s.key: s.expected_hash for s in specs})
 
 
@@ -73,7 +89,17 @@ def data_fingerprint(card: DatasetCard, subset: str, split: str) -> str:
     """What a split's values depend on: the files' content hashes, the reader (and its version), its
     options and the subset's declared metadata (frequency, season length, horizon, ...). Experiment
     keys record this, so a changed reader option or default horizon never reuses old results; the
-    free-text description is left out, as it cannot change a number."""
+    free-text description is left out, as it cannot change a number.
+
+    Parameters
+    ----------
+    card
+        The catalog card.
+    subset
+        The subset's name.
+    split
+        `train` or `test`.
+    """
     sub = card.subset(subset)
     return _digest(
         {
@@ -142,13 +168,38 @@ def load_panel(name: str, subset: str | None = None, split: str = "train", *, pr
 
 
 def split_options(card: DatasetCard, subset: str, split: str) -> dict[str, Any]:
+    """The reader options of one split: the subset's, overridden by the split's own.
+
+    Parameters
+    ----------
+    card
+        The catalog card.
+    subset
+        The subset's name.
+    split
+        `train` or `test`.
+    """
     sub = card.subset(subset)
     return {**sub.options, **sub.splits[split].options}
 
 
 def split_panel(card: DatasetCard, subset: str, split: str, frame: pd.DataFrame, keys: list[str]) -> Panel:
     """A reader's long frame (a whole split, or a batch of its series) as a validated Panel with the
-    subset's metadata: the one place a catalog frame becomes a Panel, whole or streamed."""
+    subset's metadata: the one place a catalog frame becomes a Panel, whole or streamed.
+
+    Parameters
+    ----------
+    card
+        The catalog card.
+    subset
+        The subset's name.
+    split
+        `train` or `test`.
+    frame
+        The reader's long frame.
+    keys
+        The keys of the files it was read from (named in error messages).
+    """
     name, sub = card.name, card.subset(subset)
     return Panel.from_long(
         frame,
@@ -170,7 +221,24 @@ def split_panel(card: DatasetCard, subset: str, split: str, frame: pd.DataFrame,
 
 
 def check_counts(card: DatasetCard, subset: str, split: str, n_series: int, n_rows: int) -> None:
-    """The series and row counts a card declares must hold, or the reader (or the card) is wrong."""
+    """The series and row counts a card declares must hold, or the reader (or the card) is wrong.
+
+    Parameters
+    ----------
+    card
+        The catalog card.
+    subset
+        The subset's name.
+    split
+        `train` or `test` (the row count is checked on `train` only).
+    n_series, n_rows
+        What was read.
+
+    Raises
+    ------
+    DataFormatError
+        A count differs from the card's.
+    """
     sub = card.subsets[subset]
     if sub.n_series is not None and n_series != sub.n_series:
         raise DataFormatError(f"{card.name}/{subset}/{split}: read {n_series} series, the card declares {sub.n_series}")
@@ -179,7 +247,22 @@ def check_counts(card: DatasetCard, subset: str, split: str, n_series: int, n_ro
 
 
 def check_test_lengths(card: DatasetCard, subset: str, panel: Panel) -> None:
-    """A test split counted in forecast steps holds exactly the horizon of every series."""
+    """A test split counted in forecast steps holds exactly the horizon of every series.
+
+    Parameters
+    ----------
+    card
+        The catalog card.
+    subset
+        The subset's name; checked only where it declares a horizon.
+    panel
+        The test split as read (its `ds_kind` attribute says whether it counts steps).
+
+    Raises
+    ------
+    DataFormatError
+        A series holds another number of test values.
+    """
     sub = card.subsets[subset]
     if sub.horizon is not None and panel.attrs.get("ds_kind") == "step":
         lengths = panel.lengths()
@@ -197,7 +280,15 @@ def _check_declared(card: DatasetCard, subset: str, split: str, panel: Panel) ->
 
 
 def continue_steps(train: Panel, test: Panel) -> Panel:
-    """A test split counted in forecast steps (`ds_kind: step`), its `ds` continuing each train series."""
+    """A test split counted in forecast steps (`ds_kind: step`), its `ds` continuing each train series.
+
+    Parameters
+    ----------
+    train
+        The train split.
+    test
+        The test split; returned as it is unless its `ds_kind` is `step`.
+    """
     if test.attrs.get("ds_kind") != "step":
         return test
     last = train.df.groupby("unique_id")["ds"].max()
@@ -207,13 +298,33 @@ def continue_steps(train: Panel, test: Panel) -> Panel:
 
 
 def load_holdout(name: str, subset: str, *, progress: bool = False) -> tuple[Panel, Panel]:
-    """(train, test) of a competition subset, the test's `ds` continuing each train series."""
+    """(train, test) of a competition subset, the test's `ds` continuing each train series.
+
+    Parameters
+    ----------
+    name
+        The catalog card's name.
+    subset
+        The subset, which must have a test split.
+    progress
+        Show a progress bar while the files are fetched.
+    """
     train = load_panel(name, subset, "train", progress=progress)
     return train, continue_steps(train, load_panel(name, subset, "test", progress=progress))
 
 
 def load_table(name: str, table: str, *, progress: bool = False) -> pd.DataFrame:
-    """An auxiliary table of a dataset (labels, submitted forecasts, published results)."""
+    """An auxiliary table of a dataset (labels, submitted forecasts, published results).
+
+    Parameters
+    ----------
+    name
+        The card's name.
+    table
+        The table's name, as the card declares it.
+    progress
+        Show a progress bar while the files are fetched.
+    """
     card = get_card(name)
     spec = card.table(table)
     files = fetch_files(card.select_files(spec.files), progress=progress, desc=f"{name}/{table}")
@@ -221,7 +332,17 @@ def load_table(name: str, table: str, *, progress: bool = False) -> pd.DataFrame
 
 
 def fetch_dataset(name: str, *, progress: bool = True, mirrored_only: bool = False) -> dict[str, Path]:
-    """Fetch every file of a card (or only those the offline mirror carries)."""
+    """Fetch every file of a card (or only those the offline mirror carries).
+
+    Parameters
+    ----------
+    name
+        The card's name.
+    progress
+        Show progress bars.
+    mirrored_only
+        Fetch only the files the offline mirror's manifest lists.
+    """
     card = get_card(name)
     specs = [f for f in card.files if f.in_mirror_manifest or not mirrored_only]
     return fetch_files(specs, progress=progress, desc=name)

@@ -41,7 +41,17 @@ _META_KEY = b"workbench.panel"
 
 def wide_to_long(df: pd.DataFrame, value_cols: list[str], ds: np.ndarray) -> pd.DataFrame:
     """Stack one-column-per-series data into (unique_id, ds, y); non-numeric cells become NaN so
-    that validation, not the stacking, decides whether missing values are allowed."""
+    that validation, not the stacking, decides whether missing values are allowed.
+
+    Parameters
+    ----------
+    df
+        One row per timestamp, one column per series.
+    value_cols
+        The series' columns; their names become the ids.
+    ds
+        The timestamps, one per row of `df`.
+    """
     n = len(df)
     return pd.DataFrame(
         {
@@ -56,7 +66,23 @@ def wide_to_long(df: pd.DataFrame, value_cols: list[str], ds: np.ndarray) -> pd.
 
 @dataclass(frozen=True)
 class Panel:
-    """A validated collection of series; build it with `Panel.from_long` or a catalog loader."""
+    """A validated collection of series; build it with `Panel.from_long` or a catalog loader.
+
+    Parameters
+    ----------
+    df
+        The long frame (`unique_id`, `ds`, `y`, extra columns), sorted by series then time.
+    freq
+        The timestamps' pandas frequency; None for integer steps or unknown.
+    season_length
+        The seasonal period (1: none).
+    horizon
+        The default forecast horizon; None: none.
+    name
+        The data's name, used in messages.
+    attrs
+        Free metadata carried with the panel (and written by `to_parquet`).
+    """
 
     df: pd.DataFrame
     freq: str | None = None
@@ -85,7 +111,29 @@ class Panel:
 
         `keep_row_order` keeps each series' rows as given instead of sorting and de-duplicating by
         time: NAB's files repeat and even step back in time (a daylight-saving hour), and its scores
-        are defined per row, so reordering would change the benchmark."""
+        are defined per row, so reordering would change the benchmark.
+
+        Parameters
+        ----------
+        df
+            A long frame: one row per series and timestamp.
+        id_col, time_col, target_col
+            The columns holding the series id, the timestamp and the value (renamed `unique_id`, `ds`, `y`).
+        source
+            Where the frame comes from, for error messages; empty: `name`, else "panel".
+        allow_missing
+            Keep missing values (NaN) of `y` instead of refusing them.
+        keep_row_order
+            Keep each series' rows in the given order (no sort by time, no duplicate check).
+        **meta
+            The panel's metadata: `freq`, `season_length`, `horizon`, `name`, `attrs`.
+
+        Raises
+        ------
+        DataFormatError
+            A column is missing, an id or timestamp is empty, a value is not numeric, a value is missing
+            (without `allow_missing`), or a timestamp repeats within a series.
+        """
         where = source or meta.get("name") or "panel"
         missing = [c for c in (id_col, time_col, target_col) if c not in df.columns]
         if missing:
@@ -137,7 +185,23 @@ class Panel:
         allow_missing: bool = False,
         **meta: Any,
     ) -> Panel:
-        """One column per series (and an optional time column; else integer positions 0..n-1)."""
+        """One column per series (and an optional time column; else integer positions 0..n-1).
+
+        Parameters
+        ----------
+        df
+            One row per timestamp, one column per series.
+        time_col
+            The timestamp column; None: integer positions 0..n-1.
+        value_cols
+            The series' columns; None: every column but `time_col`.
+        source
+            Where the frame comes from, for error messages.
+        allow_missing
+            Keep missing (and non-numeric) values as NaN instead of refusing them.
+        **meta
+            The panel's metadata: `freq`, `season_length`, `horizon`, `name`, `attrs`.
+        """
         where = source or meta.get("name") or "panel"
         if time_col is not None and time_col not in df.columns:
             raise DataFormatError(f"{where}: missing time column {time_col!r}; found {list(df.columns)}")
@@ -166,11 +230,24 @@ class Panel:
         return self.df.groupby("unique_id", sort=True).size()
 
     def series(self, uid: str) -> pd.DataFrame:
+        """The rows of one series.
+
+        Parameters
+        ----------
+        uid
+            The series' id.
+        """
         return self.df.loc[self.df["unique_id"] == uid]
 
     def fill_missing(self, policy: MissingPolicy) -> Panel:
         """This panel with the missing values of `y` filled by `policy` (`MissingPolicy`); itself when
-        there is none or the policy is `refuse` (the model then refuses what it cannot take)."""
+        there is none or the policy is `refuse` (the model then refuses what it cannot take).
+
+        Parameters
+        ----------
+        policy
+            `refuse`, `last_value` or `ffill_zero` (`MISSING_POLICIES`); another value is a `ValueError`.
+        """
         y = self.df["y"]
         if policy == "refuse" or not y.isna().any():
             return self
@@ -183,6 +260,13 @@ class Panel:
         return replace(self, df=self.df.assign(y=filled.fillna(0.0)))
 
     def select(self, ids: list[str] | np.ndarray) -> Panel:
+        """The panel of the given series only.
+
+        Parameters
+        ----------
+        ids
+            The series' ids; ids not in the panel are ignored.
+        """
         return replace(self, df=self.df.loc[self.df["unique_id"].isin(ids)].reset_index(drop=True))
 
     def summary(self) -> dict[str, Any]:
@@ -217,7 +301,17 @@ class Panel:
         return self._layout_cache["layout"]
 
     def scatter(self, values: np.ndarray, pad: Literal["left", "right"] = "left", fill: float = np.nan) -> np.ndarray:
-        """Per-row `values` (aligned with `df`) laid out as a padded (n_series, max_len) array."""
+        """Per-row `values` (aligned with `df`) laid out as a padded (n_series, max_len) array.
+
+        Parameters
+        ----------
+        values
+            One value per row of `df`.
+        pad
+            `left` aligns the series' ends (the last value in the last column), `right` their starts.
+        fill
+            The value of the padding cells.
+        """
         ids, lengths, starts, order = self.layout()
         values = np.asarray(values, dtype=float)
         if order is not None:
@@ -242,7 +336,15 @@ class Panel:
         self, pad: Literal["left", "right"] = "left", fill: float = np.nan
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values[n_series, max_len], lengths, ids); left padding aligns the series' ends,
-        which is what forecasting kernels need (the last observation sits in the last column)."""
+        which is what forecasting kernels need (the last observation sits in the last column).
+
+        Parameters
+        ----------
+        pad
+            `left` aligns the series' ends, `right` their starts.
+        fill
+            The value of the padding cells.
+        """
         ids, lengths, _, _ = self.layout()
         return self.scatter(self.df["y"].to_numpy(), pad, fill), lengths.copy(), ids.copy()
 
@@ -265,6 +367,16 @@ class Panel:
 
     @classmethod
     def from_darts(cls, series: list, **meta: Any) -> Panel:
+        """A panel from darts `TimeSeries` (the first component of each); ids from the static covariate
+        `unique_id`, else their position.
+
+        Parameters
+        ----------
+        series
+            The darts series.
+        **meta
+            The panel's metadata: `freq`, `season_length`, `horizon`, `name`, `attrs`.
+        """
         frames = []
         for i, ts in enumerate(series):
             sc = ts.static_covariates
@@ -278,7 +390,15 @@ class Panel:
         The partitions are row ranges of this (sorted) panel, cut at series boundaries with known
         divisions; no sort or shuffle of the whole frame. Data in files never go through a Panel to
         reach Dask: `workbench.sources.open_dataset(name).to_dask()` partitions a user card's files by
-        row groups, each read on a worker, and `Panel.dask_from_parquet` does so for a panel's file."""
+        row groups, each read on a worker, and `Panel.dask_from_parquet` does so for a panel's file.
+
+        Parameters
+        ----------
+        npartitions
+            The number of partitions (at most one per series); None: from `series_per_partition`.
+        series_per_partition
+            Series per partition where `npartitions` is None.
+        """
         import dask.dataframe as dd
 
         df = self.df
@@ -302,7 +422,13 @@ class Panel:
         """A panel's parquet file (`Panel.to_parquet`, a chunk file; local or an fsspec URL) as a Dask
         frame indexed by `unique_id`, without reading its rows here: one partition per run of row
         groups (a series that runs across row groups keeps them together; from the footer's
-        statistics), each read where the partition is computed."""
+        statistics), each read where the partition is computed.
+
+        Parameters
+        ----------
+        path
+            A local path or an fsspec URL of a parquet file whose rows are sorted by `unique_id`.
+        """
         import dask.dataframe as dd
         import pyarrow.parquet as pq
 
@@ -334,7 +460,13 @@ class Panel:
 
     @staticmethod
     def concat(panels: list[Panel]) -> Panel:
-        """Panels of disjoint series (chunks of one dataset) as one, with the first one's metadata."""
+        """Panels of disjoint series (chunks of one dataset) as one, with the first one's metadata.
+
+        Parameters
+        ----------
+        panels
+            Panels of disjoint series; one is returned as it is.
+        """
         if len(panels) == 1:
             return panels[0]
         return Panel(df=pd.concat([p.df for p in panels], ignore_index=True), **panels[0].meta())
@@ -350,7 +482,13 @@ class Panel:
         }
 
     def to_parquet(self, path: Path) -> None:
-        """Atomic write (temporary name, then rename) with the metadata in the schema."""
+        """Atomic write (temporary name, then rename) with the metadata in the schema.
+
+        Parameters
+        ----------
+        path
+            The file to write.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -362,6 +500,13 @@ class Panel:
 
     @classmethod
     def read_parquet(cls, path: Path) -> Panel:
+        """A panel written by `to_parquet`, with its metadata.
+
+        Parameters
+        ----------
+        path
+            The parquet file.
+        """
         import pyarrow.parquet as pq
 
         table = pq.read_table(path)

@@ -36,7 +36,25 @@ def synthetic_chunk(
     horizon: int = 48,
     first_id: int = 0,
 ) -> tuple[Panel, Panel]:
-    """(train, test) panels of `n_series` positive series; the test holds the next `horizon` points."""
+    """(train, test) panels of `n_series` positive series; the test holds the next `horizon` points.
+
+    Parameters
+    ----------
+    seed
+        The generator's seed; with `chunk`, everything drawn follows from it.
+    chunk
+        The chunk's number: chunks of one seed draw different series.
+    n_series
+        Series in the chunk.
+    min_length, max_length
+        The range of the train lengths (both included).
+    season_length
+        The period of the sine season (also the panels' `season_length`).
+    horizon
+        Test points per series (also the panels' `horizon`).
+    first_id
+        The number of the first series' id (`S0000000`): give chunks disjoint ranges.
+    """
     rng = np.random.default_rng([seed, chunk])
     lengths = rng.integers(min_length, max_length + 1, n_series)
     ids, ds, ys = [], [], []
@@ -66,7 +84,17 @@ def synthetic_chunk(
 
 
 def synthetic_panel(n_series: int, seed: int = 0, **kwargs) -> tuple[Panel, Panel]:
-    """A whole synthetic (train, test) pair in memory (small panels, tests)."""
+    """A whole synthetic (train, test) pair in memory (small panels, tests).
+
+    Parameters
+    ----------
+    n_series
+        Series in the panel.
+    seed
+        The generator's seed.
+    **kwargs
+        `synthetic_chunk`'s keywords (`min_length`, `max_length`, `season_length`, `horizon`, `first_id`).
+    """
     return synthetic_chunk(seed, 0, n_series, **kwargs)
 
 
@@ -79,7 +107,25 @@ FLEET_COLUMNS = ["metric_type", "metric", "service", "host"]
 @dataclass(frozen=True)
 class Fleet:
     """What `write_fleet` wrote: the hive-partitioned parquet folder, a user catalog folder holding
-    the card `fleet.yaml` over it, and the labelled anomaly stamps (CSV: unique_id, ds)."""
+    the card `fleet.yaml` over it, and the labelled anomaly stamps (CSV: unique_id, ds).
+
+    Parameters
+    ----------
+    data
+        The hive-partitioned parquet folder.
+    catalog
+        The user catalog folder holding the card.
+    card
+        The card file, `fleet.yaml`.
+    labels
+        The labelled anomaly stamps, `labels.csv`.
+    n_series
+        Series written.
+    n_missing
+        (series, stamp) rows left out.
+    n_anomalies
+        Spikes injected.
+    """
 
     data: Path
     catalog: Path

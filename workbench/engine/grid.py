@@ -53,7 +53,33 @@ __all__ = ["Grid", "load_grid"]
 
 
 class Grid(BaseModel):
-    """A validated grid file."""
+    """A validated grid file.
+
+    Parameters
+    ----------
+    tasks
+        Forecast tasks, run with every model of `models`.
+    models
+        Model names or `{name, params}` entries.
+    detection_tasks
+        Detection tasks, run with every detector of `detectors`.
+    detectors
+        Detector names or `{name, params}` entries.
+    chunk_size
+        Series per forecast chunk (at least 1).
+    detection_chunk_size
+        Items per detection unit (at least 1).
+    seed
+        The run's seed.
+    save_forecasts
+        Accepted for older grid files; forecasts are always stored.
+    timeout_s
+        Seconds a forecast unit may run; None: no limit (detection units run to the end).
+    store
+        The results store's root; None: the default (`WORKBENCH_RESULTS`, else `./results`).
+    reuse_across_code
+        Reuse units computed by other workbench code (`workbench.evaluate`'s `reuse_across_code`).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -80,7 +80,31 @@ class RunSummary:
     they count as complete (a rerun does not hammer a model that fails), yet the grid's results
     lack them, so a rerun must say so rather than "nothing to compute". `failed()` lists this
     run's grid failures, of this run and from before. `series_records` are the `series` units
-    (per-series metadata of each task and chunk) this run described."""
+    (per-series metadata of each task and chunk) this run described.
+
+    Parameters
+    ----------
+    run_id
+        The run's id (its record is `runs/<run_id>.json` in the store).
+    store
+        The store the run wrote to.
+    records
+        The records of the forecast units this run computed, one row per unit.
+    n_units
+        Forecast units planned.
+    n_skipped
+        Planned forecast units already complete, or reused across code.
+    seconds
+        The run's wall-clock time.
+    score_records
+        The records of the score units this run computed.
+    n_scores
+        Score units planned.
+    failed_before
+        Stored records of planned units that had failed in an earlier run and were not retried.
+    series_records
+        The records of the `series` units this run computed.
+    """
 
     run_id: str
     store: ResultsStore
@@ -125,7 +149,18 @@ class RunSummary:
 
 
 def as_model_specs(models: Iterable[str | dict | ModelSpec]) -> list[ModelSpec]:
-    """Names, {name, params} dicts or specs; every name is checked against the registry up front."""
+    """Names, {name, params} dicts or specs; every name is checked against the registry up front.
+
+    Parameters
+    ----------
+    models
+        Registered names, `{"name": ..., "params": {...}}` dicts or `ModelSpec`s.
+
+    Raises
+    ------
+    UnknownNameError
+        A name is not registered; a model's parameters are refused as its constructor refuses them.
+    """
     specs = []
     for m in models:
         spec = ModelSpec.of(m)
@@ -135,12 +170,26 @@ def as_model_specs(models: Iterable[str | dict | ModelSpec]) -> list[ModelSpec]:
 
 
 def is_global(spec: ModelSpec) -> bool:
+    """Whether the model is fitted across all series (`is_global`): one unit per window over every
+    chunk, instead of one unit per chunk.
+
+    Parameters
+    ----------
+    spec
+        The model and its parameters.
+    """
     return bool(make_forecaster(spec.name, **spec.params).is_global)
 
 
 def wants_accelerator(spec: ModelSpec) -> bool:
     """A model whose class says it can use an accelerator (`uses_accelerator`), unless its
-    parameters pin it to the CPU (`device="cpu"`)."""
+    parameters pin it to the CPU (`device="cpu"`).
+
+    Parameters
+    ----------
+    spec
+        The model and its parameters (`device` among them, if any).
+    """
     forecaster = make_forecaster(spec.name, **spec.params)
     device = spec.params.get("device")
     pinned = isinstance(device, str) and device.lower().startswith("cpu")
@@ -148,7 +197,13 @@ def wants_accelerator(spec: ModelSpec) -> bool:
 
 
 def advertised_resources(client: Any) -> dict[str, float]:
-    """Resource name -> the most any one worker of the cluster advertises (`scheduler_info()`)."""
+    """Resource name -> the most any one worker of the cluster advertises (`scheduler_info()`).
+
+    Parameters
+    ----------
+    client
+        A connected Dask `distributed.Client`.
+    """
     workers = client.scheduler_info(n_workers=-1).get("workers", {})
     out: dict[str, float] = {}
     for worker in workers.values():
@@ -161,7 +216,20 @@ def accelerator_resources(client: Any, requested: dict[str, float] | bool | None
     """The Dask resources accelerator units are submitted with: `None` or `True` asks for one `GPU`
     where some worker advertises it (else none: they run on any worker, on its CPU); a mapping asks
     for exactly that and is refused when no worker could ever satisfy it (Dask would wait forever);
-    `False` asks for nothing."""
+    `False` asks for nothing.
+
+    Parameters
+    ----------
+    client
+        A connected Dask `distributed.Client`.
+    requested
+        None or True: one `GPU` where advertised; a mapping: exactly those resources; False: none.
+
+    Raises
+    ------
+    WorkbenchError
+        A requested resource is advertised by no worker in the amount asked for.
+    """
     if requested is False:
         return None
     advertised = advertised_resources(client)
@@ -180,7 +248,13 @@ def accelerator_resources(client: Any, requested: dict[str, float] | bool | None
 def code_fingerprint(spec: ModelSpec) -> str:
     """What a model's units depend on besides data and task: the workbench modules its computation
     reaches (its own module and the forecasting core; the metrics are a score unit's) and the
-    versions of the numerical libraries."""
+    versions of the numerical libraries.
+
+    Parameters
+    ----------
+    spec
+        The model and its parameters.
+    """
     forecaster = make_forecaster(spec.name, **spec.params)
     return digest({"workbench": forecaster_fingerprint(forecaster), "packages": package_versions()}, 24)
 
@@ -190,7 +264,17 @@ def package_versions() -> dict[str, str | None]:
 
 
 def plan_units(tasks: list[tuple[Task, list[ChunkRef]]], models: list[ModelSpec], seed: int = 0) -> list[Unit]:
-    """Local models: one unit per (task, model, chunk); global models: one per (task, model, window)."""
+    """Local models: one unit per (task, model, chunk); global models: one per (task, model, window).
+
+    Parameters
+    ----------
+    tasks
+        Each task with its chunk references (`workbench.sources.plan_chunks`).
+    models
+        The model specs.
+    seed
+        The run's seed, part of each unit's key.
+    """
     units = []
     codes = {spec.key(): code_fingerprint(spec) for spec in models}
     for task, chunks in tasks:
@@ -219,7 +303,15 @@ def series_fingerprint() -> str:
 def metric_params(task: Task, name: str) -> dict:
     """A score unit's metric with the parameters its value depends on: the quantile levels a
     probabilistic metric scores (the task's `quantile_levels`; None: every level the forecast has).
-    Interval metrics name their level in the metric (`msis@80`); point metrics have none."""
+    Interval metrics name their level in the metric (`msis@80`); point metrics have none.
+
+    Parameters
+    ----------
+    task
+        The task scored (its `quantile_levels`).
+    name
+        A registered metric name.
+    """
     metric = get_metric(name)
     if metric.probabilistic and metric.level is None:
         return {"metric": name, "quantile_levels": list(task.quantile_levels) if task.quantile_levels else None}
@@ -229,7 +321,15 @@ def metric_params(task: Task, name: str) -> dict:
 def plan_scores(forecasts: list[tuple[Unit, str]], code: str) -> list[Unit]:
     """One score unit per (forecast unit, task metric). Each forecast unit comes with the key of the
     unit whose stored forecasts are scored (itself, or a unit reused across code); a score unit's
-    code is the scoring core's and that key's, so it is rescored when either changes."""
+    code is the scoring core's and that key's, so it is rescored when either changes.
+
+    Parameters
+    ----------
+    forecasts
+        Forecast units, each with the key of the unit whose stored forecasts are scored.
+    code
+        The scoring core's fingerprint (`scoring_fingerprint`).
+    """
     units = []
     for forecast, key in forecasts:
         scored = digest({"scoring": code, "forecast": key}, 24)
@@ -258,7 +358,20 @@ def check_store_format(store: ResultsStore, records: pd.DataFrame) -> None:
     set; today's forecast units hold forecasts and their metrics are score units, under task keys
     without the metrics. New units beside old ones would split each task in two in every
     leaderboard and count rescored series twice, so the store is refused, not mixed. Reading an old
-    store (views, leaderboards, reports) keeps working."""
+    store (views, leaderboards, reports) keeps working.
+
+    Parameters
+    ----------
+    store
+        The store written to (named in the error).
+    records
+        Its committed records (`ResultsStore.records`).
+
+    Raises
+    ------
+    WorkbenchError
+        The store holds forecast units of a store format older than `FORMAT`.
+    """
     if records.empty or "kind" not in records:
         return
     forecast = records[records["kind"] == "forecast"]
@@ -277,7 +390,22 @@ def check_store_format(store: ResultsStore, records: pd.DataFrame) -> None:
 
 def check_partitioning(units: list[Unit], records: pd.DataFrame, chunk_size: int) -> None:
     """Refuse to store the same series of a (task, model, seed) under a second chunking: its rows
-    would count twice in every mean. The store says which chunk size it already holds."""
+    would count twice in every mean. The store says which chunk size it already holds.
+
+    Parameters
+    ----------
+    units
+        The planned forecast units.
+    records
+        The store's committed records.
+    chunk_size
+        The chunk size of this run.
+
+    Raises
+    ------
+    WorkbenchError
+        A planned (task, model, seed) is stored under another chunk size.
+    """
     if records.empty or "chunk_size" not in records:
         return
     held = records[records["kind"] == "forecast"] if "kind" in records else records
@@ -295,7 +423,15 @@ def check_partitioning(units: list[Unit], records: pd.DataFrame, chunk_size: int
 
 
 def reusable_across_code(units: list[Unit], records: pd.DataFrame) -> dict[str, str]:
-    """Planned key -> key of a committed ok unit doing the same work with other code (explicit opt-in)."""
+    """Planned key -> key of a committed ok unit doing the same work with other code (explicit opt-in).
+
+    Parameters
+    ----------
+    units
+        The planned units not complete under their own key.
+    records
+        The store's committed records.
+    """
     if records.empty or "identity" not in records:
         return {}
     ok = records[(records["status"] == "ok") & records["identity"].notna()]
@@ -354,7 +490,50 @@ def evaluate(
     are submitted with Dask worker `resources` (`accelerator_resources`): by default `{"GPU": 1}`
     when a worker of the cluster advertises `GPU`, so they run there (one at a time per GPU) while
     other units fill the remaining workers; each unit records what it was routed by (`routed`) and
-    the device its model chose (`device`)."""
+    the device its model chose (`device`).
+
+    Parameters
+    ----------
+    tasks
+        A `Task`, several, or data to build one task from (a Panel, a pandas or Dask frame).
+    models
+        A model name, `{"name", "params"}` dict or `ModelSpec`, or several.
+    client
+        A Dask client to run on; None: `scheduler`, else a `LocalCluster` opened (and closed) for the run.
+    scheduler
+        A Dask scheduler address, used where no `client` is given; None: Dask's configured
+        `scheduler-address`, else a local cluster.
+    store
+        The results store, or its root (a folder or URL); None: `WORKBENCH_RESULTS`, else `./results`.
+    chunk_size
+        Series per chunk (and per unit of a local model).
+    seed
+        The run's seed, handed to each model (and part of each unit's key).
+    save_forecasts
+        Accepted and ignored: forecasts are always stored.
+    timeout_s
+        Seconds a forecast unit may run before its process is killed and it is recorded as a timeout; None: no limit.
+    retry_failed
+        Recompute units stored as failed (error or timeout) instead of skipping them.
+    n_workers
+        Workers of the local cluster, where one is opened; None: one per CPU.
+    progress
+        Show a progress bar (and the Dask dashboard's address).
+    chunks
+        Task key -> ready-made chunk references, used instead of planning that task's chunks.
+    reuse_across_code
+        Reuse units that did the same work with other workbench code instead of recomputing them.
+    resources
+        Dask worker resources for accelerator models (`accelerator_resources`); None: one `GPU` where a
+        worker advertises one.
+    **task_fields
+        The task's fields, only where `tasks` is data (a `TypeError` with tasks).
+
+    Returns
+    -------
+    RunSummary
+        What was computed, skipped and failed; the results are in `store`.
+    """
     data = tasks if _is_data(tasks) else None
     if data is None and task_fields:
         raise TypeError(f"task fields {sorted(task_fields)} are given with tasks: set them on the tasks")

@@ -63,7 +63,30 @@ _EPS = 1e-9
 
 
 class Claim(BaseModel):
-    """One published number."""
+    """One published number.
+
+    Parameters
+    ----------
+    table
+        The paper's table (or figure) the number is printed in.
+    dataset, subset
+        The catalog card and subset it is measured on.
+    method
+        The method's name as the paper writes it.
+    metric
+        The metric (a `workbench.metrics` name or the paper's own).
+    value
+        The published number.
+    tolerance
+        How far the reproduction may be from it and still match: absolute, or a fraction with `relative`.
+    source
+        Where in the paper (or its code) the number is found.
+    relative
+        `tolerance` is a fraction of `value` (0.01: within 1%) instead of absolute.
+    known_discrepancy
+        A documented reason the claim cannot be reproduced from public data: still compared and reported
+        as a mismatch, but it does not fail the run; None: none.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -84,7 +107,25 @@ class Claim(BaseModel):
 
 class Fact(BaseModel):
     """A published figure shown beside the reproduction but never compared with it: a run time measured
-    on other hardware, say. Typed like a claim, with its source and what it was measured on."""
+    on other hardware, say. Typed like a claim, with its source and what it was measured on.
+
+    Parameters
+    ----------
+    dataset, subset
+        Where the figure was measured.
+    method
+        The method it is about.
+    what
+        What was measured (e.g. a run time).
+    value
+        The published figure.
+    unit
+        Its unit.
+    context
+        What it was measured on (hardware, settings).
+    source
+        Where in the paper the figure is found.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -100,7 +141,17 @@ class Fact(BaseModel):
 
 class Cost(BaseModel):
     """What a reproduction costs before it starts: minutes on a 2-core machine for the default and the
-    `--full` run, and how each figure was obtained (measured, or derived from timings in the notes)."""
+    `--full` run, and how each figure was obtained (measured, or derived from timings in the notes).
+
+    Parameters
+    ----------
+    default_minutes
+        Minutes of the default run on a 2-core machine.
+    full_minutes
+        Minutes of the `--full` run; None: not known.
+    how
+        How the figures were obtained (measured, or derived from timings in the notes).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -110,7 +161,33 @@ class Cost(BaseModel):
 
 
 class Paper(BaseModel):
-    """A paper's card: who wrote it, where its numbers come from, and the numbers."""
+    """A paper's card: who wrote it, where its numbers come from, and the numbers.
+
+    Parameters
+    ----------
+    id
+        The paper's id, its folder's name under the papers folder.
+    title
+        The paper's title.
+    citation
+        How to cite it.
+    url
+        Where to read it; None: not given.
+    code
+        Its authors' code; None: not given.
+    notebook
+        The reproduction notebook, relative to the paper's folder.
+    parameters
+        The notebook's parameters for the default run.
+    full_parameters
+        Those for the `--full` run.
+    expected_cost
+        What the reproduction costs (`Cost`); None: not stated.
+    claims
+        The published numbers compared with the reproduction.
+    facts
+        Published figures shown beside it, never compared.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -133,6 +210,18 @@ def known_papers() -> list[str]:
 
 
 def paper_path(paper_id: str) -> Path:
+    """The card (`<id>/paper.yaml`) of a paper in the papers folder (`workbench.config.papers_dir`).
+
+    Parameters
+    ----------
+    paper_id
+        The paper's id (`known_papers`).
+
+    Raises
+    ------
+    UnknownNameError
+        No such card.
+    """
     path = papers_dir() / paper_id / "paper.yaml"
     if not path.exists():
         raise UnknownNameError("paper", paper_id, known_papers())
@@ -140,6 +229,20 @@ def paper_path(paper_id: str) -> Path:
 
 
 def load_paper(paper_id: str) -> Paper:
+    """The validated card of a paper.
+
+    Parameters
+    ----------
+    paper_id
+        The paper's id (`known_papers`).
+
+    Raises
+    ------
+    UnknownNameError
+        No such card.
+    DataFormatError
+        The card is not valid YAML or not a valid paper card.
+    """
     path = paper_path(paper_id)
     try:
         return Paper.model_validate(yaml.safe_load(path.read_text()))
@@ -156,6 +259,20 @@ def compare(paper: Paper, reproduced: pd.DataFrame, not_run_note: str = "not run
     `reproduced` has columns dataset, subset, method, metric, route, value, note; `value` NaN means
     unavailable and `note` says why. The route is appended to the method name unless it is the
     primary one (empty string). Claims with no reproduced row get `not_run_note`.
+
+    Parameters
+    ----------
+    paper
+        The paper whose claims are compared.
+    reproduced
+        The reproduced values, one row per (dataset, subset, method, metric, route).
+    not_run_note
+        The note of a claim without a reproduced row.
+
+    Raises
+    ------
+    DataFormatError
+        `reproduced` lacks one of its columns.
     """
     need = {"dataset", "subset", "method", "metric", "route", "value", "note"}
     missing = need - set(reproduced.columns)
@@ -203,12 +320,31 @@ def _row(paper: Paper, claim: Claim, method: str, value: float, note: str) -> di
 
 
 def write_csv_atomic(frame: pd.DataFrame, path: Path) -> Path:
-    """Write the report under a temporary name, then rename: a reader never sees half a file."""
+    """Write the report under a temporary name, then rename: a reader never sees half a file.
+
+    Parameters
+    ----------
+    frame
+        The report (`compare`'s columns).
+    path
+        Where to write it; returned.
+    """
     return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def read_report(path: Path) -> pd.DataFrame:
-    """Read a claimed-vs-reproduced CSV back, checking it has the contract's columns."""
+    """Read a claimed-vs-reproduced CSV back, checking it has the contract's columns.
+
+    Parameters
+    ----------
+    path
+        A CSV written by `write_csv_atomic`.
+
+    Raises
+    ------
+    DataFormatError
+        A contract column is missing.
+    """
     frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:

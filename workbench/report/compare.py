@@ -72,7 +72,17 @@ def problem_matrix(metrics: pd.DataFrame, metric: str, models: list[str] | None 
 
     `wide.attrs["n_left_out"]` counts the problems left out (some model's value missing, NaN or
     infinite), so every comparison built on it can say how many it could not use; `wide.attrs["metric"]`
-    names the metric, so that `wide_ranks` and `wide_win_rates` know its direction without being told."""
+    names the metric, so that `wide_ranks` and `wide_win_rates` know its direction without being told.
+
+    Parameters
+    ----------
+    metrics
+        Per-series metric rows (`metric`, `model`, `value` and the `PROBLEM` columns they have).
+    metric
+        The metric whose values fill the matrix.
+    models
+        Only these models; None: every model with `metric` rows.
+    """
     rows = metrics[metrics["metric"] == metric]
     if models is not None:
         rows = rows[rows["model"].isin(models)]
@@ -88,7 +98,13 @@ def problem_matrix(metrics: pd.DataFrame, metric: str, models: list[str] | None 
 def complete_problems(wide: pd.DataFrame) -> pd.DataFrame:
     """The rows of a problems × models matrix where every model has a finite value. Every problem
     matrix passes through here (this module's, and the report's DuckDB one of a task,
-    `workbench.report.queries.task_problem_matrix`), so both count what they leave out alike."""
+    `workbench.report.queries.task_problem_matrix`), so both count what they leave out alike.
+
+    Parameters
+    ----------
+    wide
+        Problems × models; infinite values count as missing.
+    """
     wide = wide.replace([np.inf, -np.inf], np.nan)
     complete = wide.notna().all(axis=1)
     kept = wide[complete].copy()
@@ -127,7 +143,19 @@ def mean_ranks(
     metrics: pd.DataFrame, metric: str, by: list[str] | None = None, higher_is_better: bool | None = None
 ) -> pd.DataFrame:
     """Mean rank of each model (1 = best, ties averaged) over common problems, overall or per group;
-    best as `metric` declares it (`higher_is_better` only for metrics that are not registered)."""
+    best as `metric` declares it (`higher_is_better` only for metrics that are not registered).
+
+    Parameters
+    ----------
+    metrics
+        Per-series metric rows (`metric`, `model`, `value` and the `PROBLEM` columns they have).
+    metric
+        The metric ranked; its direction says what is better.
+    by
+        Index columns of the problem matrix (`PROBLEM`, e.g. `["dataset"]`) to rank within; None: overall.
+    higher_is_better
+        Only for a score that `workbench.metrics` does not register (a contradiction is a `ValueError`).
+    """
     metric_direction(metric, higher_is_better)  # a contradiction is an error even without rows
     wide = problem_matrix(metrics, metric)
     if wide.empty:
@@ -170,7 +198,26 @@ def skill_scores(
 
     The bootstrap resamples problems (paired: one resample serves every model) and takes, per model,
     the mean log ratio over the resampled problems it has a ratio for; resamples are drawn as counts,
-    so 100,000 problems × 1,000 resamples cost a matrix product, not a Python loop."""
+    so 100,000 problems × 1,000 resamples cost a matrix product, not a Python loop.
+
+    Parameters
+    ----------
+    metrics
+        Per-series metric rows (`metric`, `model`, `value` and the `PROBLEM` columns they have).
+    metric
+        The metric compared.
+    baseline
+        The model skill is relative to (`seasonal_naive` by default).
+    n_boot, level, seed
+        Bootstrap resamples of problems, the interval's coverage and the generator's seed.
+    higher_is_better
+        Only for a score that `workbench.metrics` does not register (a contradiction is a `ValueError`).
+
+    Raises
+    ------
+    KeyError
+        The baseline has no `metric` values.
+    """
     wide = problem_matrix(metrics, metric)
     hib = higher_is_better
     return wide_skills(wide, metric, [baseline], n_boot=n_boot, level=level, seed=seed, higher_is_better=hib)
@@ -278,7 +325,25 @@ def _bootstrap_means(x: np.ndarray, usable: np.ndarray, n_boot: int, rng: np.ran
 
 @dataclass(frozen=True)
 class FriedmanResult:
-    """Friedman's test over problems (blocks) × models, with the Nemenyi critical difference."""
+    """Friedman's test over problems (blocks) × models, with the Nemenyi critical difference.
+
+    Parameters
+    ----------
+    statistic
+        Friedman's χ² statistic.
+    p_value
+        Its p-value.
+    n_problems
+        The common problems (blocks) tested.
+    n_models
+        The models compared.
+    critical_difference
+        Nemenyi's critical difference of mean ranks at `alpha`.
+    alpha
+        The significance level.
+    ranks
+        Mean rank per model, best first.
+    """
 
     statistic: float
     p_value: float
@@ -295,7 +360,17 @@ class FriedmanResult:
 
 def nemenyi_cd(n_models: int, n_problems: int, alpha: float = 0.05) -> float:
     """Nemenyi's critical difference of mean ranks (Demšar 2006): q_α √(k(k+1) / 6N), with q_α the
-    studentized range quantile over √2."""
+    studentized range quantile over √2.
+
+    Parameters
+    ----------
+    n_models
+        The number of models k.
+    n_problems
+        The number of problems N.
+    alpha
+        The significance level.
+    """
     q = stats.studentized_range.ppf(1 - alpha, n_models, np.inf) / math.sqrt(2)
     return float(q * math.sqrt(n_models * (n_models + 1) / (6 * n_problems)))
 
@@ -303,7 +378,24 @@ def nemenyi_cd(n_models: int, n_problems: int, alpha: float = 0.05) -> float:
 def friedman(
     metrics: pd.DataFrame, metric: str, alpha: float = 0.05, higher_is_better: bool | None = None
 ) -> FriedmanResult:
-    """Do the models differ at all? Friedman's χ² over common problems (needs 3 models or more)."""
+    """Do the models differ at all? Friedman's χ² over common problems (needs 3 models or more).
+
+    Parameters
+    ----------
+    metrics
+        Per-series metric rows (`metric`, `model`, `value` and the `PROBLEM` columns they have).
+    metric
+        The metric tested; its losses are ranked.
+    alpha
+        The significance level of the critical difference.
+    higher_is_better
+        Only for a score that `workbench.metrics` does not register (a contradiction is a `ValueError`).
+
+    Raises
+    ------
+    ValueError
+        Fewer than 3 models or 2 common problems.
+    """
     metric_direction(metric, higher_is_better)  # a contradiction is an error before any rows are read
     return wide_friedman(problem_matrix(metrics, metric), metric, alpha, higher_is_better)
 
@@ -313,7 +405,24 @@ def wide_friedman(
 ) -> FriedmanResult:
     """Friedman's χ² and Nemenyi's critical difference over the rows of a problem matrix, on the
     metric's losses: the ranks of a `target` metric are by distance to the target, which changes the
-    statistic too (the distance is not monotone in the value)."""
+    statistic too (the distance is not monotone in the value).
+
+    Parameters
+    ----------
+    wide
+        Problems × models (`problem_matrix`).
+    metric
+        The metric's name, whose direction orients the values.
+    alpha
+        The significance level of the critical difference.
+    higher_is_better
+        Only for a score that `workbench.metrics` does not register (a contradiction is a `ValueError`).
+
+    Raises
+    ------
+    ValueError
+        Fewer than 3 models or 2 problems.
+    """
     losses = _losses(wide, metric, higher_is_better)
     k, n = wide.shape[1], wide.shape[0]
     if k < 3:
@@ -326,7 +435,15 @@ def wide_friedman(
 
 
 def cliques(ranks: pd.Series, cd: float) -> list[list[str]]:
-    """Groups (of two or more) the CD diagram joins with a bar: no pair inside differs significantly."""
+    """Groups (of two or more) the CD diagram joins with a bar: no pair inside differs significantly.
+
+    Parameters
+    ----------
+    ranks
+        Mean rank per model.
+    cd
+        The critical difference (`nemenyi_cd`).
+    """
     ordered = ranks.sort_values()
     names, values = list(ordered.index), ordered.to_numpy()
     groups: list[list[str]] = []
@@ -343,7 +460,17 @@ def cliques(ranks: pd.Series, cd: float) -> list[list[str]]:
 
 def win_rates(metrics: pd.DataFrame, metric: str, higher_is_better: bool | None = None) -> pd.DataFrame:
     """Model × model share of common problems where the row model beats the column model (ties half),
-    better as `metric` declares it."""
+    better as `metric` declares it.
+
+    Parameters
+    ----------
+    metrics
+        Per-series metric rows (`metric`, `model`, `value` and the `PROBLEM` columns they have).
+    metric
+        The metric compared.
+    higher_is_better
+        Only for a score that `workbench.metrics` does not register (a contradiction is a `ValueError`).
+    """
     metric_direction(metric, higher_is_better)
     return wide_win_rates(problem_matrix(metrics, metric), higher_is_better, metric=metric)
 
@@ -352,7 +479,17 @@ def wide_win_rates(
     wide: pd.DataFrame, higher_is_better: bool | None = None, *, metric: str | None = None
 ) -> pd.DataFrame:
     """`win_rates` over the rows of a problem matrix; `metric` (default `wide.attrs["metric"]`) says
-    what is better, `higher_is_better` only for metrics that `workbench.metrics` does not register."""
+    what is better, `higher_is_better` only for metrics that `workbench.metrics` does not register.
+
+    Parameters
+    ----------
+    wide
+        Problems × models (`problem_matrix`).
+    higher_is_better
+        Only for a score that `workbench.metrics` does not register (a contradiction is a `ValueError`).
+    metric
+        The metric's name; None: `wide.attrs["metric"]`, else lower is better.
+    """
     values = _losses(wide, metric, higher_is_better)
     k = values.shape[1]
     out = np.full((k, k), np.nan)

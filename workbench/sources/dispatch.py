@@ -31,7 +31,13 @@ class TaskData(Protocol):
 
 
 def open_source(task: TaskData) -> Any:
-    """The source of a task: in-memory data by fingerprint, else the card named by `task.dataset`."""
+    """The source of a task: in-memory data by fingerprint, else the card named by `task.dataset`.
+
+    Parameters
+    ----------
+    task
+        The task (its `dataset`, `subset`, `protocol`, `data_fingerprint`, `gap_policy`).
+    """
     if task.data_fingerprint:
         return find(task.data_fingerprint, task.dataset)
     card = get_card(task.dataset)
@@ -41,12 +47,28 @@ def open_source(task: TaskData) -> Any:
 
 
 def plan_chunks(task: TaskData, chunk_size: int, client: Any = None) -> list[ChunkRef]:
-    """The chunk refs of a task's units, planned from metadata (the client reads no series)."""
+    """The chunk refs of a task's units, planned from metadata (the client reads no series).
+
+    Parameters
+    ----------
+    task
+        The task (its `dataset`, `subset`, `protocol`, `data_fingerprint`, `gap_policy`).
+    chunk_size
+        Series per chunk.
+    client
+        A Dask client on whose workers a card's chunks are cut or described; None: in this process.
+    """
     return open_source(task).plan(chunk_size, client)
 
 
 def task_panels(task: TaskData) -> tuple[Panel, Panel | None]:
-    """(train, test or None) of a task's data, whole, in this process (the sequential reference path)."""
+    """(train, test or None) of a task's data, whole, in this process (the sequential reference path).
+
+    Parameters
+    ----------
+    task
+        The task (its `dataset`, `subset`, `protocol`, `data_fingerprint`, `gap_policy`).
+    """
     source = open_source(task)
     if isinstance(source, UserSource):
         return source.load(allow_gaps=task.gap_policy != "none"), None
@@ -54,7 +76,13 @@ def task_panels(task: TaskData) -> tuple[Panel, Panel | None]:
 
 
 def open_dataset(name: str) -> Any:
-    """The source of a card by name (`open_dataset("mydata").to_dask()`), without a task."""
+    """The source of a card by name (`open_dataset("mydata").to_dask()`), without a task.
+
+    Parameters
+    ----------
+    name
+        A card's name: a user card's source, or a catalog card's first subset.
+    """
     card = get_card(name)
     if isinstance(card, UserCard):
         return UserSource(card)

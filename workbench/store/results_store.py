@@ -149,7 +149,13 @@ class ResultsStore:
 
     `root`: a local folder, or an fsspec URL (`s3://bucket/prefix`); default WORKBENCH_RESULTS or
     ./results. `self.root` is then an absolute Path or the URL string, and every location the store
-    hands out (`files`, `tables`, `table_path`, `gc`) is of the same kind."""
+    hands out (`files`, `tables`, `table_path`, `gc`) is of the same kind.
+
+    Parameters
+    ----------
+    root
+        A local folder or an fsspec URL; None: `WORKBENCH_RESULTS`, else `./results` (`results_root`).
+    """
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root: Location = results_root(root)
@@ -163,11 +169,23 @@ class ResultsStore:
         return not isinstance(self.root, Path)
 
     def path(self, rel: str) -> Location:
-        """The location of `rel` (a path as records name them: `metrics/<key>-<sha>.parquet`)."""
+        """The location of `rel` (a path as records name them: `metrics/<key>-<sha>.parquet`).
+
+        Parameters
+        ----------
+        rel
+            A path relative to the root, `/`-separated.
+        """
         return storage.join(self.root, rel)
 
     def relative(self, location: Location) -> str:
-        """`location` as a path relative to the root (the inverse of `path`)."""
+        """`location` as a path relative to the root (the inverse of `path`).
+
+        Parameters
+        ----------
+        location
+            A location under the root (a Path or a URL, as the store hands them out).
+        """
         return storage.relative(self.root, location)
 
     def exists(self) -> bool:
@@ -175,6 +193,13 @@ class ResultsStore:
         return storage.exists(self.root)
 
     def record_path(self, key: str) -> Location:
+        """The location of a unit's record, `units/<key>.json`.
+
+        Parameters
+        ----------
+        key
+            The unit's key.
+        """
         return self.path(f"units/{key}.json")
 
     # ---- writing (on workers) --------------------------------------------------------------------
@@ -188,7 +213,24 @@ class ResultsStore:
 
         `tables` maps table names (see TABLES; any `[a-z_]+` name) to frames; None or a frame
         without columns means "no such table for this unit". `record` must carry `kind` (one of
-        KINDS); `status` defaults to `ok`."""
+        KINDS); `status` defaults to `ok`.
+
+        Parameters
+        ----------
+        key
+            The unit's key: letters, digits, `.`, `_` and `-`.
+        tables
+            Table name -> frame (None or no columns: no such table); each row is stamped with `unit` = `key`.
+        record
+            The unit's record; `kind` required, `status` `ok` unless given.
+
+        Raises
+        ------
+        TypeError
+            `tables` or `record` is not a dict.
+        ValueError
+            A bad key, kind, status or table name, or a `unit` column naming another unit.
+        """
         if not isinstance(tables, dict):
             raise TypeError("write_unit(key, tables: dict, record: dict)")
         if not isinstance(record, dict):
@@ -229,13 +271,28 @@ class ResultsStore:
         return committed
 
     def write_run(self, record: dict) -> Location:
+        """Write a run's record to `runs/<run_id>.json`; returns its location.
+
+        Parameters
+        ----------
+        record
+            The run's record (JSON-serialisable, with `run_id`).
+        """
         path = self.path(f"runs/{record['run_id']}.json")
         storage.put(path, json.dumps(record, default=str, sort_keys=True, indent=1).encode())
         return path
 
     # ---- reading: committed records, no data file hashed -----------------------------------------
     def record(self, key: str, verify: bool = False) -> dict | None:
-        """The unit's committed record, or None; with `verify`, None also when a file is damaged."""
+        """The unit's committed record, or None; with `verify`, None also when a file is damaged.
+
+        Parameters
+        ----------
+        key
+            The unit's key.
+        verify
+            Also hash the unit's data files, and return None when one is missing or damaged.
+        """
         try:
             data = storage.get(self.record_path(key))
         except OSError:
@@ -274,7 +331,13 @@ class ResultsStore:
         """The committed records that are not superseded: of the units doing the same work (one
         `identity`: task, model, data, seed, part) with different code, only the last committed
         counts; the older ones stay in the store (and in the `units` view, flagged) but never in a
-        table's rows, so a leaderboard never mixes a result with its recomputation."""
+        table's rows, so a leaderboard never mixes a result with its recomputation.
+
+        Parameters
+        ----------
+        records
+            Committed records to filter; None: every committed record.
+        """
         records = self.committed() if records is None else records
         old = superseded(records)
         return [r for r in records if r["key"] not in old]
@@ -291,7 +354,15 @@ class ResultsStore:
 
     def complete(self, keys: Iterable[str], retry_failed: bool = False) -> set[str]:
         """The keys among `keys` a resumed run may reuse: committed, ended ok (or in error/timeout
-        unless `retry_failed`), and every file still hashing to its record. Hashes exactly those."""
+        unless `retry_failed`), and every file still hashing to its record. Hashes exactly those.
+
+        Parameters
+        ----------
+        keys
+            The unit keys to check.
+        retry_failed
+            Leave out units stored as failed (error or timeout), so that they are recomputed.
+        """
         keys = list(keys)
         listed = self._listed_records() if self.remote else None  # at a URL: one listing, no request per absent key
         candidates = [r for r in self._records(keys, listed) if r and (r["status"] == "ok" or not retry_failed)]
@@ -299,7 +370,15 @@ class ResultsStore:
         return {r["key"] for r, why in zip(candidates, damage, strict=True) if not why}
 
     def files(self, table: str = "metrics", records: Iterable[dict] | pd.DataFrame | None = None) -> list[Location]:
-        """The data files of `table` of every committed unit (or of `records`), without hashing."""
+        """The data files of `table` of every committed unit (or of `records`), without hashing.
+
+        Parameters
+        ----------
+        table
+            The table's name (`metrics` by default).
+        records
+            Unit records (dicts, or a frame with a `tables` column); None: every committed unit.
+        """
         if records is None:
             records = self.committed()
         elif isinstance(records, pd.DataFrame):
@@ -312,7 +391,13 @@ class ResultsStore:
         return out
 
     def tables(self, records: Iterable[dict] | None = None) -> dict[str, list[Location]]:
-        """Table name -> data files, over every committed unit (or `records`)."""
+        """Table name -> data files, over every committed unit (or `records`).
+
+        Parameters
+        ----------
+        records
+            Unit records; None: every committed unit.
+        """
         out: dict[str, list[Location]] = {}
         for record in self.committed() if records is None else records:
             for name, entry in record["tables"].items():
@@ -320,14 +405,35 @@ class ResultsStore:
         return out
 
     def table_path(self, key: str, table: str) -> Location | None:
-        """The committed data file of one unit's table, or None."""
+        """The committed data file of one unit's table, or None.
+
+        Parameters
+        ----------
+        key
+            The unit's key.
+        table
+            The table's name.
+        """
         record = self.record(key)
         if record is None or table not in record["tables"]:
             return None
         return self.path(record["tables"][table]["path"])
 
     def read_table(self, table: str, keys: Iterable[str] | None = None) -> pd.DataFrame:
-        """The rows of `table` over every current unit (or those of `keys`), as one frame."""
+        """The rows of `table` over every current unit (or those of `keys`), as one frame.
+
+        Parameters
+        ----------
+        table
+            The table's name (`metrics`, `forecasts`, ...).
+        keys
+            Read only these units (committed ones, superseded or not); None: every current unit.
+
+        Raises
+        ------
+        FileNotFoundError
+            A committed data file at a URL cannot be read.
+        """
         records = self.current() if keys is None else [r for r in self._records(list(keys)) if r]
         paths = self.files(table, records)
         if not paths:
@@ -360,11 +466,27 @@ class ResultsStore:
         self, on_start: Callable[[int], None] | None = None, on_bytes: Callable[[int], None] | None = None
     ) -> maintenance.Verification:
         """Re-hash every committed unit's files; name every damaged unit and every orphan file
-        (`maintenance.verify`)."""
+        (`maintenance.verify`).
+
+        Parameters
+        ----------
+        on_start
+            Called once with the total bytes to hash, before hashing.
+        on_bytes
+            Called with each chunk's size as it is hashed.
+        """
         return maintenance.verify(self, on_start, on_bytes)
 
     def gc(self, min_age_s: float = 3600.0, dry_run: bool = False) -> list[Location]:
-        """Remove orphan files older than `min_age_s`; see `maintenance.gc`."""
+        """Remove orphan files older than `min_age_s`; see `maintenance.gc`.
+
+        Parameters
+        ----------
+        min_age_s
+            Orphans younger than this (seconds) are left alone.
+        dry_run
+            List what would be removed, removing nothing.
+        """
         return maintenance.gc(self, min_age_s, dry_run)
 
     # ---- convenience readers ---------------------------------------------------------------------
@@ -373,7 +495,24 @@ class ResultsStore:
 
     def forecasts(self, task_key: str | None = None, model: str | None = None) -> pd.DataFrame:
         """Stored forecasts of one task, model and window as a long frame (`unique_id`, `ds`, `y` = the
-        forecast; `Panel.from_long` makes it a panel), optionally for one task and model label."""
+        forecast; `Panel.from_long` makes it a panel), optionally for one task and model label.
+
+        Parameters
+        ----------
+        task_key
+            Keep the forecasts of this task key; None: any.
+        model
+            Keep those of this model label; None: any.
+
+        Raises
+        ------
+        FileNotFoundError
+            The store holds no forecasts.
+        KeyError
+            None match `task_key` and `model`.
+        ValueError
+            Several tasks, models or windows match.
+        """
         frame = self.read_table("forecasts")
         if frame.empty:
             raise FileNotFoundError(f"{self.root}: no stored forecasts (run with save_forecasts=True)")
@@ -389,7 +528,13 @@ class ResultsStore:
 
 
 def superseded(records: Iterable[dict]) -> set[str]:
-    """Keys of the units whose work (`identity`) was committed again later by other code."""
+    """Keys of the units whose work (`identity`) was committed again later by other code.
+
+    Parameters
+    ----------
+    records
+        Committed unit records; those without an `identity` are never superseded.
+    """
     latest: dict[str, tuple[str, str]] = {}
     out = set()
     for record in records:

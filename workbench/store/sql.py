@@ -190,7 +190,20 @@ def _view(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def connect(store: Store = None, views: Iterable[str] | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the store's views (see the module docstring); `views` names the only
-    ones to create (a query that reads one table need not bind the others)."""
+    ones to create (a query that reads one table need not bind the others).
+
+    Parameters
+    ----------
+    store
+        The results store (a folder, an fsspec URL, a `ResultsStore`; None: `WORKBENCH_RESULTS`, else `./results`).
+    views
+        The only views to create; None: every view.
+
+    Raises
+    ------
+    WorkbenchError
+        The store does not exist or holds no committed unit.
+    """
     store = _as_store(store)
     records = store.committed()
     if not records:  # asked only now: at a URL, every question is a request
@@ -233,7 +246,22 @@ def connect(store: Store = None, views: Iterable[str] | None = None) -> duckdb.D
 
 def sql(query: str, store: Store = None, params: list | dict | None = None) -> pd.DataFrame:
     """Answer a SQL query over the store (views: see the module docstring). Only the views whose
-    names occur in the query are created."""
+    names occur in the query are created.
+
+    Parameters
+    ----------
+    query
+        A DuckDB SQL query over the views.
+    store
+        The results store (a folder, an fsspec URL, a `ResultsStore`; None: `WORKBENCH_RESULTS`, else `./results`).
+    params
+        Values for the query's `?` or `$name` placeholders; None: none.
+
+    Raises
+    ------
+    WorkbenchError
+        The store is missing or empty, or DuckDB refuses the query.
+    """
     names = set(re.findall(r"[a-z_]+", query.lower()))
     con = connect(store, views={n.removeprefix(RAW) for n in names})
     try:
@@ -413,7 +441,13 @@ UNKNOWN_GROUP = "(unknown)"  # the group of a metric row whose series has no des
 
 def series_columns(store: Store = None) -> list[str]:
     """The per-series columns a store's results can be broken down by: the `series` view's columns
-    (dataset, subset, metric_type, a user card's metadata columns, ...) besides the keys and counts."""
+    (dataset, subset, metric_type, a user card's metadata columns, ...) besides the keys and counts.
+
+    Parameters
+    ----------
+    store
+        The results store (a folder, an fsspec URL, a `ResultsStore`; None: `WORKBENCH_RESULTS`, else `./results`).
+    """
     con = connect(_as_store(store), views=["series"])
     try:
         cols = [row[0] for row in con.execute("DESCRIBE series").fetchall()]
@@ -626,7 +660,17 @@ def detection_leaderboard(
     """One row per (task, model, metric) of the detection metric rows, best first (higher is
     better where the rows say so). Columns as `leaderboard` with n_items for n_series (no
     n_windows), higher_is_better, and aggregation `corpus` (one value for the whole corpus: rows
-    without unique_id) or `mean of per-item`."""
+    without unique_id) or `mean of per-item`.
+
+    Parameters
+    ----------
+    store
+        The results store (a folder, an fsspec URL, a `ResultsStore`; None: `WORKBENCH_RESULTS`, else `./results`).
+    metrics
+        Only these metrics (default: all).
+    allow_duplicates
+        Average duplicated rows into one instead of refusing them.
+    """
     store = _as_store(store)
     con = connect(store, views=["detection_metrics"])
     try:
