@@ -447,11 +447,10 @@ def reproduce_paper(
         from rich.markup import escape
 
         # one line per reason (a note may hold a command with brackets: printed as text, not markup)
-        reasons = unavailable.groupby("note", sort=False)["subset"].agg(lambda s: sorted(set(s)))
+        reasons = unavailable.groupby("note", sort=False)["subset"].agg(["size", lambda s: sorted(set(s))])
         console.print(f"{len(unavailable)} cells unavailable, {len(reasons)} reason(s):")
-        for note, subsets in reasons.items():
+        for note, (count, subsets) in zip(reasons.index, reasons.itertuples(index=False), strict=True):
             where = ", ".join(subsets[:4]) + (f" and {len(subsets) - 4} more" if len(subsets) > 4 else "")
-            count = int((unavailable["note"] == note).sum())
             console.print(f"  {count} cell(s) of {escape(where)}: {escape(note.split(' https://')[0][:240])}")
     counts = result.counts
     console.print(

@@ -111,13 +111,15 @@ def _as_2d(a: ArrayLike) -> np.ndarray:
     return arr[None, :] if arr.ndim == 1 else arr
 
 
-def _past_rows(y_past: ArrayLike | None, n: int) -> list[np.ndarray]:
+def _past_rows(y_past: ArrayLike | None, n: int, keep_gaps: bool = False) -> list[np.ndarray]:
+    """Each series' history as a 1-D array; padding and gaps (NaN) dropped from array input, or kept
+    where they sit with `keep_gaps` (a scale that differences the series as stored)."""
     if y_past is None:
         raise ValueError("this metric needs y_past (the training part of each series)")
     if isinstance(y_past, np.ndarray) and y_past.ndim == 2:
-        rows = [r[~np.isnan(r)] for r in y_past]
+        rows = [np.asarray(r, dtype=float) if keep_gaps else r[~np.isnan(r)] for r in y_past]
     elif isinstance(y_past, np.ndarray) and y_past.ndim == 1 and n == 1:
-        rows = [y_past[~np.isnan(y_past)]]
+        rows = [np.asarray(y_past, dtype=float) if keep_gaps else y_past[~np.isnan(y_past)]]
     else:
         rows = [np.asarray(r, dtype=float) for r in y_past]
     if len(rows) != n:
@@ -330,14 +332,7 @@ def _fev_scale(y_past: ArrayLike | None, n: int, season_length: int) -> np.ndarr
     """fev 0.6.0's in-sample scale per series: mean of |x_t - x_{t-m}| over the pairs where both are
     observed, differences taken on the series as stored (a missing value makes its pairs missing, it is
     not dropped first); 1.0 where that is undefined (history not longer than m, or no observed pair)."""
-    if isinstance(y_past, np.ndarray) and y_past.ndim == 2 and len(y_past) == n:
-        rows = list(np.asarray(y_past, dtype=float))
-    elif y_past is None:
-        raise ValueError("this metric needs y_past (the training part of each series)")
-    else:
-        rows = [np.asarray(r, dtype=float) for r in (y_past if n != 1 or np.ndim(y_past) != 1 else [y_past])]
-        if len(rows) != n:
-            raise ValueError(f"y_past has {len(rows)} series, y_true has {n}")
+    rows = _past_rows(y_past, n, keep_gaps=True)
     m = season_length
     out = np.ones(n)
     for i, x in enumerate(rows):

@@ -83,10 +83,12 @@ class LibraryAdapter(Forecaster):
         from workbench.data import Panel
 
         single = Panel(df=series.reset_index(drop=True), freq=self.past_.freq, season_length=self.past_.season_length)
-        model = make_forecaster(self.fallback, seed=self.seed)
+        model = None
         if self.quantiles:  # the fallback's own quantiles where it takes `quantiles` (statsforecast's SeasonalNaive)
             with contextlib.suppress(ParameterError):
                 model = make_forecaster(self.fallback, seed=self.seed, quantiles=self.quantiles)
+        if model is None:
+            model = make_forecaster(self.fallback, seed=self.seed)
         frame = model.fit(single).predict(h)  # type: ignore[arg-type]
         for q in self.quantiles:
             if f"q{q:g}" not in frame:

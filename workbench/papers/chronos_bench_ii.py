@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.data import get_card
+from workbench.data import get_card, load_holdout, load_panel
 from workbench.engine import evaluate
 from workbench.engine.cluster import connect
 from workbench.errors import SourceUnavailableError, UnknownNameError, WorkbenchError
@@ -154,7 +154,7 @@ def tasks_of(bench: BenchTask) -> list[Task]:
     window at the end of every series)."""
     tasks = []
     for card, subset in bench.parts:
-        split = {"protocol": "holdout"} if "test" in get_card(card).subset(subset).splits else {"protocol": "rolling"}
+        split = {"protocol": "holdout" if _has_test(card, subset) else "rolling"}
         tasks.append(
             Task(
                 dataset=card,
@@ -168,6 +168,11 @@ def tasks_of(bench: BenchTask) -> list[Task]:
             )
         )
     return tasks
+
+
+def _has_test(card: str, subset: str) -> bool:
+    """Whether a catalog subset has a test split (whose values are then the window's points)."""
+    return "test" in get_card(card).subset(subset).splits
 
 
 def model_spec(model: str, ttm_model: str | None = None) -> ModelSpec:
@@ -274,13 +279,13 @@ def _collect(
     records = records.assign(task=records["task_key"].map(keys), method=records["model"].map(by_label))
     metrics = store.metrics()
     metrics = metrics[metrics["task_key"].isin(list(keys)) & metrics["model"].isin(list(by_label))]
+    metrics = metrics.assign(task=metrics["task_key"].map(keys))
     rows = []
     for name in ran:
         for model, label in labels.items():
             failed = records[(records["task"] == name) & (records["method"] == model) & (records["status"] != "ok")]
             for column, metric in METRICS.items():
-                mine = (metrics["task_key"].map(keys) == name) & (metrics["model"] == label)
-                part = metrics[mine & (metrics["metric"] == metric)]
+                part = metrics[(metrics["task"] == name) & (metrics["model"] == label) & (metrics["metric"] == metric)]
                 value, note = _pooled(part)
                 if len(failed):
                     value = float("nan")
@@ -328,11 +333,11 @@ def reproduced(bench: BenchRun, paper: Paper) -> pd.DataFrame:
         for r in bench.scores.itertuples()
     ]
     run_models = set(bench.labels)
+    missing = [t for t in TASKS if t not in set(bench.scores["task"])]
+    everything = f"not every task runs here: {len(missing)} of 27 were not run ({', '.join(missing)})"
     for claim in paper.claims:
         if claim.subset == "all 27 tasks":
-            missing = [t for t in TASKS if t not in set(bench.scores["task"])]
-            note = f"not every task runs here: {len(missing)} of 27 were not run ({', '.join(missing)})"
-            rows.append(_unavailable(claim.subset, claim.method, claim.metric, note))
+            rows.append(_unavailable(claim.subset, claim.method, claim.metric, everything))
         elif claim.method not in run_models:
             rows.append(_unavailable(claim.subset, claim.method, claim.metric, not_run(claim.method)))
         elif claim.subset in bench.skipped:
@@ -383,10 +388,10 @@ def aggregates(bench: BenchRun, paper: Paper) -> pd.DataFrame:
     ).pivot_table(index="task", columns=["metric", "method"], values="value")
     tasks = sorted(set(bench.scores["task"]))
     rows = []
+    if "seasonal_naive" not in bench.labels:
+        raise WorkbenchError("the aggregate is relative to seasonal_naive: include it in `models`")
     for metric in METRICS:
         for model in bench.labels:
-            if "seasonal_naive" not in bench.labels:
-                raise WorkbenchError("the aggregate is relative to seasonal_naive: include it in `models`")
             mine = ours[(metric, model)].reindex(tasks)
             theirs = published[(metric, model)].reindex(tasks)
             rows.append(
@@ -428,12 +433,10 @@ def export_series(task: str, path: str | Path) -> Path:
     `unique_id, ds, y` (ids prefixed by their catalog subset): the input of
     `papers/chronos_bench_ii/statsforecast_2_0_0.py`, which reruns fev's statsforecast protocol with
     fev's own statsforecast version in an environment of its own."""
-    from workbench.data import load_holdout, load_panel
-
     bench = TASKS[task]
     frames = []
     for card, subset in bench.parts:
-        if "test" in get_card(card).subset(subset).splits:
+        if _has_test(card, subset):
             train, test = load_holdout(card, subset)
             frame = pd.concat([train.df, test.df])
         else:
