@@ -860,6 +860,65 @@ def results_leaderboard(
             out.print("`workbench run GRID --retry-failed` recomputes them (evaluate(..., retry_failed=True))")
 
 
+@results_app.command("cost")
+def results_cost(
+    series: Annotated[int, typer.Option("--series", help="Series the models would run on.")] = 1_000_000,
+    every: Annotated[
+        str,
+        typer.Option("--every", help="A forecast (a detector: a new point) per series this often: 1h, 15min."),
+    ] = "1h",
+    store: Annotated[
+        str | None,
+        typer.Option(
+            callback=_checked_store,
+            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
+        ),
+    ] = None,
+    model: Annotated[list[str] | None, typer.Option(help="Only these models (labels as on the leaderboard).")] = None,
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV (every column) instead of a table.")] = False,
+) -> None:
+    """Core-hours per day of running each model over --series series every --every, from the CPU seconds its
+    stored units measured (per task, with a bootstrap interval over units); weights loading apart, once per process.
+
+    Figures measured on a loaded machine are upper bounds."""
+    from workbench.store.cost import cost_board, project
+
+    try:
+        board = cost_board(store)
+        if model:
+            unknown = sorted(set(model) - set(board["model"]))
+            if unknown:
+                raise WorkbenchError(
+                    f"no measured units of model(s) {unknown}; measured: {sorted(set(board['model']))}"
+                )
+            board = board[board["model"].isin(model)]
+        if board.empty or board["cpu_s_per_1k"].isna().all():
+            raise WorkbenchError(
+                "no unit of this store recorded CPU seconds; `workbench run GRID` with this version measures them"
+            )
+        frame = project(board, series, every)
+    except WorkbenchError as exc:
+        _fail(exc)
+    if csv:
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    shown = frame[
+        [
+            *("task", "model", "per", "n_basis_units", "cpu_s_per_1k", "cpu_s_per_1k_lo", "cpu_s_per_1k_hi"),
+            *("core_hours_per_day", "core_hours_per_day_lo", "core_hours_per_day_hi", "cores", "load_s", "device"),
+        ]
+    ]
+    cadence = f"every {every}"
+    _print_frame(
+        shown, f"cost of {series:,} series, one run per series {cadence} (CPU s per 1,000; 95% bootstrap over units)"
+    )
+    bases = frame.loc[frame["cost_basis"] != "warm units", ["task", "model"]]
+    for task, name in bases.itertuples(index=False):
+        console.print(
+            f"[yellow]{name} on {task}: each unit was its model's first in its process (one-off work included)[/]"
+        )
+
+
 @results_app.command("breakdown")
 def results_breakdown(
     by: Annotated[str, typer.Option(help="Series columns whose values form the groups (metric_type,service).")],

@@ -32,7 +32,7 @@ from workbench.metrics import get_metric
 from workbench.registry import forecasters as registered_forecasters
 from workbench.scoring import score_window
 from workbench.sources.chunkfiles import read_refs
-from workbench.store.records import RuntimeLog, commit_unit
+from workbench.store.records import RuntimeLog, commit_unit, cpu_seconds
 from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task, Window
 
@@ -105,6 +105,11 @@ def _not_forecastable_facts(not_forecastable: Mapping[str, str]) -> dict[str, An
     return {"n_not_forecastable": len(not_forecastable), "not_forecastable": dict(not_forecastable)}
 
 
+# the models (spec keys) this process has forecast with: a unit's record says whether it was the first
+# (`first_in_process`), whose CPU also paid for what a process does once (numba's compilation, imports)
+_MODELS_RUN: set[str] = set()
+
+
 def forecast_windows(unit: Unit, windows: list[Window], facts: dict | None = None) -> pd.DataFrame:
     """The model's forecasts over `windows` (fit on each past, predict the horizon), with a `window`
     column: the one fit/predict loop, of the engine's units and of `evaluate_sequential` alike.
@@ -112,21 +117,25 @@ def forecast_windows(unit: Unit, windows: list[Window], facts: dict | None = Non
     `facts`, when given, receives what the unit's record says of the computation: its runtime
     (`RuntimeLog`) and, for a model trained here, the hashed-window check of its training data
     against the test windows (`workbench.leakage.check_panels`). Whether a pretrained model's
-    corpus holds the data is asked by `unit_record` (`workbench.leakage.record_facts`)."""
+    corpus holds the data is asked by `unit_record` (`workbench.leakage.record_facts`). The CPU
+    seconds are those of fit and predict only, measured in the process that computes them (a
+    unit's own child process, with a timeout), so reading the data and storing the results are not
+    charged to the model."""
     from workbench import leakage
 
     task, spec = unit.task, unit.model
     forecasts = []
-    runtime = RuntimeLog()
+    runtime = RuntimeLog(first_in_process=spec.key() not in _MODELS_RUN)
+    _MODELS_RUN.add(spec.key())
     checked: leakage.WindowCheck | None = None
     for window in windows:
         if not len(window.past.df):  # its series were all left out (`unit_windows`): nothing to fit
             continue
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         forecaster = make_forecaster(spec.name, seed=unit.seed, **dict(spec.params)).fit(window.past)
         fitted = time.perf_counter()
         forecast = forecaster.predict(task.h)
-        runtime.add(forecaster, fitted - started, time.perf_counter() - fitted)
+        runtime.add(forecaster, fitted - started, time.perf_counter() - fitted, cpu_seconds() - cpu)
         if leakage.trains_here(forecaster):
             check = leakage.check_panels(window.past, window.truth, task.h)
             checked = check if checked is None else checked + check

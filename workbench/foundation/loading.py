@@ -119,6 +119,7 @@ class Loaded:
     key: WeightsKey
     hit: bool
     load_s: float
+    load_cpu_s: float = 0.0  # CPU seconds of this process spent loading (0 on a hit): a unit's cost sets it apart
 
     def describe(self) -> dict[str, Any]:
         """What a unit records of its weights."""
@@ -129,6 +130,7 @@ class Loaded:
             "fingerprint": self.key.fingerprint,
             "cache_hit": self.hit,
             "load_s": round(self.load_s, 4),
+            "load_cpu_s": round(self.load_cpu_s, 4) if not self.hit else 0.0,
         }
 
 
@@ -215,15 +217,15 @@ def load(
             hit = _hit(cache, key)
             if hit is not None:
                 return hit
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         value = loader()
-        seconds = time.perf_counter() - start
+        seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
         with cache.guard:
             cache.entries[key] = _Entry(value, seconds)
             cache.history.setdefault(key, [0, 0])[0] += 1
             while len(cache.entries) > MAX_ENTRIES:
                 cache.entries.popitem(last=False)
-    return Loaded(value, key, False, seconds)
+    return Loaded(value, key, False, seconds, cpu_s)
 
 
 def _hit(cache: _Cache, key: WeightsKey) -> Loaded | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import resource
 import socket
 import sys
 import uuid
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
     from workbench.store.results_store import ResultsStore
 
-__all__ = ["RUNTIME_COLUMNS", "RuntimeLog", "commit_unit", "hardware", "new_run_id", "unit_record"]
+__all__ = ["RUNTIME_COLUMNS", "RuntimeLog", "commit_unit", "cpu_seconds", "hardware", "new_run_id", "unit_record"]
 
 
 def new_run_id() -> str:
@@ -43,8 +44,24 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
-# runtime facts a unit record also carries as top-level fields (columns of the `units` view)
-RUNTIME_COLUMNS = ("device", "dtype", "batch_size", "fit_s", "predict_s", "inference_s", "train_s")
+# runtime facts a unit record also carries as top-level fields (columns of the `units` view); `cpu_s`,
+# `load_s`, `load_cpu_s` and `first_in_process` are what a unit's cost is derived from (`workbench.store.cost`)
+RUNTIME_COLUMNS = (
+    *("device", "dtype", "batch_size", "fit_s", "predict_s", "inference_s", "train_s"),
+    *("cpu_s", "load_s", "load_cpu_s", "first_in_process"),
+)
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process, all its threads (torch's intra-op threads
+    included), plus those of its child processes that have ended and been waited for.
+
+    Wall time says what a unit took on a machine shared with other work; CPU time says what it cost,
+    which is what a deployment pays for. Differences of two calls bracket a piece of work; in a
+    process that runs one unit at a time (the engine's single-threaded workers, a unit's own child
+    process) the difference is that unit's CPU."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 @functools.cache
@@ -83,22 +100,36 @@ def hardware() -> dict[str, Any]:
 
 @dataclass
 class RuntimeLog:
-    """A unit's runtime over its windows: wall seconds of `fit` and `predict` summed, and what the
-    model reports of itself (`runtime_info()`; its seconds summed, the rest from the last window)."""
+    """A unit's runtime over its windows: wall seconds of `fit` and `predict` summed, their CPU
+    seconds (`cpu_seconds`), the seconds (wall and CPU) of weights loaded for it (a foundation
+    model's first unit in a process: set apart from the per-series work), whether it was the first
+    unit of its model in its process (`first_in_process`: numba's compilation and the like land
+    there), and what the model reports of itself (`runtime_info()`; its seconds summed, the rest
+    from the last window)."""
 
     fit_s: float = 0.0
     predict_s: float = 0.0
     windows: int = 0
     reported: dict[str, Any] = field(default_factory=dict)
     hardware: dict[str, Any] | None = None  # of the process that computed (a unit's child, with a timeout)
+    cpu_s: float = 0.0
+    load_s: float = 0.0
+    load_cpu_s: float = 0.0
+    first_in_process: bool | None = None
 
-    def add(self, model: Any, fit_s: float, predict_s: float) -> None:
+    def add(self, model: Any, fit_s: float, predict_s: float, cpu_s: float = 0.0) -> None:
+        """One window's fit and predict: wall seconds, CPU seconds, and the model's own report."""
         self.hardware = hardware()
         self.fit_s += fit_s
         self.predict_s += predict_s
+        self.cpu_s += cpu_s
         self.windows += 1
         report = getattr(model, "runtime_info", None)
         info = dict(report() or {}) if callable(report) else {}
+        weights = info.get("weights")
+        if isinstance(weights, dict) and weights.get("cache_hit") is False:  # loaded for this window
+            self.load_s += float(weights.get("load_s") or 0.0)
+            self.load_cpu_s += float(weights.get("load_cpu_s") or 0.0)
         for name, value in info.items():
             if name.endswith("_s") and isinstance(value, int | float) and name in self.reported:
                 self.reported[name] = self.reported[name] + value
@@ -111,6 +142,10 @@ class RuntimeLog:
         runtime = {
             "fit_s": round(self.fit_s, 4),
             "predict_s": round(self.predict_s, 4),
+            "cpu_s": round(self.cpu_s, 4),
+            "load_s": round(self.load_s, 4),
+            "load_cpu_s": round(self.load_cpu_s, 4),
+            "first_in_process": self.first_in_process,
             "windows": self.windows,
             **{k: round(v, 4) if k.endswith("_s") and isinstance(v, float) else v for k, v in self.reported.items()},
         }

@@ -46,6 +46,7 @@ from workbench import storage
 from workbench.errors import WorkbenchError
 from workbench.metrics import get_metric
 from workbench.storage import Location
+from workbench.store.cost import COST_COLUMNS, cost_board
 from workbench.store.kinds import TABLES
 from workbench.store.results_store import ResultsStore, superseded
 
@@ -86,6 +87,8 @@ UNIT_COLUMNS: dict[str, pa.DataType] = {
     **{"routed": pa.string(), "device": pa.string(), "dtype": pa.string(), "batch_size": pa.int64()},
     **{"fit_s": pa.float64(), "predict_s": pa.float64(), "inference_s": pa.float64(), "train_s": pa.float64()},
     **{"runtime": pa.string(), "hardware": pa.string()},
+    # cost (workbench.store.cost): CPU seconds of the model's calls, weights loading, first unit of its model
+    **{"cpu_s": pa.float64(), "load_s": pa.float64(), "load_cpu_s": pa.float64(), "first_in_process": pa.bool_()},
     # leakage (workbench.leakage): pretraining corpus verdict and entry, hashed-window check of training here
     **{"leakage": pa.string(), "leakage_entry": pa.string(), "leakage_check": pa.string()},
     # a score unit's forecast unit and metric (workbench.engine.units)
@@ -117,6 +120,8 @@ def _scalar(value, kind: pa.DataType):
         return None if kind != pa.string() or value is None else json.dumps(value, default=str)
     if kind == pa.string():
         return str(value)
+    if kind == pa.bool_():
+        return bool(value)
     try:
         return int(value) if kind == pa.int64() else float(value)
     except (TypeError, ValueError):
@@ -544,9 +549,11 @@ def leaderboard(
     `workbench run --retry-failed` recomputes them),
     and n_duplicates when `allow_duplicates` (then each duplicated row's copies are averaged into
     one value). A model whose units all failed still has its rows, value undefined, with the
-    failures counted. Rows are ordered best first by the metric's direction
-    (`workbench.metrics.Metric.direction`: lower, higher, or closest to a target such as coverage's
-    nominal level).
+    failures counted. The cost of the model on the task (`workbench.store.cost.cost_board`): CPU
+    seconds per 1,000 series forecasts with its bootstrap interval, throughput, and the basis they
+    were measured on; undefined where no unit recorded CPU seconds. Rows are ordered best first by
+    the metric's direction (`workbench.metrics.Metric.direction`: lower, higher, or closest to a
+    target such as coverage's nominal level).
 
     Parameters
     ----------
@@ -593,6 +600,8 @@ def leaderboard(
     for col in ("n_failed_units", "n_series_failed"):
         board[col] = pd.to_numeric(board[col]).fillna(0).astype("int64")
     board["first_error"] = board["first_error"].astype(object).where(board["first_error"].notna(), "")
+    costs = cost_board(store)[["task_key", "model", *COST_COLUMNS]]
+    board = board.merge(costs, on=["task_key", "model"], how="left")
     return _best_first(board, ["task", "task_key", "metric", *groups])
 
 
