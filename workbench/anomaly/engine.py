@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from workbench.anomaly.replay import ReplayStats, check_replayable, replay
 from workbench.anomaly.run import Detection, as_detector, distinct_labels, score_item, scoreboard
 from workbench.anomaly.task import DetectionData, DetectionTask
 from workbench.config import cache_dir
@@ -35,7 +36,7 @@ from workbench.fingerprint import code_fingerprint, digest, module_of
 from workbench.keys import identity_key, unit_key, unit_payload
 from workbench.models.spec import ModelSpec
 from workbench.storage import atomic_write, sha256_file
-from workbench.store.records import commit_unit, new_run_id
+from workbench.store.records import commit_unit, cpu_seconds, new_run_id
 from workbench.store.results_store import ResultsStore
 
 __all__ = [
@@ -169,8 +170,12 @@ def _label(frame: pd.DataFrame, task: DetectionTask, model: str, unit: str) -> p
     return frame
 
 
-def compute_detection_unit(unit: Unit) -> tuple[pd.DataFrame, dict[str, float]]:
-    """(per-row scores, seconds per item) of one detection unit (one `ItemChunk`), computed in this process.
+def compute_detection_unit(unit: Unit) -> tuple[pd.DataFrame, dict[str, float], ReplayStats | None]:
+    """(per-row scores, seconds per item with the detector's CPU seconds under `cpu_s`, replay stats) of
+    one detection unit (one `ItemChunk`), computed in this process. A batch task scores each item
+    whole (`score_item`; no replay stats); a replay task feeds the chunk's series one stamp at a time
+    across all of them (`workbench.anomaly.replay`), whose scores are the batch path's, and times the
+    feed as a whole (no seconds per item: the items are fed interleaved).
 
     Parameters
     ----------
@@ -180,23 +185,85 @@ def compute_detection_unit(unit: Unit) -> tuple[pd.DataFrame, dict[str, float]]:
     (chunk,) = unit.chunks
     if not isinstance(chunk, ItemChunk):
         raise TypeError(f"a detection unit covers one ItemChunk, not {type(chunk).__name__}")
-    detector = as_detector(unit.model.model_dump(), seed=unit.seed)
+    task: DetectionTask = unit.task  # type: ignore[assignment]
+    detector = as_detector(unit.model.model_dump(), seed=unit.seed)  # type: ignore[union-attr]
     frame = pd.read_parquet(chunk.path)
-    scores, seconds = [], {}
+    label = unit.model.labelled(unit.seed)  # type: ignore[union-attr]
+    if task.mode == "replay":
+        per_item, stats = replay(detector, _with_stamps(task, chunk, frame), task.probationary_percent)
+        scores = [_item_scores(item, per_item[item]) for item in chunk.items]
+        return _label(pd.concat(scores, ignore_index=True), task, label, unit.key), {}, stats
+    scores, seconds, cpu = [], {}, 0.0
     for item in chunk.items:
         sub = frame[frame["item"] == item]
         channels = {uid: g["y"].to_numpy(float) for uid, g in sub.groupby("unique_id", sort=False)}
-        start = time.perf_counter()
-        s = score_item(detector, channels, item, unit.task.probationary_percent)  # type: ignore[attr-defined]
+        start, started_cpu = time.perf_counter(), cpu_seconds()
+        s = score_item(detector, channels, item, task.probationary_percent)
+        cpu += cpu_seconds() - started_cpu
         seconds[item] = round(time.perf_counter() - start, 6)
-        scores.append(pd.DataFrame({"unique_id": item, "row": np.arange(len(s)), "anomaly_score": s}))
-    out = _label(pd.concat(scores, ignore_index=True), unit.task, unit.model.labelled(unit.seed), unit.key)  # type: ignore[arg-type]
-    return out, seconds
+        scores.append(_item_scores(item, s))
+    seconds["cpu_s"] = round(cpu, 6)
+    return _label(pd.concat(scores, ignore_index=True), task, label, unit.key), seconds, None
+
+
+def _item_scores(item: str, scores: np.ndarray) -> pd.DataFrame:
+    """One item's rows of `detection_scores` (before `_label`): the same shape in batch and replay."""
+    return pd.DataFrame({"unique_id": item, "row": np.arange(len(scores)), "anomaly_score": scores})
+
+
+def _with_stamps(task: DetectionTask, chunk: ItemChunk, frame: pd.DataFrame) -> pd.DataFrame:
+    """The chunk's rows with their stamps (`ds`), which a replay orders the feed by. A chunk file holds
+    item, unique_id and y only, so the stamps are read again the way the chunk was cut
+    (`_item_batches`), up to the batch holding the chunk's last item, and each series' values are
+    checked against the chunk's: the replay scores exactly the values the unit's key names.
+
+    Parameters
+    ----------
+    task
+        The unit's task.
+    chunk
+        The unit's chunk.
+    frame
+        The chunk file's rows.
+
+    Raises
+    ------
+    WorkbenchError
+        The data read again does not hold the chunk's series with the chunk's values.
+    """
+    if "ds" in frame.columns:
+        return frame
+    wanted, found, parts = set(chunk.items), set(), []
+    for df in _item_batches(task, len(chunk.items)):
+        mine = df[df["item"].isin(wanted)]
+        if len(mine):
+            parts.append(mine[["item", "unique_id", "ds", "y"]])
+            found |= set(mine["item"])
+        if found == wanted:
+            break
+    stamped = pd.concat(parts, ignore_index=True) if parts else frame.iloc[:0].assign(ds=pd.NaT)
+    ours = {key: g["y"].to_numpy(float) for key, g in frame.groupby(["item", "unique_id"], sort=False)}
+    again = {key: g["y"].to_numpy(float) for key, g in stamped.groupby(["item", "unique_id"], sort=False)}
+    differ = [key for key, y in ours.items() if key not in again or not np.array_equal(y, again[key], equal_nan=True)]
+    if differ or len(again) != len(ours):
+        raise WorkbenchError(
+            f"{task.name}: the stamps of chunk {chunk.index} cannot be matched to its values (series "
+            f"{differ[:3] or sorted(set(again) - set(ours))[:3]} differ from the chunk file {chunk.path})"
+        )
+    return stamped
+
+
+# the detectors (spec keys) this process has run: a unit's record says whether it was the first
+# (`first_in_process`), whose CPU also paid for one-off work (imports, compilation); see `workbench.store.cost`
+_DETECTORS_RUN: set[str] = set()
 
 
 def run_detection_unit(unit: Unit, store_root: str, run_id: str) -> dict:
     """Compute one detection unit and commit it; a detector's failure is recorded, never raised.
-    Called through the engine's one worker entry point (`workbench.engine.worker.run_unit`).
+    Called through the engine's one worker entry point (`workbench.engine.worker.run_unit`). A batch
+    unit's record has the seconds per item (`item_seconds`); a replay unit's has the replay's
+    latency, throughput and state (`replay`: `ReplayStats.as_record`). Both record the CPU seconds
+    of the detector's work (`cpu_s`: reading the chunk left out) for `workbench.store.cost`.
 
     Parameters
     ----------
@@ -211,7 +278,13 @@ def run_detection_unit(unit: Unit, store_root: str, run_id: str) -> dict:
     scores = None
     outcome: dict = {"status": "ok"}
     try:
-        scores, outcome["item_seconds"] = compute_detection_unit(unit)
+        scores, seconds, stats = compute_detection_unit(unit)
+        if stats is None:
+            outcome |= {"cpu_s": seconds.pop("cpu_s"), "item_seconds": seconds}
+        else:
+            outcome |= {"cpu_s": round(stats.cpu_s, 6), "replay": stats.as_record()}
+        outcome["first_in_process"] = unit.model.key() not in _DETECTORS_RUN  # type: ignore[union-attr]
+        _DETECTORS_RUN.add(unit.model.key())  # type: ignore[union-attr]
     except Exception as exc:
         outcome = failure(exc)
     return commit(
@@ -334,7 +407,9 @@ def detect_on_engine(
     the stored scores (NAB's threshold is chosen over every row of the corpus at once). Units stored
     as failed are complete (kept, not recomputed) unless `retry_failed`. With `strict` (the default),
     a task on which every detector failed raises; without it (`workbench run`, which reports failed
-    units with the others), the failures come back in `failures` and `records`.
+    units with the others), the failures come back in `failures` and `records`. A replay task
+    (`mode='replay'`) feeds each chunk stamp by stamp (`workbench.anomaly.replay`) and records the
+    replay's stats in each unit's record; its detectors must all have a streaming form.
 
     Parameters
     ----------
@@ -362,10 +437,17 @@ def detect_on_engine(
         Recompute units stored as failed.
     strict
         Raise a `WorkbenchError` when every detector failed.
+
+    Raises
+    ------
+    NotStreamingError
+        A replay task names detectors without a streaming form (each named, with what it is fitted on),
+        before any unit runs.
     """
     specs = [ModelSpec.of(d) for d in detectors]
-    for spec in specs:  # unknown names fail before any work
-        as_detector(spec.model_dump())
+    built = [as_detector(spec.model_dump()) for spec in specs]  # unknown names fail before any work
+    if task.mode == "replay":  # so do detectors a replay cannot feed stamp by stamp
+        check_replayable(built)
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     run_id = new_run_id()
     with connect(client, scheduler, n_workers) as c:

@@ -27,6 +27,7 @@ from workbench.anomaly.detectors import Detector, make_detector
 from workbench.anomaly.errors import DetectionInputError
 from workbench.anomaly.metrics import get_detection_metric
 from workbench.anomaly.nab import STANDARD_PROFILES, normalise, probationary_length
+from workbench.anomaly.replay import check_replayable, replay
 from workbench.anomaly.task import DetectionData
 from workbench.anomaly.thresholds import choose_threshold
 from workbench.errors import DataFormatError
@@ -175,9 +176,17 @@ def detect(data: DetectionData, spec: str | dict | Detector, seed: int = 0) -> D
     """
     detector = as_detector(spec, seed=seed)
     start = time.perf_counter()
-    per_item = {
-        item: score_item(detector, data.channels(item), item, data.task.probationary_percent) for item in data.items
-    }
+    if data.task.mode == "replay":  # fed a stamp at a time across every item, as the engine's replay units are
+        check_replayable([detector])
+        if not len(data.frame):
+            raise DetectionInputError(
+                f"{data.task.name}: a replay needs the values and stamps: pass `task.load()`, not a scoring view"
+            )
+        per_item, _ = replay(detector, data.frame, data.task.probationary_percent)
+    else:
+        per_item = {
+            item: score_item(detector, data.channels(item), item, data.task.probationary_percent) for item in data.items
+        }
     scores = data.corpus.align(per_item, detector.label)
     given = detector.params.given() if hasattr(detector.params, "given") else {}
     label = config_label(detector.label, given, seed)

@@ -64,6 +64,11 @@ class DetectionTask(TaskIdentity, BaseModel):
         Score only these items (a quick slice); None: all of them.
     gap_policy
         How gaps in the series are filled before detection; None: the card's policy, else none.
+    mode
+        `batch`: each series scored whole (`Detector.score`); `replay`: the chunk's series fed one stamp
+        at a time across all of them, as a production pipeline would (`workbench.anomaly.replay`), with
+        the same scores and the replay's latency, throughput and state recorded. Only detectors with a
+        streaming form can be replayed; the others are refused before any unit runs.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -84,6 +89,8 @@ class DetectionTask(TaskIdentity, BaseModel):
     items: tuple[str, ...] | None = None  # restrict to these items (a quick slice)
     # how gaps in the series are filled before detection; None: the card's policy, else none (see the module)
     gap_policy: GapPolicy | None = None
+    # how the detectors are run: whole series (batch) or stamp by stamp across the chunk (replay)
+    mode: Literal["batch", "replay"] = "batch"
 
     @field_validator("metrics")
     @classmethod
@@ -101,17 +108,22 @@ class DetectionTask(TaskIdentity, BaseModel):
         return value
 
     def resolved(self) -> dict[str, Any]:
-        """As `TaskIdentity.resolved`, without `gap_policy` when it is left to the card: the keys of the
-        tasks stored before the field existed stay what they were."""
+        """As `TaskIdentity.resolved`, without `gap_policy` when it is left to the card and without
+        `mode` when it is `batch`: the keys of the tasks stored before those fields existed stay what
+        they were."""
         out = super().resolved()
         if out.get("gap_policy") is None:
             out.pop("gap_policy", None)
+        if out.get("mode") == "batch":
+            out.pop("mode", None)
         return out
 
     def describe(self) -> str:
-        """`nab/all detection (windows, probation 15%)`, with the item slice when there is one."""
+        """`nab/all detection (windows, probation 15%)`, with the item slice when there is one and
+        `, replay` for a replay task."""
         items = f", {len(self.items)} items" if self.items is not None else ""
-        return f"{self.name} detection ({self.labels}, probation {self.probationary_percent:.0%}{items})"
+        mode = ", replay" if self.mode == "replay" else ""
+        return f"{self.name} detection ({self.labels}, probation {self.probationary_percent:.0%}{items}{mode})"
 
     @property
     def name(self) -> str:

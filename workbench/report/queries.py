@@ -84,6 +84,7 @@ TITLE_FIELDS = {
     "train_length": "train {}",
     "season_length": "season {}",
     "gap_policy": "gaps {}",
+    "mode": "{}",  # a detection task fed as a stream (`replay`) beside its batch twin
     "metric_type": "{}",
     "data_fingerprint": "data {:.8}",
 }

@@ -87,7 +87,9 @@ def _detection_row(record: dict[str, Any]) -> dict[str, Any]:
         "cpu_s": None if cpu is None else float(cpu),
         "load_s": 0.0,
         "load_cpu_s": 0.0,
-        "work_wall_s": float(sum((record.get("item_seconds") or {}).values())),
+        # a batch unit times each item; a replay unit feeds its items interleaved and times the whole feed
+        "work_wall_s": float(sum((record.get("item_seconds") or {}).values()))
+        or float((record.get("replay") or {}).get("wall_s") or 0.0),
         "first_in_process": bool(record.get("first_in_process")),
         "device": "cpu",
         "batch_size": None,

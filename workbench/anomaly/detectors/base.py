@@ -4,6 +4,11 @@ A detector turns one series (values in row order) into one anomaly score per row
 NAB contract is streaming: the score of row i depends only on rows 0..i. Detectors that need more
 say so in `fitted_on` (a batch model fitted on the probationary rows, a quantiser using the file's
 range as NAB's relativeEntropy does), so a reader of the results knows what each score could see.
+
+A detector whose scores use the past only may also run as a stream (`Detector.stream`): a
+`DetectorStream` is fed one value at a time and returns that row's score at once, as a production
+pipeline would score each stamp as it arrives (`workbench.anomaly.replay` feeds a chunk of series
+stamp by stamp). A stream's scores equal the batch path's (`Detector.score`) row for row.
 """
 
 from __future__ import annotations
@@ -16,10 +21,30 @@ import numpy as np
 from workbench.anomaly.nab import check_scores
 from workbench.registry import ModelParams, detectors
 
-__all__ = ["DETECTORS", "Detector", "known_detectors", "make_detector"]
+__all__ = ["DETECTORS", "Detector", "DetectorStream", "known_detectors", "make_detector"]
 
 # name -> class, loaded on demand (a Mapping); library families resolve "<family>.<Class>"
 DETECTORS = detectors
+
+
+class DetectorStream(ABC):
+    """One series scored row by row: `update(x)` takes the next value and returns its score, computed
+    from the values fed so far (rows 0..i) and nothing else."""
+
+    @abstractmethod
+    def update(self, x: float) -> float:
+        """The score of the row just fed.
+
+        Parameters
+        ----------
+        x
+            The next value of the series (NaN where the row has none, as in the batch path).
+        """
+
+    @abstractmethod
+    def state_nbytes(self) -> int:
+        """Bytes of state the stream holds for its series now (buffers and counters): what a production
+        scorer keeps in memory per series, so replays report it."""
 
 
 class Detector(ABC):
@@ -49,6 +74,28 @@ class Detector(ABC):
     @property
     def streaming(self) -> bool:
         return self.fitted_on == "past"
+
+    def stream(self, probationary: int) -> DetectorStream | None:
+        """A fresh stream over one series whose scores equal `score` on the same values, or None where
+        the detector has none (the default: a detector that needs more than the past, or whose
+        streaming form is not written).
+
+        Parameters
+        ----------
+        probationary
+            The series' probationary rows, as `score_series` gets them (known up front from the
+            series' length, as in the batch path).
+        """
+        return None
+
+    def stream_refusal(self) -> str | None:
+        """Why this detector cannot be replayed row by row, or None when it can: a replay is refused up
+        front rather than giving scores that differ from the batch path's."""
+        if self.fitted_on != "past":
+            return f"its scores are fitted on the {self.fitted_on}, not on the past only"
+        if self.stream(0) is None:
+            return "its scores use the past only, but it has no streaming implementation (batch path only)"
+        return None
 
     @abstractmethod
     def score_series(self, values: np.ndarray, probationary: int) -> np.ndarray:
