@@ -118,6 +118,11 @@ FILE_KINDS: dict[str, tuple[str, ...]] = {
 # files that mix them with fast tests: an embedded LocalCluster (`evaluate`, `detect_on_engine` or
 # `workbench run` without a client), papermill, the CLI in a subprocess, fresh interpreters
 TEST_KINDS: dict[str, dict[str, list[str]]] = {
+    "tests/engine/test_cost.py": {
+        "cluster": [
+            "test_when_a_worker_computes_units_in_several_threads_then_their_cpu_is_read_from_each_thread",
+        ],
+    },
     "tests/papers/test_chronos_bench_ii.py": {
         "cluster": [
             "test_when_a_plain_workbench_run_grid_runs_the_same_tasks_then_its_leaderboard_gives_the_same_numbers",

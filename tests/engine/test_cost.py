@@ -4,6 +4,8 @@ timing of the same model on the same series."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,6 +119,8 @@ def test_when_a_grid_runs_then_each_unit_records_its_cpu_and_the_projection_agre
     units = sql("SELECT key, model, n_series, cpu_s, load_cpu_s, first_in_process, fit_s, predict_s, runtime "
                 "FROM units WHERE kind = 'forecast'", store)  # fmt: skip
     assert len(units) == 2 * 5 and (units["cpu_s"] > 0).all()
+    # single-threaded worker processes: the process's clock (torch's threads and children included)
+    assert {json.loads(r)["cpu_clock"] for r in units["runtime"]} == {"process"}
     # each worker process met each model once at most: its first unit is marked, the others warm
     assert units.groupby("model")["first_in_process"].agg(lambda s: 1 <= s.sum() <= 2).all()
 
@@ -163,3 +167,14 @@ def test_when_a_grid_runs_then_each_unit_records_its_cpu_and_the_projection_agre
 def test_when_a_store_has_no_measured_units_then_the_cost_cli_says_how_to_measure(tmp_path):
     result = runner.invoke(app, ["results", "cost", "--store", str(tmp_path / "nowhere")])
     assert result.exit_code != 0
+
+
+def test_when_a_worker_computes_units_in_several_threads_then_their_cpu_is_read_from_each_thread(tmp_path, hourly):
+    from distributed import Client, LocalCluster
+
+    task = Task.for_data(hourly, horizon=H, season_length=24, freq="h", name="m4-hourly-10", metrics=("mase",))
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as c, Client(c) as cl:
+        evaluate(task, ["theta"], client=cl, store=tmp_path, chunk_size=5, progress=False)
+    units = sql("SELECT cpu_s, runtime FROM units WHERE kind = 'forecast'", tmp_path)
+    # the process's clock would also count the other thread's unit
+    assert {json.loads(r)["cpu_clock"] for r in units["runtime"]} == {"thread"} and (units["cpu_s"] >= 0).all()

@@ -30,13 +30,13 @@ from workbench.config import cache_dir
 from workbench.engine.cluster import connect
 from workbench.engine.runner import package_versions
 from workbench.engine.units import ItemChunk, Unit
-from workbench.engine.worker import commit, failure, run_unit
+from workbench.engine.worker import commit, cpu_clock, failure, run_unit
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import code_fingerprint, digest, module_of
 from workbench.keys import identity_key, unit_key, unit_payload
 from workbench.models.spec import ModelSpec
 from workbench.storage import atomic_write, sha256_file
-from workbench.store.records import commit_unit, cpu_seconds, new_run_id
+from workbench.store.records import commit_unit, new_run_id
 from workbench.store.results_store import ResultsStore
 
 __all__ = [
@@ -194,15 +194,17 @@ def compute_detection_unit(unit: Unit) -> tuple[pd.DataFrame, dict[str, float], 
         scores = [_item_scores(item, per_item[item]) for item in chunk.items]
         return _label(pd.concat(scores, ignore_index=True), task, label, unit.key), {}, stats
     scores, seconds, cpu = [], {}, 0.0
+    clock_name, clock = cpu_clock()
     for item in chunk.items:
         sub = frame[frame["item"] == item]
         channels = {uid: g["y"].to_numpy(float) for uid, g in sub.groupby("unique_id", sort=False)}
-        start, started_cpu = time.perf_counter(), cpu_seconds()
+        start, started_cpu = time.perf_counter(), clock()
         s = score_item(detector, channels, item, task.probationary_percent)
-        cpu += cpu_seconds() - started_cpu
+        cpu += clock() - started_cpu
         seconds[item] = round(time.perf_counter() - start, 6)
         scores.append(_item_scores(item, s))
     seconds["cpu_s"] = round(cpu, 6)
+    seconds["cpu_clock"] = clock_name  # type: ignore[assignment]
     return _label(pd.concat(scores, ignore_index=True), task, label, unit.key), seconds, None
 
 
@@ -280,9 +282,9 @@ def run_detection_unit(unit: Unit, store_root: str, run_id: str) -> dict:
     try:
         scores, seconds, stats = compute_detection_unit(unit)
         if stats is None:
-            outcome |= {"cpu_s": seconds.pop("cpu_s"), "item_seconds": seconds}
-        else:
-            outcome |= {"cpu_s": round(stats.cpu_s, 6), "replay": stats.as_record()}
+            outcome |= {"cpu_s": seconds.pop("cpu_s"), "cpu_clock": seconds.pop("cpu_clock"), "item_seconds": seconds}
+        else:  # the replay reads the feeding thread's clock
+            outcome |= {"cpu_s": round(stats.cpu_s, 6), "cpu_clock": "thread", "replay": stats.as_record()}
         outcome["first_in_process"] = unit.model.key() not in _DETECTORS_RUN  # type: ignore[union-attr]
         _DETECTORS_RUN.add(unit.model.key())  # type: ignore[union-attr]
     except Exception as exc:

@@ -17,7 +17,7 @@ import importlib
 import resource
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +39,7 @@ from workbench.tasks import Task, Window
 __all__ = [
     "commit",
     "compute_unit",
+    "cpu_clock",
     "failure",
     "forecast_windows",
     "run_unit",
@@ -105,6 +106,21 @@ def _not_forecastable_facts(not_forecastable: Mapping[str, str]) -> dict[str, An
     return {"n_not_forecastable": len(not_forecastable), "not_forecastable": dict(not_forecastable)}
 
 
+def cpu_clock() -> tuple[str, Callable[[], float]]:
+    """The clock a unit's CPU seconds are read from: the process's (`cpu_seconds`: all its threads,
+    torch's included, and its ended children) where this process computes one unit at a time, else
+    the calling thread's (`time.thread_time`), since the process's clock would also count the units
+    other threads compute meanwhile (a worker of several threads, or several workers in one process).
+    Returns the clock's name (recorded as `cpu_clock`) and the clock."""
+    try:
+        from distributed.worker import Worker
+
+        slots = sum(int(getattr(w.state, "nthreads", 1)) for w in list(Worker._instances) if w.status.name == "running")
+    except Exception:  # no distributed here, or a worker that cannot say: one unit at a time
+        slots = 0
+    return ("thread", time.thread_time) if slots > 1 else ("process", cpu_seconds)
+
+
 # the models (spec keys) this process has forecast with: a unit's record says whether it was the first
 # (`first_in_process`), whose CPU also paid for what a process does once (numba's compilation, imports)
 _MODELS_RUN: set[str] = set()
@@ -125,17 +141,18 @@ def forecast_windows(unit: Unit, windows: list[Window], facts: dict | None = Non
 
     task, spec = unit.task, unit.model
     forecasts = []
-    runtime = RuntimeLog(first_in_process=spec.key() not in _MODELS_RUN)
+    clock_name, clock = cpu_clock()
+    runtime = RuntimeLog(first_in_process=spec.key() not in _MODELS_RUN, cpu_clock=clock_name)
     _MODELS_RUN.add(spec.key())
     checked: leakage.WindowCheck | None = None
     for window in windows:
         if not len(window.past.df):  # its series were all left out (`unit_windows`): nothing to fit
             continue
-        started, cpu = time.perf_counter(), cpu_seconds()
+        started, cpu = time.perf_counter(), clock()
         forecaster = make_forecaster(spec.name, seed=unit.seed, **dict(spec.params)).fit(window.past)
         fitted = time.perf_counter()
         forecast = forecaster.predict(task.h)
-        runtime.add(forecaster, fitted - started, time.perf_counter() - fitted, cpu_seconds() - cpu)
+        runtime.add(forecaster, fitted - started, time.perf_counter() - fitted, clock() - cpu)
         if leakage.trains_here(forecaster):
             check = leakage.check_panels(window.past, window.truth, task.h)
             checked = check if checked is None else checked + check

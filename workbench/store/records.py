@@ -116,6 +116,7 @@ class RuntimeLog:
     load_s: float = 0.0
     load_cpu_s: float = 0.0
     first_in_process: bool | None = None
+    cpu_clock: str = "process"  # `process` or `thread` (`workbench.engine.worker.cpu_clock`)
 
     def add(self, model: Any, fit_s: float, predict_s: float, cpu_s: float = 0.0) -> None:
         """One window's fit and predict: wall seconds, CPU seconds, and the model's own report."""
@@ -146,6 +147,7 @@ class RuntimeLog:
             "load_s": round(self.load_s, 4),
             "load_cpu_s": round(self.load_cpu_s, 4),
             "first_in_process": self.first_in_process,
+            "cpu_clock": self.cpu_clock,
             "windows": self.windows,
             **{k: round(v, 4) if k.endswith("_s") and isinstance(v, float) else v for k, v in self.reported.items()},
         }
