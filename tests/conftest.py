@@ -118,6 +118,13 @@ FILE_KINDS: dict[str, tuple[str, ...]] = {
 # files that mix them with fast tests: an embedded LocalCluster (`evaluate`, `detect_on_engine` or
 # `workbench run` without a client), papermill, the CLI in a subprocess, fresh interpreters
 TEST_KINDS: dict[str, dict[str, list[str]]] = {
+    "tests/report/test_deploy.py": {
+        "browser": [
+            "test_when_the_report_is_opened_in_chromium_then_its_deploy_section_draws_the_frontier",
+            "test_when_the_deploy_notebook_runs_then_it_shows_the_frontier_in_chromium",
+        ],
+        "notebook": ["test_when_the_deploy_notebook_runs_then_it_shows_the_frontier_in_chromium"],
+    },
     "tests/engine/test_cost.py": {
         "cluster": [
             "test_when_a_worker_computes_units_in_several_threads_then_their_cpu_is_read_from_each_thread",

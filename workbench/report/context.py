@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -23,6 +23,9 @@ from workbench.report.data import claims_in_store, leaderboard_with_provenance, 
 from workbench.report.names import short_labels
 from workbench.report.page import Page
 from workbench.store.results_store import ResultsStore
+
+if TYPE_CHECKING:
+    from workbench.report.deploy import DeployQuestion
 
 __all__ = [
     "LEAKAGE_HOOK",
@@ -66,6 +69,7 @@ class ReportContext:
     titles: dict[str, str] = field(default_factory=dict)  # task_key -> unique title (queries.task_titles)
     labels: dict[str, str] = field(default_factory=dict)  # model -> short label (names.short_labels)
     breakdown_note: str = ""  # why there is no breakdown, where there is none
+    deploy: DeployQuestion | None = None  # the "what to deploy" section's scale, cadence and alert budget
     _wide: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
     _papers: list | None = None
     _breakdowns: list | None = None

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.report.context import open_context, read_labels
+from workbench.report.deploy import DeployQuestion
 from workbench.report.page import Page, block, esc, prov, table
 from workbench.report.reasons import one_line
 from workbench.report.sections import SECTIONS
@@ -43,6 +44,7 @@ def build_report(
     higher_is_better: bool = False,
     seed: int = 0,
     labels: str | Path | pd.DataFrame | None = None,
+    deploy: DeployQuestion | None = None,
 ) -> Path:
     """Render the report of `results` (a store: forecasting, LTSF, detection units and paper claims)
     and of any claimed-vs-reproduced CSVs in `papers`.
@@ -72,6 +74,9 @@ def build_report(
     labels:
         Labelled anomalies to mark on the forecast plots: a CSV file or a frame with columns
         `unique_id, ds` (`workbench.data.synthetic.write_fleet` writes one).
+    deploy:
+        The "what to deploy" section's question (series, cadence, alert budget, metric); None:
+        `DeployQuestion()`, a million series hourly with one false alarm per series-week.
     """
     store = ResultsStore(results)
     anomaly_labels = read_labels(labels)
@@ -88,6 +93,7 @@ def build_report(
         higher_is_better=higher_is_better,
         papers_folder=papers,
         anomaly_labels=anomaly_labels,
+        deploy=deploy,
     )
     try:
         page.tasks = {k: ctx.task_name(k) for k in ctx.tasks()}

@@ -25,6 +25,7 @@ from workbench.report import compare, figures, queries
 from workbench.report.breakdown import breakdown_section, summary_sentences
 from workbench.report.context import MAX_TASK_FIGURES, ReportContext, leakage_column
 from workbench.report.data import detections_with_provenance, runs_table, units_table
+from workbench.report.deploy import deploy_section
 from workbench.report.joint import joint_section
 from workbench.report.names import claim_method, display_name, model_legend
 from workbench.report.page import badges, block, esc, prov, table
@@ -535,6 +536,7 @@ SECTIONS: list[Section] = [
     Section("summary", "Summary: which model wins where", summary),
     Section("overview", "Overview", overview),
     Section("where", "Which model where, by kind of series", which_model_where),
+    Section("deploy", "What to deploy: accuracy, alerts and cost at scale", deploy_section),
     Section("leaderboard", "Leaderboard, per task and metric", leaderboard),
     Section("skill", "Skill against the baselines, per task", skill),
     Section("statistics", "Friedman test and critical differences, per task", statistics),
