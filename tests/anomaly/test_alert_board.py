@@ -306,3 +306,21 @@ def test_when_a_nab_slice_is_tabled_with_a_time_split_then_one_detectors_row_is_
     _check_board(board, run, store, task, budget, split, hold, n_candidates, "windowedGaussian",
                  "windowedGaussian(step_size=8, window_size=64)")  # fmt: skip
     assert (board.table["fraction"] == 0.5).all()
+
+
+def test_when_robot_shop_alerts_are_tabled_then_one_detectors_row_is_rederived_exactly_from_the_store(
+    shared_cluster, tmp_path
+):
+    # Instana's "Calls are slower than usual" alerts on the application's KPIs (10 s steps, one day)
+    task = DetectionTask(dataset="robot_shop", subsets=("application",), labels="points", labels_table="labels",
+                         label_column="Calls are slower than usual")  # fmt: skip
+    detectors = [{"name": "rolling_robust_z", "params": {"window": 360}}, "windowedGaussian"]
+    store = tmp_path / "store"
+    run = detect_on_engine(task, detectors, scheduler=shared_cluster.address, store=store, chunk_size=1,
+                           progress=False)  # fmt: skip
+    assert not run.failures and run.data.items == ["RobotShop/Application"]
+    budget, split, hold, n_candidates = AlertBudget.per_day(4), "time", 6, 50
+    board = alert_board_from_store(store, task, detectors, budget, split=split, hold=hold, n_candidates=n_candidates)
+    _check_board(board, run, store, task, budget, split, hold, n_candidates, "rolling_robust_z",
+                 "rolling_robust_z(window=360)")  # fmt: skip
+    assert not board.table["tuned_on_test"].any() and (board.table["events"] > 0).all()
