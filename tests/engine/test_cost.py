@@ -17,7 +17,7 @@ from workbench.data.panel import Panel
 from workbench.engine import evaluate
 from workbench.errors import WorkbenchError
 from workbench.forecasters import make_forecaster
-from workbench.store.cost import N_BOOT, cost_board, parse_every, project
+from workbench.store.cost import N_BOOT, cost_board, parse_every, project, unit_costs
 from workbench.store.records import cpu_seconds
 from workbench.store.sql import leaderboard, sql
 from workbench.tasks import Task
@@ -82,6 +82,7 @@ def test_when_every_unit_was_cold_or_unmeasured_then_the_board_says_so_and_never
     assert unmeasured["cpu_s_per_1k"] == pytest.approx(8.0 / 70 * 1000)
     none = cost_board(units=_units(cpu_s=[np.nan] * 4)).iloc[0]
     assert none["n_unmeasured"] == 4 and np.isnan(none["cpu_s_per_1k"])
+    assert none["cost_basis"].startswith("not measured")
 
 
 def test_when_a_projection_is_asked_then_core_hours_per_day_follow_from_the_cost_per_1k_and_the_cadence():
@@ -178,3 +179,26 @@ def test_when_a_worker_computes_units_in_several_threads_then_their_cpu_is_read_
     units = sql("SELECT cpu_s, runtime FROM units WHERE kind = 'forecast'", tmp_path)
     # the process's clock would also count the other thread's unit
     assert {json.loads(r)["cpu_clock"] for r in units["runtime"]} == {"thread"} and (units["cpu_s"] >= 0).all()
+
+
+def test_when_detectors_run_on_the_engine_then_their_cost_per_scored_point_is_on_the_detection_leaderboard(
+    shared_cluster, tmp_path
+):
+    from workbench.anomaly.engine import detect_on_engine
+    from workbench.anomaly.task import DetectionTask
+    from workbench.store.sql import detection_leaderboard
+
+    items = ("realKnownCause/nyc_taxi.csv", "realKnownCause/ec2_request_latency_system_failure.csv",
+             "artificialWithAnomaly/art_daily_jumpsup.csv", "realTraffic/speed_7578.csv")  # fmt: skip
+    task = DetectionTask(dataset="nab", subsets=("all",), items=items)
+    run = detect_on_engine(task, ["windowedGaussian"], scheduler=shared_cluster.address, store=tmp_path,
+                           chunk_size=1, progress=False)  # fmt: skip
+    units = unit_costs(tmp_path, kinds=("detection",))
+    assert len(units) == len(items) and (units["cpu_s"] > 0).all() and units["per"].eq("point scored").all()
+    assert units["work"].sum() == len(run.data.rows)  # every scored row, once
+    board = cost_board(tmp_path)
+    (row,) = board.to_dict("records")
+    basis = units[~units["first_in_process"]] if (~units["first_in_process"]).any() else units
+    assert row["cpu_s_per_1k"] == pytest.approx(1000 * basis["work_cpu_s"].sum() / basis["work"].sum(), rel=1e-9)
+    lb = detection_leaderboard(tmp_path)
+    assert (lb["cpu_s_per_1k"] == row["cpu_s_per_1k"]).all()

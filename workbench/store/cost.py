@@ -163,8 +163,8 @@ def cost_board(
     """One row per (task_key, model): what running the model cost on that task (see the module).
 
     Columns: task_key, task, model, kind, per, n_units, n_unmeasured (units without CPU seconds),
-    n_basis_units, cost_basis (`warm units` or `all units (each the first of its model in its
-    process)`), work (series forecasts or points, over the basis units), cpu_s_per_1k with its
+    n_basis_units, cost_basis (`warm units`, `all units (each the first of its model in its
+    process)`, or `not measured`), work (series forecasts or points, over the basis units), cpu_s_per_1k with its
     bootstrap interval (cpu_s_per_1k_lo, cpu_s_per_1k_hi), cpu_s_per_1k_step (per 1,000 series
     forecasts and horizon step), throughput_per_s (work per wall second of model calls), load_s and
     load_cpu_s (summed over all units: weights loaded), n_loads, peak_rss_mb (the largest), device,
@@ -197,7 +197,11 @@ def cost_board(
             "n_units": len(group),
             "n_unmeasured": int(group["cpu_s"].isna().sum()),
             "n_basis_units": len(basis),
-            "cost_basis": "warm units" if len(warm) else "all units (each the first of its model in its process)",
+            "cost_basis": "warm units"
+            if len(warm)
+            else "all units (each the first of its model in its process)"
+            if len(measured)
+            else "not measured (no unit recorded CPU seconds)",
             "work": int(basis["work"].sum()),
             "load_s": float(group["load_s"].sum()),
             "load_cpu_s": float(group["load_cpu_s"].sum()),

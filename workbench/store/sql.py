@@ -668,8 +668,9 @@ def detection_leaderboard(
 ) -> pd.DataFrame:
     """One row per (task, model, metric) of the detection metric rows, best first (higher is
     better where the rows say so). Columns as `leaderboard` with n_items for n_series (no
-    n_windows), higher_is_better, and aggregation `corpus` (one value for the whole corpus: rows
-    without unique_id) or `mean of per-item`.
+    n_windows), higher_is_better, aggregation `corpus` (one value for the whole corpus: rows
+    without unique_id) or `mean of per-item`, and the detector's cost on the task
+    (`workbench.store.cost`: CPU seconds per 1,000 scored points with its interval, throughput).
 
     Parameters
     ----------
@@ -692,6 +693,8 @@ def detection_leaderboard(
     board = board.rename(columns={"n_series": "n_items", "hib_all": "higher_is_better"}).drop(columns="n_windows")
     board["higher_is_better"] = board["higher_is_better"].fillna(False).astype(bool)
     board.insert(7, "aggregation", board["n_items"].map(lambda n: "mean of per-item" if n else "corpus"))
+    costs = cost_board(store)[["task_key", "model", *COST_COLUMNS]]  # per 1,000 scored points
+    board = board.merge(costs, on=["task_key", "model"], how="left")
     order = board["value"].where(~board["higher_is_better"], -board["value"])
     board = board.assign(_order=order).sort_values(["task", "task_key", "metric", "_order", "model"])
     return board.drop(columns="_order").reset_index(drop=True)
