@@ -726,17 +726,32 @@ def report(
         Path | None,
         typer.Option(help="CSV of labelled anomalies (columns unique_id, ds), marked on the forecast plots."),
     ] = None,
+    series: Annotated[
+        int, typer.Option("--series", help="What to deploy: series the chosen model would run on.")
+    ] = 1_000_000,
+    every: Annotated[str, typer.Option("--every", help="What to deploy: a forecast per series this often.")] = "1h",
+    false_alarms_per_week: Annotated[
+        float, typer.Option(help="What to deploy: the alert budget, false alarms per series per week.")
+    ] = 1.0,
 ) -> None:
     """Write one self-contained HTML report (opens offline) of a results store and the papers' reports.
 
     It opens with which model wins for which kind of series (by the series' metadata columns, e.g.
-    metric_type), then leaderboards, skill, critical differences and forecasts with intervals."""
+    metric_type), what to deploy (accuracy, alert quality at the budget and cost at --series every --every,
+    with the Pareto frontier), then leaderboards, skill, critical differences and forecasts with intervals."""
+    from workbench.anomaly.alerts import AlertBudget
     from workbench.report import build_report
     from workbench.report.browser import export_pngs, find_chromium
+    from workbench.report.deploy import DeployQuestion
+    from workbench.store.cost import parse_every
 
     _use_catalog(catalog)
     root = _store_root(results)
     try:
+        parse_every(every)
+        if series < 1:
+            raise WorkbenchError(f"--series must be at least 1, got {series}")
+        question = DeployQuestion(n_series=series, every=every, budget=AlertBudget.per_week(false_alarms_per_week))
         page = build_report(
             root,
             output,
@@ -746,6 +761,7 @@ def report(
             n_boot=n_boot,
             higher_is_better=higher_is_better,
             labels=labels,
+            deploy=question,
         )
     except (WorkbenchError, KeyError) as exc:
         _fail(exc)

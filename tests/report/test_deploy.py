@@ -16,6 +16,7 @@ import pytest
 from workbench.anomaly.alerts import AlertBudget
 from workbench.report.browser import chromium_page, find_chromium
 from workbench.report.deploy import DeployQuestion, _candidate_of, _pooled, deploy_table, pareto_front
+from workbench.report.names import short_labels
 from workbench.store.sql import sql
 
 MODELS = ["seasonal_naive", "theta", "ses"]
@@ -160,7 +161,8 @@ def test_when_the_report_is_opened_in_chromium_then_its_deploy_section_draws_the
     assert '<section id="deploy">' in text
     section = text[text.index('<section id="deploy">') :].split("</section>")[0]
     result = deploy_table(fleet_store, _question(), n_boot=200)
-    assert f"<b>{', '.join(result.frontier)}</b>" in section
+    names = short_labels(MODELS)  # the report's short model names
+    assert f"<b>{', '.join(names[c] for c in result.frontier)}</b>" in section
     assert "calibration split for at most 2 false alarm" in section or "calibration split for" in section
     with chromium_page() as page:
         page.route("http*://**", lambda route: route.abort())
@@ -170,7 +172,7 @@ def test_when_the_report_is_opened_in_chromium_then_its_deploy_section_draws_the
         figure.locator(".main-svg").first.wait_for(timeout=60_000)
         drawn = _frontier_in(page)
         assert page.console_errors == []
-    assert drawn and sorted(drawn[0]) == sorted(result.frontier)
+    assert drawn and sorted(drawn[0]) == sorted(names[c] for c in result.frontier)
 
 
 @needs_chromium

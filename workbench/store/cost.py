@@ -224,6 +224,8 @@ def cost_board(
         h = group["h"].dropna()
         row["cpu_s_per_1k_step"] = row["cpu_s_per_1k"] / float(h.iloc[0]) if len(h) else np.nan
         rows.append(row)
+    if not rows:  # units that name no task or model (hand-written records) cost nothing measurable
+        return pd.DataFrame(columns=["task_key", "task", "model", *COST_COLUMNS])
     return pd.DataFrame(rows)
 
 
