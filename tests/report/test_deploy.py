@@ -201,3 +201,15 @@ def test_when_the_deploy_notebook_runs_then_it_shows_the_frontier_in_chromium(fl
     assert drawn and sorted(drawn[0]) == sorted(result.frontier)
     table = pd.DataFrame(result.table)
     assert len(table) == len(MODELS)
+
+
+def test_when_the_report_cli_is_given_a_bad_scale_then_it_names_the_option_and_writes_nothing(report_store, tmp_path):
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+
+    out = tmp_path / "report.html"
+    for args, said in ((["--every", "often"], "cadence 'often'"), (["--series", "0"], "--series must be at least 1")):
+        result = CliRunner().invoke(app, ["report", "--store", str(report_store), "-o", str(out), *args])
+        assert result.exit_code != 0 and said in result.output, result.output
+        assert not out.exists()
