@@ -49,7 +49,8 @@ def test_when_a_holdout_and_a_rolling_run_share_a_subset_then_they_are_two_rows(
     )
     assert list(leaderboard(store).columns) == [
         *("task_key", "task", "model", "metric", "value", "n_series", "n_windows", "n_undefined", "aggregation"),
-        *("point_as_quantiles", "n_failed_units", "n_series_failed", "first_error", "rank"),
+        *("point_as_quantiles", "n_failed_units", "n_series_failed", "first_error"),
+        *("cpu_s_per_1k", "cpu_s_per_1k_lo", "cpu_s_per_1k_hi", "throughput_per_s", "cost_basis", "rank"),
     ]
 
 
