@@ -854,8 +854,9 @@ def results_leaderboard(
         _fail(exc)
     if csv:
         sys.stdout.write(frame.to_csv(index=False))
-    else:
-        _print_frame(frame, "detection leaderboard" if detection else "leaderboard (mean of per-series values)")
+    else:  # the cost's interval and basis are for `workbench results cost` (and --csv): a table this wide wraps
+        shown = frame.drop(columns=["cpu_s_per_1k_lo", "cpu_s_per_1k_hi", "throughput_per_s", "cost_basis"])
+        _print_frame(shown, "detection leaderboard" if detection else "leaderboard (mean of per-series values)")
     # a failed unit holds no rows, so the board above cannot show it: list the failures below it
     # (on stderr with --csv, so the CSV stays whole); the board itself is fine, so the exit code is 0
     from rich.markup import escape

@@ -30,7 +30,7 @@ from workbench.config import cache_dir
 from workbench.engine.cluster import connect
 from workbench.engine.runner import package_versions
 from workbench.engine.units import ItemChunk, Unit
-from workbench.engine.worker import commit, cpu_clock, failure, run_unit
+from workbench.engine.worker import CpuMeter, commit, failure, run_unit
 from workbench.errors import WorkbenchError
 from workbench.fingerprint import code_fingerprint, digest, module_of
 from workbench.keys import identity_key, unit_key, unit_payload
@@ -194,17 +194,18 @@ def compute_detection_unit(unit: Unit) -> tuple[pd.DataFrame, dict[str, float], 
         scores = [_item_scores(item, per_item[item]) for item in chunk.items]
         return _label(pd.concat(scores, ignore_index=True), task, label, unit.key), {}, stats
     scores, seconds, cpu = [], {}, 0.0
-    clock_name, clock = cpu_clock()
+    meter = CpuMeter()
     for item in chunk.items:
         sub = frame[frame["item"] == item]
         channels = {uid: g["y"].to_numpy(float) for uid, g in sub.groupby("unique_id", sort=False)}
-        start, started_cpu = time.perf_counter(), clock()
+        start = time.perf_counter()
+        meter.start()
         s = score_item(detector, channels, item, task.probationary_percent)
-        cpu += clock() - started_cpu
+        cpu += meter.stop()
         seconds[item] = round(time.perf_counter() - start, 6)
         scores.append(_item_scores(item, s))
     seconds["cpu_s"] = round(cpu, 6)
-    seconds["cpu_clock"] = clock_name  # type: ignore[assignment]
+    seconds["cpu_clock"] = meter.name  # type: ignore[assignment]
     return _label(pd.concat(scores, ignore_index=True), task, label, unit.key), seconds, None
 
 

@@ -19,6 +19,9 @@ import dask
 __all__ = ["connect"]
 
 
+MALLOC_TRIM = str(64 * 2**20)  # the engine's workers' MALLOC_TRIM_THRESHOLD_ (see `connect`)
+
+
 @contextlib.contextmanager
 def connect(client: Any = None, scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
     """A Dask client for the duration of the block (closing only what it opened)."""
@@ -33,9 +36,16 @@ def connect(client: Any = None, scheduler: str | None = None, n_workers: int | N
             yield c
         return
     workers = n_workers or os.cpu_count() or 1
+    # Dask's nannies give their workers MALLOC_TRIM_THRESHOLD_=65536, so glibc hands every freed block
+    # over 64 KiB back to the kernel at once: a model that allocates and frees large arrays on every call
+    # (statsforecast's AutoETS) then faults its pages back in every time, in system CPU seconds that
+    # tripled its cost per series (benchmarks/m4_hourly_cost.py --no-malloc-trim). 64 MiB keeps a
+    # worker's freed memory returned to the system beyond that, without a trim on every call.
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), "MALLOC_TRIM_THRESHOLD_": MALLOC_TRIM}
     # distributed's own loggers at ERROR: its shutdown notices ("Worker process still alive after 4.0
     # seconds, killing" on a loaded machine) are not the run's and would land in executed notebooks
     with (
+        dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

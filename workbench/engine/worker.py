@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import importlib
 import resource
+import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -37,9 +38,9 @@ from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task, Window
 
 __all__ = [
+    "CpuMeter",
     "commit",
     "compute_unit",
-    "cpu_clock",
     "failure",
     "forecast_windows",
     "run_unit",
@@ -106,19 +107,43 @@ def _not_forecastable_facts(not_forecastable: Mapping[str, str]) -> dict[str, An
     return {"n_not_forecastable": len(not_forecastable), "not_forecastable": dict(not_forecastable)}
 
 
-def cpu_clock() -> tuple[str, Callable[[], float]]:
-    """The clock a unit's CPU seconds are read from: the process's (`cpu_seconds`: all its threads,
-    torch's included, and its ended children) where this process computes one unit at a time, else
-    the calling thread's (`time.thread_time`), since the process's clock would also count the units
-    other threads compute meanwhile (a worker of several threads, or several workers in one process).
-    Returns the clock's name (recorded as `cpu_clock`) and the clock."""
+def _worker_slots() -> int:
+    """Task threads of the Dask workers running in this process (0 outside a Dask worker)."""
     try:
         from distributed.worker import Worker
 
-        slots = sum(int(getattr(w.state, "nthreads", 1)) for w in list(Worker._instances) if w.status.name == "running")
-    except Exception:  # no distributed here, or a worker that cannot say: one unit at a time
-        slots = 0
-    return ("thread", time.thread_time) if slots > 1 else ("process", cpu_seconds)
+        return sum(int(getattr(w.state, "nthreads", 1)) for w in list(Worker._instances) if w.status.name == "running")
+    except Exception:  # no distributed here, or a worker that cannot say
+        return 0
+
+
+class CpuMeter:
+    """The CPU seconds of a piece of work, from the clock that sees it and nothing else.
+
+    - Outside a Dask worker (the in-process path, a unit's own child process): the process's clock
+      (`cpu_seconds`: all its threads and its ended children), since only the unit runs there.
+    - In a Dask worker: the calling thread's (`time.thread_time`), since the process's clock also
+      counts the worker's own threads (event loop, heartbeats, profiler: as much as the work of a
+      cheap model) and, where the process runs several units at once, the other units; except where
+      torch computes on several intra-op threads in a process that runs one unit at a time, whose
+      threads the calling thread's clock would miss: there, the process's clock.
+
+    `name` says which clock measured (recorded as `cpu_clock`)."""
+
+    def __init__(self) -> None:
+        self.name = ""
+        self._process = self._thread = 0.0
+
+    def start(self) -> None:
+        self._process, self._thread = cpu_seconds(), time.thread_time()
+
+    def stop(self) -> float:
+        process, thread = cpu_seconds() - self._process, time.thread_time() - self._thread
+        slots = _worker_slots()
+        torch = sys.modules.get("torch")
+        torch_threads = torch.get_num_threads() if torch is not None else 1
+        self.name = "process" if slots == 0 or (slots == 1 and torch_threads > 1) else "thread"
+        return process if self.name == "process" else thread
 
 
 # the models (spec keys) this process has forecast with: a unit's record says whether it was the first
@@ -141,18 +166,21 @@ def forecast_windows(unit: Unit, windows: list[Window], facts: dict | None = Non
 
     task, spec = unit.task, unit.model
     forecasts = []
-    clock_name, clock = cpu_clock()
-    runtime = RuntimeLog(first_in_process=spec.key() not in _MODELS_RUN, cpu_clock=clock_name)
+    meter = CpuMeter()
+    runtime = RuntimeLog(first_in_process=spec.key() not in _MODELS_RUN)
     _MODELS_RUN.add(spec.key())
     checked: leakage.WindowCheck | None = None
     for window in windows:
         if not len(window.past.df):  # its series were all left out (`unit_windows`): nothing to fit
             continue
-        started, cpu = time.perf_counter(), clock()
+        started = time.perf_counter()
+        meter.start()
         forecaster = make_forecaster(spec.name, seed=unit.seed, **dict(spec.params)).fit(window.past)
         fitted = time.perf_counter()
         forecast = forecaster.predict(task.h)
-        runtime.add(forecaster, fitted - started, time.perf_counter() - fitted, clock() - cpu)
+        cpu = meter.stop()
+        runtime.add(forecaster, fitted - started, time.perf_counter() - fitted, cpu)
+        runtime.cpu_clock = meter.name
         if leakage.trains_here(forecaster):
             check = leakage.check_panels(window.past, window.truth, task.h)
             checked = check if checked is None else checked + check
@@ -247,7 +275,25 @@ def _label(frame: pd.DataFrame, unit: Unit) -> None:
     frame["unit"] = unit.key
 
 
+def _reset_peak_rss() -> None:
+    """Reset this process's peak resident memory (Linux: VmHWM), so the next reading is a unit's own
+    peak and not the largest of every unit the worker computed before it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
 def _peak_rss_mb() -> float:
+    """The peak resident memory since the last `_reset_peak_rss` (Linux), else of the process's life."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -315,6 +361,7 @@ def _run_forecast(
 ) -> dict:
     """Forecast one unit, commit its forecasts, then compute and commit its score units."""
     _single_threaded_kernels()
+    _reset_peak_rss()
     started_at = datetime.now(UTC).isoformat()
     start = time.perf_counter()
     result: dict = {}
@@ -454,6 +501,7 @@ def _forecast_in_child(unit: Unit, added: dict[str, type]) -> tuple[pd.DataFrame
     for name, cls in added.items():
         registered_forecasters.added.setdefault(name, cls)
     _single_threaded_kernels()
+    _reset_peak_rss()
     dropped: dict[str, str] = {}
     windows = unit_windows(unit, dropped)
     facts: dict = _not_forecastable_facts(dropped)

@@ -13,7 +13,7 @@ and the rows it scored. From those:
   each is one call of the model on one series' past for one horizon) and scored points (rows) for
   a detector. The ratio of sums is the estimate (a big unit weighs as much as its work); its
   interval is a percentile bootstrap over units (`N_BOOT` resamples, seeded, so a board is
-  reproducible);
+  reproducible), undefined from a single unit;
 - the **basis** is the units that were not their model's first in their process when there are
   any ("warm units"); otherwise every unit, and the board says so: the figure then includes one-off
   work and is an upper bound;
@@ -97,7 +97,9 @@ def _detection_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def unit_costs(
-    store: ResultsStore | str | None = None, kinds: Iterable[str] = ("forecast", "detection")
+    store: ResultsStore | str | None = None,
+    kinds: Iterable[str] = ("forecast", "detection"),
+    records: list[dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """One row per committed, successful, current forecast or detection unit, with what its cost
     is derived from: task_key, task, model, key, kind, per (what one piece of work is), work (series
@@ -112,9 +114,12 @@ def unit_costs(
         The results store (a `ResultsStore`, a folder or an fsspec URL; None: `WORKBENCH_RESULTS`).
     kinds
         The kinds of unit to read.
+    records
+        The store's committed records, where the caller has read them already (a leaderboard).
     """
-    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
-    records = store.committed()
+    if records is None:
+        store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+        records = store.committed()
     old = superseded(records)
     rows = []
     for r in records:
@@ -146,19 +151,27 @@ def unit_costs(
 
 
 def _interval(cpu: np.ndarray, work: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
-    """Percentile bootstrap over units of 1000 * sum(cpu) / sum(work)."""
+    """Percentile bootstrap over units of 1000 * sum(cpu) / sum(work); undefined (NaN) from a single
+    unit, where resampling units says nothing of their spread. Resamples are drawn in blocks, so the
+    memory stays bounded whatever the number of units."""
     if len(cpu) < 2:
-        value = 1000.0 * cpu.sum() / work.sum()
-        return value, value
-    picks = rng.integers(0, len(cpu), size=(N_BOOT, len(cpu)))
-    cpu_sum, work_sum = cpu[picks].sum(axis=1), work[picks].sum(axis=1)
-    ratios = 1000.0 * cpu_sum[work_sum > 0] / work_sum[work_sum > 0]
+        return float("nan"), float("nan")
+    block = max(1, min(N_BOOT, 2_000_000 // len(cpu)))
+    ratios = []
+    for start in range(0, N_BOOT, block):
+        picks = rng.integers(0, len(cpu), size=(min(block, N_BOOT - start), len(cpu)))
+        cpu_sum, work_sum = cpu[picks].sum(axis=1), work[picks].sum(axis=1)
+        ratios.append(1000.0 * cpu_sum[work_sum > 0] / work_sum[work_sum > 0])
+    ratios = np.concatenate(ratios)
     tail = (1 - LEVEL) / 2 * 100
     return float(np.percentile(ratios, tail)), float(np.percentile(ratios, 100 - tail))
 
 
 def cost_board(
-    store: ResultsStore | str | None = None, units: pd.DataFrame | None = None, seed: int = 0
+    store: ResultsStore | str | None = None,
+    units: pd.DataFrame | None = None,
+    seed: int = 0,
+    records: list[dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """One row per (task_key, model): what running the model cost on that task (see the module).
 
@@ -178,8 +191,10 @@ def cost_board(
         `unit_costs` rows to derive from (default: read from `store`).
     seed
         The bootstrap's seed.
+    records
+        The store's committed records, where the caller has read them already.
     """
-    units = unit_costs(store) if units is None else units
+    units = unit_costs(store, records=records) if units is None else units
     rng = np.random.default_rng(seed)
     rows = []
     if units.empty:

@@ -116,11 +116,12 @@ class RuntimeLog:
     load_s: float = 0.0
     load_cpu_s: float = 0.0
     first_in_process: bool | None = None
-    cpu_clock: str = "process"  # `process` or `thread` (`workbench.engine.worker.cpu_clock`)
+    cpu_clock: str = "process"  # `process` or `thread` (`workbench.engine.worker.CpuMeter`)
 
     def add(self, model: Any, fit_s: float, predict_s: float, cpu_s: float = 0.0) -> None:
         """One window's fit and predict: wall seconds, CPU seconds, and the model's own report."""
-        self.hardware = hardware()
+        if self.hardware is None:  # asked once per unit (of the process that computes it)
+            self.hardware = hardware()
         self.fit_s += fit_s
         self.predict_s += predict_s
         self.cpu_s += cpu_s
@@ -143,9 +144,9 @@ class RuntimeLog:
         runtime = {
             "fit_s": round(self.fit_s, 4),
             "predict_s": round(self.predict_s, 4),
-            "cpu_s": round(self.cpu_s, 4),
+            "cpu_s": round(self.cpu_s, 6),  # a cheap model's unit takes milliseconds
             "load_s": round(self.load_s, 4),
-            "load_cpu_s": round(self.load_cpu_s, 4),
+            "load_cpu_s": round(self.load_cpu_s, 6),
             "first_in_process": self.first_in_process,
             "cpu_clock": self.cpu_clock,
             "windows": self.windows,

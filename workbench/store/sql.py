@@ -490,11 +490,11 @@ def _by_view(con: duckdb.DuckDBPyConnection, by: list[str], what: str) -> str:
     return "metrics_by"
 
 
-def _failures(store: ResultsStore, metrics: list[str] | None) -> pd.DataFrame:
+def _failures(store: ResultsStore, metrics: list[str] | None, records: list[dict] | None = None) -> pd.DataFrame:
     """Failed forecast and score units per (task_key, model, metric): a failed forecast unit counts
     for every metric of its task, a failed score unit for its metric. Columns: task_key, task, model,
     metric, n_failed_units, n_series_failed (the series those units covered), first_error."""
-    records = store.committed()
+    records = store.committed() if records is None else records
     old = superseded(records)
     rows = []
     for r in records:
@@ -586,7 +586,8 @@ def leaderboard(
     if "point_as_quantiles" not in board:
         board["point_as_quantiles"] = False
     board["point_as_quantiles"] = board["point_as_quantiles"].fillna(False).astype(bool)
-    failed = _failures(store, wanted)
+    records = store.committed()
+    failed = _failures(store, wanted, records)
     board = board.merge(failed.drop(columns="task"), on=_GROUP, how="left")
     # a (task, model, metric) with failures and no rows at all: its own rows, undefined
     have = set(map(tuple, board[_GROUP].itertuples(index=False))) if len(board) else set()
@@ -600,7 +601,7 @@ def leaderboard(
     for col in ("n_failed_units", "n_series_failed"):
         board[col] = pd.to_numeric(board[col]).fillna(0).astype("int64")
     board["first_error"] = board["first_error"].astype(object).where(board["first_error"].notna(), "")
-    costs = cost_board(store)[["task_key", "model", *COST_COLUMNS]]
+    costs = cost_board(store, records=records)[["task_key", "model", *COST_COLUMNS]]
     board = board.merge(costs, on=["task_key", "model"], how="left")
     return _best_first(board, ["task", "task_key", "metric", *groups])
 
