@@ -25,12 +25,13 @@ takes the head's first 48 steps; every M4 Hourly past has at least 700 points, s
 padded) when present, else the hub id; torch, numba and BLAS run one thread in this process, as in
 the engine's workers.
 
-The engine's local cluster starts its workers through Dask nannies, which set
-`MALLOC_TRIM_THRESHOLD_=65536` in their environment (`distributed.nanny.pre-spawn-environ`): glibc
-then hands freed memory back to the kernel at once, and a model that allocates and frees large
-arrays on every call (statsforecast's AutoETS) faults its pages back in every time, in system CPU
-seconds that its units are charged and a plain process does not pay. `--no-malloc-trim` unsets it
-for the engine's workers, to measure the difference.
+The engine's local cluster starts its workers through Dask nannies, whose default environment sets
+`MALLOC_TRIM_THRESHOLD_=65536` (`distributed.nanny.pre-spawn-environ`): glibc then hands freed memory
+back to the kernel at once, and a model that allocates and frees large arrays on every call
+(statsforecast's AutoETS) faults its pages back in every time, in system CPU seconds that its units
+are charged and a plain process does not pay (setting the variable at all turns off glibc's dynamic
+mmap threshold). The engine leaves it unset (`workbench.engine.cluster.MALLOC_TRIM`);
+`--malloc-trim 65536` starts the workers with Dask's default, to measure the difference.
 
 CPU seconds measured on a machine shared with other work (cache and memory-bandwidth contention,
 frequency scaling) are inflated more than deflated: figures from a loaded 2-core machine are upper
@@ -38,7 +39,7 @@ bounds of what a model costs.
 
 Usage: WORKBENCH_DATA_MIRROR=../shared/datasets python benchmarks/m4_hourly_cost.py
        [--limit 100] [--chunk-size 10] [--workers 2] [--models seasonal_naive theta statsforecast.AutoETS ttm]
-       [--series 1000000] [--every 1h] [--store DIR] [--ttm-model DIR] [--no-direct] [--no-malloc-trim]
+       [--series 1000000] [--every 1h] [--store DIR] [--ttm-model DIR] [--no-direct] [--malloc-trim BYTES]
 """
 
 from __future__ import annotations
@@ -127,24 +128,23 @@ def main() -> None:
     parser.add_argument("--ttm-model", default=None, help="TTM checkpoint folder or hub id")
     parser.add_argument("--no-direct", action="store_true", help="skip the direct timings")
     parser.add_argument(
-        "--no-malloc-trim",
-        action="store_true",
-        help="start the engine's workers without Dask's MALLOC_TRIM_THRESHOLD_=65536 (see the module docstring)",
+        "--malloc-trim",
+        default=None,
+        help="the workers' MALLOC_TRIM_THRESHOLD_ (default: the engine's, unset; Dask's own is 65536)",
     )
     args = parser.parse_args()
 
-    import dask
     import distributed  # noqa: F401  (its configuration defaults)
     import torch
 
-    from workbench.engine import evaluate
+    from workbench.engine import cluster, evaluate
     from workbench.engine.worker import _single_threaded_kernels
     from workbench.models.spec import ModelSpec
     from workbench.store.cost import cost_board, project
     from workbench.store.sql import sql
 
-    if args.no_malloc_trim:
-        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
+    if args.malloc_trim is not None:
+        cluster.MALLOC_TRIM = str(args.malloc_trim)
     torch.set_num_threads(1)  # as in the engine's workers (Dask sets OMP_NUM_THREADS=1 for them)
     _single_threaded_kernels()
     task, models = m4_hourly(args.limit), specs(args.models, args.ttm_model)
@@ -172,8 +172,7 @@ def main() -> None:
         for m, part in units.groupby(units["model"].map(short))
     }
     print(f"torch threads in the workers' units: {threads.get('ttm') or '(torch not loaded)'}", end="; ")
-    trim = dask.config.get("distributed.nanny.pre-spawn-environ").get("MALLOC_TRIM_THRESHOLD_")
-    print(f"MALLOC_TRIM_THRESHOLD_ of the workers: {os.environ.get('MALLOC_TRIM_THRESHOLD_', trim) or 'unset'}")
+    print(f"MALLOC_TRIM_THRESHOLD_ of the workers: {cluster.MALLOC_TRIM or 'unset'}")
 
     cols = ["cost_basis", "n_units", "n_basis_units", "work", "cpu_s_per_1k", "cpu_s_per_1k_lo", "cpu_s_per_1k_hi"]
     cols += ["cpu_s_per_1k_step", "throughput_per_s", "load_s", "load_cpu_s", "n_loads", "peak_rss_mb"]

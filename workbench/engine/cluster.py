@@ -19,7 +19,7 @@ import dask
 __all__ = ["connect"]
 
 
-MALLOC_TRIM = str(64 * 2**20)  # the engine's workers' MALLOC_TRIM_THRESHOLD_ (see `connect`)
+MALLOC_TRIM: str | None = None  # the engine's workers' MALLOC_TRIM_THRESHOLD_, None: glibc's default (see `connect`)
 
 
 @contextlib.contextmanager
@@ -36,12 +36,16 @@ def connect(client: Any = None, scheduler: str | None = None, n_workers: int | N
             yield c
         return
     workers = n_workers or os.cpu_count() or 1
-    # Dask's nannies give their workers MALLOC_TRIM_THRESHOLD_=65536, so glibc hands every freed block
-    # over 64 KiB back to the kernel at once: a model that allocates and frees large arrays on every call
-    # (statsforecast's AutoETS) then faults its pages back in every time, in system CPU seconds that
-    # tripled its cost per series (benchmarks/m4_hourly_cost.py --no-malloc-trim). 64 MiB keeps a
-    # worker's freed memory returned to the system beyond that, without a trim on every call.
-    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), "MALLOC_TRIM_THRESHOLD_": MALLOC_TRIM}
+    # Dask's nannies give their workers MALLOC_TRIM_THRESHOLD_=65536. Setting it at all turns off glibc's
+    # dynamic mmap threshold, so every array over 128 KiB is mapped on allocation and unmapped on free:
+    # a model that allocates and frees large arrays on every call (statsforecast's AutoETS) then faults
+    # its pages back in every time, in system CPU seconds that tripled its cost per series and that a
+    # plain process never pays (benchmarks/m4_hourly_cost.py --malloc-trim 65536). The engine's workers
+    # keep glibc's defaults (`MALLOC_TRIM`: None), which still return freed memory to the system.
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    if MALLOC_TRIM is not None:
+        environ["MALLOC_TRIM_THRESHOLD_"] = MALLOC_TRIM
     # distributed's own loggers at ERROR: its shutdown notices ("Worker process still alive after 4.0
     # seconds, killing" on a loaded machine) are not the run's and would land in executed notebooks
     with (
