@@ -133,13 +133,14 @@ class CpuMeter:
     def __init__(self) -> None:
         self.name = ""
         self._process = self._thread = 0.0
+        self._slots = _worker_slots()  # once per unit: a worker's threads do not change under it
 
     def start(self) -> None:
         self._process, self._thread = cpu_seconds(), time.thread_time()
 
     def stop(self) -> float:
         process, thread = cpu_seconds() - self._process, time.thread_time() - self._thread
-        slots = _worker_slots()
+        slots = self._slots
         torch = sys.modules.get("torch")
         torch_threads = torch.get_num_threads() if torch is not None else 1
         self.name = "process" if slots == 0 or (slots == 1 and torch_threads > 1) else "thread"
