@@ -122,8 +122,9 @@ def test_when_a_grid_runs_then_each_unit_records_its_cpu_and_the_projection_agre
     assert len(units) == 2 * 5 and (units["cpu_s"] > 0).all()
     # Dask workers: the computing thread's clock (the process's would add the worker's own threads)
     assert {json.loads(r)["cpu_clock"] for r in units["runtime"]} == {"thread"}
-    # each worker process met each model once at most: its first unit is marked, the others warm
-    assert units.groupby("model")["first_in_process"].agg(lambda s: 1 <= s.sum() <= 2).all()
+    # a worker process's first unit of a model is marked, the others are warm: at most one per worker
+    # (none where the session's cluster ran the model before this test)
+    assert units.groupby("model")["first_in_process"].agg(lambda s: s.sum() <= 2).all()
 
     # the board, re-derived from the units view by independent arithmetic
     board = cost_board(store).set_index("model")
