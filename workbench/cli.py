@@ -87,6 +87,15 @@ def version() -> None:
     console.print(__version__)
 
 
+# the `results` commands' store, one declaration (checked by `_checked_store` before the command runs)
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        callback=_checked_store,
+        help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
+    ),
+]
+
 CatalogOption = Annotated[
     Path | None,
     typer.Option(
@@ -791,13 +800,7 @@ def results_sql(
             help="SQL over the views metrics, forecasts, detection_scores, detection_metrics, claims, units, runs."
         ),
     ],
-    store: Annotated[
-        str | None,
-        typer.Option(
-            callback=_checked_store,
-            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
-        ),
-    ] = None,
+    store: StoreOption = None,
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
     """Answer SQL over the results store with DuckDB (no file is re-hashed; see `results verify`)."""
@@ -815,13 +818,7 @@ def results_sql(
 
 @results_app.command("leaderboard")
 def results_leaderboard(
-    store: Annotated[
-        str | None,
-        typer.Option(
-            callback=_checked_store,
-            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
-        ),
-    ] = None,
+    store: StoreOption = None,
     metric: Annotated[list[str] | None, typer.Option(help="Only these metrics.")] = None,
     detection: Annotated[
         bool, typer.Option("--detection", help="The detection leaderboard (detection_metrics, best first).")
@@ -884,13 +881,7 @@ def results_cost(
         str,
         typer.Option("--every", help="A forecast (a detector: a new point) per series this often: 1h, 15min."),
     ] = "1h",
-    store: Annotated[
-        str | None,
-        typer.Option(
-            callback=_checked_store,
-            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
-        ),
-    ] = None,
+    store: StoreOption = None,
     model: Annotated[list[str] | None, typer.Option(help="Only these models (labels as on the leaderboard).")] = None,
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV (every column) instead of a table.")] = False,
 ) -> None:
@@ -939,13 +930,7 @@ def results_cost(
 @results_app.command("breakdown")
 def results_breakdown(
     by: Annotated[str, typer.Option(help="Series columns whose values form the groups (metric_type,service).")],
-    store: Annotated[
-        str | None,
-        typer.Option(
-            callback=_checked_store,
-            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
-        ),
-    ] = None,
+    store: StoreOption = None,
     metric: Annotated[str, typer.Option(help="The metric compared (its direction says what is better).")] = "mase",
     baseline: Annotated[
         str | None, typer.Option(help="The model skill is relative to (default: the seasonal-naive model).")
@@ -995,13 +980,7 @@ def results_breakdown(
 def results_import(
     source: Annotated[str, typer.Argument(help="Layout: only gift-eval (GIFT-Eval / BOOM all_results.csv).")],
     target: Annotated[Path, typer.Argument(help="An all_results.csv, or a folder searched for them.")],
-    store: Annotated[
-        str | None,
-        typer.Option(
-            callback=_checked_store,
-            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
-        ),
-    ] = None,
+    store: StoreOption = None,
     name: Annotated[
         list[str] | None, typer.Option(help="Model name per file, in sorted file order (default: each file's folder).")
     ] = None,
@@ -1022,13 +1001,7 @@ def results_import(
 
 @results_app.command("verify")
 def results_verify(
-    store: Annotated[
-        str | None,
-        typer.Option(
-            callback=_checked_store,
-            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
-        ),
-    ] = None,
+    store: StoreOption = None,
 ) -> None:
     """Re-hash every committed unit's files; exit 1 naming each damaged unit.
 
@@ -1059,13 +1032,7 @@ def results_verify(
 
 @results_app.command("gc")
 def results_gc(
-    store: Annotated[
-        str | None,
-        typer.Option(
-            callback=_checked_store,
-            help="Results folder or fsspec URL (s3://bucket/prefix); default WORKBENCH_RESULTS or ./results.",
-        ),
-    ] = None,
+    store: StoreOption = None,
     min_age: Annotated[
         float, typer.Option(help="Only files older than this many seconds (younger ones may be mid-commit).")
     ] = 3600.0,
