@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from workbench.anomaly.replay import ReplayStats, check_replayable, replay
+from workbench.anomaly.replay import check_replayable, replay
 from workbench.anomaly.run import Detection, as_detector, distinct_labels, score_item, scoreboard
 from workbench.anomaly.task import DetectionData, DetectionTask
 from workbench.config import cache_dir
@@ -36,7 +36,7 @@ from workbench.fingerprint import code_fingerprint, digest, module_of
 from workbench.keys import identity_key, unit_key, unit_payload
 from workbench.models.spec import ModelSpec
 from workbench.storage import atomic_write, sha256_file
-from workbench.store.records import commit_unit, new_run_id
+from workbench.store.records import commit_unit, first_in_process, new_run_id
 from workbench.store.results_store import ResultsStore
 
 __all__ = [
@@ -170,12 +170,13 @@ def _label(frame: pd.DataFrame, task: DetectionTask, model: str, unit: str) -> p
     return frame
 
 
-def compute_detection_unit(unit: Unit) -> tuple[pd.DataFrame, dict[str, float], ReplayStats | None]:
-    """(per-row scores, seconds per item with the detector's CPU seconds under `cpu_s`, replay stats) of
-    one detection unit (one `ItemChunk`), computed in this process. A batch task scores each item
-    whole (`score_item`; no replay stats); a replay task feeds the chunk's series one stamp at a time
-    across all of them (`workbench.anomaly.replay`), whose scores are the batch path's, and times the
-    feed as a whole (no seconds per item: the items are fed interleaved).
+def compute_detection_unit(unit: Unit) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """(per-row scores, what the unit's record says of the computation) of one detection unit (one
+    `ItemChunk`), computed in this process. Both kinds of task record the detector's CPU seconds
+    (`cpu_s`, `cpu_clock`). A batch task scores each item whole (`score_item`) and records the seconds
+    per item (`item_seconds`); a replay task feeds the chunk's series one stamp at a time across all
+    of them (`workbench.anomaly.replay`), whose scores are the batch path's, and records the feed's
+    latency, throughput and state (`replay`: no seconds per item, the items are fed interleaved).
 
     Parameters
     ----------
@@ -192,7 +193,9 @@ def compute_detection_unit(unit: Unit) -> tuple[pd.DataFrame, dict[str, float], 
     if task.mode == "replay":
         per_item, stats = replay(detector, _with_stamps(task, chunk, frame), task.probationary_percent)
         scores = [_item_scores(item, per_item[item]) for item in chunk.items]
-        return _label(pd.concat(scores, ignore_index=True), task, label, unit.key), {}, stats
+        # the replay reads the feeding thread's clock
+        facts = {"cpu_s": round(stats.cpu_s, 6), "cpu_clock": "thread", "replay": stats.as_record()}
+        return _label(pd.concat(scores, ignore_index=True), task, label, unit.key), facts
     scores, seconds, cpu = [], {}, 0.0
     meter = CpuMeter()
     for item in chunk.items:
@@ -204,9 +207,8 @@ def compute_detection_unit(unit: Unit) -> tuple[pd.DataFrame, dict[str, float], 
         cpu += meter.stop()
         seconds[item] = round(time.perf_counter() - start, 6)
         scores.append(_item_scores(item, s))
-    seconds["cpu_s"] = round(cpu, 6)
-    seconds["cpu_clock"] = meter.name  # type: ignore[assignment]
-    return _label(pd.concat(scores, ignore_index=True), task, label, unit.key), seconds, None
+    facts = {"cpu_s": round(cpu, 6), "cpu_clock": meter.name, "item_seconds": seconds}
+    return _label(pd.concat(scores, ignore_index=True), task, label, unit.key), facts
 
 
 def _item_scores(item: str, scores: np.ndarray) -> pd.DataFrame:
@@ -256,11 +258,6 @@ def _with_stamps(task: DetectionTask, chunk: ItemChunk, frame: pd.DataFrame) -> 
     return stamped
 
 
-# the detectors (spec keys) this process has run: a unit's record says whether it was the first
-# (`first_in_process`), whose CPU also paid for one-off work (imports, compilation); see `workbench.store.cost`
-_DETECTORS_RUN: set[str] = set()
-
-
 def run_detection_unit(unit: Unit, store_root: str, run_id: str) -> dict:
     """Compute one detection unit and commit it; a detector's failure is recorded, never raised.
     Called through the engine's one worker entry point (`workbench.engine.worker.run_unit`). A batch
@@ -281,13 +278,8 @@ def run_detection_unit(unit: Unit, store_root: str, run_id: str) -> dict:
     scores = None
     outcome: dict = {"status": "ok"}
     try:
-        scores, seconds, stats = compute_detection_unit(unit)
-        if stats is None:
-            outcome |= {"cpu_s": seconds.pop("cpu_s"), "cpu_clock": seconds.pop("cpu_clock"), "item_seconds": seconds}
-        else:  # the replay reads the feeding thread's clock
-            outcome |= {"cpu_s": round(stats.cpu_s, 6), "cpu_clock": "thread", "replay": stats.as_record()}
-        outcome["first_in_process"] = unit.model.key() not in _DETECTORS_RUN  # type: ignore[union-attr]
-        _DETECTORS_RUN.add(unit.model.key())  # type: ignore[union-attr]
+        scores, facts = compute_detection_unit(unit)
+        outcome |= facts | {"first_in_process": first_in_process(unit.model.key())}  # type: ignore[union-attr]
     except Exception as exc:
         outcome = failure(exc)
     return commit(

@@ -33,7 +33,7 @@ from workbench.metrics import get_metric
 from workbench.registry import forecasters as registered_forecasters
 from workbench.scoring import score_window
 from workbench.sources.chunkfiles import read_refs
-from workbench.store.records import RuntimeLog, commit_unit, cpu_seconds
+from workbench.store.records import RuntimeLog, commit_unit, cpu_seconds, first_in_process
 from workbench.store.results_store import ResultsStore
 from workbench.tasks import Task, Window
 
@@ -147,11 +147,6 @@ class CpuMeter:
         return process if self.name == "process" else thread
 
 
-# the models (spec keys) this process has forecast with: a unit's record says whether it was the first
-# (`first_in_process`), whose CPU also paid for what a process does once (numba's compilation, imports)
-_MODELS_RUN: set[str] = set()
-
-
 def forecast_windows(unit: Unit, windows: list[Window], facts: dict | None = None) -> pd.DataFrame:
     """The model's forecasts over `windows` (fit on each past, predict the horizon), with a `window`
     column: the one fit/predict loop, of the engine's units and of `evaluate_sequential` alike.
@@ -168,8 +163,7 @@ def forecast_windows(unit: Unit, windows: list[Window], facts: dict | None = Non
     task, spec = unit.task, unit.model
     forecasts = []
     meter = CpuMeter()
-    runtime = RuntimeLog(first_in_process=spec.key() not in _MODELS_RUN)
-    _MODELS_RUN.add(spec.key())
+    runtime = RuntimeLog(first_in_process=first_in_process(spec.key()))
     checked: leakage.WindowCheck | None = None
     for window in windows:
         if not len(window.past.df):  # its series were all left out (`unit_windows`): nothing to fit

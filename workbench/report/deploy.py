@@ -466,7 +466,7 @@ def frontier_figure(result: DeployTable, names: Mapping[str, str] | None = None)
 
 
 # ---- the report's section -------------------------------------------------------------------------
-def _interval(lo: float, hi: float, digits: int = 2) -> str:
+def _interval_text(lo: float, hi: float, digits: int = 2) -> str:
     return "" if not (np.isfinite(lo) and np.isfinite(hi)) else f"{lo:.{digits}g} to {hi:.{digits}g}"
 
 
@@ -488,10 +488,10 @@ def deploy_summary(result: DeployTable, names: Mapping[str, str] | None = None) 
         {
             "candidate": [(names or {}).get(c, c) for c in t["candidate"]],
             f"skill ({result.metric})": t["skill"],
-            "skill 95% CI": [_interval(lo, hi) for lo, hi in zip(t["skill_lo"], t["skill_hi"], strict=True)],
+            "skill 95% CI": [_interval_text(lo, hi) for lo, hi in zip(t["skill_lo"], t["skill_hi"], strict=True)],
             "CPU s / 1k forecasts": t["cpu_s_per_1k"],
             "cost 95% CI": [
-                _interval(lo, hi, 3) for lo, hi in zip(t["cpu_s_per_1k_lo"], t["cpu_s_per_1k_hi"], strict=True)
+                _interval_text(lo, hi, 3) for lo, hi in zip(t["cpu_s_per_1k_lo"], t["cpu_s_per_1k_hi"], strict=True)
             ],
             f"core-h/day ({q.n_series:,} every {q.every})": t["core_hours_per_day"],
             "detector": [d if isinstance(d, str) else "" for d in t["detector"]],

@@ -36,7 +36,16 @@ if TYPE_CHECKING:
 
     from workbench.store.results_store import ResultsStore
 
-__all__ = ["RUNTIME_COLUMNS", "RuntimeLog", "commit_unit", "cpu_seconds", "hardware", "new_run_id", "unit_record"]
+__all__ = [
+    "RUNTIME_COLUMNS",
+    "RuntimeLog",
+    "commit_unit",
+    "cpu_seconds",
+    "first_in_process",
+    "hardware",
+    "new_run_id",
+    "unit_record",
+]
 
 
 def new_run_id() -> str:
@@ -62,6 +71,25 @@ def cpu_seconds() -> float:
     process) the difference is that unit's CPU."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+# the models and detectors (spec keys) this process has computed a unit of (`first_in_process`)
+_COMPUTED: set[str] = set()
+
+
+def first_in_process(spec_key: str) -> bool:
+    """Whether this is the first unit of this model or detector (its spec key) in this process, and
+    remember it: that unit's CPU also paid for what a process does once (imports, numba's
+    compilation), so `workbench.store.cost` sets it apart from the warm units.
+
+    Parameters
+    ----------
+    spec_key
+        The model's or detector's `ModelSpec.key()`.
+    """
+    first = spec_key not in _COMPUTED
+    _COMPUTED.add(spec_key)
+    return first
 
 
 @functools.cache
