@@ -515,8 +515,8 @@ def deploy_section(ctx: ReportContext) -> str | None:
     ctx
         The report's context (`ctx.deploy` is the question).
     """
-    units = unit_costs(ctx.store, kinds=("forecast",))
-    if units.empty or units["cpu_s"].isna().all():
+    records = ctx.records  # read once for the report: no second listing of the store to decide
+    if "cpu_s" not in records or not records.loc[records["kind"] == "forecast", "cpu_s"].notna().any():
         return None
     try:
         result = deploy_table(ctx.store, ctx.deploy or DeployQuestion(), n_boot=ctx.n_boot, seed=ctx.seed)
